@@ -1,0 +1,318 @@
+//! The engine one package directory uses: configuration, local store, modes
+//! and statistics. Plain Rust; the JS binding is a thin layer over it.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::cache_key::CacheKey;
+use crate::config::{Config, Options, Provider};
+use crate::error::Result;
+use crate::output_glob::OutputGlob;
+use crate::store::{FetchReport, LocalStore, PurgeReport, RestoreOptions};
+
+/// Where a hit came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The local store.
+    Local,
+}
+
+impl Source {
+    /// The name shown to users.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Local => "local",
+        }
+    }
+}
+
+/// The outcome of a fetch.
+#[derive(Debug, Clone, Default)]
+pub struct FetchOutcome {
+    /// Where the hit came from; `None` is a miss.
+    pub source: Option<Source>,
+    /// Files written into the package.
+    pub files_restored: u64,
+    /// Files already present with the right content.
+    pub files_unchanged: u64,
+    /// Symbolic links in the entry.
+    pub links: u64,
+    /// Bytes written.
+    pub bytes_restored: u64,
+    /// Time taken.
+    pub duration: Duration,
+    /// Why the cache was not read, when it was not (mode, provider).
+    pub skipped: Option<String>,
+    /// Problems to report once (a corrupt entry, say).
+    pub warnings: Vec<String>,
+}
+
+impl FetchOutcome {
+    /// Whether the outputs were restored.
+    pub fn hit(&self) -> bool {
+        self.source.is_some()
+    }
+}
+
+/// The outcome of a put.
+#[derive(Debug, Clone, Default)]
+pub struct PutOutcome {
+    /// Whether an entry was written.
+    pub stored: bool,
+    /// Files in the entry.
+    pub files: u64,
+    /// Symbolic links in the entry.
+    pub links: u64,
+    /// Bytes of the files in the entry.
+    pub bytes: u64,
+    /// Bytes actually written (contents not already stored).
+    pub new_bytes: u64,
+    /// Time taken.
+    pub duration: Duration,
+    /// Why nothing was stored, when nothing was (mode, provider).
+    pub skipped: Option<String>,
+    /// Problems to report once.
+    pub warnings: Vec<String>,
+}
+
+/// Counters since the engine was made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub local_hits: u64,
+    pub misses: u64,
+    pub puts: u64,
+    pub skipped: u64,
+    pub errors: u64,
+    pub files_restored: u64,
+    pub bytes_restored: u64,
+    pub bytes_stored: u64,
+    pub bytes_written: u64,
+    pub fetch_micros: u64,
+    pub put_micros: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    local_hits: AtomicU64,
+    misses: AtomicU64,
+    puts: AtomicU64,
+    skipped: AtomicU64,
+    errors: AtomicU64,
+    files_restored: AtomicU64,
+    bytes_restored: AtomicU64,
+    bytes_stored: AtomicU64,
+    bytes_written: AtomicU64,
+    fetch_micros: AtomicU64,
+    put_micros: AtomicU64,
+}
+
+fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Counts operations under way, so `flush` can wait for them.
+#[derive(Default)]
+struct InFlight {
+    count: Mutex<usize>,
+    idle: Condvar,
+}
+
+struct InFlightGuard<'a>(&'a InFlight);
+
+impl InFlight {
+    fn enter(&self) -> InFlightGuard<'_> {
+        *self.count.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        InFlightGuard(self)
+    }
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        let mut n = self.0.count.lock().unwrap_or_else(|p| p.into_inner());
+        *n -= 1;
+        if *n == 0 {
+            self.0.idle.notify_all();
+        }
+    }
+}
+
+/// A cache engine bound to one package directory.
+pub struct Engine {
+    config: Config,
+    store: LocalStore,
+    counters: Counters,
+    in_flight: InFlight,
+}
+
+impl Engine {
+    /// Loads the configuration of `cwd` and makes an engine with it.
+    pub fn new(cwd: &Path, options: &Options) -> Result<Engine> {
+        Ok(Engine::from_config(Config::load(cwd, options)?))
+    }
+
+    /// An engine with a configuration already resolved.
+    pub fn from_config(mut config: Config) -> Engine {
+        if config.provider == Provider::AzureBlob {
+            config.warnings.push(
+                "BACKFILL_CACHE_PROVIDER is azure-blob, but this version of backfill-native has no remote cache yet: \
+                 only the local cache is used"
+                    .to_string(),
+            );
+        }
+        Engine {
+            store: LocalStore::new(&config.cache_dir),
+            config,
+            counters: Counters::default(),
+            in_flight: InFlight::default(),
+        }
+    }
+
+    /// The resolved configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The local store.
+    pub fn store(&self) -> &LocalStore {
+        &self.store
+    }
+
+    /// Restores the outputs stored for `hash` into the package directory.
+    /// A miss is `Ok` with no source; errors are bad hashes and disk failures.
+    pub fn fetch(&self, hash: &str) -> Result<FetchOutcome> {
+        let key = CacheKey::parse(hash)?;
+        let _busy = self.in_flight.enter();
+        let start = Instant::now();
+        let result = self.fetch_key(&key);
+        let micros = start.elapsed().as_micros() as u64;
+        add(&self.counters.fetch_micros, micros);
+        let mut outcome = result.inspect_err(|_| add(&self.counters.errors, 1))?;
+        outcome.duration = start.elapsed();
+        match outcome.source {
+            Some(Source::Local) => add(&self.counters.local_hits, 1),
+            None if outcome.skipped.is_some() => add(&self.counters.skipped, 1),
+            None => add(&self.counters.misses, 1),
+        }
+        add(&self.counters.files_restored, outcome.files_restored);
+        add(&self.counters.bytes_restored, outcome.bytes_restored);
+        Ok(outcome)
+    }
+
+    fn fetch_key(&self, key: &CacheKey) -> Result<FetchOutcome> {
+        if let Some(why) = self.skip_reason(false) {
+            return Ok(FetchOutcome {
+                skipped: Some(why),
+                ..FetchOutcome::default()
+            });
+        }
+        let options = RestoreOptions {
+            may_write_store: self.config.mode.writes(),
+        };
+        Ok(match self.store.fetch(key, &self.config.cwd, options)? {
+            FetchReport::Miss => FetchOutcome::default(),
+            FetchReport::Unusable(why) => FetchOutcome {
+                warnings: vec![why],
+                ..FetchOutcome::default()
+            },
+            FetchReport::Hit(r) => FetchOutcome {
+                source: Some(Source::Local),
+                files_restored: r.files_written,
+                files_unchanged: r.files_unchanged,
+                links: r.links,
+                bytes_restored: r.bytes_written,
+                ..FetchOutcome::default()
+            },
+        })
+    }
+
+    /// Stores the outputs matching `globs` (default: the configured output
+    /// globs) as the entry of `hash`.
+    pub fn put(&self, hash: &str, globs: Option<&[String]>) -> Result<PutOutcome> {
+        let key = CacheKey::parse(hash)?;
+        let glob = OutputGlob::new(globs.unwrap_or(&self.config.output_glob))?;
+        let _busy = self.in_flight.enter();
+        let start = Instant::now();
+        let result = self.put_key(&key, &glob);
+        add(&self.counters.put_micros, start.elapsed().as_micros() as u64);
+        let mut outcome = result.inspect_err(|_| add(&self.counters.errors, 1))?;
+        outcome.duration = start.elapsed();
+        if outcome.stored {
+            add(&self.counters.puts, 1);
+            add(&self.counters.bytes_stored, outcome.bytes);
+            add(&self.counters.bytes_written, outcome.new_bytes);
+        } else {
+            add(&self.counters.skipped, 1);
+        }
+        Ok(outcome)
+    }
+
+    fn put_key(&self, key: &CacheKey, glob: &OutputGlob) -> Result<PutOutcome> {
+        if let Some(why) = self.skip_reason(true) {
+            return Ok(PutOutcome {
+                skipped: Some(why),
+                ..PutOutcome::default()
+            });
+        }
+        let cwd = &self.config.cwd;
+        let outputs = glob.find(cwd, Some(&self.config.cache_dir))?;
+        let r = self.store.put(key, &outputs)?;
+        Ok(PutOutcome {
+            stored: true,
+            files: r.files,
+            links: r.links,
+            bytes: r.bytes,
+            new_bytes: r.new_bytes,
+            ..PutOutcome::default()
+        })
+    }
+
+    fn skip_reason(&self, writing: bool) -> Option<String> {
+        let mode = self.config.mode;
+        if self.config.provider == Provider::LocalSkip {
+            Some("BACKFILL_CACHE_PROVIDER is local-skip".into())
+        } else if writing && !mode.writes() || !writing && !mode.reads() {
+            Some(format!("BACKFILL_MODE is {}", mode.as_str()))
+        } else {
+            None
+        }
+    }
+
+    /// Removes entries unused for `days` days and contents no entry uses.
+    pub fn purge(&self, days: f64) -> Result<PurgeReport> {
+        self.store.purge(days)
+    }
+
+    /// Removes everything from the local store.
+    pub fn clear(&self) -> Result<PurgeReport> {
+        self.store.clear()
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Stats {
+            local_hits: get(&c.local_hits),
+            misses: get(&c.misses),
+            puts: get(&c.puts),
+            skipped: get(&c.skipped),
+            errors: get(&c.errors),
+            files_restored: get(&c.files_restored),
+            bytes_restored: get(&c.bytes_restored),
+            bytes_stored: get(&c.bytes_stored),
+            bytes_written: get(&c.bytes_written),
+            fetch_micros: get(&c.fetch_micros),
+            put_micros: get(&c.put_micros),
+        }
+    }
+
+    /// Waits until no fetch or put of this engine is under way.
+    pub fn flush(&self) {
+        let mut n = self.in_flight.count.lock().unwrap_or_else(|p| p.into_inner());
+        while *n > 0 {
+            n = self.in_flight.idle.wait(n).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! backfill-native: a native build-cache engine for lage and backfill.
+//!
+//! The engine (everything but `binding`) is plain Rust and never touches
+//! napi; `binding` is the one layer that exposes it to JavaScript.
+
+pub mod cache_key;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod output_glob;
+pub mod store;
+
+mod binding;
+
+pub use engine::{Engine, FetchOutcome, PutOutcome, Source, Stats};
+pub use error::{CacheError, Result};

@@ -1,0 +1,215 @@
+//! Content-addressed file contents: storing a file under its blake3 digest and
+//! copying a stored content out with its digest verified.
+
+use std::fs::{self, File, Permissions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use super::LocalStore;
+use crate::error::{CacheError, IoContext, Result};
+
+/// Files up to this size are read whole, hashed and written from one buffer;
+/// larger ones are streamed in chunks of this size.
+const WHOLE_READ_LIMIT: u64 = 4 << 20;
+const CHUNK: usize = 1 << 20;
+
+/// A file of the outputs, now in the store.
+#[derive(Debug)]
+pub struct Stored {
+    pub digest: String,
+    pub size: u64,
+    pub mode: u32,
+    /// Bytes written to the store (0 when the content was already there).
+    pub new_bytes: u64,
+}
+
+/// Stores the content of the regular file `src` and returns its digest.
+pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
+    let mut file = File::open(src).at("read output", src)?;
+    let meta = file.metadata().at("read output", src)?;
+    let mode = meta.permissions().mode() & 0o7777;
+    if meta.len() <= WHOLE_READ_LIMIT {
+        let mut buf = Vec::with_capacity(meta.len() as usize);
+        file.read_to_end(&mut buf).at("read output", src)?;
+        let digest = blake3::hash(&buf).to_hex().to_string();
+        let blob = store.content_path(&digest);
+        let new_bytes = if blob.exists() {
+            0
+        } else {
+            write_blob(store, &blob, |tmp| tmp.write_all(&buf))?;
+            buf.len() as u64
+        };
+        return Ok(Stored {
+            digest,
+            size: buf.len() as u64,
+            mode,
+            new_bytes,
+        });
+    }
+    // Large file: hash first, so content already stored costs one read.
+    let (digest, hashed_size) = hash_reader(&mut file).at("read output", src)?;
+    let blob = store.content_path(&digest);
+    if blob.exists() {
+        return Ok(Stored {
+            digest,
+            size: hashed_size,
+            mode,
+            new_bytes: 0,
+        });
+    }
+    // Copy and hash again in one pass: if the file changed meanwhile, the
+    // entry records what was actually copied.
+    let mut file = File::open(src).at("read output", src)?;
+    let tmp = new_temp(store)?;
+    let (digest, size) = {
+        let mut out = tmp.as_file();
+        let mut hasher = blake3::Hasher::new();
+        let mut buf = vec![0u8; CHUNK];
+        let mut total = 0u64;
+        loop {
+            let n = file.read(&mut buf).at("read output", src)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n]).at("write to the cache", tmp.path())?;
+            total += n as u64;
+        }
+        (hasher.finalize().to_hex().to_string(), total)
+    };
+    persist(tmp, &store.content_path(&digest))?;
+    Ok(Stored {
+        digest,
+        size,
+        mode,
+        new_bytes: size,
+    })
+}
+
+fn new_temp(store: &LocalStore) -> Result<tempfile::NamedTempFile> {
+    let dir = store.tmp_dir();
+    let make = || {
+        tempfile::Builder::new()
+            .prefix("content-")
+            .permissions(Permissions::from_mode(0o444))
+            .tempfile_in(&dir)
+    };
+    match make() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(&dir).at("create the cache folder", &dir)?;
+            make().at("create a temp file in", &dir)
+        }
+        other => other.at("create a temp file in", &dir),
+    }
+}
+
+fn write_blob(store: &LocalStore, blob: &Path, write: impl FnOnce(&mut File) -> io::Result<()>) -> Result<()> {
+    let mut tmp = new_temp(store)?;
+    write(tmp.as_file_mut()).at("write to the cache", tmp.path())?;
+    persist(tmp, blob)
+}
+
+/// Renames a finished temp file to `dest`, creating its folder if needed.
+pub fn persist(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<()> {
+    match tmp.persist(dest) {
+        Ok(_) => Ok(()),
+        Err(e) if e.error.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = dest.parent() {
+                fs::create_dir_all(parent).at("create the cache folder", parent)?;
+            }
+            e.file.persist(dest).map(|_| ()).map_err(|e| CacheError::io("write", dest, e.error))
+        }
+        Err(e) => Err(CacheError::io("write", dest, e.error)),
+    }
+}
+
+/// blake3 digest and size of everything `reader` yields.
+pub fn hash_reader(reader: &mut impl Read) -> io::Result<(String, u64)> {
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((hasher.finalize().to_hex().to_string(), total))
+}
+
+/// Why a stored content could not be restored.
+#[derive(Debug)]
+pub enum CopyFailure {
+    /// The stored content is missing or does not match its digest: the
+    /// entry is unusable. Holds a description for the warning.
+    Content(String),
+    /// The destination could not be written: a local disk failure.
+    Dest(CacheError),
+}
+
+/// Copies content `digest` into a new temp file beside `dest`, verifying it,
+/// with permission bits `mode`; returns the temp file, ready to rename.
+pub fn copy_out(
+    store: &LocalStore,
+    digest: &str,
+    size: u64,
+    mode: u32,
+    dest: &Path,
+) -> std::result::Result<tempfile::NamedTempFile, CopyFailure> {
+    let blob = store.content_path(digest);
+    let mut src = match File::open(&blob) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(CopyFailure::Content(format!("content {digest} is missing")))
+        }
+        Err(e) => return Err(CopyFailure::Dest(CacheError::io("read cached content", &blob, e))),
+    };
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".backfill-native-")
+        .tempfile_in(dir)
+        .map_err(|e| CopyFailure::Dest(CacheError::io("create a temp file in", dir, e)))?;
+    let read_err = |e| CopyFailure::Dest(CacheError::io("read cached content", &blob, e));
+    let write_err = |e| CopyFailure::Dest(CacheError::io("write", dest, e));
+    let mut hasher = blake3::Hasher::new();
+    let mut total = 0u64;
+    {
+        let mut out = tmp.as_file();
+        if size <= WHOLE_READ_LIMIT {
+            let mut buf = Vec::with_capacity(size as usize);
+            src.read_to_end(&mut buf).map_err(read_err)?;
+            hasher.update(&buf);
+            total = buf.len() as u64;
+            out.write_all(&buf).map_err(write_err)?;
+        } else {
+            let mut buf = vec![0u8; CHUNK];
+            loop {
+                let n = src.read(&mut buf).map_err(read_err)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                out.write_all(&buf[..n]).map_err(write_err)?;
+                total += n as u64;
+            }
+        }
+        out.set_permissions(Permissions::from_mode(mode)).map_err(write_err)?;
+    }
+    let actual = hasher.finalize().to_hex();
+    if total != size || actual.as_str() != digest {
+        return Err(CopyFailure::Content(format!(
+            "content {digest} is corrupt ({total} bytes with digest {}, expected {size} bytes)",
+            &actual.as_str()[..16]
+        )));
+    }
+    Ok(tmp)
+}
+
+/// Digest of an existing file, or `None` if it cannot be read.
+pub fn digest_of(path: &Path) -> Option<String> {
+    let mut f = File::open(path).ok()?;
+    hash_reader(&mut f).ok().map(|(d, _)| d)
+}

@@ -1,0 +1,100 @@
+//! The local store: file contents kept once by blake3 digest, plus one small
+//! manifest per cache key.
+//!
+//! Layout under the cache folder (the `v1` folder is the format version):
+//!
+//! ```text
+//! v1/content/<first 2 hex>/<64-hex blake3>   file contents, read-only
+//! v1/entries/<2 hex of blake3(key)>/<key>.json  manifests
+//! v1/tmp/                                      temp files, renamed into place
+//! v1/lock                                      shared by fetch/put, exclusive for purge/clear
+//! ```
+//!
+//! Every file appears by rename, so a reader never sees half of one; a
+//! manifest is written only after all its contents are in place, so a crash
+//! never leaves a hit with missing files; contents are verified on restore.
+
+mod capture;
+mod content;
+mod lock;
+mod manifest;
+mod purge;
+mod restore;
+
+use std::path::{Path, PathBuf};
+
+pub use capture::PutReport;
+pub use manifest::{FileRecord, LinkRecord, Manifest, MANIFEST_VERSION};
+pub use purge::PurgeReport;
+pub use restore::{FetchReport, RestoreOptions};
+
+use crate::cache_key::CacheKey;
+use crate::error::Result;
+use crate::output_glob::FoundOutput;
+
+/// Name of the format folder; bump it when the layout changes.
+pub const LAYOUT_VERSION: &str = "v1";
+
+/// A local store rooted at a cache folder.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    /// A store in `cache_dir`; nothing is created until the first put.
+    pub fn new(cache_dir: &Path) -> Self {
+        LocalStore {
+            root: cache_dir.join(LAYOUT_VERSION),
+        }
+    }
+
+    /// The versioned folder holding everything.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub(crate) fn content_path(&self, digest: &str) -> PathBuf {
+        self.root.join("content").join(&digest[..2]).join(digest)
+    }
+
+    pub(crate) fn entry_path(&self, key: &CacheKey) -> PathBuf {
+        let shard = blake3::hash(key.as_str().as_bytes()).to_hex();
+        self.root
+            .join("entries")
+            .join(&shard.as_str()[..2])
+            .join(format!("{}.json", key.as_str()))
+    }
+
+    pub(crate) fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// Whether an entry exists for `key` (it may still prove unusable).
+    pub fn contains(&self, key: &CacheKey) -> bool {
+        self.entry_path(key).is_file()
+    }
+
+    /// Stores `outputs` (found under `cwd`) as the entry of `key`.
+    pub fn put(&self, key: &CacheKey, outputs: &[FoundOutput]) -> Result<PutReport> {
+        capture::put(self, key, outputs)
+    }
+
+    /// Restores the entry of `key` into `cwd`.
+    pub fn fetch(&self, key: &CacheKey, cwd: &Path, options: RestoreOptions) -> Result<FetchReport> {
+        restore::fetch(self, key, cwd, options)
+    }
+
+    /// Removes entries not used for `days` days and contents no entry uses.
+    pub fn purge(&self, days: f64) -> Result<PurgeReport> {
+        purge::purge(self, days)
+    }
+
+    /// Removes every entry and content.
+    pub fn clear(&self) -> Result<PurgeReport> {
+        purge::clear(self)
+    }
+}
+
+#[cfg(test)]
+mod tests;
