@@ -153,14 +153,7 @@ impl Engine {
     }
 
     /// An engine with a configuration already resolved.
-    pub fn from_config(mut config: Config) -> Engine {
-        if config.provider == Provider::AzureBlob {
-            config.warnings.push(
-                "BACKFILL_CACHE_PROVIDER is azure-blob, but this version of backfill-native has no remote cache yet: \
-                 only the local cache is used"
-                    .to_string(),
-            );
-        }
+    pub fn from_config(config: Config) -> Engine {
         Engine {
             store: LocalStore::new(&config.cache_dir),
             config,

@@ -297,6 +297,13 @@ impl Config {
             }
             _ => None,
         };
+        if provider == Provider::AzureBlob {
+            warnings.push(
+                "BACKFILL_CACHE_PROVIDER is azure-blob, but this version of backfill-native has no remote cache yet: \
+                 only the local cache is used"
+                    .to_string(),
+            );
+        }
 
         let write_remote_cache = {
             let legacy = match layers.layered(

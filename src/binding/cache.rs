@@ -1,0 +1,137 @@
+//! The `Cache` class: the engine for scripts, with rich results.
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use super::job::{run_sync, Done, Job, Work};
+use super::options::{self, CacheOptions};
+use super::results::{CacheStats, FetchResult, PurgeResult, PutResult, ResolvedConfig};
+use crate::engine::Engine;
+
+/// A build cache bound to one package directory, for scripts. Results say
+/// hit or miss, where a hit came from, and what was restored or stored.
+///
+/// Every async method does its disk work off the JS thread and has a `Sync`
+/// twin that runs the same code on the calling thread.
+#[napi]
+pub struct Cache {
+    engine: Arc<Engine>,
+}
+
+fn fetch_work(engine: &Arc<Engine>, hash: String) -> Work<FetchResult> {
+    let engine = engine.clone();
+    Box::new(move || Done::quiet(engine.fetch(&hash).map(FetchResult::from)))
+}
+
+fn put_work(engine: &Arc<Engine>, hash: String, output_glob: Option<Vec<String>>) -> Work<PutResult> {
+    let engine = engine.clone();
+    Box::new(move || Done::quiet(engine.put(&hash, output_glob.as_deref()).map(PutResult::from)))
+}
+
+fn purge_work(engine: &Arc<Engine>, days: f64) -> Work<PurgeResult> {
+    let engine = engine.clone();
+    Box::new(move || Done::quiet(engine.purge(days).map(PurgeResult::from)))
+}
+
+fn clear_work(engine: &Arc<Engine>) -> Work<PurgeResult> {
+    let engine = engine.clone();
+    Box::new(move || Done::quiet(engine.clear().map(PurgeResult::from)))
+}
+
+#[napi]
+impl Cache {
+    /// Makes a cache for `options.cwd` (default: the current directory).
+    /// Throws with `error.code` `BACKFILL_NATIVE_CONFIG` when the
+    /// configuration is invalid; nothing is written then.
+    #[napi(constructor)]
+    pub fn new(env: Env, options: Option<CacheOptions>) -> Result<Self> {
+        let (cwd, opts) = options::resolve(None, options);
+        let engine = Engine::new(&cwd, &opts).map_err(|e| super::job::js_error(&env, &e))?;
+        Ok(Cache {
+            engine: Arc::new(engine),
+        })
+    }
+
+    /// The configuration this cache runs with, secrets redacted.
+    #[napi(getter)]
+    pub fn config(&self) -> ResolvedConfig {
+        ResolvedConfig::from(self.engine.config())
+    }
+
+    /// Restores the outputs stored for `hash` into the package directory.
+    /// A miss resolves with `hit: false`; a corrupt entry is a miss with a
+    /// warning. Rejects on a bad hash or a local disk failure.
+    #[napi(ts_return_type = "Promise<FetchResult>")]
+    pub fn fetch(&self, hash: String, signal: Option<AbortSignal>) -> AsyncTask<Job<FetchResult>> {
+        AsyncTask::with_optional_signal(Job::new(fetch_work(&self.engine, hash)), signal)
+    }
+
+    /// `fetch` on the calling thread.
+    #[napi]
+    pub fn fetch_sync(&self, env: Env, hash: String) -> Result<FetchResult> {
+        run_sync(&env, fetch_work(&self.engine, hash))
+    }
+
+    /// Stores the files matching `outputGlob` (globby patterns relative to
+    /// the package directory; default: the configured output globs) as the
+    /// entry of `hash`. Matching no file stores an empty entry.
+    #[napi(ts_return_type = "Promise<PutResult>")]
+    pub fn put(
+        &self,
+        hash: String,
+        output_glob: Option<Vec<String>>,
+        signal: Option<AbortSignal>,
+    ) -> AsyncTask<Job<PutResult>> {
+        AsyncTask::with_optional_signal(Job::new(put_work(&self.engine, hash, output_glob)), signal)
+    }
+
+    /// `put` on the calling thread.
+    #[napi]
+    pub fn put_sync(&self, env: Env, hash: String, output_glob: Option<Vec<String>>) -> Result<PutResult> {
+        run_sync(&env, put_work(&self.engine, hash, output_glob))
+    }
+
+    /// Removes entries not used (fetched or stored) within `olderThanDays`
+    /// days, and the stored contents no remaining entry uses.
+    #[napi(ts_return_type = "Promise<PurgeResult>")]
+    pub fn purge(&self, older_than_days: f64) -> AsyncTask<Job<PurgeResult>> {
+        AsyncTask::new(Job::new(purge_work(&self.engine, older_than_days)))
+    }
+
+    /// `purge` on the calling thread.
+    #[napi]
+    pub fn purge_sync(&self, env: Env, older_than_days: f64) -> Result<PurgeResult> {
+        run_sync(&env, purge_work(&self.engine, older_than_days))
+    }
+
+    /// Removes everything from the local cache folder.
+    #[napi(ts_return_type = "Promise<PurgeResult>")]
+    pub fn clear(&self) -> AsyncTask<Job<PurgeResult>> {
+        AsyncTask::new(Job::new(clear_work(&self.engine)))
+    }
+
+    /// `clear` on the calling thread.
+    #[napi]
+    pub fn clear_sync(&self, env: Env) -> Result<PurgeResult> {
+        run_sync(&env, clear_work(&self.engine))
+    }
+
+    /// Counters since this cache was made: hits and misses by source, bytes,
+    /// time spent.
+    #[napi]
+    pub fn stats(&self) -> CacheStats {
+        CacheStats::from(self.engine.stats())
+    }
+
+    /// Resolves when no fetch or put of this cache is under way.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn flush(&self) -> AsyncTask<Job<()>> {
+        let engine = self.engine.clone();
+        AsyncTask::new(Job::new(Box::new(move || {
+            engine.flush();
+            Done::quiet(Ok(()))
+        })))
+    }
+}

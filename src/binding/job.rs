@@ -1,0 +1,95 @@
+//! One napi task that runs a piece of engine work on libuv's thread pool and
+//! reports its log lines to a lage logger on the JS thread. The async API and
+//! its `Sync` twins run the same closures.
+
+use napi::bindgen_prelude::*;
+use napi::JsError;
+
+use super::logger::{self, LogLine};
+use crate::config::LogLevel;
+use crate::error::CacheError;
+
+/// Engine work: a result plus lines for the logger.
+pub type Work<T> = Box<dyn FnOnce() -> Done<T> + Send>;
+
+/// What a piece of work produced.
+pub struct Done<T> {
+    pub result: std::result::Result<T, CacheError>,
+    pub logs: Vec<LogLine>,
+}
+
+impl<T> Done<T> {
+    /// A result with no log lines.
+    pub fn quiet(result: std::result::Result<T, CacheError>) -> Self {
+        Done {
+            result,
+            logs: Vec::new(),
+        }
+    }
+}
+
+/// The napi task around a piece of work.
+pub struct Job<T: Send + 'static> {
+    work: Option<Work<T>>,
+    logger: Option<ObjectRef<false>>,
+    level: LogLevel,
+}
+
+impl<T: Send + 'static> Job<T> {
+    /// A task that logs nothing.
+    pub fn new(work: Work<T>) -> Self {
+        Job {
+            work: Some(work),
+            logger: None,
+            level: LogLevel::Mute,
+        }
+    }
+
+    /// A task whose log lines go to `logger`, filtered by `level`.
+    pub fn logged(work: Work<T>, logger: Option<ObjectRef<false>>, level: LogLevel) -> Self {
+        Job {
+            work: Some(work),
+            logger,
+            level,
+        }
+    }
+}
+
+impl<T: Send + ToNapiValue + TypeName + 'static> Task for Job<T> {
+    type Output = Done<T>;
+    type JsValue = T;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        match self.work.take() {
+            Some(work) => Ok(work()),
+            None => Err(Error::from_reason("backfill-native: a task ran twice")),
+        }
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        if let Some(logger) = &self.logger {
+            if let Ok(obj) = logger.get_value(&env) {
+                logger::emit(&obj, self.level, &output.logs);
+            }
+        }
+        output.result.map_err(|e| js_error(&env, &e))
+    }
+
+    fn finally(mut self, env: Env) -> Result<()> {
+        if let Some(logger) = self.logger.take() {
+            logger.unref(&env)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs work on the calling thread (the `Sync` twins).
+pub fn run_sync<T>(env: &Env, work: Work<T>) -> Result<T> {
+    work().result.map_err(|e| js_error(env, &e))
+}
+
+/// A JS `Error` whose `code` is the engine's stable error code.
+pub fn js_error(env: &Env, e: &CacheError) -> Error {
+    let js = JsError::from(Error::new(e.code().to_string(), e.to_string())).into_unknown(*env);
+    Error::from(js)
+}

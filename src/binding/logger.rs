@@ -1,0 +1,56 @@
+//! Talking to the logger lage passes (backfill's logger): only the methods it
+//! has are called, and a failing logger never fails the cache.
+
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
+
+use napi::bindgen_prelude::*;
+
+use crate::config::LogLevel;
+
+/// One line for the logger.
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    pub level: LogLevel,
+    pub text: String,
+    /// Report this text at most once per process (configuration warnings
+    /// that every target would otherwise repeat).
+    pub once: bool,
+}
+
+impl LogLine {
+    pub fn new(level: LogLevel, text: String) -> Self {
+        LogLine {
+            level,
+            text,
+            once: false,
+        }
+    }
+    pub fn once(level: LogLevel, text: String) -> Self {
+        LogLine { level, text, once: true }
+    }
+}
+
+fn first_time(text: &str) -> bool {
+    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    SEEN.get_or_init(Default::default)
+        .lock()
+        .map(|mut seen| seen.insert(text.to_string()))
+        .unwrap_or(true)
+}
+
+/// Sends `lines` at or above `threshold` to `logger`.
+pub fn emit(logger: &Object, threshold: LogLevel, lines: &[LogLine]) {
+    for line in lines {
+        if line.level < threshold || threshold == LogLevel::Mute {
+            continue;
+        }
+        if line.once && !first_time(&line.text) {
+            continue;
+        }
+        let method = line.level.as_str();
+        if let Ok(Some(f)) = logger.get::<Function<String, Unknown>>(method) {
+            let _ = f.apply(logger, format!("backfill-native: {}", line.text));
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Options passed from JavaScript, converted once to the engine's options.
+
+use std::path::PathBuf;
+
+use napi_derive::napi;
+
+use crate::config::Options;
+
+/// Options of a cache. Every field is optional; `.env` and the environment
+/// override them (defaults < options < `.env` < environment).
+#[napi(object)]
+#[derive(Debug, Clone, Default)]
+pub struct CacheOptions {
+    /// Package directory outputs are stored from and restored into.
+    /// @default process.cwd()
+    pub cwd: Option<String>,
+    /// Cache provider: `local`, `local-skip` or `azure-blob`
+    /// (`BACKFILL_CACHE_PROVIDER`).
+    /// @default "local"
+    pub provider: Option<String>,
+    /// Provider options, as in `BACKFILL_CACHE_PROVIDER_OPTIONS`; for
+    /// `azure-blob`: `{ connectionString, container, maxSize? }`.
+    #[napi(ts_type = "Record<string, unknown>")]
+    pub provider_options: Option<serde_json::Value>,
+    /// Local cache folder, relative to the package directory or absolute
+    /// (`BACKFILL_INTERNAL_CACHE_FOLDER`).
+    /// @default "<workspace root>/node_modules/.cache/backfill-native"
+    pub cache_folder: Option<String>,
+    /// Output globs used by `put` calls that give none (`BACKFILL_OUTPUT_GLOB`).
+    /// @default ["lib/**"]
+    pub output_glob: Option<Vec<String>>,
+    /// `READ_WRITE`, `READ_ONLY`, `WRITE_ONLY` or `PASS` (`BACKFILL_MODE`).
+    /// @default "READ_WRITE"
+    pub mode: Option<String>,
+    /// `silly`, `verbose`, `info`, `warn`, `error` or `mute`
+    /// (`BACKFILL_LOG_LEVEL`): the lowest level sent to the logger.
+    /// @default "info"
+    pub log_level: Option<String>,
+    /// Upload to the remote cache on put (`LAGE_WRITE_REMOTE_CACHE`).
+    /// @default false
+    pub write_remote_cache: Option<bool>,
+}
+
+/// The package directory and engine options for a call: `cwd` given as an
+/// argument wins over `options.cwd`, which wins over the current directory.
+pub fn resolve(cwd: Option<String>, options: Option<CacheOptions>) -> (PathBuf, Options) {
+    let o = options.unwrap_or_default();
+    let dir = cwd
+        .or(o.cwd)
+        .map(PathBuf::from)
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let opts = Options {
+        provider: o.provider,
+        provider_options: o.provider_options,
+        cache_folder: o.cache_folder,
+        output_glob: o.output_glob,
+        mode: o.mode,
+        log_level: o.log_level,
+        write_remote_cache: o.write_remote_cache,
+    };
+    (dir, opts)
+}

@@ -1,0 +1,185 @@
+//! The storage lage calls: `fetch(hash): Promise<boolean>` and
+//! `put(hash, outputGlob): Promise<void>`, in the two shapes lage knows: a
+//! by-name plugin (`getProvider`) and a provider function (`createProvider`).
+//!
+//! lage hides errors thrown by a provider at `silly` level, so every failure
+//! is also reported here, once, at `warn` on the logger lage passes.
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use super::job::{js_error, Done, Job, Work};
+use super::logger::{self, LogLine};
+use super::options::{self, CacheOptions};
+use crate::config::LogLevel;
+use crate::engine::Engine;
+
+/// The logger lage passes to providers (backfill's logger). Only the
+/// methods it has are called; a missing one is skipped.
+// Only a type for index.d.ts: the logger is kept as the JS object itself.
+#[allow(dead_code)]
+#[napi(object, object_to_js = false, object_from_js = false)]
+pub struct Logger {
+    #[napi(ts_type = "(...args: any[]) => void")]
+    pub silly: Option<()>,
+    #[napi(ts_type = "(...args: any[]) => void")]
+    pub verbose: Option<()>,
+    #[napi(ts_type = "(...args: any[]) => void")]
+    pub info: Option<()>,
+    #[napi(ts_type = "(...args: any[]) => void")]
+    pub warn: Option<()>,
+    #[napi(ts_type = "(...args: any[]) => void")]
+    pub error: Option<()>,
+}
+
+/// Cache storage bound to one package directory, with the contract lage's
+/// `ICacheStorage` has.
+#[napi(custom_finalize)]
+pub struct CacheStorage {
+    engine: Arc<Engine>,
+    logger: Option<ObjectRef<false>>,
+}
+
+impl ObjectFinalize for CacheStorage {
+    fn finalize(self, env: Env) -> Result<()> {
+        if let Some(logger) = self.logger {
+            logger.unref(&env)?;
+        }
+        Ok(())
+    }
+}
+
+fn fetch_work(engine: Arc<Engine>, hash: String) -> Work<bool> {
+    Box::new(move || match engine.fetch(&hash) {
+        Ok(o) => {
+            let mut logs: Vec<LogLine> = o.warnings.iter().map(|w| LogLine::new(LogLevel::Warn, w.clone())).collect();
+            let text = match (o.source, &o.skipped) {
+                (Some(source), _) => format!(
+                    "hit for {hash} from the {} cache: {} files restored, {} unchanged, in {} ms",
+                    source.as_str(),
+                    o.files_restored,
+                    o.files_unchanged,
+                    o.duration.as_millis()
+                ),
+                (None, Some(why)) => format!("cache not read for {hash}: {why}"),
+                (None, None) => format!("miss for {hash}"),
+            };
+            logs.push(LogLine::new(LogLevel::Verbose, text));
+            Done {
+                result: Ok(o.hit()),
+                logs,
+            }
+        }
+        Err(e) => Done {
+            logs: vec![LogLine::new(LogLevel::Warn, format!("fetch of {hash} failed: {e}"))],
+            result: Err(e),
+        },
+    })
+}
+
+fn put_work(engine: Arc<Engine>, hash: String, output_glob: Vec<String>) -> Work<()> {
+    Box::new(move || match engine.put(&hash, Some(&output_glob)) {
+        Ok(o) => {
+            let mut logs: Vec<LogLine> = o.warnings.iter().map(|w| LogLine::new(LogLevel::Warn, w.clone())).collect();
+            let text = match &o.skipped {
+                Some(why) => format!("cache not written for {hash}: {why}"),
+                None => format!(
+                    "stored {hash}: {} files, {} bytes ({} new), in {} ms",
+                    o.files,
+                    o.bytes,
+                    o.new_bytes,
+                    o.duration.as_millis()
+                ),
+            };
+            logs.push(LogLine::new(LogLevel::Verbose, text));
+            Done { result: Ok(()), logs }
+        }
+        Err(e) => Done {
+            logs: vec![LogLine::new(LogLevel::Warn, format!("put of {hash} failed: {e}"))],
+            result: Err(e),
+        },
+    })
+}
+
+#[napi]
+impl CacheStorage {
+    /// Restores the outputs stored for `hash` into the package directory;
+    /// resolves `true` on a hit, `false` on a miss.
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn fetch(&self, env: Env, hash: String) -> Result<AsyncTask<Job<bool>>> {
+        let work = fetch_work(self.engine.clone(), hash);
+        Ok(AsyncTask::new(Job::logged(work, self.task_logger(&env)?, self.level())))
+    }
+
+    /// Stores the files matching `outputGlob` (globby patterns relative to
+    /// the package directory) as the entry of `hash`.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn put(&self, env: Env, hash: String, output_glob: Vec<String>) -> Result<AsyncTask<Job<()>>> {
+        let work = put_work(self.engine.clone(), hash, output_glob);
+        Ok(AsyncTask::new(Job::logged(work, self.task_logger(&env)?, self.level())))
+    }
+}
+
+impl CacheStorage {
+    fn level(&self) -> LogLevel {
+        self.engine.config().log_level
+    }
+
+    fn task_logger(&self, env: &Env) -> Result<Option<ObjectRef<false>>> {
+        match &self.logger {
+            Some(l) => Ok(Some(l.get_value(env)?.create_ref()?)),
+            None => Ok(None),
+        }
+    }
+
+    fn create(env: &Env, logger: Option<Object>, cwd: String, options: Option<CacheOptions>) -> Result<Self> {
+        let (dir, opts) = options::resolve(Some(cwd), options);
+        let engine = match Engine::new(&dir, &opts) {
+            Ok(engine) => engine,
+            Err(e) => {
+                if let Some(l) = &logger {
+                    let line = LogLine::once(LogLevel::Warn, format!("the cache is off: {e}"));
+                    logger::emit(l, LogLevel::Warn, &[line]);
+                }
+                return Err(js_error(env, &e));
+            }
+        };
+        if let Some(l) = &logger {
+            let lines: Vec<LogLine> = engine
+                .config()
+                .warnings
+                .iter()
+                .map(|w| LogLine::once(LogLevel::Warn, w.clone()))
+                .collect();
+            logger::emit(l, engine.config().log_level, &lines);
+        }
+        Ok(CacheStorage {
+            engine: Arc::new(engine),
+            logger: logger.map(|l| l.create_ref()).transpose()?,
+        })
+    }
+}
+
+/// Returns the cache storage for package directory `cwd`: the plugin shape
+/// lage's by-name loader calls (`{ provider: "custom", plugin:
+/// "backfill-native", options }`). Warnings go to `logger`.
+///
+/// Throws (with `error.code` `BACKFILL_NATIVE_CONFIG`) when the
+/// configuration is invalid, after warning on `logger`.
+#[napi(ts_args_type = "logger: Logger | null | undefined, cwd: string, options?: CacheOptions | null")]
+pub fn get_provider(env: Env, logger: Option<Object>, cwd: String, options: Option<CacheOptions>) -> Result<CacheStorage> {
+    CacheStorage::create(&env, logger, cwd, options)
+}
+
+/// Returns a provider function `(logger, cwd) => CacheStorage`, the shape
+/// lage 2 types as `cacheOptions.cacheStorageConfig.provider`.
+#[napi(ts_return_type = "(logger: Logger | null | undefined, cwd: string) => CacheStorage")]
+pub fn create_provider(env: &Env, options: Option<CacheOptions>) -> Result<Function<'_, Unknown<'static>, CacheStorage>> {
+    env.create_function_from_closure("backfillNativeProvider", move |ctx: FunctionCallContext| {
+        let logger: Option<Object> = ctx.get(0)?;
+        let cwd: String = ctx.get(1)?;
+        CacheStorage::create(ctx.env, logger, cwd, options.clone())
+    })
+}

@@ -1,0 +1,220 @@
+//! Plain result objects handed to JavaScript.
+
+use napi_derive::napi;
+
+use crate::config::Config;
+use crate::engine::{FetchOutcome, PutOutcome, Stats};
+use crate::store::PurgeReport;
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The outcome of `Cache.fetch`.
+#[napi(object)]
+pub struct FetchResult {
+    /// Whether the outputs were restored.
+    pub hit: bool,
+    /// Where the hit came from; `null` on a miss.
+    #[napi(ts_type = "'local' | null")]
+    pub source: Option<String>,
+    /// Files written into the package directory.
+    pub files_restored: f64,
+    /// Files already present with the right content, left alone.
+    pub files_unchanged: f64,
+    /// Symbolic links in the entry.
+    pub links: f64,
+    /// Bytes written.
+    pub bytes_restored: f64,
+    /// Time taken, in milliseconds.
+    pub duration_ms: f64,
+    /// Why the cache was not read (`BACKFILL_MODE`, provider), if it was not.
+    pub skipped: Option<String>,
+    /// Problems found, such as a corrupt entry treated as a miss.
+    pub warnings: Vec<String>,
+}
+
+impl From<FetchOutcome> for FetchResult {
+    fn from(o: FetchOutcome) -> Self {
+        FetchResult {
+            hit: o.hit(),
+            source: o.source.map(|s| s.as_str().to_string()),
+            files_restored: o.files_restored as f64,
+            files_unchanged: o.files_unchanged as f64,
+            links: o.links as f64,
+            bytes_restored: o.bytes_restored as f64,
+            duration_ms: ms(o.duration),
+            skipped: o.skipped,
+            warnings: o.warnings,
+        }
+    }
+}
+
+/// The outcome of `Cache.put`.
+#[napi(object)]
+pub struct PutResult {
+    /// Whether an entry was written.
+    pub stored: bool,
+    /// Files in the entry.
+    pub files: f64,
+    /// Symbolic links in the entry.
+    pub links: f64,
+    /// Bytes of the files in the entry.
+    pub bytes: f64,
+    /// Bytes actually written (contents the store did not hold yet).
+    pub new_bytes: f64,
+    /// Time taken, in milliseconds.
+    pub duration_ms: f64,
+    /// Why nothing was stored (`BACKFILL_MODE`, provider), if nothing was.
+    pub skipped: Option<String>,
+    /// Problems found.
+    pub warnings: Vec<String>,
+}
+
+impl From<PutOutcome> for PutResult {
+    fn from(o: PutOutcome) -> Self {
+        PutResult {
+            stored: o.stored,
+            files: o.files as f64,
+            links: o.links as f64,
+            bytes: o.bytes as f64,
+            new_bytes: o.new_bytes as f64,
+            duration_ms: ms(o.duration),
+            skipped: o.skipped,
+            warnings: o.warnings,
+        }
+    }
+}
+
+/// Counters of one `Cache` since it was made.
+#[napi(object)]
+pub struct CacheStats {
+    /// Fetches served by the local store.
+    pub local_hits: f64,
+    /// Fetches that found nothing.
+    pub misses: f64,
+    /// Puts that stored an entry.
+    pub puts: f64,
+    /// Fetches and puts skipped by `BACKFILL_MODE` or the provider.
+    pub skipped: f64,
+    /// Fetches and puts that failed with an error.
+    pub errors: f64,
+    /// Files written by fetches.
+    pub files_restored: f64,
+    /// Bytes written by fetches.
+    pub bytes_restored: f64,
+    /// Bytes of the entries stored by puts.
+    pub bytes_stored: f64,
+    /// Bytes puts actually wrote (new contents).
+    pub bytes_written: f64,
+    /// Time spent in fetches, in milliseconds.
+    pub fetch_ms: f64,
+    /// Time spent in puts, in milliseconds.
+    pub put_ms: f64,
+}
+
+impl From<Stats> for CacheStats {
+    fn from(s: Stats) -> Self {
+        CacheStats {
+            local_hits: s.local_hits as f64,
+            misses: s.misses as f64,
+            puts: s.puts as f64,
+            skipped: s.skipped as f64,
+            errors: s.errors as f64,
+            files_restored: s.files_restored as f64,
+            bytes_restored: s.bytes_restored as f64,
+            bytes_stored: s.bytes_stored as f64,
+            bytes_written: s.bytes_written as f64,
+            fetch_ms: s.fetch_micros as f64 / 1000.0,
+            put_ms: s.put_micros as f64 / 1000.0,
+        }
+    }
+}
+
+/// What `purge` or `clear` removed.
+#[napi(object)]
+pub struct PurgeResult {
+    /// Entries (hashes) removed.
+    pub entries_removed: f64,
+    /// Entries kept.
+    pub entries_kept: f64,
+    /// Stored file contents removed.
+    pub contents_removed: f64,
+    /// Bytes freed.
+    pub bytes_freed: f64,
+}
+
+impl From<PurgeReport> for PurgeResult {
+    fn from(r: PurgeReport) -> Self {
+        PurgeResult {
+            entries_removed: r.entries_removed as f64,
+            entries_kept: r.entries_kept as f64,
+            contents_removed: r.contents_removed as f64,
+            bytes_freed: r.bytes_freed as f64,
+        }
+    }
+}
+
+/// Remote options as shown by `loadConfig`, the connection string redacted.
+#[napi(object)]
+pub struct RemoteConfig {
+    /// Always `"<redacted>"`: the connection string is never shown.
+    pub connection_string: String,
+    /// Container holding one blob per hash.
+    pub container: String,
+    /// Largest blob fetched and largest output uploaded, in bytes.
+    pub max_size: Option<f64>,
+    /// Azure identity credential used with an account URL.
+    pub credential_name: Option<String>,
+}
+
+/// The resolved configuration, secrets redacted.
+#[napi(object)]
+pub struct ResolvedConfig {
+    /// The package directory.
+    pub cwd: String,
+    /// The workspace root found for it.
+    pub workspace_root: String,
+    /// `local`, `local-skip` or `azure-blob`.
+    pub provider: String,
+    /// Remote options when the provider is `azure-blob`.
+    pub remote: Option<RemoteConfig>,
+    /// Whether puts upload to the remote cache.
+    pub write_remote_cache: bool,
+    /// The local cache folder.
+    pub cache_folder: String,
+    /// Output globs used when `put` gives none.
+    pub output_glob: Vec<String>,
+    /// `READ_WRITE`, `READ_ONLY`, `WRITE_ONLY` or `PASS`.
+    pub mode: String,
+    /// Lowest level sent to the logger.
+    pub log_level: String,
+    /// The `.env` file that was read, if any.
+    pub env_file: Option<String>,
+    /// Problems that are not errors, such as an unknown provider.
+    pub warnings: Vec<String>,
+}
+
+impl From<&Config> for ResolvedConfig {
+    fn from(c: &Config) -> Self {
+        let path = |p: &std::path::Path| p.display().to_string();
+        ResolvedConfig {
+            cwd: path(&c.cwd),
+            workspace_root: path(&c.workspace_root),
+            provider: c.provider.as_str().to_string(),
+            remote: c.azure.as_ref().map(|a| RemoteConfig {
+                connection_string: "<redacted>".to_string(),
+                container: a.container.clone(),
+                max_size: a.max_size.map(|m| m as f64),
+                credential_name: a.credential_name.clone(),
+            }),
+            write_remote_cache: c.write_remote_cache,
+            cache_folder: path(&c.cache_dir),
+            output_glob: c.output_glob.clone(),
+            mode: c.mode.as_str().to_string(),
+            log_level: c.log_level.as_str().to_string(),
+            env_file: c.env_file.as_deref().map(path),
+            warnings: c.warnings.clone(),
+        }
+    }
+}
