@@ -64,7 +64,12 @@ mod tests {
 
     #[test]
     fn accepts_hex_and_common_hash_alphabets() {
-        for ok in ["a", "0123abcdef", "abc-def_1.2+x=", &"f".repeat(MAX_KEY_LEN)] {
+        for ok in [
+            "a",
+            "0123abcdef",
+            "abc-def_1.2+x=",
+            &"f".repeat(MAX_KEY_LEN),
+        ] {
             assert_eq!(CacheKey::parse(ok).unwrap().as_str(), ok);
         }
     }

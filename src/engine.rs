@@ -228,7 +228,10 @@ impl Engine {
         let _busy = self.in_flight.enter();
         let start = Instant::now();
         let result = self.put_key(&key, &glob);
-        add(&self.counters.put_micros, start.elapsed().as_micros() as u64);
+        add(
+            &self.counters.put_micros,
+            start.elapsed().as_micros() as u64,
+        );
         let mut outcome = result.inspect_err(|_| add(&self.counters.errors, 1))?;
         outcome.duration = start.elapsed();
         if outcome.stored {
@@ -303,9 +306,17 @@ impl Engine {
 
     /// Waits until no fetch or put of this engine is under way.
     pub fn flush(&self) {
-        let mut n = self.in_flight.count.lock().unwrap_or_else(|p| p.into_inner());
+        let mut n = self
+            .in_flight
+            .count
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         while *n > 0 {
-            n = self.in_flight.idle.wait(n).unwrap_or_else(|p| p.into_inner());
+            n = self
+                .in_flight
+                .idle
+                .wait(n)
+                .unwrap_or_else(|p| p.into_inner());
         }
     }
 }

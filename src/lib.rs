@@ -10,6 +10,7 @@ pub mod error;
 pub mod output_glob;
 pub mod store;
 
+#[cfg(not(test))]
 mod binding;
 
 pub use engine::{Engine, FetchOutcome, PutOutcome, Source, Stats};

@@ -64,7 +64,9 @@ fn normalize(pattern: &str) -> Result<String> {
         return Err(refuse("outputs must be relative to the package directory"));
     }
     if p.split('/').any(|c| c == "..") {
-        return Err(refuse("outputs must stay inside the package directory ('..' is not allowed)"));
+        return Err(refuse(
+            "outputs must stay inside the package directory ('..' is not allowed)",
+        ));
     }
     Ok(p.to_string())
 }
@@ -98,7 +100,11 @@ impl OutputGlob {
                 let literal: Vec<&str> = p.split('/').take_while(|c| !has_magic(c)).collect();
                 let all_literal = literal.len() == p.split('/').count();
                 // A literal pattern may name a file: walk its parent.
-                let keep = if all_literal { literal.len().saturating_sub(1) } else { literal.len() };
+                let keep = if all_literal {
+                    literal.len().saturating_sub(1)
+                } else {
+                    literal.len()
+                };
                 bases.push(literal[..keep].join("/"));
             }
         }
@@ -138,22 +144,29 @@ impl OutputGlob {
     pub fn find(&self, cwd: &Path, skip: Option<&Path>) -> Result<Vec<FoundOutput>> {
         let mut found = Vec::new();
         for base in &self.bases {
-            let root = if base.is_empty() { cwd.to_path_buf() } else { cwd.join(base) };
+            let root = if base.is_empty() {
+                cwd.to_path_buf()
+            } else {
+                cwd.join(base)
+            };
             if std::fs::symlink_metadata(&root).is_err() {
                 continue;
             }
-            let walker = WalkDir::new(&root).follow_links(false).into_iter().filter_entry(|e| {
-                if !e.file_type().is_dir() {
-                    return true;
-                }
-                if skip.is_some_and(|s| e.path() == s) {
-                    return false;
-                }
-                match relative(cwd, e.path()) {
-                    Some(rel) => !self.pruned.iter().any(|p| *p == rel),
-                    None => true,
-                }
-            });
+            let walker = WalkDir::new(&root)
+                .follow_links(false)
+                .into_iter()
+                .filter_entry(|e| {
+                    if !e.file_type().is_dir() {
+                        return true;
+                    }
+                    if skip.is_some_and(|s| e.path() == s) {
+                        return false;
+                    }
+                    match relative(cwd, e.path()) {
+                        Some(rel) => !self.pruned.contains(&rel),
+                        None => true,
+                    }
+                });
             for entry in walker {
                 let entry = entry.map_err(|e| {
                     let path = e.path().unwrap_or(&root).to_path_buf();
@@ -167,7 +180,10 @@ impl OutputGlob {
                     return Err(CacheError::io(
                         "store output",
                         entry.path(),
-                        std::io::Error::new(std::io::ErrorKind::InvalidData, "its path is not valid UTF-8"),
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            "its path is not valid UTF-8",
+                        ),
                     ));
                 };
                 if self.matches(&rel) {
@@ -244,20 +260,31 @@ mod tests {
     fn globby_cases_from_backfill_compat() {
         let dir = tree(FILES);
         let d = dir.path();
-        let lib = vec!["lib/.hidden", "lib/index.d.ts", "lib/index.js", "lib/sub/deep.js"];
+        let lib = vec![
+            "lib/.hidden",
+            "lib/index.d.ts",
+            "lib/index.js",
+            "lib/sub/deep.js",
+        ];
         // `lib/**` and `lib/**/*` match the same files, dot files included.
         assert_eq!(found(d, &["lib/**"]), lib);
         assert_eq!(found(d, &["lib/**/*"]), lib);
         // A folder name stands for everything below it.
         assert_eq!(found(d, &["lib"]), lib);
         // Dot folders are included.
-        assert_eq!(found(d, &["dist/**"]), vec!["dist/.vite/manifest.json", "dist/app.js"]);
+        assert_eq!(
+            found(d, &["dist/**"]),
+            vec!["dist/.vite/manifest.json", "dist/app.js"]
+        );
         // `!` negates.
         assert_eq!(
             found(d, &["lib/**", "!lib/**/*.d.ts"]),
             vec!["lib/.hidden", "lib/index.js", "lib/sub/deep.js"]
         );
-        assert_eq!(found(d, &["**/*", "!lib/**", "!dist"]), vec!["package.json", "src/index.ts"]);
+        assert_eq!(
+            found(d, &["**/*", "!lib/**", "!dist"]),
+            vec!["package.json", "src/index.ts"]
+        );
         // `*` does not cross folders; a plain file name matches one file.
         assert_eq!(found(d, &["lib/*.js"]), vec!["lib/index.js"]);
         assert_eq!(found(d, &["./package.json"]), vec!["package.json"]);
@@ -271,9 +298,18 @@ mod tests {
         std::os::unix::fs::symlink("a.js", dir.path().join("lib/link.js")).unwrap();
         std::os::unix::fs::symlink("../lib", dir.path().join("lib/dirlink")).unwrap();
         let glob = OutputGlob::new(&["lib/**".to_string()]).unwrap();
-        let out = glob.find(dir.path(), Some(&dir.path().join("lib/.cache"))).unwrap();
+        let out = glob
+            .find(dir.path(), Some(&dir.path().join("lib/.cache")))
+            .unwrap();
         let rels: Vec<(&str, bool)> = out.iter().map(|f| (f.rel.as_str(), f.is_symlink)).collect();
-        assert_eq!(rels, vec![("lib/a.js", false), ("lib/dirlink", true), ("lib/link.js", true)]);
+        assert_eq!(
+            rels,
+            vec![
+                ("lib/a.js", false),
+                ("lib/dirlink", true),
+                ("lib/link.js", true)
+            ]
+        );
     }
 
     #[test]

@@ -25,9 +25,19 @@ fn fetch_work(engine: &Arc<Engine>, hash: String) -> Work<FetchResult> {
     Box::new(move || Done::quiet(engine.fetch(&hash).map(FetchResult::from)))
 }
 
-fn put_work(engine: &Arc<Engine>, hash: String, output_glob: Option<Vec<String>>) -> Work<PutResult> {
+fn put_work(
+    engine: &Arc<Engine>,
+    hash: String,
+    output_glob: Option<Vec<String>>,
+) -> Work<PutResult> {
     let engine = engine.clone();
-    Box::new(move || Done::quiet(engine.put(&hash, output_glob.as_deref()).map(PutResult::from)))
+    Box::new(move || {
+        Done::quiet(
+            engine
+                .put(&hash, output_glob.as_deref())
+                .map(PutResult::from),
+        )
+    })
 }
 
 fn purge_work(engine: &Arc<Engine>, days: f64) -> Work<PurgeResult> {
@@ -89,7 +99,12 @@ impl Cache {
 
     /// `put` on the calling thread.
     #[napi]
-    pub fn put_sync(&self, env: Env, hash: String, output_glob: Option<Vec<String>>) -> Result<PutResult> {
+    pub fn put_sync(
+        &self,
+        env: Env,
+        hash: String,
+        output_glob: Option<Vec<String>>,
+    ) -> Result<PutResult> {
         run_sync(&env, put_work(&self.engine, hash, output_glob))
     }
 

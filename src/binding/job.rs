@@ -90,6 +90,6 @@ pub fn run_sync<T>(env: &Env, work: Work<T>) -> Result<T> {
 
 /// A JS `Error` whose `code` is the engine's stable error code.
 pub fn js_error(env: &Env, e: &CacheError) -> Error {
-    let js = JsError::from(Error::new(e.code().to_string(), e.to_string())).into_unknown(*env);
+    let js = JsError::from(Error::new(e.code(), e.to_string())).into_unknown(*env);
     Error::from(js)
 }

@@ -27,7 +27,11 @@ impl LogLine {
         }
     }
     pub fn once(level: LogLevel, text: String) -> Self {
-        LogLine { level, text, once: true }
+        LogLine {
+            level,
+            text,
+            once: true,
+        }
     }
 }
 

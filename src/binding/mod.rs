@@ -28,7 +28,11 @@ pub const name: &str = "backfill-native";
 ///
 /// Throws (with `error.code` `BACKFILL_NATIVE_CONFIG`) when a value is invalid.
 #[napi]
-pub fn load_config(env: napi::Env, cwd: Option<String>, options: Option<CacheOptions>) -> napi::Result<ResolvedConfig> {
+pub fn load_config(
+    env: napi::Env,
+    cwd: Option<String>,
+    options: Option<CacheOptions>,
+) -> napi::Result<ResolvedConfig> {
     let (dir, opts) = options::resolve(cwd, options);
     Config::load(&dir, &opts)
         .map(|c| ResolvedConfig::from(&c))

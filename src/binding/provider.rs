@@ -54,7 +54,11 @@ impl ObjectFinalize for CacheStorage {
 fn fetch_work(engine: Arc<Engine>, hash: String) -> Work<bool> {
     Box::new(move || match engine.fetch(&hash) {
         Ok(o) => {
-            let mut logs: Vec<LogLine> = o.warnings.iter().map(|w| LogLine::new(LogLevel::Warn, w.clone())).collect();
+            let mut logs: Vec<LogLine> = o
+                .warnings
+                .iter()
+                .map(|w| LogLine::new(LogLevel::Warn, w.clone()))
+                .collect();
             let text = match (o.source, &o.skipped) {
                 (Some(source), _) => format!(
                     "hit for {hash} from the {} cache: {} files restored, {} unchanged, in {} ms",
@@ -73,7 +77,10 @@ fn fetch_work(engine: Arc<Engine>, hash: String) -> Work<bool> {
             }
         }
         Err(e) => Done {
-            logs: vec![LogLine::new(LogLevel::Warn, format!("fetch of {hash} failed: {e}"))],
+            logs: vec![LogLine::new(
+                LogLevel::Warn,
+                format!("fetch of {hash} failed: {e}"),
+            )],
             result: Err(e),
         },
     })
@@ -82,7 +89,11 @@ fn fetch_work(engine: Arc<Engine>, hash: String) -> Work<bool> {
 fn put_work(engine: Arc<Engine>, hash: String, output_glob: Vec<String>) -> Work<()> {
     Box::new(move || match engine.put(&hash, Some(&output_glob)) {
         Ok(o) => {
-            let mut logs: Vec<LogLine> = o.warnings.iter().map(|w| LogLine::new(LogLevel::Warn, w.clone())).collect();
+            let mut logs: Vec<LogLine> = o
+                .warnings
+                .iter()
+                .map(|w| LogLine::new(LogLevel::Warn, w.clone()))
+                .collect();
             let text = match &o.skipped {
                 Some(why) => format!("cache not written for {hash}: {why}"),
                 None => format!(
@@ -94,10 +105,16 @@ fn put_work(engine: Arc<Engine>, hash: String, output_glob: Vec<String>) -> Work
                 ),
             };
             logs.push(LogLine::new(LogLevel::Verbose, text));
-            Done { result: Ok(()), logs }
+            Done {
+                result: Ok(()),
+                logs,
+            }
         }
         Err(e) => Done {
-            logs: vec![LogLine::new(LogLevel::Warn, format!("put of {hash} failed: {e}"))],
+            logs: vec![LogLine::new(
+                LogLevel::Warn,
+                format!("put of {hash} failed: {e}"),
+            )],
             result: Err(e),
         },
     })
@@ -110,15 +127,28 @@ impl CacheStorage {
     #[napi(ts_return_type = "Promise<boolean>")]
     pub fn fetch(&self, env: Env, hash: String) -> Result<AsyncTask<Job<bool>>> {
         let work = fetch_work(self.engine.clone(), hash);
-        Ok(AsyncTask::new(Job::logged(work, self.task_logger(&env)?, self.level())))
+        Ok(AsyncTask::new(Job::logged(
+            work,
+            self.task_logger(&env)?,
+            self.level(),
+        )))
     }
 
     /// Stores the files matching `outputGlob` (globby patterns relative to
     /// the package directory) as the entry of `hash`.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn put(&self, env: Env, hash: String, output_glob: Vec<String>) -> Result<AsyncTask<Job<()>>> {
+    pub fn put(
+        &self,
+        env: Env,
+        hash: String,
+        output_glob: Vec<String>,
+    ) -> Result<AsyncTask<Job<()>>> {
         let work = put_work(self.engine.clone(), hash, output_glob);
-        Ok(AsyncTask::new(Job::logged(work, self.task_logger(&env)?, self.level())))
+        Ok(AsyncTask::new(Job::logged(
+            work,
+            self.task_logger(&env)?,
+            self.level(),
+        )))
     }
 }
 
@@ -134,7 +164,12 @@ impl CacheStorage {
         }
     }
 
-    fn create(env: &Env, logger: Option<Object>, cwd: String, options: Option<CacheOptions>) -> Result<Self> {
+    fn create(
+        env: &Env,
+        logger: Option<Object>,
+        cwd: String,
+        options: Option<CacheOptions>,
+    ) -> Result<Self> {
         let (dir, opts) = options::resolve(Some(cwd), options);
         let engine = match Engine::new(&dir, &opts) {
             Ok(engine) => engine,
@@ -168,15 +203,25 @@ impl CacheStorage {
 ///
 /// Throws (with `error.code` `BACKFILL_NATIVE_CONFIG`) when the
 /// configuration is invalid, after warning on `logger`.
-#[napi(ts_args_type = "logger: Logger | null | undefined, cwd: string, options?: CacheOptions | null")]
-pub fn get_provider(env: Env, logger: Option<Object>, cwd: String, options: Option<CacheOptions>) -> Result<CacheStorage> {
+#[napi(
+    ts_args_type = "logger: Logger | null | undefined, cwd: string, options?: CacheOptions | null"
+)]
+pub fn get_provider(
+    env: Env,
+    logger: Option<Object>,
+    cwd: String,
+    options: Option<CacheOptions>,
+) -> Result<CacheStorage> {
     CacheStorage::create(&env, logger, cwd, options)
 }
 
 /// Returns a provider function `(logger, cwd) => CacheStorage`, the shape
 /// lage 2 types as `cacheOptions.cacheStorageConfig.provider`.
 #[napi(ts_return_type = "(logger: Logger | null | undefined, cwd: string) => CacheStorage")]
-pub fn create_provider(env: &Env, options: Option<CacheOptions>) -> Result<Function<'_, Unknown<'static>, CacheStorage>> {
+pub fn create_provider(
+    env: &Env,
+    options: Option<CacheOptions>,
+) -> Result<Function<'_, Unknown<'static>, CacheStorage>> {
     env.create_function_from_closure("backfillNativeProvider", move |ctx: FunctionCallContext| {
         let logger: Option<Object> = ctx.get(0)?;
         let cwd: String = ctx.get(1)?;

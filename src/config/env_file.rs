@@ -20,7 +20,11 @@ pub struct EnvFile {
 impl EnvFile {
     /// Reads the nearest `.env` walking up from `cwd`; no file is not an error.
     pub fn nearest(cwd: &Path) -> Result<Self> {
-        let Some(path) = cwd.ancestors().map(|d| d.join(".env")).find(|p| p.is_file()) else {
+        let Some(path) = cwd
+            .ancestors()
+            .map(|d| d.join(".env"))
+            .find(|p| p.is_file())
+        else {
             return Ok(EnvFile::default());
         };
         let iter = dotenvy::from_path_iter(&path).map_err(|e| parse_error(&path, e))?;
@@ -40,13 +44,15 @@ fn parse_error(path: &Path, err: dotenvy::Error) -> CacheError {
     // dotenvy's parse errors quote the offending line, which may hold a
     // connection string: only say where it is.
     let received = match err {
-        dotenvy::Error::LineParse(_, index) => format!("a line it cannot parse (at character {index})"),
+        dotenvy::Error::LineParse(_, index) => {
+            format!("a line it cannot parse (at character {index})")
+        }
         dotenvy::Error::Io(e) => format!("a file it cannot read ({e})"),
         _ => "a file it cannot parse".to_string(),
     };
     CacheError::Config {
         variable: ".env file".to_string(),
-        origin: format!("at {}", path.display()),
+        origin: format!("(at {})", path.display()),
         expected: "lines of KEY=value".to_string(),
         received,
         fix: "correct or remove that line of the file".to_string(),

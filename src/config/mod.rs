@@ -231,7 +231,13 @@ impl Layers<'_> {
     }
 }
 
-fn invalid(variable: &str, origin: &Origin, expected: &str, received: String, fix: &str) -> CacheError {
+fn invalid(
+    variable: &str,
+    origin: &Origin,
+    expected: &str,
+    received: String,
+    fix: &str,
+) -> CacheError {
     CacheError::Config {
         variable: variable.to_string(),
         origin: origin.to_string(),
@@ -252,13 +258,20 @@ impl Config {
     }
 
     /// As [`Config::load`], with the environment given (for tests).
-    pub fn load_with_env(cwd: &Path, options: &Options, env: &HashMap<String, String>) -> Result<Config> {
+    pub fn load_with_env(
+        cwd: &Path,
+        options: &Options,
+        env: &HashMap<String, String>,
+    ) -> Result<Config> {
         let cwd = absolute_dir(cwd)?;
         let file = EnvFile::nearest(&cwd)?;
         let layers = Layers { env, file: &file };
         let mut warnings = Vec::new();
 
-        let provider = match layers.layered("BACKFILL_CACHE_PROVIDER", options.provider.clone().map(Raw::Text)) {
+        let provider = match layers.layered(
+            "BACKFILL_CACHE_PROVIDER",
+            options.provider.clone().map(Raw::Text),
+        ) {
             None => Provider::Local,
             Some((raw, origin)) => {
                 let name = raw_text(raw);
@@ -312,7 +325,9 @@ impl Config {
             ) {
                 None => false,
                 Some((Raw::Bool(b), _)) => b,
-                Some((raw, origin)) => parse_bool("LAGE_WRITE_REMOTE_CACHE", &raw_text(raw), &origin)?,
+                Some((raw, origin)) => {
+                    parse_bool("LAGE_WRITE_REMOTE_CACHE", &raw_text(raw), &origin)?
+                }
             };
             let lage2 = match layers.var("LAGE_WRITE_CACHE") {
                 None => None,
@@ -346,9 +361,13 @@ impl Config {
             }
         };
         let workspace_root = workspace_root(&cwd);
-        let cache_dir = cache_dir.unwrap_or_else(|| workspace_root.join("node_modules/.cache/backfill-native"));
+        let cache_dir =
+            cache_dir.unwrap_or_else(|| workspace_root.join("node_modules/.cache/backfill-native"));
 
-        let output_glob = match layers.layered("BACKFILL_OUTPUT_GLOB", options.output_glob.clone().map(Raw::List)) {
+        let output_glob = match layers.layered(
+            "BACKFILL_OUTPUT_GLOB",
+            options.output_glob.clone().map(Raw::List),
+        ) {
             None => vec![DEFAULT_OUTPUT_GLOB.to_string()],
             Some((Raw::List(list), _)) => list,
             Some((raw, origin)) => parse_glob_list(&raw_text(raw), &origin)?,
@@ -373,7 +392,10 @@ impl Config {
             }
         };
 
-        let log_level = match layers.layered("BACKFILL_LOG_LEVEL", options.log_level.clone().map(Raw::Text)) {
+        let log_level = match layers.layered(
+            "BACKFILL_LOG_LEVEL",
+            options.log_level.clone().map(Raw::Text),
+        ) {
             None => LogLevel::Info,
             Some((raw, origin)) => {
                 let text = raw_text(raw);
@@ -453,7 +475,8 @@ fn parse_bool(variable: &str, value: &str, origin: &Origin) -> Result<bool> {
 
 fn parse_provider_options(raw: Raw, origin: &Origin) -> Result<Value> {
     const VAR: &str = "BACKFILL_CACHE_PROVIDER_OPTIONS";
-    const EXPECTED: &str = "a JSON object such as {\"connectionString\":\"...\",\"container\":\"...\"}";
+    const EXPECTED: &str =
+        "a JSON object such as {\"connectionString\":\"...\",\"container\":\"...\"}";
     let value = match raw {
         Raw::Json(v) => v,
         other => {

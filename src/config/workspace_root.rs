@@ -51,7 +51,11 @@ mod tests {
         fs::create_dir(repo.join(".git")).unwrap();
         assert_eq!(workspace_root(&pkg), repo);
 
-        fs::write(repo.join("package.json"), r#"{"workspaces":["packages/*"]}"#).unwrap();
+        fs::write(
+            repo.join("package.json"),
+            r#"{"workspaces":["packages/*"]}"#,
+        )
+        .unwrap();
         assert_eq!(workspace_root(&pkg), repo);
 
         fs::write(repo.join("packages/lage.config.js"), "module.exports = {}").unwrap();

@@ -40,7 +40,10 @@ pub fn put(store: &LocalStore, key: &CacheKey, outputs: &[FoundOutput]) -> Resul
                     CacheError::io(
                         "store output link",
                         &out.abs,
-                        std::io::Error::new(std::io::ErrorKind::InvalidData, "its target is not valid UTF-8"),
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            "its target is not valid UTF-8",
+                        ),
                     )
                 })?;
                 Ok(Captured::Link(LinkRecord {
@@ -84,7 +87,11 @@ pub fn put(store: &LocalStore, key: &CacheKey, outputs: &[FoundOutput]) -> Resul
         }
     }
     let json = serde_json::to_vec(&manifest).map_err(|e| {
-        CacheError::io("encode the manifest of", &store.entry_path(key), std::io::Error::other(e))
+        CacheError::io(
+            "encode the manifest of",
+            &store.entry_path(key),
+            std::io::Error::other(e),
+        )
     })?;
     let dir = store.tmp_dir();
     std::fs::create_dir_all(&dir).at("create the cache folder", &dir)?;

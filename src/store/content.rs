@@ -73,7 +73,8 @@ pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
                 break;
             }
             hasher.update(&buf[..n]);
-            out.write_all(&buf[..n]).at("write to the cache", tmp.path())?;
+            out.write_all(&buf[..n])
+                .at("write to the cache", tmp.path())?;
             total += n as u64;
         }
         (hasher.finalize().to_hex().to_string(), total)
@@ -104,7 +105,11 @@ fn new_temp(store: &LocalStore) -> Result<tempfile::NamedTempFile> {
     }
 }
 
-fn write_blob(store: &LocalStore, blob: &Path, write: impl FnOnce(&mut File) -> io::Result<()>) -> Result<()> {
+fn write_blob(
+    store: &LocalStore,
+    blob: &Path,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<()> {
     let mut tmp = new_temp(store)?;
     write(tmp.as_file_mut()).at("write to the cache", tmp.path())?;
     persist(tmp, blob)
@@ -118,7 +123,10 @@ pub fn persist(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<()> {
             if let Some(parent) = dest.parent() {
                 fs::create_dir_all(parent).at("create the cache folder", parent)?;
             }
-            e.file.persist(dest).map(|_| ()).map_err(|e| CacheError::io("write", dest, e.error))
+            e.file
+                .persist(dest)
+                .map(|_| ())
+                .map_err(|e| CacheError::io("write", dest, e.error))
         }
         Err(e) => Err(CacheError::io("write", dest, e.error)),
     }
@@ -165,7 +173,13 @@ pub fn copy_out(
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(CopyFailure::Content(format!("content {digest} is missing")))
         }
-        Err(e) => return Err(CopyFailure::Dest(CacheError::io("read cached content", &blob, e))),
+        Err(e) => {
+            return Err(CopyFailure::Dest(CacheError::io(
+                "read cached content",
+                &blob,
+                e,
+            )))
+        }
     };
     let dir = dest.parent().unwrap_or(Path::new("."));
     let tmp = tempfile::Builder::new()
@@ -196,7 +210,8 @@ pub fn copy_out(
                 total += n as u64;
             }
         }
-        out.set_permissions(Permissions::from_mode(mode)).map_err(write_err)?;
+        out.set_permissions(Permissions::from_mode(mode))
+            .map_err(write_err)?;
     }
     let actual = hasher.finalize().to_hex();
     if total != size || actual.as_str() != digest {

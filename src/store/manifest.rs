@@ -51,14 +51,23 @@ impl Manifest {
 
     /// Parses a manifest; `Err` holds why it cannot be used.
     pub fn parse(bytes: &[u8], key: &str) -> Result<Manifest, String> {
-        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| format!("it is not valid ({e})"))?;
+        let m: Manifest =
+            serde_json::from_slice(bytes).map_err(|e| format!("it is not valid ({e})"))?;
         if m.version != MANIFEST_VERSION {
-            return Err(format!("it has format version {}, expected {MANIFEST_VERSION}", m.version));
+            return Err(format!(
+                "it has format version {}, expected {MANIFEST_VERSION}",
+                m.version
+            ));
         }
         if m.key != key {
             return Err(format!("it belongs to another hash ({:?})", m.key));
         }
-        for path in m.files.iter().map(|f| &f.path).chain(m.links.iter().map(|l| &l.path)) {
+        for path in m
+            .files
+            .iter()
+            .map(|f| &f.path)
+            .chain(m.links.iter().map(|l| &l.path))
+        {
             if !is_safe_relative(path) {
                 return Err(format!("it names a path outside the package ({path:?})"));
             }
@@ -76,12 +85,16 @@ pub fn is_safe_relative(path: &str) -> bool {
         && !path.starts_with('/')
         && !path.contains('\\')
         && !path.contains('\0')
-        && path.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
 /// A lower-case 64-digit hex string.
 pub fn is_digest(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]
@@ -90,7 +103,15 @@ mod tests {
 
     #[test]
     fn refuses_paths_that_leave_the_package() {
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a\\b"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            "a\\b",
+        ] {
             assert!(!is_safe_relative(bad), "{bad}");
         }
         for ok in ["a", "lib/a.js", ".vite/manifest.json", "a..b"] {
@@ -113,7 +134,9 @@ mod tests {
         };
         let bytes = serde_json::to_vec(&good).unwrap();
         assert_eq!(Manifest::parse(&bytes, "k").unwrap(), good);
-        assert!(Manifest::parse(&bytes, "other").unwrap_err().contains("another hash"));
+        assert!(Manifest::parse(&bytes, "other")
+            .unwrap_err()
+            .contains("another hash"));
         let mut bad = good.clone();
         bad.version = 99;
         let err = Manifest::parse(&serde_json::to_vec(&bad).unwrap(), "k").unwrap_err();
@@ -126,6 +149,8 @@ mod tests {
         bad.files[0].digest = "zz".into();
         let err = Manifest::parse(&serde_json::to_vec(&bad).unwrap(), "k").unwrap_err();
         assert!(err.contains("malformed digest"), "{err}");
-        assert!(Manifest::parse(b"{\"version\":1", "k").unwrap_err().contains("not valid"));
+        assert!(Manifest::parse(b"{\"version\":1", "k")
+            .unwrap_err()
+            .contains("not valid"));
     }
 }

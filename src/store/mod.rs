@@ -81,7 +81,12 @@ impl LocalStore {
     }
 
     /// Restores the entry of `key` into `cwd`.
-    pub fn fetch(&self, key: &CacheKey, cwd: &Path, options: RestoreOptions) -> Result<FetchReport> {
+    pub fn fetch(
+        &self,
+        key: &CacheKey,
+        cwd: &Path,
+        options: RestoreOptions,
+    ) -> Result<FetchReport> {
         restore::fetch(self, key, cwd, options)
     }
 

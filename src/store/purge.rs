@@ -46,7 +46,11 @@ pub fn purge(store: &LocalStore, days: f64) -> Result<PurgeReport> {
 
     for path in files_in(&store.root().join("entries"))? {
         let meta = fs::metadata(&path).at("read cache entry", &path)?;
-        let key = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let key = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
         let manifest = fs::read(&path)
             .ok()
             .and_then(|b| Manifest::parse(&b, &key).ok());
@@ -64,7 +68,10 @@ pub fn purge(store: &LocalStore, days: f64) -> Result<PurgeReport> {
         }
     }
     for path in files_in(&store.root().join("content"))? {
-        let name = path.file_name().and_then(|s| s.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
         if is_digest(name) && used.contains(name) {
             continue;
         }
@@ -78,7 +85,10 @@ pub fn purge(store: &LocalStore, days: f64) -> Result<PurgeReport> {
     for path in files_in(&store.tmp_dir())? {
         remove(&path)?;
     }
-    for entry in fs::read_dir(store.root()).at("list", store.root())?.flatten() {
+    for entry in fs::read_dir(store.root())
+        .at("list", store.root())?
+        .flatten()
+    {
         if entry.file_name().to_string_lossy().starts_with("trash-") {
             let path = entry.path();
             fs::remove_dir_all(&path).at("remove", &path)?;

@@ -61,7 +61,12 @@ enum Plan {
     Write,
 }
 
-pub fn fetch(store: &LocalStore, key: &CacheKey, cwd: &Path, options: RestoreOptions) -> Result<FetchReport> {
+pub fn fetch(
+    store: &LocalStore,
+    key: &CacheKey,
+    cwd: &Path,
+    options: RestoreOptions,
+) -> Result<FetchReport> {
     let Some(_lock) = StoreLock::shared(store.root(), false)? else {
         return Ok(FetchReport::Miss);
     };
@@ -77,7 +82,11 @@ pub fn fetch(store: &LocalStore, key: &CacheKey, cwd: &Path, options: RestoreOpt
             "local cache entry for hash {} ({}) is unusable: {reason}; treated as a miss{}",
             key.as_str(),
             entry.display(),
-            if removed { " and removed, so the next put stores it again" } else { "" }
+            if removed {
+                " and removed, so the next put stores it again"
+            } else {
+                ""
+            }
         ))
     };
     let manifest = match Manifest::parse(&bytes, key.as_str()) {
@@ -140,7 +149,8 @@ pub fn fetch(store: &LocalStore, key: &CacheKey, cwd: &Path, options: RestoreOpt
     };
     for (f, tmp) in to_write.iter().zip(temps) {
         let dest = cwd.join(&f.path);
-        tmp.persist(&dest).map_err(|e| CacheError::io("write", &dest, e.error))?;
+        tmp.persist(&dest)
+            .map_err(|e| CacheError::io("write", &dest, e.error))?;
         report.files_written += 1;
         report.bytes_written += f.size;
     }
@@ -150,7 +160,8 @@ pub fn fetch(store: &LocalStore, key: &CacheKey, cwd: &Path, options: RestoreOpt
             Plan::Unchanged => report.files_unchanged += 1,
             Plan::ModeOnly => {
                 let dest = cwd.join(&f.path);
-                fs::set_permissions(&dest, fs::Permissions::from_mode(f.mode)).at("set the mode of", &dest)?;
+                fs::set_permissions(&dest, fs::Permissions::from_mode(f.mode))
+                    .at("set the mode of", &dest)?;
                 report.files_unchanged += 1;
             }
         }
@@ -236,10 +247,11 @@ fn restore_link(cwd: &Path, rel: &str, target: &str) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dest = cwd.join(rel);
     match fs::symlink_metadata(&dest) {
-        Ok(m) if m.file_type().is_symlink() => {
-            if fs::read_link(&dest).ok().as_deref() == Some(Path::new(target)) {
-                return Ok(());
-            }
+        Ok(m)
+            if m.file_type().is_symlink()
+                && fs::read_link(&dest).ok().as_deref() == Some(Path::new(target)) =>
+        {
+            return Ok(());
         }
         Ok(m) if m.is_dir() => {
             return Err(CacheError::Restore {

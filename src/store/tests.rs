@@ -1,1 +1,429 @@
+//! Round trips and failure cases of the local store, on real files.
 
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::*;
+use crate::output_glob::OutputGlob;
+
+/// What a user would compare: every file's bytes and mode, every link's target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Node {
+    File(Vec<u8>, u32),
+    Link(String),
+}
+
+pub(crate) fn snapshot(dir: &Path) -> BTreeMap<String, Node> {
+    let mut out = BTreeMap::new();
+    if !dir.exists() {
+        return out;
+    }
+    for e in walkdir::WalkDir::new(dir).follow_links(false) {
+        let e = e.unwrap();
+        let rel = e
+            .path()
+            .strip_prefix(dir)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let ft = e.file_type();
+        if ft.is_symlink() {
+            out.insert(
+                rel,
+                Node::Link(fs::read_link(e.path()).unwrap().to_str().unwrap().into()),
+            );
+        } else if ft.is_file() {
+            let mode = e.metadata().unwrap().permissions().mode() & 0o7777;
+            out.insert(rel, Node::File(fs::read(e.path()).unwrap(), mode));
+        }
+    }
+    out
+}
+
+pub(crate) struct Fixture {
+    pub _tmp: tempfile::TempDir,
+    pub pkg: PathBuf,
+    pub store: LocalStore,
+}
+
+pub(crate) fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join("pkg");
+    fs::create_dir_all(&pkg).unwrap();
+    let store = LocalStore::new(&tmp.path().join("cache"));
+    Fixture {
+        _tmp: tmp,
+        pkg,
+        store,
+    }
+}
+
+pub(crate) fn write(pkg: &Path, rel: &str, bytes: &[u8], mode: u32) {
+    let p = pkg.join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(&p, bytes).unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn key(s: &str) -> CacheKey {
+    CacheKey::parse(s).unwrap()
+}
+
+fn put_globs(f: &Fixture, k: &str, globs: &[&str]) -> PutReport {
+    let globs: Vec<String> = globs.iter().map(|s| s.to_string()).collect();
+    let outputs = OutputGlob::new(&globs).unwrap().find(&f.pkg, None).unwrap();
+    f.store.put(&key(k), &outputs).unwrap()
+}
+
+const RW: RestoreOptions = RestoreOptions {
+    may_write_store: true,
+};
+const RO: RestoreOptions = RestoreOptions {
+    may_write_store: false,
+};
+
+fn fetch(f: &Fixture, k: &str) -> FetchReport {
+    f.store.fetch(&key(k), &f.pkg, RW).unwrap()
+}
+
+fn hit(r: FetchReport) -> restore::Restored {
+    match r {
+        FetchReport::Hit(r) => r,
+        other => panic!("expected a hit, got {other:?}"),
+    }
+}
+
+/// Each case: files to make, then the round trip miss, put, wipe, fetch,
+/// compare.
+#[test]
+fn round_trip_table() {
+    let big: Vec<u8> = (0..(9u32 << 20)).map(|i| (i % 251) as u8).collect();
+    type Case<'a> = (
+        &'a str,
+        Vec<(&'a str, Vec<u8>, u32)>,
+        Vec<(&'a str, &'a str)>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "single file",
+            vec![("lib/a.js", b"a".to_vec(), 0o644)],
+            vec![],
+        ),
+        (
+            "nested, dot files, modes",
+            vec![
+                ("lib/a.js", b"alpha".to_vec(), 0o644),
+                ("lib/bin/cli.js", b"#!/usr/bin/env node".to_vec(), 0o755),
+                ("lib/.vite/manifest.json", b"{}".to_vec(), 0o600),
+                ("lib/deep/er/still/x.d.ts", b"export {}".to_vec(), 0o444),
+            ],
+            vec![],
+        ),
+        ("empty file", vec![("lib/empty", vec![], 0o644)], vec![]),
+        (
+            "large file, streamed",
+            vec![("lib/big.bin", big.clone(), 0o644)],
+            vec![],
+        ),
+        (
+            "symlinks kept as links",
+            vec![("lib/real.js", b"real".to_vec(), 0o644)],
+            vec![("lib/alias.js", "real.js"), ("lib/dangling", "../nowhere")],
+        ),
+        ("no files: an empty entry is a hit", vec![], vec![]),
+    ];
+    for (name, files, links) in cases {
+        let f = fixture();
+        for (rel, bytes, mode) in &files {
+            write(&f.pkg, rel, bytes, *mode);
+        }
+        for (rel, target) in &links {
+            fs::create_dir_all(f.pkg.join(rel).parent().unwrap()).unwrap();
+            symlink(target, f.pkg.join(rel)).unwrap();
+        }
+        let before = snapshot(&f.pkg);
+        assert_eq!(fetch(&f, "k1"), FetchReport::Miss, "{name}");
+        let put = put_globs(&f, "k1", &["lib/**"]);
+        assert_eq!(put.files as usize, files.len(), "{name}");
+        assert_eq!(put.links as usize, links.len(), "{name}");
+        if f.pkg.join("lib").exists() {
+            fs::remove_dir_all(f.pkg.join("lib")).unwrap();
+        }
+        let r = hit(fetch(&f, "k1"));
+        assert_eq!(r.files_written as usize, files.len(), "{name}");
+        assert_eq!(snapshot(&f.pkg), before, "{name}: restored tree differs");
+        // Fetching again over identical outputs rewrites nothing.
+        let again = hit(fetch(&f, "k1"));
+        assert_eq!(
+            (again.files_written, again.files_unchanged),
+            (0, files.len() as u64),
+            "{name}"
+        );
+        assert_eq!(snapshot(&f.pkg), before, "{name}");
+    }
+}
+
+#[test]
+fn contents_are_stored_once_across_hashes() {
+    let f = fixture();
+    write(&f.pkg, "lib/a.js", b"same bytes", 0o644);
+    let first = put_globs(&f, "k1", &["lib/**"]);
+    assert_eq!((first.bytes, first.new_bytes), (10, 10));
+    write(&f.pkg, "lib/b.js", b"same bytes", 0o644);
+    let second = put_globs(&f, "k2", &["lib/**"]);
+    assert_eq!((second.bytes, second.new_bytes), (20, 0));
+    let blobs = fs::read_dir(f.store.root().join("content"))
+        .unwrap()
+        .count();
+    assert_eq!(blobs, 1);
+}
+
+#[test]
+fn restore_overwrites_changed_files_and_fixes_modes_only_where_needed() {
+    let f = fixture();
+    write(&f.pkg, "lib/a.js", b"cached", 0o755);
+    write(&f.pkg, "lib/b.js", b"same", 0o644);
+    put_globs(&f, "k", &["lib/**"]);
+    let want = snapshot(&f.pkg);
+    write(&f.pkg, "lib/a.js", b"edited by hand", 0o644);
+    fs::set_permissions(f.pkg.join("lib/b.js"), fs::Permissions::from_mode(0o600)).unwrap();
+    // An extra file in the output folder is left alone, as backfill does.
+    write(&f.pkg, "lib/extra.js", b"extra", 0o644);
+    let r = hit(fetch(&f, "k"));
+    assert_eq!((r.files_written, r.files_unchanged), (1, 1));
+    let mut got = snapshot(&f.pkg);
+    assert_eq!(
+        got.remove("lib/extra.js"),
+        Some(Node::File(b"extra".to_vec(), 0o644))
+    );
+    assert_eq!(got, want);
+}
+
+#[test]
+fn corrupt_content_is_a_miss_with_a_warning_and_outputs_stay_as_they_were() {
+    let f = fixture();
+    write(&f.pkg, "lib/a.js", b"aaaa", 0o644);
+    write(&f.pkg, "lib/b.js", b"bbbb", 0o644);
+    put_globs(&f, "k", &["lib/**"]);
+    // Tamper with one content, keeping its size.
+    let digest = blake3::hash(b"bbbb").to_hex().to_string();
+    let blob = f.store.content_path(&digest);
+    fs::set_permissions(&blob, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(&blob, b"XXXX").unwrap();
+    // The package has other content now; a failed restore must keep it.
+    write(&f.pkg, "lib/a.js", b"local edit", 0o644);
+    fs::remove_file(f.pkg.join("lib/b.js")).unwrap();
+    let before = snapshot(&f.pkg);
+    match fetch(&f, "k") {
+        FetchReport::Unusable(why) => {
+            assert!(
+                why.contains(&format!("content {digest} is corrupt")),
+                "{why}"
+            );
+            assert!(why.contains("(for lib/b.js)"), "{why}");
+            assert!(why.contains("treated as a miss and removed"), "{why}");
+        }
+        other => panic!("expected unusable, got {other:?}"),
+    }
+    assert_eq!(
+        snapshot(&f.pkg),
+        before,
+        "a failed restore changed the outputs"
+    );
+    // Reported once: the entry and the bad content are gone, so the next
+    // fetch is a plain miss and the next put stores the content again.
+    assert_eq!(fetch(&f, "k"), FetchReport::Miss);
+    assert!(!blob.exists());
+    write(&f.pkg, "lib/b.js", b"bbbb", 0o644);
+    put_globs(&f, "k", &["lib/**"]);
+    assert_eq!(fs::read(&blob).unwrap(), b"bbbb");
+}
+
+#[test]
+fn missing_content_and_corrupt_manifests_are_misses_with_warnings() {
+    let f = fixture();
+    write(&f.pkg, "lib/a.js", b"aaaa", 0o644);
+    put_globs(&f, "k", &["lib/**"]);
+    fs::remove_file(f.store.content_path(&blake3::hash(b"aaaa").to_hex())).unwrap();
+    fs::remove_dir_all(f.pkg.join("lib")).unwrap();
+    match fetch(&f, "k") {
+        FetchReport::Unusable(why) => assert!(why.contains("is missing"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    write(&f.pkg, "lib/a.js", b"aaaa", 0o644);
+    put_globs(&f, "k2", &["lib/**"]);
+    fs::write(f.store.entry_path(&key("k2")), b"{ torn").unwrap();
+    match fetch(&f, "k2") {
+        FetchReport::Unusable(why) => assert!(why.contains("is not valid"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn read_only_fetch_writes_nothing_to_the_store() {
+    let f = fixture();
+    write(&f.pkg, "lib/a.js", b"aaaa", 0o644);
+    put_globs(&f, "k", &["lib/**"]);
+    fs::write(f.store.entry_path(&key("k")), b"broken").unwrap();
+    let before = snapshot(f.store.root());
+    assert!(matches!(
+        f.store.fetch(&key("k"), &f.pkg, RO).unwrap(),
+        FetchReport::Unusable(_)
+    ));
+    assert_eq!(snapshot(f.store.root()), before);
+    // A store that does not exist is a miss and is not created.
+    let empty = LocalStore::new(&f._tmp.path().join("nothing"));
+    assert_eq!(
+        empty.fetch(&key("k"), &f.pkg, RO).unwrap(),
+        FetchReport::Miss
+    );
+    assert!(!f._tmp.path().join("nothing").exists());
+}
+
+#[test]
+fn never_restores_through_a_symlinked_folder() {
+    let f = fixture();
+    write(&f.pkg, "lib/sub/a.js", b"a", 0o644);
+    put_globs(&f, "k", &["lib/**"]);
+    fs::remove_dir_all(f.pkg.join("lib/sub")).unwrap();
+    let outside = f._tmp.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    symlink(&outside, f.pkg.join("lib/sub")).unwrap();
+    let err = f
+        .store
+        .fetch(&key("k"), &f.pkg, RW)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("lib/sub: it is a symbolic link"), "{err}");
+    assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+}
+
+/// The states a killed put can leave behind: contents without a manifest,
+/// temp files. None of them is a hit, and purge cleans them up.
+#[test]
+fn crash_points_of_a_put_never_leave_a_hit() {
+    let f = fixture();
+    write(&f.pkg, "lib/a.js", b"aaaa", 0o644);
+    write(&f.pkg, "lib/b.js", b"bbbb", 0o644);
+    // Killed after the contents, before the manifest.
+    let outputs = OutputGlob::new(&["lib/**".to_string()])
+        .unwrap()
+        .find(&f.pkg, None)
+        .unwrap();
+    let _ = content::store_file(&f.store, &outputs[0].abs).unwrap();
+    // Killed in the middle of writing a temp file.
+    fs::create_dir_all(f.store.tmp_dir()).unwrap();
+    fs::write(f.store.tmp_dir().join("content-half"), b"aa").unwrap();
+    fs::write(f.store.tmp_dir().join("entry-half"), b"{\"vers").unwrap();
+    assert_eq!(fetch(&f, "k"), FetchReport::Miss);
+    let purged = f.store.purge(0.0).unwrap();
+    assert_eq!(purged.contents_removed, 1);
+    assert_eq!(fs::read_dir(f.store.tmp_dir()).unwrap().count(), 0);
+    // A put after the crash works.
+    put_globs(&f, "k", &["lib/**"]);
+    assert_eq!(hit(fetch(&f, "k")).files_unchanged, 2);
+}
+
+#[test]
+fn purge_keeps_used_entries_and_their_contents() {
+    let f = fixture();
+    write(&f.pkg, "lib/shared.js", b"shared", 0o644);
+    write(&f.pkg, "lib/old-only.js", b"old", 0o644);
+    put_globs(&f, "old", &["lib/**"]);
+    fs::remove_file(f.pkg.join("lib/old-only.js")).unwrap();
+    write(&f.pkg, "lib/new-only.js", b"new", 0o644);
+    put_globs(&f, "new", &["lib/**"]);
+    // Age the old entry by ten days.
+    let ten_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(10 * 86_400);
+    fs::File::open(f.store.entry_path(&key("old")))
+        .unwrap()
+        .set_modified(ten_days_ago)
+        .unwrap();
+    let r = f.store.purge(5.0).unwrap();
+    assert_eq!(
+        (r.entries_removed, r.entries_kept, r.contents_removed),
+        (1, 1, 1)
+    );
+    assert_eq!(fetch(&f, "old"), FetchReport::Miss);
+    fs::remove_dir_all(f.pkg.join("lib")).unwrap();
+    hit(fetch(&f, "new"));
+    assert_eq!(fs::read(f.pkg.join("lib/shared.js")).unwrap(), b"shared");
+    // A fetch counts as a use: an entry fetched recently survives.
+    fs::File::open(f.store.entry_path(&key("new")))
+        .unwrap()
+        .set_modified(ten_days_ago)
+        .unwrap();
+    hit(fetch(&f, "new"));
+    assert_eq!(f.store.purge(5.0).unwrap().entries_removed, 0);
+    let cleared = f.store.clear().unwrap();
+    assert_eq!(cleared.entries_removed, 1);
+    assert_eq!(fetch(&f, "new"), FetchReport::Miss);
+    let left: Vec<_> = fs::read_dir(f.store.root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("lock")]);
+}
+
+/// Threads putting and fetching the same and different hashes, with a
+/// purge running: every hit restores exactly the files of its hash.
+#[test]
+fn concurrent_puts_fetches_and_purges_never_restore_a_torn_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Arc::new(LocalStore::new(&tmp.path().join("cache")));
+    let src = tmp.path().join("src");
+    // Four variants; variant v has 40 files whose bytes depend on v.
+    for v in 0..4 {
+        for i in 0..40 {
+            let bytes = format!("variant {v} file {i} ").repeat(50 + i * 7);
+            write(
+                &src.join(format!("v{v}")),
+                &format!("lib/f{i}.js"),
+                bytes.as_bytes(),
+                0o644,
+            );
+        }
+    }
+    let expected: Vec<_> = (0..4)
+        .map(|v| snapshot(&src.join(format!("v{v}"))))
+        .collect();
+    let handles: Vec<_> = (0..8)
+        .map(|t| {
+            let store = store.clone();
+            let src = src.clone();
+            let expected = expected.clone();
+            let out = tmp.path().join(format!("out{t}"));
+            std::thread::spawn(move || {
+                let mut hits = 0;
+                for round in 0..30 {
+                    let v = (t + round) % 4;
+                    let k = CacheKey::parse(&format!("hash-{v}")).unwrap();
+                    if round % 3 == 0 {
+                        let dir = src.join(format!("v{v}"));
+                        let outputs = OutputGlob::new(&["lib/**".to_string()])
+                            .unwrap()
+                            .find(&dir, None)
+                            .unwrap();
+                        store.put(&k, &outputs).unwrap();
+                    } else if round % 10 == 7 && t == 0 {
+                        store.purge(0.0).unwrap();
+                    } else {
+                        let _ = fs::remove_dir_all(&out);
+                        fs::create_dir_all(&out).unwrap();
+                        if let FetchReport::Hit(_) = store.fetch(&k, &out, RW).unwrap() {
+                            assert_eq!(snapshot(&out), expected[v], "torn restore of hash-{v}");
+                            hits += 1;
+                        }
+                    }
+                }
+                hits
+            })
+        })
+        .collect();
+    let hits: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert!(hits > 0, "no fetch ever hit");
+}
