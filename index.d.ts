@@ -30,7 +30,7 @@ export declare class Cache {
    * A miss resolves with `hit: false`; a corrupt entry is a miss with a
    * warning. Rejects on a bad hash or a local disk failure.
    */
-  fetch(hash: string, signal?: AbortSignal | undefined | null): Promise<FetchResult>
+  fetch(hash: string): Promise<FetchResult>
   /** `fetch` on the calling thread. */
   fetchSync(hash: string): FetchResult
   /**
@@ -38,7 +38,7 @@ export declare class Cache {
    * the package directory; default: the configured output globs) as the
    * entry of `hash`. Matching no file stores an empty entry.
    */
-  put(hash: string, outputGlob?: Array<string> | undefined | null, signal?: AbortSignal | undefined | null): Promise<PutResult>
+  put(hash: string, outputGlob?: Array<string> | undefined | null): Promise<PutResult>
   /** `put` on the calling thread. */
   putSync(hash: string, outputGlob?: Array<string> | undefined | null): PutResult
   /**

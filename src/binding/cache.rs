@@ -74,8 +74,8 @@ impl Cache {
     /// A miss resolves with `hit: false`; a corrupt entry is a miss with a
     /// warning. Rejects on a bad hash or a local disk failure.
     #[napi(ts_return_type = "Promise<FetchResult>")]
-    pub fn fetch(&self, hash: String, signal: Option<AbortSignal>) -> AsyncTask<Job<FetchResult>> {
-        AsyncTask::with_optional_signal(Job::new(fetch_work(&self.engine, hash)), signal)
+    pub fn fetch(&self, hash: String) -> AsyncTask<Job<FetchResult>> {
+        AsyncTask::new(Job::new(fetch_work(&self.engine, hash)))
     }
 
     /// `fetch` on the calling thread.
@@ -88,13 +88,8 @@ impl Cache {
     /// the package directory; default: the configured output globs) as the
     /// entry of `hash`. Matching no file stores an empty entry.
     #[napi(ts_return_type = "Promise<PutResult>")]
-    pub fn put(
-        &self,
-        hash: String,
-        output_glob: Option<Vec<String>>,
-        signal: Option<AbortSignal>,
-    ) -> AsyncTask<Job<PutResult>> {
-        AsyncTask::with_optional_signal(Job::new(put_work(&self.engine, hash, output_glob)), signal)
+    pub fn put(&self, hash: String, output_glob: Option<Vec<String>>) -> AsyncTask<Job<PutResult>> {
+        AsyncTask::new(Job::new(put_work(&self.engine, hash, output_glob)))
     }
 
     /// `put` on the calling thread.

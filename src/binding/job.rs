@@ -69,7 +69,7 @@ impl<T: Send + ToNapiValue + TypeName + 'static> Task for Job<T> {
     fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
         if let Some(logger) = &self.logger {
             if let Ok(obj) = logger.get_value(&env) {
-                logger::emit(&obj, self.level, &output.logs);
+                logger::emit(&env, &obj, self.level, &output.logs);
             }
         }
         output.result.map_err(|e| js_error(&env, &e))

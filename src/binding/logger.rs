@@ -44,7 +44,7 @@ fn first_time(text: &str) -> bool {
 }
 
 /// Sends `lines` at or above `threshold` to `logger`.
-pub fn emit(logger: &Object, threshold: LogLevel, lines: &[LogLine]) {
+pub fn emit(env: &Env, logger: &Object, threshold: LogLevel, lines: &[LogLine]) {
     for line in lines {
         if line.level < threshold || threshold == LogLevel::Mute {
             continue;
@@ -54,7 +54,22 @@ pub fn emit(logger: &Object, threshold: LogLevel, lines: &[LogLine]) {
         }
         let method = line.level.as_str();
         if let Ok(Some(f)) = logger.get::<Function<String, Unknown>>(method) {
-            let _ = f.apply(logger, format!("backfill-native: {}", line.text));
+            if f.apply(logger, format!("backfill-native: {}", line.text))
+                .is_err()
+            {
+                clear_pending_exception(env);
+            }
         }
+    }
+}
+
+/// A logger method that threw leaves its exception pending; left there it
+/// would surface as an uncaught exception in lage. Logging is best effort.
+fn clear_pending_exception(env: &Env) {
+    let mut exception = std::ptr::null_mut();
+    // SAFETY: called on the JS thread that owns `env`, which is alive for the
+    // duration of the call that handed it to us.
+    unsafe {
+        napi::sys::napi_get_and_clear_last_exception(env.raw(), &mut exception);
     }
 }

@@ -176,7 +176,7 @@ impl CacheStorage {
             Err(e) => {
                 if let Some(l) = &logger {
                     let line = LogLine::once(LogLevel::Warn, format!("the cache is off: {e}"));
-                    logger::emit(l, LogLevel::Warn, &[line]);
+                    logger::emit(env, l, LogLevel::Warn, &[line]);
                 }
                 return Err(js_error(env, &e));
             }
@@ -188,7 +188,7 @@ impl CacheStorage {
                 .iter()
                 .map(|w| LogLine::once(LogLevel::Warn, w.clone()))
                 .collect();
-            logger::emit(l, engine.config().log_level, &lines);
+            logger::emit(env, l, engine.config().log_level, &lines);
         }
         Ok(CacheStorage {
             engine: Arc::new(engine),
