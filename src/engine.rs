@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cache_key::CacheKey;
@@ -119,16 +119,17 @@ struct InFlight {
     idle: Condvar,
 }
 
-struct InFlightGuard<'a>(&'a InFlight);
+/// Held while an operation is under way; `flush` waits until none is held.
+pub struct InFlightGuard(Arc<InFlight>);
 
 impl InFlight {
-    fn enter(&self) -> InFlightGuard<'_> {
+    fn enter(self: &Arc<Self>) -> InFlightGuard {
         *self.count.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        InFlightGuard(self)
+        InFlightGuard(self.clone())
     }
 }
 
-impl Drop for InFlightGuard<'_> {
+impl Drop for InFlightGuard {
     fn drop(&mut self) {
         let mut n = self.0.count.lock().unwrap_or_else(|p| p.into_inner());
         *n -= 1;
@@ -143,7 +144,7 @@ pub struct Engine {
     config: Config,
     store: LocalStore,
     counters: Counters,
-    in_flight: InFlight,
+    in_flight: Arc<InFlight>,
 }
 
 impl Engine {
@@ -158,7 +159,7 @@ impl Engine {
             store: LocalStore::new(&config.cache_dir),
             config,
             counters: Counters::default(),
-            in_flight: InFlight::default(),
+            in_flight: Arc::default(),
         }
     }
 
@@ -302,6 +303,13 @@ impl Engine {
             fetch_micros: get(&c.fetch_micros),
             put_micros: get(&c.put_micros),
         }
+    }
+
+    /// Marks an operation as under way until the guard drops. Async callers
+    /// take it when the operation is queued, so `flush` also waits for work
+    /// that has not started yet.
+    pub fn begin(&self) -> InFlightGuard {
+        self.in_flight.enter()
     }
 
     /// Waits until no fetch or put of this engine is under way.

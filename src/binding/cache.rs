@@ -22,7 +22,11 @@ pub struct Cache {
 
 fn fetch_work(engine: &Arc<Engine>, hash: String) -> Work<FetchResult> {
     let engine = engine.clone();
-    Box::new(move || Done::quiet(engine.fetch(&hash).map(FetchResult::from)))
+    let busy = engine.begin();
+    Box::new(move || {
+        let _busy = busy;
+        Done::quiet(engine.fetch(&hash).map(FetchResult::from))
+    })
 }
 
 fn put_work(

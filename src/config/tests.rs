@@ -280,17 +280,3 @@ fn unknown_provider_is_a_warning_not_an_error() {
               using the local cache. Supported: local, local-skip, azure-blob"]
     );
 }
-
-#[test]
-fn a_broken_dotenv_line_is_an_error_that_does_not_quote_it() {
-    let r = repo();
-    fs::write(
-        r.root.join(".env"),
-        format!("OK=1\nBROKEN LINE '{SECRET}\n"),
-    )
-    .unwrap();
-    let msg = err(&r.pkg, &Options::default(), &[]);
-    assert!(msg.starts_with(".env file (at "), "{msg}");
-    assert!(msg.contains("received a line it cannot parse"), "{msg}");
-    assert!(!msg.contains("c2VjcmV0"), "{msg}");
-}
