@@ -31,39 +31,41 @@ enum Captured {
 
 pub fn put(store: &LocalStore, key: &CacheKey, outputs: &[FoundOutput]) -> Result<PutReport> {
     let _lock = StoreLock::shared(store.root(), true)?;
-    let captured: Vec<Captured> = outputs
-        .par_iter()
-        .map(|out| {
-            if out.is_symlink {
-                let target = std::fs::read_link(&out.abs).at("read output link", &out.abs)?;
-                let target = target.to_str().ok_or_else(|| {
-                    CacheError::io(
-                        "store output link",
-                        &out.abs,
-                        std::io::Error::new(
-                            std::io::ErrorKind::InvalidData,
-                            "its target is not valid UTF-8",
-                        ),
-                    )
-                })?;
-                Ok(Captured::Link(LinkRecord {
-                    path: out.rel.clone(),
-                    target: target.to_string(),
-                }))
-            } else {
-                let stored = store_file(store, &out.abs)?;
-                Ok(Captured::File(
-                    FileRecord {
+    let captured: Vec<Captured> = super::on_io_pool(|| {
+        outputs
+            .par_iter()
+            .map(|out| {
+                if out.is_symlink {
+                    let target = std::fs::read_link(&out.abs).at("read output link", &out.abs)?;
+                    let target = target.to_str().ok_or_else(|| {
+                        CacheError::io(
+                            "store output link",
+                            &out.abs,
+                            std::io::Error::new(
+                                std::io::ErrorKind::InvalidData,
+                                "its target is not valid UTF-8",
+                            ),
+                        )
+                    })?;
+                    Ok(Captured::Link(LinkRecord {
                         path: out.rel.clone(),
-                        mode: stored.mode,
-                        size: stored.size,
-                        digest: stored.digest,
-                    },
-                    stored.new_bytes,
-                ))
-            }
-        })
-        .collect::<Result<_>>()?;
+                        target: target.to_string(),
+                    }))
+                } else {
+                    let stored = store_file(store, &out.abs)?;
+                    Ok(Captured::File(
+                        FileRecord {
+                            path: out.rel.clone(),
+                            mode: stored.mode,
+                            size: stored.size,
+                            digest: stored.digest,
+                        },
+                        stored.new_bytes,
+                    ))
+                }
+            })
+            .collect::<Result<Vec<_>>>()
+    })?;
 
     let mut report = PutReport::default();
     let mut manifest = Manifest {

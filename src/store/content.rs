@@ -37,7 +37,7 @@ pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
         let new_bytes = if blob.exists() {
             0
         } else {
-            write_blob(store, &blob, |tmp| tmp.write_all(&buf))?;
+            write_blob(&blob, |tmp| tmp.write_all(&buf))?;
             buf.len() as u64
         };
         return Ok(Stored {
@@ -61,7 +61,7 @@ pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
     // Copy and hash again in one pass: if the file changed meanwhile, the
     // entry records what was actually copied.
     let mut file = File::open(src).at("read output", src)?;
-    let tmp = new_temp(store)?;
+    let tmp = new_temp(&blob)?;
     let (digest, size) = {
         let mut out = tmp.as_file();
         let mut hasher = blake3::Hasher::new();
@@ -88,29 +88,27 @@ pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
     })
 }
 
-fn new_temp(store: &LocalStore) -> Result<tempfile::NamedTempFile> {
-    let dir = store.tmp_dir();
+/// A temp file in the folder `dest` will be renamed into: a rename within
+/// one folder, and creates spread over the shard folders instead of one.
+fn new_temp(dest: &Path) -> Result<tempfile::NamedTempFile> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
     let make = || {
         tempfile::Builder::new()
-            .prefix("content-")
+            .prefix(".tmp-")
             .permissions(Permissions::from_mode(0o444))
-            .tempfile_in(&dir)
+            .tempfile_in(dir)
     };
     match make() {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            fs::create_dir_all(&dir).at("create the cache folder", &dir)?;
-            make().at("create a temp file in", &dir)
+            fs::create_dir_all(dir).at("create the cache folder", dir)?;
+            make().at("create a temp file in", dir)
         }
-        other => other.at("create a temp file in", &dir),
+        other => other.at("create a temp file in", dir),
     }
 }
 
-fn write_blob(
-    store: &LocalStore,
-    blob: &Path,
-    write: impl FnOnce(&mut File) -> io::Result<()>,
-) -> Result<()> {
-    let mut tmp = new_temp(store)?;
+fn write_blob(blob: &Path, write: impl FnOnce(&mut File) -> io::Result<()>) -> Result<()> {
+    let mut tmp = new_temp(blob)?;
     write(tmp.as_file_mut()).at("write to the cache", tmp.path())?;
     persist(tmp, blob)
 }

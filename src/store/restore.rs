@@ -95,11 +95,13 @@ pub fn fetch(
     };
 
     // Decide per file, in parallel (it hashes files already present).
-    let plans: Vec<Plan> = manifest
-        .files
-        .par_iter()
-        .map(|f| plan_file(cwd, f))
-        .collect::<Result<_>>()?;
+    let plans: Vec<Plan> = super::on_io_pool(|| {
+        manifest
+            .files
+            .par_iter()
+            .map(|f| plan_file(cwd, f))
+            .collect::<Result<Vec<_>>>()
+    })?;
 
     let mut dirs = BTreeSet::new();
     for (f, plan) in manifest.files.iter().zip(&plans) {
@@ -119,10 +121,13 @@ pub fn fetch(
         .filter(|(_, p)| matches!(p, Plan::Write))
         .map(|(f, _)| f)
         .collect();
-    let copies: Vec<std::result::Result<tempfile::NamedTempFile, CopyFailure>> = to_write
-        .par_iter()
-        .map(|f| copy_out(store, &f.digest, f.size, f.mode, &cwd.join(&f.path)))
-        .collect();
+    let copies: Vec<std::result::Result<tempfile::NamedTempFile, CopyFailure>> =
+        super::on_io_pool(|| {
+            to_write
+                .par_iter()
+                .map(|f| copy_out(store, &f.digest, f.size, f.mode, &cwd.join(&f.path)))
+                .collect()
+        });
     let mut temps = Vec::with_capacity(copies.len());
     let mut content_failure = None;
     for (f, c) in to_write.iter().zip(copies) {
