@@ -315,14 +315,18 @@ fn crash_points_of_a_put_never_leave_a_hit() {
         .find(&f.pkg, None)
         .unwrap();
     let _ = content::store_file(&f.store, &outputs[0].abs).unwrap();
-    // Killed in the middle of writing a temp file.
+    // Killed in the middle of writing a content or a manifest temp file.
+    let shard = f.store.content_path(&"ab".repeat(32));
+    let shard = shard.parent().unwrap();
+    fs::create_dir_all(shard).unwrap();
+    fs::write(shard.join(".tmp-half"), b"aa").unwrap();
     fs::create_dir_all(f.store.tmp_dir()).unwrap();
-    fs::write(f.store.tmp_dir().join("content-half"), b"aa").unwrap();
     fs::write(f.store.tmp_dir().join("entry-half"), b"{\"vers").unwrap();
     assert_eq!(fetch(&f, "k"), FetchReport::Miss);
     let purged = f.store.purge(0.0).unwrap();
-    assert_eq!(purged.contents_removed, 1);
+    assert_eq!(purged.contents_removed, 2);
     assert_eq!(fs::read_dir(f.store.tmp_dir()).unwrap().count(), 0);
+    assert!(!shard.join(".tmp-half").exists());
     // A put after the crash works.
     put_globs(&f, "k", &["lib/**"]);
     assert_eq!(hit(fetch(&f, "k")).files_unchanged, 2);
