@@ -3,6 +3,7 @@
 //! The engine (everything but `binding`) is plain Rust and never touches
 //! napi; `binding` is the one layer that exposes it to JavaScript.
 
+pub mod archive;
 pub mod cache_key;
 pub mod config;
 pub mod engine;

@@ -59,6 +59,7 @@ pub fn put(store: &LocalStore, key: &CacheKey, outputs: &[FoundOutput]) -> Resul
                             mode: stored.mode,
                             size: stored.size,
                             digest: stored.digest,
+                            mtime: stored.mtime,
                         },
                         stored.new_bytes,
                     ))
@@ -88,7 +89,13 @@ pub fn put(store: &LocalStore, key: &CacheKey, outputs: &[FoundOutput]) -> Resul
             }
         }
     }
-    let json = serde_json::to_vec(&manifest).map_err(|e| {
+    write_manifest(store, key, &manifest)?;
+    Ok(report)
+}
+
+/// Writes a manifest: temp file, then rename over the entry.
+pub fn write_manifest(store: &LocalStore, key: &CacheKey, manifest: &Manifest) -> Result<()> {
+    let json = serde_json::to_vec(manifest).map_err(|e| {
         CacheError::io(
             "encode the manifest of",
             &store.entry_path(key),
@@ -102,6 +109,5 @@ pub fn put(store: &LocalStore, key: &CacheKey, outputs: &[FoundOutput]) -> Resul
         .tempfile_in(&dir)
         .at("create a temp file in", &dir)?;
     std::io::Write::write_all(tmp.as_file_mut(), &json).at("write to the cache", tmp.path())?;
-    content::persist(tmp, &store.entry_path(key))?;
-    Ok(report)
+    content::persist(tmp, &store.entry_path(key))
 }

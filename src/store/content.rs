@@ -20,6 +20,8 @@ pub struct Stored {
     pub digest: String,
     pub size: u64,
     pub mode: u32,
+    /// Modification time of the source, seconds since the epoch.
+    pub mtime: Option<u64>,
     /// Bytes written to the store (0 when the content was already there).
     pub new_bytes: u64,
 }
@@ -29,6 +31,11 @@ pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
     let mut file = File::open(src).at("read output", src)?;
     let meta = file.metadata().at("read output", src)?;
     let mode = meta.permissions().mode() & 0o7777;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs());
     if meta.len() <= WHOLE_READ_LIMIT {
         let mut buf = Vec::with_capacity(meta.len() as usize);
         file.read_to_end(&mut buf).at("read output", src)?;
@@ -44,6 +51,7 @@ pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
             digest,
             size: buf.len() as u64,
             mode,
+            mtime,
             new_bytes,
         });
     }
@@ -55,6 +63,7 @@ pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
             digest,
             size: hashed_size,
             mode,
+            mtime,
             new_bytes: 0,
         });
     }
@@ -84,6 +93,7 @@ pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
         digest,
         size,
         mode,
+        mtime,
         new_bytes: size,
     })
 }
@@ -225,4 +235,60 @@ pub fn copy_out(
 pub fn digest_of(path: &Path) -> Option<String> {
     let mut f = File::open(path).ok()?;
     hash_reader(&mut f).ok().map(|(d, _)| d)
+}
+
+/// Why a streamed content could not be stored.
+#[derive(Debug)]
+pub enum IngestFailure {
+    /// The source failed (a cut download, say).
+    Read(io::Error),
+    /// The store could not be written.
+    Local(CacheError),
+}
+
+/// A streamed content, now in the store.
+#[derive(Debug)]
+pub struct Ingested {
+    pub digest: String,
+    pub size: u64,
+}
+
+/// Stores everything `reader` yields under its digest, which is only known
+/// at the end: the temp file goes in the store's temp folder.
+pub fn ingest(
+    store: &LocalStore,
+    reader: &mut impl Read,
+) -> std::result::Result<Ingested, IngestFailure> {
+    let dir = store.tmp_dir();
+    fs::create_dir_all(&dir)
+        .at("create the cache folder", &dir)
+        .map_err(IngestFailure::Local)?;
+    let tmp = tempfile::Builder::new()
+        .prefix("content-")
+        .permissions(Permissions::from_mode(0o444))
+        .tempfile_in(&dir)
+        .at("create a temp file in", &dir)
+        .map_err(IngestFailure::Local)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut size = 0u64;
+    {
+        let mut out = tmp.as_file();
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(IngestFailure::Read(e)),
+            };
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n]).map_err(|e| {
+                IngestFailure::Local(CacheError::io("write to the cache", tmp.path(), e))
+            })?;
+            size += n as u64;
+        }
+    }
+    let digest = hasher.finalize().to_hex().to_string();
+    persist(tmp, &store.content_path(&digest)).map_err(IngestFailure::Local)?;
+    Ok(Ingested { digest, size })
 }

@@ -19,6 +19,10 @@ pub struct FileRecord {
     pub size: u64,
     /// blake3 digest of the content, lower-case hex.
     pub digest: String,
+    /// Modification time in seconds since the Unix epoch, when known; used
+    /// for the remote archive, whose readers set it on the files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtime: Option<u64>,
 }
 
 /// One symbolic link of an entry, kept with its raw target.
@@ -129,6 +133,7 @@ mod tests {
                 mode: 0o644,
                 size: 1,
                 digest: "a".repeat(64),
+                mtime: None,
             }],
             links: vec![],
         };

@@ -16,7 +16,7 @@
 
 mod capture;
 mod content;
-mod lock;
+pub mod lock;
 mod manifest;
 mod purge;
 mod restore;
@@ -24,7 +24,8 @@ mod restore;
 use std::path::{Path, PathBuf};
 
 pub use capture::PutReport;
-pub use manifest::{FileRecord, LinkRecord, Manifest, MANIFEST_VERSION};
+pub use content::{IngestFailure, Ingested};
+pub use manifest::{is_safe_relative, FileRecord, LinkRecord, Manifest, MANIFEST_VERSION};
 pub use purge::PurgeReport;
 pub use restore::{FetchReport, RestoreOptions};
 
@@ -80,6 +81,33 @@ impl LocalStore {
         capture::put(self, key, outputs)
     }
 
+    /// Stores everything `reader` yields as one content; for archives read
+    /// from a remote. Call while holding [`LocalStore::lock_for_writing`].
+    pub fn ingest_content(
+        &self,
+        reader: &mut impl std::io::Read,
+    ) -> std::result::Result<Ingested, IngestFailure> {
+        content::ingest(self, reader)
+    }
+
+    /// Writes `manifest` as the entry of `key`, atomically; its contents
+    /// must already be in the store.
+    pub fn write_manifest(&self, key: &CacheKey, manifest: &Manifest) -> Result<()> {
+        capture::write_manifest(self, key, manifest)
+    }
+
+    /// Takes the store's shared lock, creating the store if needed; hold it
+    /// from the first content written until the manifest is.
+    pub fn lock_for_writing(&self) -> Result<Option<lock::StoreLock>> {
+        lock::StoreLock::shared(self.root(), true)
+    }
+
+    /// Reads the manifest of `key`, if there is a usable one.
+    pub fn read_manifest(&self, key: &CacheKey) -> Option<Manifest> {
+        let bytes = std::fs::read(self.entry_path(key)).ok()?;
+        Manifest::parse(&bytes, key.as_str()).ok()
+    }
+
     /// Restores the entry of `key` into `cwd`.
     pub fn fetch(
         &self,
@@ -102,7 +130,7 @@ impl LocalStore {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// The thread pool for file I/O. Creating, writing and renaming files blocks
 /// on the file system far more than it uses a CPU, so it runs on more

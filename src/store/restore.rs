@@ -67,9 +67,9 @@ pub fn fetch(
     cwd: &Path,
     options: RestoreOptions,
 ) -> Result<FetchReport> {
-    let Some(_lock) = StoreLock::shared(store.root(), false)? else {
-        return Ok(FetchReport::Miss);
-    };
+    // No lock file means nothing was ever put here with a lock; the entry
+    // read below then finds nothing or what a lock-free writer left.
+    let _lock = StoreLock::shared(store.root(), false)?;
     let entry = store.entry_path(key);
     let bytes = match fs::read(&entry) {
         Ok(b) => b,

@@ -1,0 +1,76 @@
+//! Writing an entry of the local store as a tar stream.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tar::{EntryType, Header};
+
+use crate::store::{LocalStore, Manifest};
+
+/// Writes the files and links of `manifest`, read from the store's verified
+/// contents, as a tar to `out`. Only file and symlink entries are written,
+/// as the JS writer does; long names use the GNU long-name extension, which
+/// the JS reader understands.
+pub fn write_archive(store: &LocalStore, manifest: &Manifest, out: impl Write) -> io::Result<()> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut builder = tar::Builder::new(out);
+    for f in &manifest.files {
+        let mut header = Header::new_ustar();
+        header.set_entry_type(EntryType::Regular);
+        header.set_size(f.size);
+        header.set_mode(f.mode);
+        header.set_mtime(f.mtime.unwrap_or(now));
+        header.set_uid(0);
+        header.set_gid(0);
+        let content = File::open(store.content_path(&f.digest))?;
+        let mut reader = Verified {
+            inner: io::Read::take(content, f.size),
+            hasher: blake3::Hasher::new(),
+            read: 0,
+            size: f.size,
+            digest: &f.digest,
+        };
+        builder.append_data(&mut header, &f.path, &mut reader)?;
+    }
+    for l in &manifest.links {
+        let mut header = Header::new_ustar();
+        header.set_entry_type(EntryType::Symlink);
+        header.set_size(0);
+        header.set_mode(0o777);
+        header.set_mtime(now);
+        builder.append_link(&mut header, &l.path, &l.target)?;
+    }
+    builder.into_inner()?.flush()
+}
+
+/// Reads a stored content and fails at its end if it is not what the
+/// manifest says, so a damaged store never uploads a damaged archive: the
+/// upload is only committed after the whole archive was read.
+struct Verified<'a, R> {
+    inner: R,
+    hasher: blake3::Hasher,
+    read: u64,
+    size: u64,
+    digest: &'a str,
+}
+
+impl<R: io::Read> io::Read for Verified<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.read += n as u64;
+        if n == 0 || self.read == self.size {
+            let actual = self.hasher.finalize();
+            if self.read != self.size || actual.to_hex().as_str() != self.digest {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("stored content {} is corrupt", self.digest),
+                ));
+            }
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,16 @@
+//! The remote archive format: an uncompressed POSIX tar of package-relative
+//! output paths, byte-compatible with the one backfill's JS `azure-blob`
+//! provider writes (tar-fs) and reads.
+//!
+//! `create` writes an entry of the local store as such a tar; `extract`
+//! reads one into the local store, refusing anything that could write
+//! outside the package.
+
+mod create;
+mod extract;
+
+pub use create::write_archive;
+pub use extract::{ingest_archive, IngestError};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,343 @@
+//! Round trips through the archive format, forged hostile archives, and
+//! interop with GNU tar as an independent implementation.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+use super::*;
+use crate::cache_key::CacheKey;
+use crate::output_glob::OutputGlob;
+use crate::store::{LocalStore, Manifest, RestoreOptions};
+
+fn key(s: &str) -> CacheKey {
+    CacheKey::parse(s).unwrap()
+}
+
+/// A raw tar header with any name and type, as an attacker would write it
+/// (the tar crate's own path setter refuses `..`).
+fn raw_entry(out: &mut Vec<u8>, name: &str, kind: u8, link: &str, body: &[u8]) {
+    let mut h = tar::Header::new_ustar();
+    {
+        let old = h.as_old_mut();
+        old.name[..name.len()].copy_from_slice(name.as_bytes());
+        old.linkname[..link.len()].copy_from_slice(link.as_bytes());
+    }
+    h.set_entry_type(tar::EntryType::new(kind));
+    h.set_size(body.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    out.extend_from_slice(h.as_bytes());
+    out.extend_from_slice(body);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+}
+
+fn finish(mut out: Vec<u8>) -> Vec<u8> {
+    out.extend_from_slice(&[0u8; 1024]);
+    out
+}
+
+fn store() -> (tempfile::TempDir, LocalStore) {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = LocalStore::new(&tmp.path().join("cache"));
+    (tmp, s)
+}
+
+fn ingest(store: &LocalStore, bytes: &[u8]) -> Result<Manifest, IngestError> {
+    ingest_archive(store, &key("k"), bytes)
+}
+
+#[test]
+fn hostile_archives_are_refused_with_the_reason() {
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "dot-dot",
+            {
+                let mut v = vec![];
+                raw_entry(&mut v, "../evil", b'0', "", b"x");
+                v
+            },
+            "entry \"../evil\" points outside the package",
+        ),
+        (
+            "absolute",
+            {
+                let mut v = vec![];
+                raw_entry(&mut v, "/tmp/evil", b'0', "", b"x");
+                v
+            },
+            "entry \"/tmp/evil\" points outside",
+        ),
+        (
+            "nested dot-dot",
+            {
+                let mut v = vec![];
+                raw_entry(&mut v, "lib/../../evil", b'0', "", b"x");
+                v
+            },
+            "points outside the package",
+        ),
+        (
+            "link out",
+            {
+                let mut v = vec![];
+                raw_entry(&mut v, "lib/link", b'2', "../../outside", b"");
+                v
+            },
+            "link \"lib/link\" points outside the package (\"../../outside\")",
+        ),
+        (
+            "absolute link",
+            {
+                let mut v = vec![];
+                raw_entry(&mut v, "lib/etc", b'2', "/etc", b"");
+                v
+            },
+            "link \"lib/etc\" points outside",
+        ),
+        (
+            "write through a link",
+            {
+                let mut v = vec![];
+                raw_entry(&mut v, "lib/dir", b'2', ".", b"");
+                raw_entry(&mut v, "lib/dir/x.js", b'0', "", b"x");
+                v
+            },
+            "entry \"lib/dir/x.js\" goes through the link \"lib/dir\"",
+        ),
+        (
+            "escape through a chain of links",
+            {
+                let mut v = vec![];
+                raw_entry(&mut v, "d/a", b'2', "..", b"");
+                raw_entry(&mut v, "d/b", b'2', "a/..", b"");
+                v
+            },
+            "link \"d/b\" points outside the package (\"a/..\")",
+        ),
+        (
+            "device",
+            {
+                let mut v = vec![];
+                raw_entry(&mut v, "lib/dev", b'3', "", b"");
+                v
+            },
+            "is a Char, which outputs never are",
+        ),
+        (
+            "fifo",
+            {
+                let mut v = vec![];
+                raw_entry(&mut v, "lib/fifo", b'6', "", b"");
+                v
+            },
+            "is a Fifo",
+        ),
+        (
+            "hard link",
+            {
+                let mut v = vec![];
+                raw_entry(&mut v, "lib/h", b'1', "/etc/passwd", b"");
+                v
+            },
+            "is a Link",
+        ),
+    ];
+    for (name, bytes, why) in cases {
+        let (_tmp, s) = store();
+        match ingest(&s, &finish(bytes)) {
+            Err(IngestError::Refused(reason)) => assert!(reason.contains(why), "{name}: {reason}"),
+            other => panic!("{name}: expected a refusal, got {other:?}"),
+        }
+        assert!(!s.contains(&key("k")), "{name}: an entry was written");
+    }
+}
+
+#[test]
+fn a_cut_stream_is_a_stream_error_and_no_entry() {
+    let (_tmp, s) = store();
+    let mut v = vec![];
+    raw_entry(&mut v, "lib/a.js", b'0', "", &[7u8; 5000]);
+    let cut = &v[..3000];
+    assert!(matches!(ingest(&s, cut), Err(IngestError::Stream(_))));
+    assert!(!s.contains(&key("k")));
+}
+
+#[test]
+fn accepts_what_other_writers_produce() {
+    let (_tmp, s) = store();
+    let mut v = vec![];
+    raw_entry(&mut v, "./lib/", b'5', "", b"");
+    raw_entry(&mut v, "./lib/a.js", b'0', "", b"alpha");
+    raw_entry(&mut v, "lib/up", b'2', "../lib/a.js", b"");
+    raw_entry(&mut v, "lib/a.js", b'0', "", b"alpha again");
+    let m = ingest(&s, &finish(v)).unwrap();
+    assert_eq!(
+        m.files.len(),
+        1,
+        "the later entry for a path wins, as in tar"
+    );
+    assert_eq!(m.files[0].path, "lib/a.js");
+    assert_eq!(m.files[0].size, 11);
+    assert_eq!(m.links[0].target, "../lib/a.js");
+}
+
+fn make_tree(dir: &Path) {
+    let long = format!(
+        "lib/{}/{}.js",
+        "very-long-folder-name".repeat(5),
+        "file-name".repeat(12)
+    );
+    for (rel, body, mode) in [
+        ("lib/a.js", b"alpha".to_vec(), 0o644),
+        ("lib/bin/cli.js", b"#!/usr/bin/env node".to_vec(), 0o755),
+        ("lib/.vite/manifest.json", b"{}".to_vec(), 0o600),
+        ("lib/empty", vec![], 0o644),
+        ("lib/big.bin", vec![9u8; 3 << 20], 0o644),
+        (long.as_str(), b"long".to_vec(), 0o644),
+        ("lib/ünïcödé.js", b"unicode".to_vec(), 0o644),
+    ] {
+        let p = dir.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, body).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+    }
+    std::os::unix::fs::symlink("a.js", dir.join("lib/alias.js")).unwrap();
+}
+
+/// Compares two trees like a user would, printing only the paths on failure.
+fn assert_same_tree(got: &Path, want: &Path, what: &str) {
+    let (g, w) = (
+        crate::store::tests::snapshot(got),
+        crate::store::tests::snapshot(want),
+    );
+    if g != w {
+        let differ: Vec<_> = w
+            .keys()
+            .chain(g.keys())
+            .filter(|k| g.get(*k) != w.get(*k))
+            .collect();
+        panic!("{what}: paths that differ: {differ:?}");
+    }
+}
+
+#[test]
+fn round_trip_through_our_writer_and_reader() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join("pkg");
+    make_tree(&pkg);
+    let a = LocalStore::new(&tmp.path().join("a"));
+    let outputs = OutputGlob::new(&["lib/**".into()])
+        .unwrap()
+        .find(&pkg, None)
+        .unwrap();
+    a.put(&key("k"), &outputs).unwrap();
+    let manifest = a.read_manifest(&key("k")).unwrap();
+    let mut tar_bytes = vec![];
+    write_archive(&a, &manifest, &mut tar_bytes).unwrap();
+
+    let b = LocalStore::new(&tmp.path().join("b"));
+    let ingested = ingest_archive(&b, &key("k"), tar_bytes.as_slice()).unwrap();
+    let strip = |m: &Manifest| {
+        let mut m = m.clone();
+        m.files.iter_mut().for_each(|f| f.mtime = None);
+        m
+    };
+    assert_eq!(strip(&ingested), strip(&manifest));
+    b.write_manifest(&key("k"), &ingested).unwrap();
+    let out = tmp.path().join("out");
+    fs::create_dir(&out).unwrap();
+    b.fetch(
+        &key("k"),
+        &out,
+        RestoreOptions {
+            may_write_store: true,
+        },
+    )
+    .unwrap();
+    assert_same_tree(&out, &pkg, "our round trip");
+}
+
+#[test]
+fn gnu_tar_reads_our_archives_and_we_read_gnu_tar_archives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join("pkg");
+    make_tree(&pkg);
+    let s = LocalStore::new(&tmp.path().join("s"));
+    let outputs = OutputGlob::new(&["lib/**".into()])
+        .unwrap()
+        .find(&pkg, None)
+        .unwrap();
+    s.put(&key("ours"), &outputs).unwrap();
+    let mut ours = fs::File::create(tmp.path().join("ours.tar")).unwrap();
+    write_archive(&s, &s.read_manifest(&key("ours")).unwrap(), &mut ours).unwrap();
+    ours.flush().unwrap();
+
+    let extracted = tmp.path().join("gnu-extracted");
+    fs::create_dir(&extracted).unwrap();
+    let st = Command::new("tar")
+        .args([
+            "-xpf",
+            tmp.path().join("ours.tar").to_str().unwrap(),
+            "-C",
+            extracted.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_same_tree(&extracted, &pkg, "GNU tar read our archive differently");
+
+    let gnu = tmp.path().join("gnu.tar");
+    let st = Command::new("tar")
+        .args([
+            "--format=posix",
+            "-cf",
+            gnu.to_str().unwrap(),
+            "-C",
+            pkg.to_str().unwrap(),
+            "lib",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let m = ingest_archive(&s, &key("gnu"), fs::File::open(&gnu).unwrap()).unwrap();
+    s.write_manifest(&key("gnu"), &m).unwrap();
+    let out = tmp.path().join("out");
+    fs::create_dir(&out).unwrap();
+    s.fetch(
+        &key("gnu"),
+        &out,
+        RestoreOptions {
+            may_write_store: true,
+        },
+    )
+    .unwrap();
+    assert_same_tree(&out, &pkg, "we read GNU tar's PAX archive differently");
+}
+
+#[test]
+fn a_damaged_store_content_fails_the_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join("pkg");
+    make_tree(&pkg);
+    let s = LocalStore::new(&tmp.path().join("s"));
+    let outputs = OutputGlob::new(&["lib/**".into()])
+        .unwrap()
+        .find(&pkg, None)
+        .unwrap();
+    s.put(&key("k"), &outputs).unwrap();
+    let m = s.read_manifest(&key("k")).unwrap();
+    let f = m.files.iter().find(|f| f.path == "lib/a.js").unwrap();
+    let blob = s.content_path(&f.digest);
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&blob, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(&blob, b"ALPHA").unwrap();
+    let err = write_archive(&s, &m, std::io::sink()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("stored content {} is corrupt", f.digest)),
+        "{err}"
+    );
+}
