@@ -132,6 +132,12 @@ export interface CacheOptions {
 export interface CacheStats {
   /** Fetches served by the local store. */
   localHits: number
+  /** Fetches served by the remote cache. */
+  remoteHits: number
+  /** Entries uploaded to the remote cache. */
+  uploads: number
+  /** Bytes uploaded to the remote cache. */
+  bytesUploaded: number
   /** Fetches that found nothing. */
   misses: number
   /** Puts that stored an entry. */
@@ -165,7 +171,7 @@ export interface FetchResult {
   /** Whether the outputs were restored. */
   hit: boolean
   /** Where the hit came from; `null` on a miss. */
-  source?: 'local' | null
+  source?: 'local' | 'remote' | null
   /** Files written into the package directory. */
   filesRestored: number
   /** Files already present with the right content, left alone. */
@@ -244,6 +250,12 @@ export interface PutResult {
   durationMs: number
   /** Why nothing was stored (`BACKFILL_MODE`, provider), if nothing was. */
   skipped?: string
+  /** Whether the entry was uploaded to the remote cache. */
+  uploaded: boolean
+  /** Bytes uploaded (the size of the archive). */
+  uploadBytes: number
+  /** Why the entry was not uploaded, when a remote cache is configured. */
+  uploadSkipped?: string
   /** Problems found. */
   warnings: Array<string>
 }
@@ -258,6 +270,11 @@ export interface RemoteConfig {
   maxSize?: number
   /** Azure identity credential used with an account URL. */
   credentialName?: string
+  /**
+   * Whether uploads are signed and downloads checked with a signing key
+   * (the key itself is never shown).
+   */
+  signed: boolean
 }
 
 /** The resolved configuration, secrets redacted. */

@@ -9,6 +9,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod output_glob;
+pub mod remote;
 pub mod store;
 
 #[cfg(not(test))]

@@ -68,7 +68,10 @@ fn fetch_work(engine: Arc<Engine>, hash: String) -> Work<bool> {
                     o.duration.as_millis()
                 ),
                 (None, Some(why)) => format!("cache not read for {hash}: {why}"),
-                (None, None) => format!("miss for {hash}"),
+                (None, None) => match &o.remote_note {
+                    Some(note) => format!("miss for {hash} ({note})"),
+                    None => format!("miss for {hash}"),
+                },
             };
             logs.push(LogLine::new(LogLevel::Verbose, text));
             Done {
@@ -97,10 +100,15 @@ fn put_work(engine: Arc<Engine>, hash: String, output_glob: Vec<String>) -> Work
             let text = match &o.skipped {
                 Some(why) => format!("cache not written for {hash}: {why}"),
                 None => format!(
-                    "stored {hash}: {} files, {} bytes ({} new), in {} ms",
+                    "stored {hash}: {} files, {} bytes ({} new){}, in {} ms",
                     o.files,
                     o.bytes,
                     o.new_bytes,
+                    match (&o.uploaded, &o.upload_skipped) {
+                        (true, _) => format!(", uploaded {} bytes", o.upload_bytes),
+                        (false, Some(why)) => format!(", not uploaded: {why}"),
+                        (false, None) => String::new(),
+                    },
                     o.duration.as_millis()
                 ),
             };

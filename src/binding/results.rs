@@ -16,7 +16,7 @@ pub struct FetchResult {
     /// Whether the outputs were restored.
     pub hit: bool,
     /// Where the hit came from; `null` on a miss.
-    #[napi(ts_type = "'local' | null")]
+    #[napi(ts_type = "'local' | 'remote' | null")]
     pub source: Option<String>,
     /// Files written into the package directory.
     pub files_restored: f64,
@@ -67,6 +67,12 @@ pub struct PutResult {
     pub duration_ms: f64,
     /// Why nothing was stored (`BACKFILL_MODE`, provider), if nothing was.
     pub skipped: Option<String>,
+    /// Whether the entry was uploaded to the remote cache.
+    pub uploaded: bool,
+    /// Bytes uploaded (the size of the archive).
+    pub upload_bytes: f64,
+    /// Why the entry was not uploaded, when a remote cache is configured.
+    pub upload_skipped: Option<String>,
     /// Problems found.
     pub warnings: Vec<String>,
 }
@@ -81,6 +87,9 @@ impl From<PutOutcome> for PutResult {
             new_bytes: o.new_bytes as f64,
             duration_ms: ms(o.duration),
             skipped: o.skipped,
+            uploaded: o.uploaded,
+            upload_bytes: o.upload_bytes as f64,
+            upload_skipped: o.upload_skipped,
             warnings: o.warnings,
         }
     }
@@ -91,6 +100,12 @@ impl From<PutOutcome> for PutResult {
 pub struct CacheStats {
     /// Fetches served by the local store.
     pub local_hits: f64,
+    /// Fetches served by the remote cache.
+    pub remote_hits: f64,
+    /// Entries uploaded to the remote cache.
+    pub uploads: f64,
+    /// Bytes uploaded to the remote cache.
+    pub bytes_uploaded: f64,
     /// Fetches that found nothing.
     pub misses: f64,
     /// Puts that stored an entry.
@@ -117,6 +132,9 @@ impl From<Stats> for CacheStats {
     fn from(s: Stats) -> Self {
         CacheStats {
             local_hits: s.local_hits as f64,
+            remote_hits: s.remote_hits as f64,
+            uploads: s.uploads as f64,
+            bytes_uploaded: s.bytes_uploaded as f64,
             misses: s.misses as f64,
             puts: s.puts as f64,
             skipped: s.skipped as f64,
@@ -166,6 +184,9 @@ pub struct RemoteConfig {
     pub max_size: Option<f64>,
     /// Azure identity credential used with an account URL.
     pub credential_name: Option<String>,
+    /// Whether uploads are signed and downloads checked with a signing key
+    /// (the key itself is never shown).
+    pub signed: bool,
 }
 
 /// The resolved configuration, secrets redacted.
@@ -207,6 +228,7 @@ impl From<&Config> for ResolvedConfig {
                 container: a.container.clone(),
                 max_size: a.max_size.map(|m| m as f64),
                 credential_name: a.credential_name.clone(),
+                signed: a.signing_key.is_some(),
             }),
             write_remote_cache: c.write_remote_cache,
             cache_folder: path(&c.cache_dir),

@@ -147,6 +147,8 @@ pub struct AzureBlobOptions {
     pub max_size: Option<u64>,
     /// Azure identity credential to use with an account URL.
     pub credential_name: Option<String>,
+    /// Shared key to sign uploads with and to check downloads against.
+    pub signing_key: Option<Secret>,
 }
 
 /// The configuration one engine runs with.
@@ -310,13 +312,6 @@ impl Config {
             }
             _ => None,
         };
-        if provider == Provider::AzureBlob {
-            warnings.push(
-                "BACKFILL_CACHE_PROVIDER is azure-blob, but this version of backfill-native has no remote cache yet: \
-                 only the local cache is used"
-                    .to_string(),
-            );
-        }
 
         let write_remote_cache = {
             let legacy = match layers.layered(
@@ -528,6 +523,16 @@ fn azure_options(json: &Value, origin: &Origin) -> Result<AzureBlobOptions> {
         }
     };
     let connection_string = string_field("connectionString", true)?.unwrap_or_default();
+    if let Err(why) = crate::remote::parse_connection(&connection_string) {
+        return Err(invalid(
+            VAR,
+            origin,
+            "\"connectionString\" to be an Azure Storage connection string with an AccountKey or a SharedAccessSignature",
+            format!("a connection string where {why} (the value is not shown because it holds a secret)"),
+            "copy the connection string again from the storage account's \"Access keys\" or \"Shared access signature\" page",
+        ));
+    }
+    let signing_key = string_field("signingKey", false)?.map(Secret);
     let container = string_field("container", true)?.unwrap_or_default();
     let credential_name = string_field("credentialName", false)?;
     let max_size = match json.get("maxSize") {
@@ -550,6 +555,7 @@ fn azure_options(json: &Value, origin: &Origin) -> Result<AzureBlobOptions> {
         container,
         max_size,
         credential_name,
+        signing_key,
     })
 }
 

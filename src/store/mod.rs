@@ -27,7 +27,7 @@ pub use capture::PutReport;
 pub use content::{IngestFailure, Ingested};
 pub use manifest::{is_safe_relative, FileRecord, LinkRecord, Manifest, MANIFEST_VERSION};
 pub use purge::PurgeReport;
-pub use restore::{FetchReport, RestoreOptions};
+pub use restore::{FetchReport, RestoreOptions, Restored};
 
 use crate::cache_key::CacheKey;
 use crate::error::Result;

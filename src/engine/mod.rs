@@ -1,5 +1,8 @@
-//! The engine one package directory uses: configuration, local store, modes
-//! and statistics. Plain Rust; the JS binding is a thin layer over it.
+//! The engine one package directory uses: configuration, local store, the
+//! remote fallback, modes and statistics. Plain Rust; the JS binding is a
+//! thin layer over it.
+
+mod fallback;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,13 +13,17 @@ use crate::cache_key::CacheKey;
 use crate::config::{Config, Options, Provider};
 use crate::error::Result;
 use crate::output_glob::OutputGlob;
+use crate::remote::{AzureBlobRemote, Health, Remote};
 use crate::store::{FetchReport, LocalStore, PurgeReport, RestoreOptions};
+use fallback::{RemoteFetch, RemoteLayer};
 
 /// Where a hit came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     /// The local store.
     Local,
+    /// The remote cache (which then filled the local store).
+    Remote,
 }
 
 impl Source {
@@ -24,6 +31,7 @@ impl Source {
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Local => "local",
+            Source::Remote => "remote",
         }
     }
 }
@@ -45,6 +53,9 @@ pub struct FetchOutcome {
     pub duration: Duration,
     /// Why the cache was not read, when it was not (mode, provider).
     pub skipped: Option<String>,
+    /// Why the remote did not serve a hit when it was asked, if worth
+    /// telling (switched off, over maxSize).
+    pub remote_note: Option<String>,
     /// Problems to report once (a corrupt entry, say).
     pub warnings: Vec<String>,
 }
@@ -73,6 +84,12 @@ pub struct PutOutcome {
     pub duration: Duration,
     /// Why nothing was stored, when nothing was (mode, provider).
     pub skipped: Option<String>,
+    /// Whether the entry was uploaded to the remote cache.
+    pub uploaded: bool,
+    /// Bytes uploaded (the archive).
+    pub upload_bytes: u64,
+    /// Why the entry was not uploaded, when a remote is configured.
+    pub upload_skipped: Option<String>,
     /// Problems to report once.
     pub warnings: Vec<String>,
 }
@@ -81,6 +98,9 @@ pub struct PutOutcome {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
     pub local_hits: u64,
+    pub remote_hits: u64,
+    pub uploads: u64,
+    pub bytes_uploaded: u64,
     pub misses: u64,
     pub puts: u64,
     pub skipped: u64,
@@ -96,6 +116,9 @@ pub struct Stats {
 #[derive(Default)]
 struct Counters {
     local_hits: AtomicU64,
+    remote_hits: AtomicU64,
+    uploads: AtomicU64,
+    bytes_uploaded: AtomicU64,
     misses: AtomicU64,
     puts: AtomicU64,
     skipped: AtomicU64,
@@ -143,6 +166,7 @@ impl Drop for InFlightGuard {
 pub struct Engine {
     config: Config,
     store: LocalStore,
+    remote: Option<RemoteLayer>,
     counters: Counters,
     in_flight: Arc<InFlight>,
 }
@@ -150,17 +174,40 @@ pub struct Engine {
 impl Engine {
     /// Loads the configuration of `cwd` and makes an engine with it.
     pub fn new(cwd: &Path, options: &Options) -> Result<Engine> {
-        Ok(Engine::from_config(Config::load(cwd, options)?))
+        Engine::from_config(Config::load(cwd, options)?)
     }
 
     /// An engine with a configuration already resolved.
-    pub fn from_config(config: Config) -> Engine {
-        Engine {
+    pub fn from_config(config: Config) -> Result<Engine> {
+        let remote = match (&config.provider, &config.azure) {
+            (Provider::AzureBlob, Some(azure)) => {
+                let remote = AzureBlobRemote::new(azure).map_err(|why| {
+                    crate::error::CacheError::Config {
+                        variable: "BACKFILL_CACHE_PROVIDER_OPTIONS".into(),
+                        origin: String::new(),
+                        expected: "options the azure-blob provider can connect with".into(),
+                        received: why,
+                        fix: "check the connection string".into(),
+                    }
+                })?;
+                let health = Health::of(&remote.describe());
+                Some(RemoteLayer {
+                    remote: Arc::new(remote) as Arc<dyn Remote>,
+                    health,
+                    max_size: azure.max_size,
+                    signing_key: azure.signing_key.as_ref().map(|k| k.expose().to_string()),
+                    write: config.write_remote_cache,
+                })
+            }
+            _ => None,
+        };
+        Ok(Engine {
             store: LocalStore::new(&config.cache_dir),
+            remote,
             config,
             counters: Counters::default(),
             in_flight: Arc::default(),
-        }
+        })
     }
 
     /// The resolved configuration.
@@ -186,6 +233,7 @@ impl Engine {
         outcome.duration = start.elapsed();
         match outcome.source {
             Some(Source::Local) => add(&self.counters.local_hits, 1),
+            Some(Source::Remote) => add(&self.counters.remote_hits, 1),
             None if outcome.skipped.is_some() => add(&self.counters.skipped, 1),
             None => add(&self.counters.misses, 1),
         }
@@ -204,21 +252,57 @@ impl Engine {
         let options = RestoreOptions {
             may_write_store: self.config.mode.writes(),
         };
-        Ok(match self.store.fetch(key, &self.config.cwd, options)? {
-            FetchReport::Miss => FetchOutcome::default(),
-            FetchReport::Unusable(why) => FetchOutcome {
-                warnings: vec![why],
+        let mut warnings = Vec::new();
+        match self.store.fetch(key, &self.config.cwd, options)? {
+            FetchReport::Miss => {}
+            FetchReport::Unusable(why) => warnings.push(why),
+            FetchReport::Hit(r) => return Ok(hit(Source::Local, r, warnings)),
+        }
+        let Some(remote) = &self.remote else {
+            return Ok(FetchOutcome {
+                warnings,
                 ..FetchOutcome::default()
-            },
-            FetchReport::Hit(r) => FetchOutcome {
-                source: Some(Source::Local),
-                files_restored: r.files_written,
-                files_unchanged: r.files_unchanged,
-                links: r.links,
-                bytes_restored: r.bytes_written,
+            });
+        };
+        if self.config.mode.writes() {
+            return self.fetch_remote(remote, &self.store, key, options, warnings);
+        }
+        // READ_ONLY never writes the cache: a remote hit goes through a
+        // throwaway store.
+        let tmp = tempfile::Builder::new()
+            .prefix("backfill-native-read-only-")
+            .tempdir()
+            .map_err(|e| {
+                crate::error::CacheError::io("create a temp folder in", &std::env::temp_dir(), e)
+            })?;
+        let store = LocalStore::new(tmp.path());
+        self.fetch_remote(remote, &store, key, options, warnings)
+    }
+
+    fn fetch_remote(
+        &self,
+        remote: &RemoteLayer,
+        store: &LocalStore,
+        key: &CacheKey,
+        options: RestoreOptions,
+        mut warnings: Vec<String>,
+    ) -> Result<FetchOutcome> {
+        match remote.fetch(store, key, &self.config.cwd, options)? {
+            RemoteFetch::Hit(FetchReport::Hit(r)) => Ok(hit(Source::Remote, r, warnings)),
+            RemoteFetch::Hit(_) => Ok(FetchOutcome {
+                warnings,
                 ..FetchOutcome::default()
-            },
-        })
+            }),
+            RemoteFetch::Miss { warning, note } => {
+                warnings.extend(warning);
+                Ok(FetchOutcome {
+                    warnings,
+                    skipped: None,
+                    remote_note: note,
+                    ..FetchOutcome::default()
+                })
+            }
+        }
     }
 
     /// Stores the outputs matching `globs` (default: the configured output
@@ -255,14 +339,26 @@ impl Engine {
         let cwd = &self.config.cwd;
         let outputs = glob.find(cwd, Some(&self.config.cache_dir))?;
         let r = self.store.put(key, &outputs)?;
-        Ok(PutOutcome {
+        let mut outcome = PutOutcome {
             stored: true,
             files: r.files,
             links: r.links,
             bytes: r.bytes,
             new_bytes: r.new_bytes,
             ..PutOutcome::default()
-        })
+        };
+        if let Some(remote) = &self.remote {
+            let up = remote.upload(&self.store, key)?;
+            outcome.uploaded = up.uploaded;
+            outcome.upload_bytes = up.bytes;
+            outcome.upload_skipped = up.skipped;
+            outcome.warnings.extend(up.warning);
+            if up.uploaded {
+                add(&self.counters.uploads, 1);
+                add(&self.counters.bytes_uploaded, up.bytes);
+            }
+        }
+        Ok(outcome)
     }
 
     fn skip_reason(&self, writing: bool) -> Option<String> {
@@ -292,6 +388,9 @@ impl Engine {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         Stats {
             local_hits: get(&c.local_hits),
+            remote_hits: get(&c.remote_hits),
+            uploads: get(&c.uploads),
+            bytes_uploaded: get(&c.bytes_uploaded),
             misses: get(&c.misses),
             puts: get(&c.puts),
             skipped: get(&c.skipped),
@@ -326,5 +425,17 @@ impl Engine {
                 .wait(n)
                 .unwrap_or_else(|p| p.into_inner());
         }
+    }
+}
+
+fn hit(source: Source, r: crate::store::Restored, warnings: Vec<String>) -> FetchOutcome {
+    FetchOutcome {
+        source: Some(source),
+        files_restored: r.files_written,
+        files_unchanged: r.files_unchanged,
+        links: r.links,
+        bytes_restored: r.bytes_written,
+        warnings,
+        ..FetchOutcome::default()
     }
 }

@@ -1,0 +1,112 @@
+// Starts a real Azurite blob server for the tests, on 127.0.0.1 and a free
+// port, and stops it. One process, so one PID to stop.
+const { spawn } = require('node:child_process')
+const net = require('node:net')
+const path = require('node:path')
+
+const ACCOUNT = 'devstoreaccount1'
+// The documented, public key of the Azure Storage emulator account.
+const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+const MAIN = path.join(__dirname, '..', 'node_modules', 'azurite', 'dist', 'src', 'blob', 'main.js')
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.unref()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address()
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+function waitForPort(port, deadline = Date.now() + 20000) {
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const socket = net.connect(port, '127.0.0.1')
+      socket.once('connect', () => {
+        socket.end()
+        resolve()
+      })
+      socket.once('error', () => {
+        socket.destroy()
+        if (Date.now() > deadline) reject(new Error(`Azurite did not listen on ${port}`))
+        else setTimeout(attempt, 50)
+      })
+    }
+    attempt()
+  })
+}
+
+/**
+ * Starts Azurite. With `location`, blobs live in that folder (and survive a
+ * restart); otherwise in memory.
+ */
+async function startAzurite({ port, location } = {}) {
+  port = port ?? (await freePort())
+  const args = [MAIN, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--silent', '--disableTelemetry', '--skipApiVersionCheck', '--loose']
+  args.push(...(location ? ['--location', location] : ['--inMemoryPersistence']))
+  const child = spawn(process.execPath, args, { stdio: 'ignore' })
+  const exited = new Promise((r) => child.once('exit', r))
+  await waitForPort(port)
+  const endpoint = `http://127.0.0.1:${port}/${ACCOUNT}`
+  return {
+    port,
+    endpoint,
+    connectionString: `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${KEY};BlobEndpoint=${endpoint};`,
+    /** Stops the server and waits until it is gone. */
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      await exited
+    },
+  }
+}
+
+/** A client of the official JS SDK, to look at and forge blobs. */
+function blobClient(connectionString) {
+  const { BlobServiceClient } = require('@azure/storage-blob')
+  return BlobServiceClient.fromConnectionString(connectionString)
+}
+
+/** A read-only SAS connection string for the account. */
+function readOnlySas(endpoint) {
+  const { generateAccountSASQueryParameters, AccountSASPermissions, AccountSASServices, AccountSASResourceTypes, StorageSharedKeyCredential } = require('@azure/storage-blob')
+  const sas = generateAccountSASQueryParameters(
+    {
+      expiresOn: new Date(Date.now() + 3600e3),
+      permissions: AccountSASPermissions.parse('rl'),
+      services: AccountSASServices.parse('b').toString(),
+      resourceTypes: AccountSASResourceTypes.parse('sco').toString(),
+    },
+    new StorageSharedKeyCredential(ACCOUNT, KEY),
+  ).toString()
+  return { sas, connectionString: `BlobEndpoint=${endpoint};SharedAccessSignature=${sas}` }
+}
+
+/** A tar archive with any entries, as a hostile writer would make it. */
+function forgeTar(entries) {
+  const blocks = []
+  for (const { name, type = '0', link = '', body = Buffer.alloc(0), mode = 0o644 } of entries) {
+    const h = Buffer.alloc(512)
+    h.write(name, 0, 100, 'utf8')
+    h.write(mode.toString(8).padStart(7, '0') + '\0', 100)
+    h.write('0000000\0', 108)
+    h.write('0000000\0', 116)
+    h.write(body.length.toString(8).padStart(11, '0') + '\0', 124)
+    h.write(Math.floor(Date.now() / 1000).toString(8).padStart(11, '0') + '\0', 136)
+    h.write('        ', 148)
+    h.write(type, 156)
+    h.write(link, 157, 100, 'utf8')
+    h.write('ustar\0', 257)
+    h.write('00', 263)
+    let sum = 0
+    for (const b of h) sum += b
+    h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148)
+    blocks.push(h, body, Buffer.alloc((512 - (body.length % 512)) % 512))
+  }
+  blocks.push(Buffer.alloc(1024))
+  return Buffer.concat(blocks)
+}
+
+module.exports = { startAzurite, blobClient, readOnlySas, forgeTar, ACCOUNT, KEY }

@@ -1,0 +1,216 @@
+// The Azure Blob remote against a real Azurite: round trips, misses,
+// read-only credentials, maxSize, hostile and tampered blobs, signatures.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
+
+for (const k of Object.keys(process.env)) if (/^(BACKFILL_|LAGE_)/.test(k)) delete process.env[k]
+
+const native = require('..')
+const { makeRepo, writeTree, snapshot, recordingLogger } = require('./helpers')
+const { startAzurite, blobClient, readOnlySas, forgeTar, KEY } = require('./azurite')
+
+let azurite
+let containerCount = 0
+test.before(async () => {
+  azurite = await startAzurite()
+})
+test.after(async () => {
+  await azurite?.stop()
+})
+
+async function newContainer() {
+  const name = `c${++containerCount}-${Date.now()}`
+  await blobClient(azurite.connectionString).getContainerClient(name).create()
+  return name
+}
+
+const OUTPUTS = {
+  'lib/index.js': 'module.exports = 42\n',
+  'lib/bin/cli.js': { content: '#!/usr/bin/env node\n', mode: 0o755 },
+  'lib/.vite/manifest.json': '{"entry":"index.js"}',
+  'lib/nested/deep/data.bin': Buffer.from(Array.from({ length: 70000 }, (_, i) => (i * 31) % 256)),
+  'lib/alias.js': { link: 'index.js' },
+}
+
+function remoteOptions(container, extra = {}) {
+  return {
+    provider: 'azure-blob',
+    providerOptions: { connectionString: azurite.connectionString, container, ...extra },
+  }
+}
+
+function cache(cwd, container, { write = false, extra = {}, ...rest } = {}) {
+  return new native.Cache({ cwd, ...remoteOptions(container, extra), writeRemoteCache: write, ...rest })
+}
+
+async function blobNames(container) {
+  const names = []
+  for await (const b of blobClient(azurite.connectionString).getContainerClient(container).listBlobsFlat()) names.push(b.name)
+  return names
+}
+
+test('CI uploads, a fresh machine is served from the remote, then from the local store it filled', async () => {
+  const container = await newContainer()
+  const ci = makeRepo(['a'])
+  writeTree(ci.dirs.a, OUTPUTS)
+  const want = snapshot(path.join(ci.dirs.a, 'lib'))
+  const put = await cache(ci.dirs.a, container, { write: true }).put('hash-1', ['lib/**'])
+  assert.deepEqual([put.stored, put.uploaded, put.warnings], [true, true, []])
+  assert.ok(put.uploadBytes > 70000)
+  assert.deepEqual(await blobNames(container), ['hash-1'], 'blob name is exactly the hash')
+
+  const dev = makeRepo(['a'])
+  const c = cache(dev.dirs.a, container)
+  const first = await c.fetch('hash-1')
+  assert.deepEqual([first.hit, first.source, first.warnings], [true, 'remote', []])
+  assert.deepEqual(snapshot(path.join(dev.dirs.a, 'lib')), want)
+  fs.rmSync(path.join(dev.dirs.a, 'lib'), { recursive: true })
+  const second = await c.fetch('hash-1')
+  assert.equal(second.source, 'local', 'the remote hit filled the local store')
+  assert.deepEqual(snapshot(path.join(dev.dirs.a, 'lib')), want)
+  const stats = c.stats()
+  assert.deepEqual([stats.remoteHits, stats.localHits, stats.misses], [1, 1, 0])
+})
+
+test('remote writes follow writeRemoteCache; a missing blob is a plain miss', async () => {
+  const container = await newContainer()
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, OUTPUTS)
+  const put = await cache(repo.dirs.a, container).put('off', ['lib/**'])
+  assert.deepEqual([put.stored, put.uploaded], [true, false])
+  assert.match(put.uploadSkipped, /remote writes are off/)
+  assert.deepEqual(await blobNames(container), [])
+  const miss = await cache(makeRepo(['a']).dirs.a, container).fetch('nothing-here')
+  assert.deepEqual([miss.hit, miss.warnings], [false, []])
+})
+
+test('a put matching no file uploads an empty tar, and fetching it is a hit', async () => {
+  const container = await newContainer()
+  const repo = makeRepo(['a'])
+  const put = await cache(repo.dirs.a, container, { write: true }).put('empty', ['dist/**'])
+  assert.equal(put.uploadBytes, 1024)
+  const other = makeRepo(['a'])
+  const got = await cache(other.dirs.a, container).fetch('empty')
+  assert.deepEqual([got.hit, got.source], [true, 'remote'])
+})
+
+test('a read-only SAS fetches, never uploads, and warns once', async () => {
+  const container = await newContainer()
+  const ci = makeRepo(['a'])
+  writeTree(ci.dirs.a, OUTPUTS)
+  await cache(ci.dirs.a, container, { write: true }).put('shared', ['lib/**'])
+
+  const { connectionString, sas } = readOnlySas(azurite.endpoint)
+  const repo = makeRepo(['a'])
+  const ro = (cwd) => new native.Cache({ cwd, provider: 'azure-blob', providerOptions: { connectionString, container }, writeRemoteCache: true })
+  const got = await ro(repo.dirs.a).fetch('shared')
+  assert.deepEqual([got.hit, got.source], [true, 'remote'])
+  writeTree(repo.dirs.a, { 'lib/new.js': 'new' })
+  const p1 = await ro(repo.dirs.a).put('mine-1', ['lib/**'])
+  const p2 = await ro(repo.dirs.a).put('mine-2', ['lib/**'])
+  assert.deepEqual([p1.stored, p1.uploaded, p2.stored, p2.uploaded], [true, false, true, false])
+  assert.equal(p1.warnings.length, 1)
+  assert.match(p1.warnings[0], /^uploads to the remote cache \(azure-blob container '.*' at http:\/\/127\.0\.0\.1:\d+\) are refused \(upload failed: HTTP 403 AuthorizationPermissionMismatch\)/)
+  assert.ok(!p1.warnings[0].includes(sas.split('sig=')[1]), 'the SAS signature leaked')
+  assert.deepEqual(p2.warnings, [], 'warned once')
+  assert.match(p2.uploadSkipped, /refuses uploads/)
+  assert.deepEqual(await blobNames(container), ['shared'])
+})
+
+test('maxSize: larger outputs are not uploaded, larger blobs are a miss', async () => {
+  const container = await newContainer()
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, OUTPUTS)
+  const small = await cache(repo.dirs.a, container, { write: true, extra: { maxSize: 1000 } }).put('big', ['lib/**'])
+  assert.equal(small.uploaded, false)
+  assert.match(small.uploadSkipped, /^the outputs are \d+ bytes, over maxSize \(1000\)$/)
+  await cache(repo.dirs.a, container, { write: true }).put('big', ['lib/**'])
+  const other = makeRepo(['a'])
+  const got = await cache(other.dirs.a, container, { extra: { maxSize: 1000 } }).fetch('big')
+  assert.deepEqual([got.hit, got.warnings], [false, []])
+  assert.equal(fs.existsSync(path.join(other.dirs.a, 'lib')), false)
+})
+
+test('hostile blobs are refused with a warning and nothing is written outside the package', async () => {
+  const container = await newContainer()
+  const containerClient = blobClient(azurite.connectionString).getContainerClient(container)
+  const cases = {
+    traversal: [{ name: '../../escaped.txt', body: Buffer.from('x') }],
+    absolute: [{ name: '/tmp/bfn-absolute-escape.txt', body: Buffer.from('x') }],
+    'symlink out': [{ name: 'lib/out', type: '2', link: '../../..' }],
+    'through symlink': [{ name: 'lib/dir', type: '2', link: '.' }, { name: 'lib/dir/x.js', body: Buffer.from('x') }],
+  }
+  for (const [name, entries] of Object.entries(cases)) {
+    const bytes = forgeTar(entries)
+    await containerClient.getBlockBlobClient(name.replace(/ /g, '-')).upload(bytes, bytes.length)
+  }
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, { 'lib/keep.js': 'keep' })
+  // Everything in the repo but the cache folder (refused contents may stay
+  // there, unreferenced, until a purge).
+  const tree = () => Object.fromEntries(Object.entries(snapshot(repo.root)).filter(([p]) => !p.startsWith('node_modules/')))
+  const before = tree()
+  for (const name of Object.keys(cases)) {
+    const got = await cache(repo.dirs.a, container).fetch(name.replace(/ /g, '-'))
+    assert.equal(got.hit, false, name)
+    assert.equal(got.warnings.length, 1, name)
+    assert.match(got.warnings[0], /^refused the remote entry for hash .* nothing was written, treated as a miss$/, name)
+  }
+  assert.deepEqual(tree(), before, 'something was written')
+  assert.equal(fs.existsSync('/tmp/bfn-absolute-escape.txt'), false)
+})
+
+test('a tampered blob is refused; with a signing key, unsigned and wrongly signed blobs are too', async () => {
+  const container = await newContainer()
+  const containerClient = blobClient(azurite.connectionString).getContainerClient(container)
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, OUTPUTS)
+  await cache(repo.dirs.a, container, { write: true }).put('tampered', ['lib/**'])
+  // Same metadata (our digest), different bytes.
+  const blob = containerClient.getBlockBlobClient('tampered')
+  const props = await blob.getProperties()
+  assert.ok(props.metadata.backfillnative_blake3, 'digest metadata is stored')
+  const forged = forgeTar([{ name: 'lib/index.js', body: Buffer.from('evil()') }])
+  await blob.upload(forged, forged.length, { metadata: props.metadata })
+  const other = makeRepo(['a'])
+  const got = await cache(other.dirs.a, container).fetch('tampered')
+  assert.equal(got.hit, false)
+  assert.match(got.warnings[0], /its content does not match the digest stored with it/)
+  assert.equal(fs.existsSync(path.join(other.dirs.a, 'lib')), false)
+
+  await cache(repo.dirs.a, container, { write: true, extra: { signingKey: 'k1' } }).put('signed', ['lib/**'])
+  await cache(repo.dirs.a, container, { write: true }).put('unsigned', ['lib/**'])
+  const withKey = (key) => cache(makeRepo(['a']).dirs.a, container, { extra: { signingKey: key } })
+  assert.equal((await withKey('k1').fetch('signed')).source, 'remote')
+  assert.match((await withKey('k2').fetch('signed')).warnings[0], /its signature does not match the configured signing key/)
+  assert.match((await withKey('k1').fetch('unsigned')).warnings[0], /it is not signed, and a signing key is configured/)
+  // Readers without a key still read signed blobs.
+  assert.equal((await cache(makeRepo(['a']).dirs.a, container).fetch('signed')).source, 'remote')
+  const cfg = native.loadConfig(repo.dirs.a, remoteOptions(container, { signingKey: 'k1' }))
+  assert.deepEqual(cfg.remote, { connectionString: '<redacted>', container, signed: true })
+  assert.ok(!JSON.stringify(cfg).includes(KEY) && !JSON.stringify(cfg).includes('k1'))
+})
+
+test('the provider warns through the lage logger once when the remote is down, and switches it off', async () => {
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, OUTPUTS)
+  const down = 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=' + KEY + ';BlobEndpoint=http://127.0.0.1:9/devstoreaccount1'
+  const { logger, at } = recordingLogger()
+  const options = { provider: 'azure-blob', providerOptions: { connectionString: down, container: 'c' }, writeRemoteCache: true }
+  const started = Date.now()
+  for (let i = 0; i < 6; i++) {
+    const storage = native.getProvider(logger, repo.dirs.a, options)
+    assert.equal(await storage.fetch(`down-${i}`), false)
+  }
+  const warns = at('warn')
+  assert.equal(warns.length, 1, warns.join('\n'))
+  assert.match(warns[0], /^backfill-native: remote cache \(azure-blob container 'c' at http:\/\/127\.0\.0\.1:9\): download failed: .*; treated as a miss\. To fix it, check the network/)
+  assert.ok(!warns[0].includes(KEY))
+  assert.ok(Date.now() - started < 60000)
+  // Switched off now: a put stores locally and does not try to upload.
+  const put = await new native.Cache({ cwd: repo.dirs.a, ...options }).put('after', ['lib/**'])
+  assert.deepEqual([put.stored, put.uploaded], [true, false])
+  assert.match(put.uploadSkipped, /switched off after repeated failures/)
+})

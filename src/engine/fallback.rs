@@ -1,0 +1,307 @@
+//! The remote fallback, as lage's `RemoteFallbackCacheProvider` does it:
+//! fetch the remote on a local miss and fill the local store from it; upload
+//! after a put when remote writes are on. Every remote failure becomes a
+//! miss and at most one warning per kind of failure per process; after a
+//! few failures in a row the remote is switched off for the process.
+
+use std::collections::HashSet;
+use std::io::{self, Read, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::archive::{ingest_archive, write_archive, IngestError};
+use crate::cache_key::CacheKey;
+use crate::error::{CacheError, Result};
+use crate::remote::signature::Signer;
+use crate::remote::{FailureKind, Health, Lookup, Remote, RemoteFailure};
+use crate::store::{FetchReport, LocalStore, RestoreOptions};
+
+/// A remote with the policy the engine applies to it.
+pub struct RemoteLayer {
+    pub remote: Arc<dyn Remote>,
+    pub health: Arc<Health>,
+    pub max_size: Option<u64>,
+    pub signing_key: Option<String>,
+    pub write: bool,
+}
+
+/// What the remote gave for a fetch.
+pub enum RemoteFetch {
+    Hit(crate::store::FetchReport),
+    Miss {
+        warning: Option<String>,
+        note: Option<String>,
+    },
+}
+
+/// What an upload did.
+#[derive(Debug, Clone, Default)]
+pub struct Upload {
+    pub uploaded: bool,
+    pub bytes: u64,
+    pub skipped: Option<String>,
+    pub warning: Option<String>,
+}
+
+/// Keys this process restored from the remote: lage does not upload those
+/// again.
+fn remote_hits() -> &'static Mutex<HashSet<String>> {
+    static HITS: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    HITS.get_or_init(Default::default)
+}
+
+impl RemoteLayer {
+    /// Turns a failure into a warning, once per kind of failure.
+    fn failed(&self, f: &RemoteFailure, op: &str) -> Option<String> {
+        if f.kind == FailureKind::Forbidden && op == "upload" {
+            self.health.uploads_refused();
+            return self.health.first_warning("forbidden-upload").then(|| {
+                format!(
+                    "uploads to the remote cache ({}) are refused ({}): the credentials are read-only, \
+                     such as a read-only SAS. Outputs are still cached locally. To fix it, use a read-write \
+                     connection string where uploads should happen, or turn remote writes off here \
+                     (unset LAGE_WRITE_REMOTE_CACHE)",
+                    self.remote.describe(),
+                    f.message
+                )
+            });
+        }
+        self.health.failed();
+        let topic = format!("{:?}-{op}", f.kind);
+        self.health.first_warning(&topic).then(|| {
+            let hint = match f.kind {
+                FailureKind::ContainerNotFound => "check the container name in BACKFILL_CACHE_PROVIDER_OPTIONS",
+                FailureKind::Forbidden => "check that the connection string or SAS is valid and not expired",
+                FailureKind::Unavailable => "check the network and the storage account endpoint",
+                FailureKind::Other => "check the connection string and the container",
+            };
+            format!(
+                "remote cache ({}): {}; treated as a miss. To fix it, {hint}. After {} failures in a row the \
+                 remote cache is switched off until the process ends",
+                self.remote.describe(),
+                f.message,
+                crate::remote::FAILURES_BEFORE_OFF
+            )
+        })
+    }
+
+    /// Fetches `key` from the remote into `store` and restores it into `cwd`.
+    pub fn fetch(
+        &self,
+        store: &LocalStore,
+        key: &CacheKey,
+        cwd: &Path,
+        options: RestoreOptions,
+    ) -> Result<RemoteFetch> {
+        let miss = |warning: Option<String>| {
+            Ok(RemoteFetch::Miss {
+                warning,
+                note: None,
+            })
+        };
+        if self.health.is_off() {
+            return Ok(RemoteFetch::Miss {
+                warning: None,
+                note: Some("the remote cache is switched off after repeated failures".into()),
+            });
+        }
+        let blob = match self.remote.open(key) {
+            Ok(Lookup::Found(b)) => b,
+            Ok(Lookup::Miss) => {
+                self.health.succeeded();
+                return miss(None);
+            }
+            Ok(Lookup::TooLarge(size)) => {
+                self.health.succeeded();
+                return Ok(RemoteFetch::Miss {
+                    warning: None,
+                    note: Some(format!("the remote entry is {size} bytes, over maxSize")),
+                });
+            }
+            Err(f) => return miss(self.failed(&f, "download")),
+        };
+        if let (Some(max), Some(size)) = (self.max_size, blob.size) {
+            if size > max {
+                return Ok(RemoteFetch::Miss {
+                    warning: None,
+                    note: Some(format!(
+                        "the remote entry is {size} bytes, over maxSize ({max})"
+                    )),
+                });
+            }
+        }
+        let _lock = store.lock_for_writing()?;
+        let mut signer = Signer::new(self.signing_key.as_deref());
+        let mut reader = Signed {
+            inner: blob.body,
+            signer: &mut signer,
+        };
+        let manifest = match ingest_archive(store, key, &mut reader) {
+            Ok(m) => m,
+            Err(IngestError::Local(e)) => return Err(e),
+            Err(IngestError::Refused(why)) => {
+                self.health.succeeded();
+                return miss(Some(format!(
+                    "refused the remote entry for hash {} from {}: {why}; nothing was written, treated as a miss",
+                    key.as_str(),
+                    self.remote.describe()
+                )));
+            }
+            Err(IngestError::Stream(e)) => {
+                let f = RemoteFailure {
+                    kind: FailureKind::Unavailable,
+                    message: format!("download of {} failed: {e}", key.as_str()),
+                };
+                return miss(self.failed(&f, "download"));
+            }
+        };
+        // Read what follows the tar's end marker too, so the digest covers
+        // the whole blob.
+        if let Err(e) = io::copy(&mut reader, &mut io::sink()) {
+            let f = RemoteFailure {
+                kind: FailureKind::Unavailable,
+                message: format!("download of {} failed: {e}", key.as_str()),
+            };
+            return miss(self.failed(&f, "download"));
+        }
+        self.health.succeeded();
+        if let Err(why) = signer.verify(&blob.metadata) {
+            return miss(Some(format!(
+                "refused the remote entry for hash {} from {}: {why}; treated as a miss",
+                key.as_str(),
+                self.remote.describe()
+            )));
+        }
+        store.write_manifest(key, &manifest)?;
+        drop(_lock);
+        match store.fetch(key, cwd, options)? {
+            FetchReport::Hit(r) => {
+                remote_hits()
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key.as_str().to_string());
+                Ok(RemoteFetch::Hit(FetchReport::Hit(r)))
+            }
+            FetchReport::Unusable(why) => miss(Some(why)),
+            FetchReport::Miss => miss(None),
+        }
+    }
+
+    /// Uploads the entry of `key` from `store`, unless remote writes are off,
+    /// it came from the remote, or it is over `maxSize`.
+    pub fn upload(&self, store: &LocalStore, key: &CacheKey) -> Result<Upload> {
+        let skip = |why: &str| {
+            Ok(Upload {
+                skipped: Some(why.to_string()),
+                ..Upload::default()
+            })
+        };
+        if !self.write {
+            return skip(
+                "remote writes are off (set LAGE_WRITE_REMOTE_CACHE=true to turn them on)",
+            );
+        }
+        if self.health.is_off() {
+            return skip("the remote cache is switched off after repeated failures");
+        }
+        if self.health.are_uploads_refused() {
+            return skip("the remote cache refuses uploads with these credentials");
+        }
+        if remote_hits()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(key.as_str())
+        {
+            return skip("the entry came from the remote cache");
+        }
+        let Some(manifest) = store.read_manifest(key) else {
+            return Err(CacheError::io(
+                "read the entry to upload from",
+                store.root(),
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("no usable entry for {}", key.as_str()),
+                ),
+            ));
+        };
+        if let Some(max) = self.max_size {
+            if manifest.bytes() > max {
+                return skip(&format!(
+                    "the outputs are {} bytes, over maxSize ({max})",
+                    manifest.bytes()
+                ));
+            }
+        }
+        let mut local_error = None;
+        let result = self.remote.upload(key, &mut |out, metadata| {
+            let mut signer = Signer::new(self.signing_key.as_deref());
+            let mut w = SigningWriter {
+                inner: out,
+                signer: &mut signer,
+            };
+            if let Err(e) = write_archive(store, &manifest, &mut w) {
+                if e.kind() == io::ErrorKind::InvalidData {
+                    local_error = Some(e.to_string());
+                }
+                return Err(e);
+            }
+            for (k, v) in signer.metadata() {
+                metadata.insert(k.to_string(), v);
+            }
+            Ok(())
+        });
+        match result {
+            Ok(bytes) => {
+                self.health.succeeded();
+                Ok(Upload {
+                    uploaded: true,
+                    bytes,
+                    ..Upload::default()
+                })
+            }
+            Err(_) if local_error.is_some() => Ok(Upload {
+                warning: Some(format!(
+                    "did not upload hash {}: {}; run a purge or clear the local cache",
+                    key.as_str(),
+                    local_error.unwrap_or_default()
+                )),
+                ..Upload::default()
+            }),
+            Err(f) => Ok(Upload {
+                warning: self.failed(&f, "upload"),
+                ..Upload::default()
+            }),
+        }
+    }
+}
+
+/// Feeds what is read to the signer.
+struct Signed<'a, R> {
+    inner: R,
+    signer: &'a mut Signer,
+}
+
+impl<R: Read> Read for Signed<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.signer.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Feeds what is written to the signer.
+struct SigningWriter<'a, W: ?Sized> {
+    inner: &'a mut W,
+    signer: &'a mut Signer,
+}
+
+impl<W: Write + ?Sized> Write for SigningWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.signer.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}

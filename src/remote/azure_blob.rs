@@ -1,0 +1,434 @@
+//! Azure Blob Storage: blob name = cache key, content = the tar archive.
+//! Downloads stream in ranged chunks; uploads stream as staged blocks that
+//! become visible only when the block list is committed.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read, Write};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use azure_core::error::ErrorKind;
+use azure_core::request_options::Metadata;
+use azure_core::{ExponentialRetryOptions, RetryOptions, TransportOptions};
+use azure_storage_blobs::blob::{BlobBlockType, BlockList};
+use azure_storage_blobs::prelude::{BlobClient, BlockId, ClientBuilder, ContainerClient};
+use bytes::Bytes;
+use futures::StreamExt;
+use regex::Regex;
+use tokio::runtime::Runtime;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::connection::parse_connection;
+use super::runtime::runtime;
+use super::{FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure};
+use crate::cache_key::CacheKey;
+use crate::config::AzureBlobOptions;
+
+/// Downloads are asked for in ranges of this size.
+const CHUNK: u64 = 8 << 20;
+/// Uploads are staged in blocks of this size...
+const BLOCK: usize = 8 << 20;
+/// ...with at most this many in flight, so memory stays near 32 MB.
+const BLOCKS_IN_FLIGHT: usize = 4;
+/// Time allowed to connect, and without a byte before the remote is
+/// considered stalled.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The Azure Blob Storage remote of one container.
+pub struct AzureBlobRemote {
+    container: ContainerClient,
+    name: String,
+    endpoint: String,
+}
+
+impl AzureBlobRemote {
+    /// Connects (lazily: no request is made) to the container of `options`;
+    /// the error says what is wrong with the connection string, never
+    /// quoting it.
+    pub fn new(options: &AzureBlobOptions) -> Result<Self, String> {
+        let conn = parse_connection(options.connection_string.expose())?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(STALL_TIMEOUT)
+            .build()
+            .map_err(|e| format!("the HTTP client could not be made ({e})"))?;
+        let retry = ExponentialRetryOptions::default()
+            .max_retries(3u32)
+            .initial_delay(Duration::from_millis(200))
+            .max_delay(Duration::from_secs(2))
+            .max_total_elapsed(Duration::from_secs(20));
+        let container = ClientBuilder::with_location(conn.location, conn.credentials)
+            .retry(RetryOptions::exponential(retry))
+            .transport(TransportOptions::new(Arc::new(http)))
+            .container_client(options.container.clone());
+        Ok(AzureBlobRemote {
+            container,
+            name: options.container.clone(),
+            endpoint: conn.endpoint,
+        })
+    }
+
+    fn rt(&self) -> Result<&'static Runtime, RemoteFailure> {
+        runtime().ok_or_else(|| RemoteFailure {
+            kind: FailureKind::Other,
+            message: "the remote runtime could not be started".into(),
+        })
+    }
+}
+
+impl Remote for AzureBlobRemote {
+    fn describe(&self) -> String {
+        format!("azure-blob container '{}' at {}", self.name, self.endpoint)
+    }
+
+    fn open(&self, key: &CacheKey) -> Result<Lookup, RemoteFailure> {
+        let rt = self.rt()?;
+        let blob = self.container.blob_client(key.as_str());
+        let (tx, mut rx) = mpsc::channel::<Msg>(16);
+        let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+        rt.spawn(download(blob, tx, first_tx));
+        match rt.block_on(first_rx) {
+            Ok(Ok(First { size, metadata })) => Ok(Lookup::Found(RemoteBlob {
+                size,
+                metadata,
+                body: Box::new(ChannelReader {
+                    rx: Some(rx),
+                    buf: Bytes::new(),
+                }),
+            })),
+            Ok(Err(e)) => match status_of(&e) {
+                Some((404, _)) => Ok(Lookup::Miss),
+                // A zero-byte blob cannot be read by range (416).
+                Some((416, _)) => {
+                    rx.close();
+                    Ok(Lookup::Found(RemoteBlob {
+                        size: Some(0),
+                        metadata: HashMap::new(),
+                        body: Box::new(io::empty()),
+                    }))
+                }
+                _ => Err(classify(&e, "download")),
+            },
+            Err(_) => Err(RemoteFailure {
+                kind: FailureKind::Other,
+                message: "download failed: the transfer stopped before it began".into(),
+            }),
+        }
+    }
+
+    fn upload(
+        &self,
+        key: &CacheKey,
+        write: &mut dyn FnMut(&mut dyn Write, &mut HashMap<String, String>) -> io::Result<()>,
+    ) -> Result<u64, RemoteFailure> {
+        let rt = self.rt()?;
+        let mut w = BlockWriter {
+            blob: self.container.blob_client(key.as_str()),
+            rt,
+            buf: Vec::with_capacity(BLOCK),
+            blocks: Vec::new(),
+            in_flight: VecDeque::new(),
+            total: 0,
+            failed: None,
+        };
+        let mut metadata = HashMap::new();
+        if let Err(e) = write(&mut w, &mut metadata) {
+            return Err(w.failed.take().unwrap_or(RemoteFailure {
+                kind: FailureKind::Other,
+                message: format!("upload failed: {e}"),
+            }));
+        }
+        w.finish(metadata)
+    }
+}
+
+struct First {
+    size: Option<u64>,
+    metadata: HashMap<String, String>,
+}
+
+enum Msg {
+    Data(Bytes),
+    Failed(String),
+    Done,
+}
+
+/// Pulls the blob range by range and hands the bytes over; the first
+/// response (or error) goes to `first`, so a miss is known before reading.
+async fn download(
+    blob: BlobClient,
+    tx: mpsc::Sender<Msg>,
+    first: tokio::sync::oneshot::Sender<azure_core::Result<First>>,
+) {
+    let mut pages = blob.get().chunk_size(CHUNK).into_stream();
+    let mut first = Some(first);
+    loop {
+        let page = match tokio::time::timeout(STALL_TIMEOUT, pages.next()).await {
+            Ok(Some(page)) => page,
+            Ok(None) => break,
+            Err(_) => {
+                let _ = tx.send(Msg::Failed("download stalled".into())).await;
+                return;
+            }
+        };
+        let response = match page {
+            Ok(r) => r,
+            Err(e) => {
+                match first.take() {
+                    Some(f) => {
+                        let _ = f.send(Err(e));
+                    }
+                    None => {
+                        let _ = tx.send(Msg::Failed(classify(&e, "download").message)).await;
+                    }
+                }
+                return;
+            }
+        };
+        if let Some(f) = first.take() {
+            let size = response
+                .remaining_range
+                .is_none()
+                .then_some(response.blob.properties.content_length);
+            let metadata = response.blob.metadata.clone().unwrap_or_default();
+            if f.send(Ok(First { size, metadata })).is_err() {
+                return;
+            }
+        }
+        let mut body = response.data;
+        loop {
+            match tokio::time::timeout(STALL_TIMEOUT, body.next()).await {
+                Ok(Some(Ok(bytes))) => {
+                    if tx.send(Msg::Data(bytes)).await.is_err() {
+                        return; // the reader gave up
+                    }
+                }
+                Ok(Some(Err(e))) => {
+                    let _ = tx.send(Msg::Failed(classify(&e, "download").message)).await;
+                    return;
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    let _ = tx.send(Msg::Failed("download stalled".into())).await;
+                    return;
+                }
+            }
+        }
+    }
+    let _ = tx.send(Msg::Done).await;
+}
+
+/// The bytes of a download as a blocking reader; a download that ends
+/// without saying it is done is an error, never a short file.
+struct ChannelReader {
+    rx: Option<mpsc::Receiver<Msg>>,
+    buf: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.buf.is_empty() {
+            let Some(rx) = self.rx.as_mut() else {
+                return Ok(0);
+            };
+            match rx.blocking_recv() {
+                Some(Msg::Data(b)) => self.buf = b,
+                Some(Msg::Done) => {
+                    self.rx = None;
+                    return Ok(0);
+                }
+                Some(Msg::Failed(why)) => return Err(io::Error::other(why)),
+                None => return Err(io::Error::other("download ended early")),
+            }
+        }
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf[..n]);
+        let _ = self.buf.split_to(n);
+        Ok(n)
+    }
+}
+
+/// Stages what is written as blocks, a few at a time.
+struct BlockWriter {
+    blob: BlobClient,
+    rt: &'static Runtime,
+    buf: Vec<u8>,
+    blocks: Vec<BlockId>,
+    in_flight: VecDeque<JoinHandle<azure_core::Result<()>>>,
+    total: u64,
+    failed: Option<RemoteFailure>,
+}
+
+impl BlockWriter {
+    fn stage(&mut self) -> io::Result<()> {
+        let data = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(BLOCK)));
+        let id = BlockId::new(Bytes::from(format!("{:010}", self.blocks.len())));
+        self.blocks.push(id.clone());
+        let blob = self.blob.clone();
+        self.in_flight.push_back(
+            self.rt
+                .spawn(async move { blob.put_block(id, data).await.map(|_| ()) }),
+        );
+        while self.in_flight.len() >= BLOCKS_IN_FLIGHT {
+            self.wait_oldest()?;
+        }
+        Ok(())
+    }
+
+    fn wait_oldest(&mut self) -> io::Result<()> {
+        let Some(handle) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let failure = match self.rt.block_on(handle) {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => classify(&e, "upload"),
+            Err(e) => RemoteFailure {
+                kind: FailureKind::Other,
+                message: format!("upload failed: {e}"),
+            },
+        };
+        let err = io::Error::other(failure.message.clone());
+        self.failed = Some(failure);
+        Err(err)
+    }
+
+    fn finish(mut self, metadata: HashMap<String, String>) -> Result<u64, RemoteFailure> {
+        let mut meta = Metadata::new();
+        for (k, v) in metadata {
+            meta.insert(k, v);
+        }
+        let fail = |w: &mut BlockWriter, e: io::Error| {
+            w.failed.take().unwrap_or(RemoteFailure {
+                kind: FailureKind::Other,
+                message: format!("upload failed: {e}"),
+            })
+        };
+        if self.blocks.is_empty() {
+            // Small archive: one request.
+            let body = Bytes::from(std::mem::take(&mut self.buf));
+            let len = body.len() as u64;
+            return self
+                .rt
+                .block_on(self.blob.put_block_blob(body).metadata(meta).into_future())
+                .map(|_| len)
+                .map_err(|e| classify(&e, "upload"));
+        }
+        if !self.buf.is_empty() {
+            if let Err(e) = self.stage() {
+                return Err(fail(&mut self, e));
+            }
+        }
+        while !self.in_flight.is_empty() {
+            if let Err(e) = self.wait_oldest() {
+                return Err(fail(&mut self, e));
+            }
+        }
+        let list = BlockList {
+            blocks: self
+                .blocks
+                .drain(..)
+                .map(BlobBlockType::new_uncommitted)
+                .collect(),
+        };
+        self.rt
+            .block_on(self.blob.put_block_list(list).metadata(meta).into_future())
+            .map(|_| self.total)
+            .map_err(|e| classify(&e, "upload"))
+    }
+}
+
+impl Write for BlockWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let room = BLOCK - self.buf.len();
+        let n = data.len().min(room);
+        self.buf.extend_from_slice(&data[..n]);
+        self.total += n as u64;
+        if self.buf.len() == BLOCK {
+            self.stage()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn status_of(e: &azure_core::Error) -> Option<(u16, String)> {
+    match e.kind() {
+        ErrorKind::HttpResponse { status, error_code } => {
+            Some((u16::from(*status), error_code.clone().unwrap_or_default()))
+        }
+        _ => None,
+    }
+}
+
+/// What failed, for a warning: the HTTP status and Azure error code, or the
+/// transport error with any URL query (which may hold a SAS) removed.
+fn classify(e: &azure_core::Error, what: &str) -> RemoteFailure {
+    if let Some((status, code)) = status_of(e) {
+        let kind = match status {
+            403 => FailureKind::Forbidden,
+            404 if code == "ContainerNotFound" => FailureKind::ContainerNotFound,
+            408 | 429 | 500..=599 => FailureKind::Unavailable,
+            _ => FailureKind::Other,
+        };
+        let code = if code.is_empty() {
+            String::new()
+        } else {
+            format!(" {code}")
+        };
+        return RemoteFailure {
+            kind,
+            message: format!("{what} failed: HTTP {status}{code}"),
+        };
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    let kind = match e.kind() {
+        ErrorKind::Io => FailureKind::Unavailable,
+        _ => FailureKind::Other,
+    };
+    RemoteFailure {
+        kind,
+        message: format!("{what} failed: {}", redact(&text)),
+    }
+}
+
+/// Removes URL queries (SAS tokens) and key-like values from a message.
+pub fn redact(text: &str) -> String {
+    static PATTERNS: OnceLock<Option<(Regex, Regex)>> = OnceLock::new();
+    let Some((query, keys)) = PATTERNS
+        .get_or_init(|| {
+            Some((
+                Regex::new(r#"\?[^\s"')]*"#).ok()?,
+                Regex::new(r"(?i)(AccountKey|SharedAccessSignature|sig)=[^;&\s]*").ok()?,
+            ))
+        })
+        .as_ref()
+    else {
+        return "(details withheld)".into();
+    };
+    let text = query.replace_all(text, "?<redacted>");
+    keys.replace_all(&text, "$1=<redacted>").into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redact_removes_sas_tokens_and_keys() {
+        let msg = "error sending request for url (http://127.0.0.1:1/devstoreaccount1/c/k?sv=2022&sig=SECRET): AccountKey=SECRET2;x";
+        let out = super::redact(msg);
+        assert!(!out.contains("SECRET"), "{out}");
+        assert!(
+            out.contains("http://127.0.0.1:1/devstoreaccount1/c/k?<redacted>"),
+            "{out}"
+        );
+    }
+}

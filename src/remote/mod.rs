@@ -1,0 +1,88 @@
+//! The remote cache behind a small trait, so another backend can be added.
+//! Azure Blob Storage is the one there is (`azure_blob`).
+//!
+//! Every remote failure is an expected outcome for the engine (a miss and a
+//! warning), never an error: a broken remote must not break the build.
+
+mod azure_blob;
+mod connection;
+mod health;
+mod runtime;
+pub mod signature;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Read;
+
+pub use azure_blob::AzureBlobRemote;
+pub use connection::parse_connection;
+pub use health::{Health, FAILURES_BEFORE_OFF};
+
+use crate::cache_key::CacheKey;
+
+/// What kind of failure a remote operation met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The credentials may not do this (a read-only SAS on upload: 403).
+    Forbidden,
+    /// The container does not exist.
+    ContainerNotFound,
+    /// The remote could not be reached, timed out or answered 5xx/429.
+    Unavailable,
+    /// Anything else (a malformed answer, say).
+    Other,
+}
+
+/// A failed remote operation; the message never holds a secret.
+#[derive(Debug, Clone)]
+pub struct RemoteFailure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl fmt::Display for RemoteFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A blob being downloaded: its size, metadata and a reader that yields its
+/// bytes as they arrive (a read fails if the download fails).
+pub struct RemoteBlob {
+    pub size: Option<u64>,
+    pub metadata: HashMap<String, String>,
+    pub body: Box<dyn Read + Send>,
+}
+
+/// The result of asking the remote for a blob.
+pub enum Lookup {
+    /// No blob for this key.
+    Miss,
+    /// The blob is larger than `maxSize`; nothing was downloaded.
+    TooLarge(u64),
+    /// The blob, streaming.
+    Found(RemoteBlob),
+}
+
+/// A remote cache: one blob per cache key.
+pub trait Remote: Send + Sync {
+    /// Names the remote in messages ("azure-blob container 'c' at host"),
+    /// without secrets.
+    fn describe(&self) -> String;
+
+    /// Starts downloading the blob of `key`.
+    fn open(&self, key: &CacheKey) -> Result<Lookup, RemoteFailure>;
+
+    /// Uploads the bytes `write` produces as the blob of `key`, with
+    /// `metadata`, which `write` may fill in as it goes (it is read after
+    /// `write` returns). Nothing is visible remotely unless all of it is
+    /// uploaded.
+    fn upload(
+        &self,
+        key: &CacheKey,
+        write: &mut dyn FnMut(
+            &mut dyn std::io::Write,
+            &mut HashMap<String, String>,
+        ) -> std::io::Result<()>,
+    ) -> Result<u64, RemoteFailure>;
+}
