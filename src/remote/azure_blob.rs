@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use super::connection::parse_connection;
 use super::runtime::runtime;
-use super::{FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure};
+use super::{ArchiveWriter, FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure};
 use crate::cache_key::CacheKey;
 use crate::config::AzureBlobOptions;
 
@@ -118,11 +118,7 @@ impl Remote for AzureBlobRemote {
         }
     }
 
-    fn upload(
-        &self,
-        key: &CacheKey,
-        write: &mut dyn FnMut(&mut dyn Write, &mut HashMap<String, String>) -> io::Result<()>,
-    ) -> Result<u64, RemoteFailure> {
+    fn upload(&self, key: &CacheKey, write: &mut ArchiveWriter<'_>) -> Result<u64, RemoteFailure> {
         let rt = self.rt()?;
         let mut w = BlockWriter {
             blob: self.container.blob_client(key.as_str()),

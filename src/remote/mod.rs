@@ -64,6 +64,10 @@ pub enum Lookup {
     Found(RemoteBlob),
 }
 
+/// Writes an archive into the upload stream and fills in the blob metadata.
+pub type ArchiveWriter<'a> =
+    dyn FnMut(&mut dyn std::io::Write, &mut HashMap<String, String>) -> std::io::Result<()> + 'a;
+
 /// A remote cache: one blob per cache key.
 pub trait Remote: Send + Sync {
     /// Names the remote in messages ("azure-blob container 'c' at host"),
@@ -77,12 +81,5 @@ pub trait Remote: Send + Sync {
     /// `metadata`, which `write` may fill in as it goes (it is read after
     /// `write` returns). Nothing is visible remotely unless all of it is
     /// uploaded.
-    fn upload(
-        &self,
-        key: &CacheKey,
-        write: &mut dyn FnMut(
-            &mut dyn std::io::Write,
-            &mut HashMap<String, String>,
-        ) -> std::io::Result<()>,
-    ) -> Result<u64, RemoteFailure>;
+    fn upload(&self, key: &CacheKey, write: &mut ArchiveWriter<'_>) -> Result<u64, RemoteFailure>;
 }
