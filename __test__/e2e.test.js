@@ -10,6 +10,7 @@ const { Worker } = require('node:worker_threads')
 for (const k of Object.keys(process.env)) if (/^(BACKFILL_|LAGE_)/.test(k)) delete process.env[k]
 
 const { makeRepo, writeTree, snapshot } = require('./helpers')
+const { startAzurite, blobClient } = require('./azurite')
 
 const PACKAGES = Array.from({ length: 12 }, (_, i) => `pkg-${i}`)
 const WORKERS = 4
@@ -42,6 +43,7 @@ async function round(repo, shape) {
   const all = targets(repo)
   const chunks = Array.from({ length: WORKERS }, (_, w) => all.filter((_, i) => i % WORKERS === w))
   const warnings = []
+  const verbose = []
   const results = await Promise.all(
     chunks.map(
       (chunk) =>
@@ -51,6 +53,7 @@ async function round(repo, shape) {
           })
           worker.on('message', (m) => {
             if (m.warn) warnings.push(m.warn)
+            if (m.verbose) verbose.push(m.verbose)
             if (m.error) reject(new Error(m.error))
             if (m.results) resolve(m.results)
           })
@@ -58,7 +61,7 @@ async function round(repo, shape) {
         }),
     ),
   )
-  return { results: results.flat(), warnings }
+  return { results: results.flat(), warnings, verbose }
 }
 
 const builds = (repo) =>
@@ -94,5 +97,53 @@ for (const shape of ['function', 'plugin']) {
       ['pkg-10', 'pkg-11', 'pkg-9'],
     )
     assert.equal(builds(repo).length, PACKAGES.length + 3)
+  })
+}
+
+// The user doc's remote cache setup: CI exports the variables and uploads; a
+// developer's machine with an empty local store is then served from Azure.
+for (const setup of ['exported variables', '.env file only']) {
+  test(`remote round trip through lage-like workers, configured by ${setup}`, async () => {
+    const azurite = await startAzurite()
+    const saved = { ...process.env }
+    try {
+      const container = setup === '.env file only' ? 'dotenv' : 'exported'
+      await blobClient(azurite.connectionString).getContainerClient(container).create()
+      const repo = makeMonorepo()
+      const options = JSON.stringify({ connectionString: azurite.connectionString, container })
+      const vars = { BACKFILL_CACHE_PROVIDER: 'azure-blob', BACKFILL_CACHE_PROVIDER_OPTIONS: options, BACKFILL_LOG_LEVEL: 'verbose' }
+      const dotenv = path.join(repo.root, '.env')
+      if (setup === '.env file only') {
+        fs.writeFileSync(dotenv, Object.entries({ ...vars, LAGE_WRITE_REMOTE_CACHE: 'true' }).map(([k, v]) => `${k}=${v}`).join('\n'))
+      } else {
+        Object.assign(process.env, vars, { LAGE_WRITE_REMOTE_CACHE: 'true' })
+      }
+
+      const ci = await round(repo, 'function')
+      assert.equal(builds(repo).length, PACKAGES.length)
+      assert.deepEqual(ci.warnings, [])
+      assert.equal(ci.verbose.filter((l) => / uploaded \d+ bytes, in /.test(l)).length, PACKAGES.length)
+      const built = outputs(repo)
+      const blobs = []
+      for await (const b of blobClient(azurite.connectionString).getContainerClient(container).listBlobsFlat()) blobs.push(b.name)
+      assert.deepEqual(blobs.sort(), ci.results.map((r) => r.hash).sort())
+
+      // A developer machine: same sources, no outputs, no local store, no
+      // remote writes.
+      fs.rmSync(path.join(repo.root, 'node_modules'), { recursive: true })
+      for (const p of PACKAGES) fs.rmSync(path.join(repo.dirs[p], 'lib'), { recursive: true })
+      if (setup === '.env file only') fs.writeFileSync(dotenv, Object.entries(vars).map(([k, v]) => `${k}=${v}`).join('\n'))
+      else delete process.env.LAGE_WRITE_REMOTE_CACHE
+      const dev = await round(repo, 'plugin')
+      assert.equal(dev.results.filter((r) => r.hit).length, PACKAGES.length)
+      assert.equal(builds(repo).length, PACKAGES.length, 'no build ran again')
+      assert.equal(dev.verbose.filter((l) => / from the remote cache: /.test(l)).length, PACKAGES.length)
+      assert.deepEqual(outputs(repo), built)
+      assert.deepEqual(dev.warnings, [])
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k]
+      Object.assign(process.env, saved)
+      await azurite.stop()
+    }
   })
 }

@@ -214,3 +214,17 @@ test('the provider warns through the lage logger once when the remote is down, a
   assert.deepEqual([put.stored, put.uploaded], [true, false])
   assert.match(put.uploadSkipped, /switched off after repeated failures/)
 })
+
+test('a hash restored from one remote is still uploaded to another', async () => {
+  const [from, to] = [await newContainer(), await newContainer()]
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, OUTPUTS)
+  await cache(repo.dirs.a, from, { write: true }).put('moved', ['lib/**'])
+  const dev = makeRepo(['a'])
+  assert.equal((await cache(dev.dirs.a, from, { write: true }).fetch('moved')).source, 'remote')
+  const again = await cache(dev.dirs.a, from, { write: true }).put('moved', ['lib/**'])
+  assert.match(again.uploadSkipped, /came from the remote cache/, 'lage does not upload a remote hit back')
+  const other = await cache(dev.dirs.a, to, { write: true }).put('moved', ['lib/**'])
+  assert.equal(other.uploaded, true)
+  assert.deepEqual(await blobNames(to), ['moved'])
+})

@@ -43,14 +43,18 @@ pub struct Upload {
     pub warning: Option<String>,
 }
 
-/// Keys this process restored from the remote: lage does not upload those
-/// again.
+/// Keys this process restored from a remote, with the remote's name: lage
+/// does not upload those to that remote again.
 fn remote_hits() -> &'static Mutex<HashSet<String>> {
     static HITS: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
     HITS.get_or_init(Default::default)
 }
 
 impl RemoteLayer {
+    fn hit_id(&self, key: &CacheKey) -> String {
+        format!("{}\n{}", self.remote.describe(), key.as_str())
+    }
+
     /// Turns a failure into a warning, once per kind of failure.
     fn failed(&self, f: &RemoteFailure, op: &str) -> Option<String> {
         if f.kind == FailureKind::Forbidden && op == "upload" {
@@ -179,7 +183,7 @@ impl RemoteLayer {
                 remote_hits()
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .insert(key.as_str().to_string());
+                    .insert(self.hit_id(key));
                 Ok(RemoteFetch::Hit(FetchReport::Hit(r)))
             }
             FetchReport::Unusable(why) => miss(Some(why)),
@@ -210,7 +214,7 @@ impl RemoteLayer {
         if remote_hits()
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .contains(key.as_str())
+            .contains(&self.hit_id(key))
         {
             return skip("the entry came from the remote cache");
         }
