@@ -57,8 +57,12 @@ export declare class Cache {
    * time spent.
    */
   stats(): CacheStats
-  /** Resolves when no fetch or put of this cache is under way. */
-  flush(): Promise<void>
+  /**
+   * Resolves when no fetch, put or background upload of this cache is
+   * under way, with the warnings of the background uploads that ended
+   * since the last flush.
+   */
+  flush(): Promise<Array<string>>
 }
 
 /**
@@ -126,6 +130,13 @@ export interface CacheOptions {
    * @default false
    */
   writeRemoteCache?: boolean
+  /**
+   * Let `put` resolve once the outputs are stored locally and upload in
+   * the background; `flush()` waits for the uploads. Node does not exit
+   * before they end, but a terminated worker thread drops them.
+   * @default false
+   */
+  backgroundUploads?: boolean
 }
 
 /** Counters of one `Cache` since it was made. */
@@ -256,6 +267,11 @@ export interface PutResult {
   uploadBytes: number
   /** Why the entry was not uploaded, when a remote cache is configured. */
   uploadSkipped?: string
+  /**
+   * Whether the upload runs in the background (`backgroundUploads`);
+   * `flush()` waits for it.
+   */
+  uploadPending: boolean
   /** Problems found. */
   warnings: Array<string>
 }

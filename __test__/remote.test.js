@@ -228,3 +228,22 @@ test('a hash restored from one remote is still uploaded to another', async () =>
   assert.equal(other.uploaded, true)
   assert.deepEqual(await blobNames(to), ['moved'])
 })
+
+test('background uploads: put resolves first, flush waits, and a normal exit does not lose them', async () => {
+  const container = await newContainer()
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, OUTPUTS)
+  const c = cache(repo.dirs.a, container, { write: true, backgroundUploads: true })
+  const put = await c.put('bg', ['lib/**'])
+  assert.deepEqual([put.stored, put.uploaded, put.uploadPending], [true, false, true])
+  assert.deepEqual(await c.flush(), [])
+  assert.deepEqual(await blobNames(container), ['bg'])
+  assert.equal(c.stats().uploads, 1)
+
+  // A script that puts and simply ends: Node waits for the upload.
+  const { execFileSync } = require('node:child_process')
+  const script = `const n = require(${JSON.stringify(path.resolve(__dirname, '..'))});
+    new n.Cache(${JSON.stringify({ cwd: repo.dirs.a, ...remoteOptions(container), writeRemoteCache: true, backgroundUploads: true })}).put('bg-exit', ['lib/**'])`
+  execFileSync(process.execPath, ['-e', script], { env: { PATH: process.env.PATH } })
+  assert.deepEqual((await blobNames(container)).sort(), ['bg', 'bg-exit'])
+})

@@ -35,12 +35,17 @@ fn put_work(
     output_glob: Option<Vec<String>>,
 ) -> Work<PutResult> {
     let engine = engine.clone();
+    // Taken now, not when the work starts, so `flush` waits for queued puts.
+    let busy = engine.begin();
     Box::new(move || {
-        Done::quiet(
-            engine
-                .put(&hash, output_glob.as_deref())
-                .map(PutResult::from),
-        )
+        let _busy = busy;
+        let result = engine.put(&hash, output_glob.as_deref());
+        let pending = matches!(&result, Ok(o) if o.upload_pending);
+        let mut done = Done::quiet(result.map(PutResult::from));
+        if pending {
+            done.follow_up = Some(super::provider::upload_work(engine.clone(), hash));
+        }
+        done
     })
 }
 
@@ -139,13 +144,15 @@ impl Cache {
         CacheStats::from(self.engine.stats())
     }
 
-    /// Resolves when no fetch or put of this cache is under way.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn flush(&self) -> AsyncTask<Job<()>> {
+    /// Resolves when no fetch, put or background upload of this cache is
+    /// under way, with the warnings of the background uploads that ended
+    /// since the last flush.
+    #[napi(ts_return_type = "Promise<Array<string>>")]
+    pub fn flush(&self) -> AsyncTask<Job<Vec<String>>> {
         let engine = self.engine.clone();
         AsyncTask::new(Job::new(Box::new(move || {
             engine.flush();
-            Done::quiet(Ok(()))
+            Done::quiet(Ok(engine.take_background_warnings()))
         })))
     }
 }

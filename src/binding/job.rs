@@ -16,6 +16,9 @@ pub type Work<T> = Box<dyn FnOnce() -> Done<T> + Send>;
 pub struct Done<T> {
     pub result: std::result::Result<T, CacheError>,
     pub logs: Vec<LogLine>,
+    /// More work to start once this resolves (a background upload); it
+    /// reports to the same logger.
+    pub follow_up: Option<Work<()>>,
 }
 
 impl<T> Done<T> {
@@ -24,6 +27,16 @@ impl<T> Done<T> {
         Done {
             result,
             logs: Vec::new(),
+            follow_up: None,
+        }
+    }
+
+    /// A result with log lines.
+    pub fn logged(result: std::result::Result<T, CacheError>, logs: Vec<LogLine>) -> Self {
+        Done {
+            result,
+            logs,
+            follow_up: None,
         }
     }
 }
@@ -67,10 +80,15 @@ impl<T: Send + ToNapiValue + TypeName + 'static> Task for Job<T> {
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        if let Some(logger) = &self.logger {
-            if let Ok(obj) = logger.get_value(&env) {
-                logger::emit(&env, &obj, self.level, &output.logs);
-            }
+        let logger = self.logger.as_ref().and_then(|l| l.get_value(&env).ok());
+        if let Some(obj) = &logger {
+            logger::emit(&env, obj, self.level, &output.logs);
+        }
+        if let Some(work) = output.follow_up {
+            // Queued async work keeps Node alive until it ends, so a
+            // background upload is not lost when the process ends normally.
+            let logger = logger.and_then(|l| l.create_ref().ok());
+            env.spawn(Job::logged(work, logger, self.level))?;
         }
         output.result.map_err(|e| js_error(&env, &e))
     }

@@ -39,6 +39,11 @@ pub struct CacheOptions {
     /// Upload to the remote cache on put (`LAGE_WRITE_REMOTE_CACHE`).
     /// @default false
     pub write_remote_cache: Option<bool>,
+    /// Let `put` resolve once the outputs are stored locally and upload in
+    /// the background; `flush()` waits for the uploads. Node does not exit
+    /// before they end, but a terminated worker thread drops them.
+    /// @default false
+    pub background_uploads: Option<bool>,
 }
 
 /// The package directory and engine options for a call: `cwd` given as an
@@ -58,6 +63,7 @@ pub fn resolve(cwd: Option<String>, options: Option<CacheOptions>) -> (PathBuf, 
         mode: o.mode,
         log_level: o.log_level,
         write_remote_cache: o.write_remote_cache,
+        background_uploads: o.background_uploads,
     };
     (dir, opts)
 }

@@ -51,14 +51,16 @@ impl ObjectFinalize for CacheStorage {
     }
 }
 
+fn warnings(list: &[String]) -> Vec<LogLine> {
+    list.iter()
+        .map(|w| LogLine::new(LogLevel::Warn, w.clone()))
+        .collect()
+}
+
 fn fetch_work(engine: Arc<Engine>, hash: String) -> Work<bool> {
     Box::new(move || match engine.fetch(&hash) {
         Ok(o) => {
-            let mut logs: Vec<LogLine> = o
-                .warnings
-                .iter()
-                .map(|w| LogLine::new(LogLevel::Warn, w.clone()))
-                .collect();
+            let mut logs = warnings(&o.warnings);
             let text = match (o.source, &o.skipped) {
                 (Some(source), _) => format!(
                     "hit for {hash} from the {} cache: {} files restored, {} unchanged, in {} ms",
@@ -74,29 +76,19 @@ fn fetch_work(engine: Arc<Engine>, hash: String) -> Work<bool> {
                 },
             };
             logs.push(LogLine::new(LogLevel::Verbose, text));
-            Done {
-                result: Ok(o.hit()),
-                logs,
-            }
+            Done::logged(Ok(o.hit()), logs)
         }
-        Err(e) => Done {
-            logs: vec![LogLine::new(
-                LogLevel::Warn,
-                format!("fetch of {hash} failed: {e}"),
-            )],
-            result: Err(e),
-        },
+        Err(e) => {
+            let line = LogLine::new(LogLevel::Warn, format!("fetch of {hash} failed: {e}"));
+            Done::logged(Err(e), vec![line])
+        }
     })
 }
 
 fn put_work(engine: Arc<Engine>, hash: String, output_glob: Vec<String>) -> Work<()> {
     Box::new(move || match engine.put(&hash, Some(&output_glob)) {
         Ok(o) => {
-            let mut logs: Vec<LogLine> = o
-                .warnings
-                .iter()
-                .map(|w| LogLine::new(LogLevel::Warn, w.clone()))
-                .collect();
+            let mut logs = warnings(&o.warnings);
             let text = match &o.skipped {
                 Some(why) => format!("cache not written for {hash}: {why}"),
                 None => format!(
@@ -104,27 +96,70 @@ fn put_work(engine: Arc<Engine>, hash: String, output_glob: Vec<String>) -> Work
                     o.files,
                     o.bytes,
                     o.new_bytes,
-                    match (&o.uploaded, &o.upload_skipped) {
-                        (true, _) => format!(", uploaded {} bytes", o.upload_bytes),
-                        (false, Some(why)) => format!(", not uploaded: {why}"),
-                        (false, None) => String::new(),
-                    },
+                    upload_note(
+                        o.uploaded,
+                        o.upload_bytes,
+                        &o.upload_skipped,
+                        o.upload_pending
+                    ),
                     o.duration.as_millis()
                 ),
             };
             logs.push(LogLine::new(LogLevel::Verbose, text));
-            Done {
-                result: Ok(()),
-                logs,
+            let mut done = Done::logged(Ok(()), logs);
+            if o.upload_pending {
+                done.follow_up = Some(upload_work(engine.clone(), hash));
             }
+            done
         }
-        Err(e) => Done {
-            logs: vec![LogLine::new(
-                LogLevel::Warn,
-                format!("put of {hash} failed: {e}"),
-            )],
-            result: Err(e),
-        },
+        Err(e) => {
+            let line = LogLine::new(LogLevel::Warn, format!("put of {hash} failed: {e}"));
+            Done::logged(Err(e), vec![line])
+        }
+    })
+}
+
+/// The tail of a "stored" log line about the upload.
+pub fn upload_note(uploaded: bool, bytes: u64, skipped: &Option<String>, pending: bool) -> String {
+    match (uploaded, skipped, pending) {
+        (true, _, _) => format!(", uploaded {bytes} bytes"),
+        (false, _, true) => ", uploading in the background".to_string(),
+        (false, Some(why), _) => format!(", not uploaded: {why}"),
+        (false, None, _) => String::new(),
+    }
+}
+
+/// A background upload: its warnings go to the logger and to the engine's
+/// list for `flush`; a local failure is reported, not thrown, since nobody
+/// awaits it.
+pub fn upload_work(engine: Arc<Engine>, hash: String) -> Work<()> {
+    let busy = engine.begin();
+    Box::new(move || {
+        let _busy = busy;
+        let logs = match engine.upload(&hash) {
+            Ok(up) => {
+                let mut logs: Vec<LogLine> = up
+                    .warning
+                    .iter()
+                    .map(|w| LogLine::new(LogLevel::Warn, w.clone()))
+                    .collect();
+                let note = upload_note(up.uploaded, up.bytes, &up.skipped, false);
+                if !note.is_empty() {
+                    logs.push(LogLine::new(
+                        LogLevel::Verbose,
+                        format!("background upload of {hash}{note}"),
+                    ));
+                }
+                engine.note_background(up.warning);
+                logs
+            }
+            Err(e) => {
+                let text = format!("background upload of {hash} failed: {e}");
+                engine.note_background(Some(text.clone()));
+                vec![LogLine::new(LogLevel::Warn, text)]
+            }
+        };
+        Done::logged(Ok(()), logs)
     })
 }
 

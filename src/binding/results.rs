@@ -73,6 +73,9 @@ pub struct PutResult {
     pub upload_bytes: f64,
     /// Why the entry was not uploaded, when a remote cache is configured.
     pub upload_skipped: Option<String>,
+    /// Whether the upload runs in the background (`backgroundUploads`);
+    /// `flush()` waits for it.
+    pub upload_pending: bool,
     /// Problems found.
     pub warnings: Vec<String>,
 }
@@ -90,6 +93,7 @@ impl From<PutOutcome> for PutResult {
             uploaded: o.uploaded,
             upload_bytes: o.upload_bytes as f64,
             upload_skipped: o.upload_skipped,
+            upload_pending: o.upload_pending,
             warnings: o.warnings,
         }
     }

@@ -33,6 +33,8 @@ pub struct Options {
     pub log_level: Option<String>,
     /// `LAGE_WRITE_REMOTE_CACHE`.
     pub write_remote_cache: Option<bool>,
+    /// Upload after `put` returns instead of before.
+    pub background_uploads: Option<bool>,
 }
 
 /// Which cache backs the engine.
@@ -164,6 +166,8 @@ pub struct Config {
     pub azure: Option<AzureBlobOptions>,
     /// Whether puts may upload to the remote cache.
     pub write_remote_cache: bool,
+    /// Whether uploads run after `put` returns.
+    pub background_uploads: bool,
     /// Folder of the local store.
     pub cache_dir: PathBuf,
     /// Default output globs for puts that give none.
@@ -416,6 +420,7 @@ impl Config {
             provider,
             azure,
             write_remote_cache,
+            background_uploads: options.background_uploads.unwrap_or(false),
             cache_dir,
             output_glob,
             mode,

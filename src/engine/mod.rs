@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::output_glob::OutputGlob;
 use crate::remote::{AzureBlobRemote, Health, Remote};
 use crate::store::{FetchReport, LocalStore, PurgeReport, RestoreOptions};
+pub use fallback::Upload;
 use fallback::{RemoteFetch, RemoteLayer};
 
 /// Where a hit came from.
@@ -90,6 +91,9 @@ pub struct PutOutcome {
     pub upload_bytes: u64,
     /// Why the entry was not uploaded, when a remote is configured.
     pub upload_skipped: Option<String>,
+    /// Whether the upload is left to [`Engine::upload`], run in the
+    /// background (`background_uploads`).
+    pub upload_pending: bool,
     /// Problems to report once.
     pub warnings: Vec<String>,
 }
@@ -167,6 +171,7 @@ pub struct Engine {
     config: Config,
     store: LocalStore,
     remote: Option<RemoteLayer>,
+    background_warnings: Mutex<Vec<String>>,
     counters: Counters,
     in_flight: Arc<InFlight>,
 }
@@ -205,6 +210,7 @@ impl Engine {
             store: LocalStore::new(&config.cache_dir),
             remote,
             config,
+            background_warnings: Mutex::default(),
             counters: Counters::default(),
             in_flight: Arc::default(),
         })
@@ -347,18 +353,39 @@ impl Engine {
             new_bytes: r.new_bytes,
             ..PutOutcome::default()
         };
-        if let Some(remote) = &self.remote {
-            let up = remote.upload(&self.store, key)?;
-            outcome.uploaded = up.uploaded;
-            outcome.upload_bytes = up.bytes;
-            outcome.upload_skipped = up.skipped;
-            outcome.warnings.extend(up.warning);
-            if up.uploaded {
-                add(&self.counters.uploads, 1);
-                add(&self.counters.bytes_uploaded, up.bytes);
+        if self.remote.is_some() {
+            if self.config.background_uploads {
+                outcome.upload_pending = true;
+            } else {
+                let up = self.upload_key(key)?;
+                outcome.uploaded = up.uploaded;
+                outcome.upload_bytes = up.bytes;
+                outcome.upload_skipped = up.skipped;
+                outcome.warnings.extend(up.warning);
             }
         }
         Ok(outcome)
+    }
+
+    /// Uploads the stored entry of `hash` to the remote cache, for a put
+    /// whose upload was left pending. Remote failures are a warning in the
+    /// result, never an error.
+    pub fn upload(&self, hash: &str) -> Result<Upload> {
+        let key = CacheKey::parse(hash)?;
+        let _busy = self.in_flight.enter();
+        self.upload_key(&key)
+    }
+
+    fn upload_key(&self, key: &CacheKey) -> Result<Upload> {
+        let Some(remote) = &self.remote else {
+            return Ok(Upload::default());
+        };
+        let up = remote.upload(&self.store, key)?;
+        if up.uploaded {
+            add(&self.counters.uploads, 1);
+            add(&self.counters.bytes_uploaded, up.bytes);
+        }
+        Ok(up)
     }
 
     fn skip_reason(&self, writing: bool) -> Option<String> {
@@ -402,6 +429,26 @@ impl Engine {
             fetch_micros: get(&c.fetch_micros),
             put_micros: get(&c.put_micros),
         }
+    }
+
+    /// Keeps a warning of a background upload for [`Engine::take_background_warnings`].
+    pub fn note_background(&self, warning: Option<String>) {
+        if let Some(w) = warning {
+            self.background_warnings
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(w);
+        }
+    }
+
+    /// The warnings of background uploads since the last call.
+    pub fn take_background_warnings(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .background_warnings
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
     }
 
     /// Marks an operation as under way until the guard drops. Async callers
