@@ -51,7 +51,7 @@ test('the user doc .env for azure-blob is read and the connection string is reda
   )
   const c = inChild(repo.dirs.a, cleanEnv(), 'return n.loadConfig()')
   assert.equal(c.provider, 'azure-blob')
-  assert.deepEqual(c.remote, { connectionString: '<redacted>', container: 'cache', maxSize: 5000 })
+  assert.deepEqual(c.remote, { connectionString: '<redacted>', container: 'cache', maxSize: 5000, signed: false })
   assert.ok(!JSON.stringify(c).includes(SECRET_KEY), 'secret in loadConfig output')
 })
 
