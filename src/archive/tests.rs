@@ -223,18 +223,34 @@ fn assert_same_tree(got: &Path, want: &Path, what: &str) {
     }
 }
 
-#[test]
-fn round_trip_through_our_writer_and_reader() {
-    let tmp = tempfile::tempdir().unwrap();
-    let pkg = tmp.path().join("pkg");
+/// A package made by `make_tree`, stored as entry `k` of a new store.
+fn stored_package(tmp: &Path, k: &str) -> (std::path::PathBuf, LocalStore, Manifest) {
+    let pkg = tmp.join("pkg");
     make_tree(&pkg);
-    let a = LocalStore::new(&tmp.path().join("a"));
+    let store = LocalStore::new(&tmp.join("s"));
     let outputs = OutputGlob::new(&["lib/**".into()])
         .unwrap()
         .find(&pkg, None)
         .unwrap();
-    a.put(&key("k"), &outputs).unwrap();
-    let manifest = a.read_manifest(&key("k")).unwrap();
+    store.put(&key(k), &outputs).unwrap();
+    let manifest = store.read_manifest(&key(k)).unwrap();
+    (pkg, store, manifest)
+}
+
+/// Writes `manifest` as entry `k` and restores it into a new folder `out`.
+fn restore_into(store: &LocalStore, k: &str, manifest: &Manifest, out: &Path) {
+    store.write_manifest(&key(k), manifest).unwrap();
+    fs::create_dir(out).unwrap();
+    let options = RestoreOptions {
+        may_write_store: true,
+    };
+    store.fetch(&key(k), out, options).unwrap();
+}
+
+#[test]
+fn round_trip_through_our_writer_and_reader() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (pkg, a, manifest) = stored_package(tmp.path(), "k");
     let mut tar_bytes = vec![];
     write_archive(&a, &manifest, &mut tar_bytes).unwrap();
 
@@ -246,89 +262,50 @@ fn round_trip_through_our_writer_and_reader() {
         m
     };
     assert_eq!(strip(&ingested), strip(&manifest));
-    b.write_manifest(&key("k"), &ingested).unwrap();
     let out = tmp.path().join("out");
-    fs::create_dir(&out).unwrap();
-    b.fetch(
-        &key("k"),
-        &out,
-        RestoreOptions {
-            may_write_store: true,
-        },
-    )
-    .unwrap();
+    restore_into(&b, "k", &ingested, &out);
     assert_same_tree(&out, &pkg, "our round trip");
 }
 
 #[test]
 fn gnu_tar_reads_our_archives_and_we_read_gnu_tar_archives() {
     let tmp = tempfile::tempdir().unwrap();
-    let pkg = tmp.path().join("pkg");
-    make_tree(&pkg);
-    let s = LocalStore::new(&tmp.path().join("s"));
-    let outputs = OutputGlob::new(&["lib/**".into()])
-        .unwrap()
-        .find(&pkg, None)
-        .unwrap();
-    s.put(&key("ours"), &outputs).unwrap();
-    let mut ours = fs::File::create(tmp.path().join("ours.tar")).unwrap();
-    write_archive(&s, &s.read_manifest(&key("ours")).unwrap(), &mut ours).unwrap();
-    ours.flush().unwrap();
+    let (pkg, s, manifest) = stored_package(tmp.path(), "ours");
+    let ours = tmp.path().join("ours.tar");
+    let mut file = fs::File::create(&ours).unwrap();
+    write_archive(&s, &manifest, &mut file).unwrap();
+    file.flush().unwrap();
 
+    let tar = |args: &[&str]| assert!(Command::new("tar").args(args).status().unwrap().success());
     let extracted = tmp.path().join("gnu-extracted");
     fs::create_dir(&extracted).unwrap();
-    let st = Command::new("tar")
-        .args([
-            "-xpf",
-            tmp.path().join("ours.tar").to_str().unwrap(),
-            "-C",
-            extracted.to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    tar(&[
+        "-xpf",
+        ours.to_str().unwrap(),
+        "-C",
+        extracted.to_str().unwrap(),
+    ]);
     assert_same_tree(&extracted, &pkg, "GNU tar read our archive differently");
 
     let gnu = tmp.path().join("gnu.tar");
-    let st = Command::new("tar")
-        .args([
-            "--format=posix",
-            "-cf",
-            gnu.to_str().unwrap(),
-            "-C",
-            pkg.to_str().unwrap(),
-            "lib",
-        ])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    tar(&[
+        "--format=posix",
+        "-cf",
+        gnu.to_str().unwrap(),
+        "-C",
+        pkg.to_str().unwrap(),
+        "lib",
+    ]);
     let m = ingest_archive(&s, &key("gnu"), fs::File::open(&gnu).unwrap()).unwrap();
-    s.write_manifest(&key("gnu"), &m).unwrap();
     let out = tmp.path().join("out");
-    fs::create_dir(&out).unwrap();
-    s.fetch(
-        &key("gnu"),
-        &out,
-        RestoreOptions {
-            may_write_store: true,
-        },
-    )
-    .unwrap();
+    restore_into(&s, "gnu", &m, &out);
     assert_same_tree(&out, &pkg, "we read GNU tar's PAX archive differently");
 }
 
 #[test]
 fn a_damaged_store_content_fails_the_archive() {
     let tmp = tempfile::tempdir().unwrap();
-    let pkg = tmp.path().join("pkg");
-    make_tree(&pkg);
-    let s = LocalStore::new(&tmp.path().join("s"));
-    let outputs = OutputGlob::new(&["lib/**".into()])
-        .unwrap()
-        .find(&pkg, None)
-        .unwrap();
-    s.put(&key("k"), &outputs).unwrap();
-    let m = s.read_manifest(&key("k")).unwrap();
+    let (_pkg, s, m) = stored_package(tmp.path(), "k");
     let f = m.files.iter().find(|f| f.path == "lib/a.js").unwrap();
     let blob = s.content_path(&f.digest);
     use std::os::unix::fs::PermissionsExt;
