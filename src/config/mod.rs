@@ -528,18 +528,21 @@ fn azure_options(json: &Value, origin: &Origin) -> Result<AzureBlobOptions> {
         }
     };
     let connection_string = string_field("connectionString", true)?.unwrap_or_default();
-    if let Err(why) = crate::remote::parse_connection(&connection_string) {
+    let credential_name = string_field("credentialName", false)?;
+    if let Err(why) =
+        crate::remote::parse_connection(&connection_string, credential_name.as_deref())
+    {
         return Err(invalid(
             VAR,
             origin,
-            "\"connectionString\" to be an Azure Storage connection string with an AccountKey or a SharedAccessSignature",
+            "\"connectionString\" to be an Azure Storage connection string with an AccountKey or a SharedAccessSignature, \
+             or an account URL with a \"credentialName\"",
             format!("a connection string where {why} (the value is not shown because it holds a secret)"),
             "copy the connection string again from the storage account's \"Access keys\" or \"Shared access signature\" page",
         ));
     }
     let signing_key = string_field("signingKey", false)?.map(Secret);
     let container = string_field("container", true)?.unwrap_or_default();
-    let credential_name = string_field("credentialName", false)?;
     let max_size = match json.get("maxSize") {
         None | Some(Value::Null) => None,
         Some(v) => Some(v.as_u64().ok_or_else(|| {

@@ -76,6 +76,9 @@ impl RemoteLayer {
             let hint = match f.kind {
                 FailureKind::ContainerNotFound => "check the container name in BACKFILL_CACHE_PROVIDER_OPTIONS",
                 FailureKind::Forbidden => "check that the connection string or SAS is valid and not expired",
+                FailureKind::SignIn => {
+                    "check the Azure identity named by credentialName (az login, the AZURE_* variables, the managed identity)"
+                }
                 FailureKind::Unavailable => "check the network and the storage account endpoint",
                 FailureKind::Other => "check the connection string and the container",
             };

@@ -48,7 +48,10 @@ impl AzureBlobRemote {
     /// the error says what is wrong with the connection string, never
     /// quoting it.
     pub fn new(options: &AzureBlobOptions) -> Result<Self, String> {
-        let conn = parse_connection(options.connection_string.expose())?;
+        let conn = parse_connection(
+            options.connection_string.expose(),
+            options.credential_name.as_deref(),
+        )?;
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(STALL_TIMEOUT)
@@ -389,6 +392,8 @@ fn classify(e: &azure_core::Error, what: &str) -> RemoteFailure {
     }
     let kind = match e.kind() {
         ErrorKind::Io => FailureKind::Unavailable,
+        ErrorKind::Credential => FailureKind::SignIn,
+        _ if text.contains("bearer token") => FailureKind::SignIn,
         _ => FailureKind::Other,
     };
     RemoteFailure {

@@ -27,6 +27,8 @@ pub enum FailureKind {
     Forbidden,
     /// The container does not exist.
     ContainerNotFound,
+    /// Signing in with the Azure identity failed.
+    SignIn,
     /// The remote could not be reached, timed out or answered 5xx/429.
     Unavailable,
     /// Anything else (a malformed answer, say).
