@@ -13,7 +13,7 @@ use crate::cache_key::CacheKey;
 use crate::config::{Config, Options, Provider};
 use crate::error::Result;
 use crate::output_glob::OutputGlob;
-use crate::remote::{AzureBlobRemote, Health, Remote};
+use crate::remote::Health;
 use crate::store::{FetchReport, LocalStore, PurgeReport, RestoreOptions};
 pub use fallback::Upload;
 use fallback::{RemoteFetch, RemoteLayer};
@@ -186,10 +186,10 @@ impl Engine {
     pub fn from_config(config: Config) -> Result<Engine> {
         let remote = match (&config.provider, &config.azure) {
             (Provider::AzureBlob, Some(azure)) => {
-                let remote = AzureBlobRemote::new(azure).map_err(|why| {
+                let remote = crate::remote::shared_azure(azure).map_err(|why| {
                     crate::error::CacheError::Config {
                         variable: "BACKFILL_CACHE_PROVIDER_OPTIONS".into(),
-                        origin: String::new(),
+                        origin: "(from the provider options)".into(),
                         expected: "options the azure-blob provider can connect with".into(),
                         received: why,
                         fix: "check the connection string".into(),
@@ -197,7 +197,7 @@ impl Engine {
                 })?;
                 let health = Health::of(&remote.describe());
                 Some(RemoteLayer {
-                    remote: Arc::new(remote) as Arc<dyn Remote>,
+                    remote,
                     health,
                     max_size: azure.max_size,
                     signing_key: azure.signing_key.as_ref().map(|k| k.expose().to_string()),

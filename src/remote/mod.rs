@@ -66,6 +66,38 @@ pub enum Lookup {
     Found(RemoteBlob),
 }
 
+/// The Azure remote for `options`, made once per process and shared, so
+/// that lage asking for a provider per fetch and per put reuses one client
+/// and its pooled connections.
+pub fn shared_azure(
+    options: &crate::config::AzureBlobOptions,
+) -> Result<std::sync::Arc<dyn Remote>, String> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static ALL: OnceLock<Mutex<HashMap<String, Arc<dyn Remote>>>> = OnceLock::new();
+    // Keyed by a digest, so no secret is kept in the key.
+    let id = blake3::hash(
+        format!(
+            "{}\n{}\n{}",
+            options.connection_string.expose(),
+            options.container,
+            options.credential_name.as_deref().unwrap_or("")
+        )
+        .as_bytes(),
+    )
+    .to_hex()
+    .to_string();
+    let mut all = ALL
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(remote) = all.get(&id) {
+        return Ok(remote.clone());
+    }
+    let remote: Arc<dyn Remote> = Arc::new(AzureBlobRemote::new(options)?);
+    all.insert(id, remote.clone());
+    Ok(remote)
+}
+
 /// Writes an archive into the upload stream and fills in the blob metadata.
 pub type ArchiveWriter<'a> =
     dyn FnMut(&mut dyn std::io::Write, &mut HashMap<String, String>) -> std::io::Result<()> + 'a;

@@ -1,0 +1,109 @@
+'use strict'
+// backfill-native/lage: makes the released lage 2.x call backfill-native for
+// every cache fetch and put of `lage build`.
+//
+//   // lage.config.js: the one change
+//   cacheOptions: {
+//     cacheStorageConfig: require('backfill-native/lage').cacheStorageConfig({ /* CacheOptions */ }),
+//   }
+//
+// Why it is needed: lage copies cacheOptions into its worker threads by
+// structured clone, so a provider function cannot get there (DataCloneError,
+// microsoft/lage issue 728), and any provider name it does not know silently
+// becomes its own JS local cache. This module hands lage a plain marker (the
+// shape proposed upstream for plugins loaded by name), and makes every lage
+// worker carrying that marker run `setupLageWorker` first, which swaps the
+// marker for a provider function in the worker's own copy of workerData.
+//
+// The same worker setup runs when this file is preloaded in the workers with
+// NODE_OPTIONS="--require backfill-native/lage" (the fallback if a later lage
+// creates its workers in a way the hook does not see).
+const wt = require('node:worker_threads')
+
+const PLUGIN = 'backfill-native'
+// lage's worker would replace our provider with its own JS one when
+// BACKFILL_CACHE_PROVIDER is set, and would skip put when LAGE_WRITE_CACHE is
+// false. The engine reads the real process environment, so these are hidden
+// from the worker thread's copy of it only.
+const HIDDEN_FROM_LAGE = ['BACKFILL_CACHE_PROVIDER', 'BACKFILL_CACHE_PROVIDER_OPTIONS', 'LAGE_WRITE_CACHE']
+// lage's log levels, for messages posted to its main thread.
+const LAGE_LEVEL = { error: 10, warn: 20, info: 30, verbose: 40, silly: 50 }
+
+const isMarker = (c) => !!c && typeof c === 'object' && c.provider === 'custom' && c.plugin === PLUGIN
+
+/**
+ * The `cacheOptions.cacheStorageConfig` for lage.config.js. `options` are
+ * backfill-native's CacheOptions (plain data: they cross into the workers).
+ */
+function cacheStorageConfig(options = {}) {
+  installWorkerHook()
+  return { provider: 'custom', plugin: PLUGIN, options }
+}
+
+/** Makes lage's target workers that carry the marker run `setupLageWorker` first. */
+function installWorkerHook() {
+  if (!wt.isMainThread || wt.Worker.__backfillNative) return
+  const Original = wt.Worker
+  class Worker extends Original {
+    constructor(script, opts = {}) {
+      const csc = opts && opts.workerData && opts.workerData.cacheOptions && opts.workerData.cacheOptions.cacheStorageConfig
+      if (typeof script === 'string' && !opts.eval && isMarker(csc)) {
+        super(`require(${JSON.stringify(__filename)}).setupLageWorker(); require(${JSON.stringify(script)})`, { ...opts, eval: true })
+      } else {
+        super(script, opts)
+      }
+    }
+  }
+  Worker.__backfillNative = true
+  wt.Worker = Worker
+}
+
+/** Inside a lage target worker, before lage reads its workerData. */
+function setupLageWorker() {
+  const wd = wt.workerData
+  const csc = wd && wd.cacheOptions && wd.cacheOptions.cacheStorageConfig
+  if (wt.isMainThread || !isMarker(csc)) return
+  const { getProvider } = require('./index.js')
+  const options = csc.options || {}
+  // lage gives providers backfill's logger set to "error": send our lines to
+  // lage's own logger instead, which shows warnings in lage's output.
+  const post = (level) => (...args) => {
+    try {
+      wt.parentPort.postMessage({ type: 'log', level: LAGE_LEVEL[level], msg: args.join(' ') })
+    } catch {}
+  }
+  const logger = { silly: post('silly'), verbose: post('verbose'), info: post('info'), warn: post('warn'), error: post('error') }
+  wd.cacheOptions.cacheStorageConfig = { provider: (_backfillLogger, cwd) => getProvider(logger, cwd, options) }
+  // The native store is the only cache: lage's own local cache is not asked
+  // and not written, and lage always calls put (the engine decides uploads,
+  // following LAGE_WRITE_REMOTE_CACHE as the lage docs say).
+  wd.skipLocalCache = true
+  wd.cacheOptions.writeRemoteCache = true
+  const saved = {}
+  for (const k of HIDDEN_FROM_LAGE) {
+    if (k in process.env) {
+      saved[k] = process.env[k]
+      delete process.env[k]
+    }
+  }
+  if (Object.keys(saved).length) restoreForChildren(saved)
+}
+
+/** Build scripts that lage starts from this thread still get the hidden variables. */
+function restoreForChildren(saved) {
+  const cp = require('node:child_process')
+  for (const name of ['spawn', 'exec', 'execFile', 'fork', 'spawnSync', 'execSync', 'execFileSync']) {
+    const original = cp[name]
+    cp[name] = function (...args) {
+      const i = args.findIndex((a, n) => n > 0 && a && typeof a === 'object' && !Array.isArray(a))
+      if (i >= 0) args[i] = { ...args[i], env: { ...saved, ...(args[i].env || process.env) } }
+      else args.splice(Array.isArray(args[1]) ? 2 : 1, 0, { env: { ...process.env, ...saved } })
+      return original.apply(this, args)
+    }
+  }
+}
+
+module.exports = { cacheStorageConfig, setupLageWorker }
+
+// Preloaded with NODE_OPTIONS="--require backfill-native/lage".
+if (!wt.isMainThread) setupLageWorker()
