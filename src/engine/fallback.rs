@@ -71,7 +71,14 @@ impl RemoteLayer {
             });
         }
         self.health.failed();
-        let topic = format!("{:?}-{op}", f.kind);
+        // One warning per kind of failure per process: a remote that is down
+        // is said once, not once per target and operation.
+        let topic = format!("{:?}", f.kind);
+        let outcome = if op == "upload" {
+            "not uploaded"
+        } else {
+            "treated as a miss"
+        };
         self.health.first_warning(&topic).then(|| {
             let hint = match f.kind {
                 FailureKind::ContainerNotFound => "check the container name in BACKFILL_CACHE_PROVIDER_OPTIONS",
@@ -83,7 +90,7 @@ impl RemoteLayer {
                 FailureKind::Other => "check the connection string and the container",
             };
             format!(
-                "remote cache ({}): {}; treated as a miss. To fix it, {hint}. After {} failures in a row the \
+                "remote cache ({}): {}; {outcome}. To fix it, {hint}. After {} failures in a row the \
                  remote cache is switched off until the process ends",
                 self.remote.describe(),
                 f.message,
