@@ -1,99 +1,74 @@
 #!/usr/bin/env node
-// Demo of the main job: a small monorepo built three times through the cache
-// provider the way lage calls it (a fresh provider per fetch and per put).
-//   1. cold:  every build script runs, outputs go into the native store
-//   2. clean checkout (outputs deleted): every target is restored natively
-//   3. no-op (outputs present and unchanged): hits rewrite nothing
-// The build script is simulated: it waits 300 ms (a compiler) and writes
-// 200 output files. Everything lives in a temp folder removed at the end.
+// Demo of the main job: the released lage 2.17.0 builds a small monorepo
+// (a <- b <- c, d, e) three times with backfill-native as its cache and an
+// Azurite blob server (started here) as the remote cache:
+//   1. cold, as CI: build scripts run, outputs go into the native store and
+//      are uploaded (BACKFILL_CACHE_PROVIDER=azure-blob, LAGE_WRITE_REMOTE_CACHE=true)
+//   2. warm: outputs deleted, every target is restored from the native store
+//   3. a fresh machine: outputs and local store deleted, every target is
+//      restored from the remote cache
+// It prints what served each target and how long each run took, and stops
+// everything it started.
 const fs = require('node:fs')
-const os = require('node:os')
 const path = require('node:path')
-const crypto = require('node:crypto')
 
 for (const k of Object.keys(process.env)) if (/^(BACKFILL_|LAGE_)/.test(k)) delete process.env[k]
-const native = require('..')
 
-const root = fs.mkdtempSync(path.join(os.tmpdir(), 'backfill-native-demo-'))
-const PACKAGES = { utils: [], core: ['utils'], ui: ['core'], api: ['core'], app: ['ui', 'api'], cli: ['api'] }
+const { makeLageRepo } = require('../__test__/lage-repo')
+const { startAzurite, blobClient } = require('../__test__/azurite')
 
-function setup() {
-  fs.writeFileSync(path.join(root, 'package.json'), JSON.stringify({ private: true, workspaces: ['packages/*'] }))
-  for (const name of Object.keys(PACKAGES)) {
-    const dir = path.join(root, 'packages', name)
-    fs.mkdirSync(path.join(dir, 'src'), { recursive: true })
-    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, dependencies: Object.fromEntries(PACKAGES[name].map((d) => [d, '*'])) }))
-    for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(dir, 'src', `m${i}.ts`), `export const ${name}${i} = ${i}\n`)
+/** What served each target, from the engine's verbose lines in lage's output. */
+function sources(output) {
+  const served = {}
+  for (const line of output.split('\n')) {
+    const m = /^(\S+) build :\s+backfill-native: (.*)$/.exec(line.trim())
+    if (!m) continue
+    const [, target, text] = m
+    if (/^hit for \S+ from the local cache/.test(text)) served[target] = 'restored from the native local store'
+    else if (/^hit for \S+ from the remote cache/.test(text)) served[target] = 'restored from the remote cache (Azurite)'
+    else if (/^stored /.test(text)) served[target] = `built, stored locally${/uploaded \d+ bytes/.test(text) ? ' and uploaded' : ''}`
   }
+  return served
 }
 
-let buildsRun = 0
-async function buildScript(dir) {
-  buildsRun++
-  await new Promise((r) => setTimeout(r, 300))
-  for (let i = 0; i < 200; i++) {
-    const out = path.join(dir, 'lib', `chunk${i % 10}`, `m${i}.js`)
-    fs.mkdirSync(path.dirname(out), { recursive: true })
-    fs.writeFileSync(out, `// compiled ${i}\n`.repeat(200))
-  }
-}
-
-function hashOf(name, hashes) {
-  const h = crypto.createHash('sha256')
-  const src = path.join(root, 'packages', name, 'src')
-  for (const f of fs.readdirSync(src).sort()) h.update(f).update(fs.readFileSync(path.join(src, f)))
-  for (const d of PACKAGES[name]) h.update(hashes[d])
-  return h.digest('hex')
-}
-
-const logger = { warn: (m) => console.log(`  warning: ${m}`) }
-const provider = native.createProvider()
-
-async function run(label) {
-  const start = Date.now()
-  const hashes = {}
-  const lines = []
-  const done = new Set()
-  // Build in dependency waves, packages of a wave in parallel, as lage does.
-  while (done.size < Object.keys(PACKAGES).length) {
-    const wave = Object.keys(PACKAGES).filter((n) => !done.has(n) && PACKAGES[n].every((d) => done.has(d)))
-    await Promise.all(
-      wave.map(async (name) => {
-        const dir = path.join(root, 'packages', name)
-        hashes[name] = hashOf(name, hashes)
-        const t = Date.now()
-        const hit = await provider(logger, dir).fetch(hashes[name])
-        if (!hit) {
-          await buildScript(dir)
-          await provider(logger, dir).put(hashes[name], ['lib/**'])
-        }
-        lines.push(`  ${name.padEnd(6)} ${hit ? 'hit  (native local store)' : 'miss (build script ran, stored)'} ${Date.now() - t} ms`)
-      }),
-    )
-    wave.forEach((n) => done.add(n))
-  }
-  console.log(`${label}: ${Date.now() - start} ms`)
-  console.log(lines.join('\n'))
+function report(label, run, repo) {
+  if (run.status !== 0) throw new Error(`lage build failed:\n${run.output}`)
+  const served = sources(run.output)
+  console.log(`${label}: lage build took ${run.ms} ms`)
+  for (const p of repo.packages) console.log(`  ${p} build  ${served[p] ?? '(no cache activity seen)'}`)
 }
 
 ;(async () => {
+  const azurite = await startAzurite()
+  const repo = makeLageRepo({ logLevel: 'verbose' })
   try {
-    setup()
-    console.log(`demo monorepo: ${root} (${Object.keys(PACKAGES).length} packages)\n`)
-    await run('1. cold build')
-    const builtAfterCold = buildsRun
-    for (const name of Object.keys(PACKAGES)) fs.rmSync(path.join(root, 'packages', name, 'lib'), { recursive: true })
-    await run('\n2. clean checkout, outputs deleted')
-    await run('\n3. nothing changed, outputs present')
-    const stats = new native.Cache({ cwd: path.join(root, 'packages', 'app') })
-    const cfg = stats.config
-    console.log(`\nbuild scripts run: ${buildsRun} (${builtAfterCold} in the cold build)`)
-    console.log(`native store: ${cfg.cacheFolder}`)
-    if (buildsRun !== builtAfterCold) throw new Error('a build script ran on a warm build')
+    await blobClient(azurite.connectionString).getContainerClient('demo').create()
+    const env = {
+      BACKFILL_CACHE_PROVIDER: 'azure-blob',
+      BACKFILL_CACHE_PROVIDER_OPTIONS: JSON.stringify({ connectionString: azurite.connectionString, container: 'demo' }),
+    }
+    console.log(`monorepo: ${repo.root}`)
+    console.log(`lage.config.js: cacheStorageConfig: require('backfill-native/lage').cacheStorageConfig(...)`)
+    console.log(`remote cache: Azurite at ${azurite.endpoint}, container "demo"\n`)
+
+    report('1. cold (CI, LAGE_WRITE_REMOTE_CACHE=true)', repo.lage(['--verbose'], { ...env, LAGE_WRITE_REMOTE_CACHE: 'true' }), repo)
+    const afterCold = repo.builds().length
+
+    for (const p of repo.packages) fs.rmSync(path.join(repo.dir(p), 'lib'), { recursive: true })
+    report('\n2. warm (outputs deleted)', repo.lage(['--verbose'], env), repo)
+
+    for (const p of repo.packages) fs.rmSync(path.join(repo.dir(p), 'lib'), { recursive: true })
+    fs.rmSync(repo.nativeStore, { recursive: true })
+    report('\n3. fresh machine (outputs and local store deleted)', repo.lage(['--verbose'], env), repo)
+
+    console.log(`\nbuild scripts run: ${repo.builds().length} (all ${afterCold} in the cold build)`)
+    console.log(`lage's own cache folder used: ${fs.existsSync(repo.lageCacheDir) ? 'yes' : 'no'}`)
+    if (repo.builds().length !== afterCold) throw new Error('a build script ran on a warm build')
   } finally {
-    fs.rmSync(root, { recursive: true, force: true })
+    await azurite.stop()
+    fs.rmSync(repo.root, { recursive: true, force: true })
   }
 })().catch((e) => {
-  console.error(e)
+  console.error(e.message)
   process.exit(1)
 })
