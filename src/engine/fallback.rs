@@ -281,8 +281,11 @@ impl RemoteLayer {
                 )),
                 ..Upload::default()
             }),
+            // The reason stays in the result even when the warning was
+            // already given for this kind of failure.
             Err(f) => Ok(Upload {
                 warning: self.failed(&f, "upload"),
+                skipped: Some(f.message.clone()),
                 ..Upload::default()
             }),
         }
