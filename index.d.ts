@@ -60,7 +60,8 @@ export declare class Cache {
   /**
    * Resolves when no fetch, put or background upload of this cache is
    * under way, with the warnings of the background uploads that ended
-   * since the last flush.
+   * since the last flush. It waits without holding one of Node's worker
+   * threads, which the uploads themselves need.
    */
   flush(): Promise<Array<string>>
 }

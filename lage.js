@@ -89,15 +89,23 @@ function setupLageWorker() {
   if (Object.keys(saved).length) restoreForChildren(saved)
 }
 
-/** Build scripts that lage starts from this thread still get the hidden variables. */
+/**
+ * Build scripts that lage starts from this thread with the thread's own
+ * environment still get the hidden variables; an environment the caller
+ * chose is left exactly as given.
+ */
 function restoreForChildren(saved) {
   const cp = require('node:child_process')
+  const inherited = () => ({ ...process.env, ...saved })
   for (const name of ['spawn', 'exec', 'execFile', 'fork', 'spawnSync', 'execSync', 'execFileSync']) {
     const original = cp[name]
     cp[name] = function (...args) {
       const i = args.findIndex((a, n) => n > 0 && a && typeof a === 'object' && !Array.isArray(a))
-      if (i >= 0) args[i] = { ...args[i], env: { ...saved, ...(args[i].env || process.env) } }
-      else args.splice(Array.isArray(args[1]) ? 2 : 1, 0, { env: { ...process.env, ...saved } })
+      if (i >= 0) {
+        if (!args[i].env) args[i] = { ...args[i], env: inherited() }
+      } else {
+        args.splice(Array.isArray(args[1]) ? 2 : 1, 0, { env: inherited() })
+      }
       return original.apply(this, args)
     }
   }

@@ -261,3 +261,65 @@ test('an account URL with an Azure identity: a sign-in failure is a miss with on
     /credentialName "visual-studio-code" is not one backfill-native supports \(environment, workload-identity, managed-identity, azure-cli\)/,
   )
 })
+
+test('maxSize is checked before downloading, for blobs of any size', async () => {
+  const container = await newContainer()
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, { 'lib/big.bin': Buffer.alloc(20 << 20, 3) })
+  assert.equal((await cache(repo.dirs.a, container, { write: true }).put('twenty-mb', ['lib/**'])).uploaded, true)
+  const other = makeRepo(['a'])
+  const got = await cache(other.dirs.a, container, { extra: { maxSize: 1000 } }).fetch('twenty-mb')
+  assert.deepEqual([got.hit, got.warnings], [false, []])
+  assert.equal(fs.existsSync(path.join(other.dirs.a, 'lib')), false)
+  assert.equal(fs.existsSync(path.join(other.cacheDir, 'v1', 'tmp')), false, 'something was downloaded')
+})
+
+test('a missing container is a miss with one warning, not a silent miss', async () => {
+  const repo = makeRepo(['a'])
+  const got = await cache(repo.dirs.a, 'no-such-container').fetch('x')
+  assert.equal(got.hit, false)
+  assert.match(got.warnings[0], /download failed: HTTP 404 ContainerNotFound; treated as a miss\. To fix it, check the container name/)
+})
+
+test('a zero-byte blob is not a hit', async () => {
+  const container = await newContainer()
+  await blobClient(azurite.connectionString).getContainerClient(container).getBlockBlobClient('empty-blob').upload('', 0)
+  const got = await cache(makeRepo(['a']).dirs.a, container).fetch('empty-blob')
+  assert.equal(got.hit, false)
+  assert.match(got.warnings[0], /the blob for empty-blob is empty, not a tar archive/)
+})
+
+test('two machines uploading the same hash at once leave a valid blob', async () => {
+  const container = await newContainer()
+  const [a, b] = [makeRepo(['a']), makeRepo(['a'])]
+  writeTree(a.dirs.a, { 'lib/x.bin': Buffer.alloc(20 << 20, 1) })
+  writeTree(b.dirs.a, { 'lib/x.bin': Buffer.alloc(20 << 20, 2) })
+  const puts = await Promise.all([a, b].map((r) => cache(r.dirs.a, container, { write: true }).put('same', ['lib/**'])))
+  assert.ok(puts.some((p) => p.uploaded))
+  const reader = makeRepo(['a'])
+  const got = await cache(reader.dirs.a, container).fetch('same')
+  assert.deepEqual([got.hit, got.warnings], [true, []])
+  const bytes = fs.readFileSync(path.join(reader.dirs.a, 'lib/x.bin'))
+  assert.ok(bytes.equals(Buffer.alloc(20 << 20, 1)) || bytes.equals(Buffer.alloc(20 << 20, 2)), 'a mix of both uploads')
+})
+
+test('putSync with background uploads still uploads, and flush never starves the uploads of threads', async () => {
+  const container = await newContainer()
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, OUTPUTS)
+  const { execFileSync } = require('node:child_process')
+  // One libuv thread, four puts and a flush not awaited first: a flush that
+  // held the thread while waiting would hang here.
+  const script = `const n = require(${JSON.stringify(path.resolve(__dirname, '..'))});
+    const c = new n.Cache(${JSON.stringify({ cwd: repo.dirs.a, ...remoteOptions(container), writeRemoteCache: true, backgroundUploads: true })});
+    (async () => {
+      const puts = [1, 2, 3, 4].map((i) => c.put('bg-' + i, ['lib/**']))
+      c.flush()
+      c.putSync('bg-sync', ['lib/**'])
+      await Promise.all(puts)
+      console.log(JSON.stringify(await c.flush()))
+    })()`
+  const out = execFileSync(process.execPath, ['-e', script], { env: { PATH: process.env.PATH, UV_THREADPOOL_SIZE: '1' }, timeout: 60000, encoding: 'utf8' })
+  assert.deepEqual(JSON.parse(out), [])
+  assert.deepEqual((await blobNames(container)).sort(), ['bg-1', 'bg-2', 'bg-3', 'bg-4', 'bg-sync'])
+})

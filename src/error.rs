@@ -22,7 +22,7 @@ pub enum CacheError {
     },
 
     /// A cache key (the hash lage passes) cannot be used as an entry name.
-    #[error("invalid cache hash {shown}: {reason}. The hash must be 1 to {max} characters without path separators, control characters, or a leading '.'")]
+    #[error("invalid cache hash {shown}: {reason}. The hash must be 1 to {max} bytes, must not start with '.', and must not contain control characters or any of / \\ : * ? \" < > |")]
     Hash {
         shown: String,
         reason: String,

@@ -9,6 +9,9 @@ use walkdir::WalkDir;
 
 use crate::error::{CacheError, Result};
 
+/// Name prefix of the temp files a restore writes beside the outputs.
+pub const RESTORE_TEMP_PREFIX: &str = ".backfill-native-";
+
 /// One output found on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundOutput {
@@ -186,7 +189,13 @@ impl OutputGlob {
                         ),
                     ));
                 };
-                if self.matches(&rel) {
+                // A fetch killed mid-restore leaves its temp files beside the
+                // outputs; they are never outputs themselves.
+                let is_restore_temp = entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(RESTORE_TEMP_PREFIX);
+                if self.matches(&rel) && !is_restore_temp {
                     found.push(FoundOutput {
                         rel,
                         abs: entry.path().to_path_buf(),

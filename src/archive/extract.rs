@@ -58,6 +58,15 @@ pub fn ingest_archive(
             return refuse("an entry name is not valid UTF-8".into());
         };
         let kind = entry.header().entry_type();
+        // `tar -C pkg -cf x.tar .` starts with the package folder itself.
+        if kind == EntryType::Directory
+            && matches!(
+                name.trim_start_matches("./").trim_end_matches('/'),
+                "" | "."
+            )
+        {
+            continue;
+        }
         let Some(rel) = normalize(&name) else {
             return refuse(format!("entry {name:?} points outside the package"));
         };

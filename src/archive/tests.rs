@@ -287,6 +287,18 @@ fn gnu_tar_reads_our_archives_and_we_read_gnu_tar_archives() {
     ]);
     assert_same_tree(&extracted, &pkg, "GNU tar read our archive differently");
 
+    // `-C pkg .` as people write it: the archive starts with a "./" entry.
+    let dot = tmp.path().join("dot.tar");
+    tar(&[
+        "-cf",
+        dot.to_str().unwrap(),
+        "-C",
+        pkg.to_str().unwrap(),
+        ".",
+    ]);
+    let m = ingest_archive(&s, &key("dot"), fs::File::open(&dot).unwrap()).unwrap();
+    assert_eq!(m.files.len(), manifest.files.len());
+
     let gnu = tmp.path().join("gnu.tar");
     tar(&[
         "--format=posix",

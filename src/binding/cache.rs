@@ -146,13 +146,14 @@ impl Cache {
 
     /// Resolves when no fetch, put or background upload of this cache is
     /// under way, with the warnings of the background uploads that ended
-    /// since the last flush.
+    /// since the last flush. It waits without holding one of Node's worker
+    /// threads, which the uploads themselves need.
     #[napi(ts_return_type = "Promise<Array<string>>")]
-    pub fn flush(&self) -> AsyncTask<Job<Vec<String>>> {
+    pub fn flush<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Vec<String>>> {
         let engine = self.engine.clone();
-        AsyncTask::new(Job::new(Box::new(move || {
-            engine.flush();
-            Done::quiet(Ok(engine.take_background_warnings()))
-        })))
+        env.spawn_future(async move {
+            engine.idle().await;
+            Ok(engine.take_background_warnings())
+        })
     }
 }

@@ -101,9 +101,14 @@ impl<T: Send + ToNapiValue + TypeName + 'static> Task for Job<T> {
     }
 }
 
-/// Runs work on the calling thread (the `Sync` twins).
+/// Runs work on the calling thread (the `Sync` twins); follow-up work (a
+/// background upload) is queued as for the async API.
 pub fn run_sync<T>(env: &Env, work: Work<T>) -> Result<T> {
-    work().result.map_err(|e| js_error(env, &e))
+    let done = work();
+    if let Some(follow_up) = done.follow_up {
+        env.spawn(Job::new(follow_up))?;
+    }
+    done.result.map_err(|e| js_error(env, &e))
 }
 
 /// A JS `Error` whose `code` is the engine's stable error code.

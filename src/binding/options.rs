@@ -8,8 +8,9 @@ use crate::config::Options;
 
 /// Options of a cache. Every field is optional; `.env` and the environment
 /// override them (defaults < options < `.env` < environment).
+// No `Debug`: the provider options hold the connection string.
 #[napi(object)]
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct CacheOptions {
     /// Package directory outputs are stored from and restored into.
     /// @default process.cwd()

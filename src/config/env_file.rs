@@ -15,13 +15,25 @@ use regex::Regex;
 
 use crate::error::{CacheError, Result};
 
-/// The variables of one `.env` file.
-#[derive(Debug, Default, Clone)]
+/// The variables of one `.env` file. Its `Debug` output shows the names,
+/// never the values, which may be secrets.
+#[derive(Default, Clone)]
 pub struct EnvFile {
     /// Where the file was found, if one was.
     pub path: Option<PathBuf>,
     /// Its variables.
     pub vars: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for EnvFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.vars.keys().collect();
+        names.sort();
+        f.debug_struct("EnvFile")
+            .field("path", &self.path)
+            .field("names", &names)
+            .finish()
+    }
 }
 
 impl EnvFile {

@@ -16,8 +16,9 @@ pub use workspace_root::workspace_root;
 use crate::error::{CacheError, Result};
 
 /// Options passed in code; every field is optional and loses to `.env` and
-/// the environment.
-#[derive(Debug, Clone, Default)]
+/// the environment. Its `Debug` output hides the provider options, which
+/// hold the connection string.
+#[derive(Clone, Default)]
 pub struct Options {
     /// `BACKFILL_CACHE_PROVIDER`.
     pub provider: Option<String>,
@@ -35,6 +36,24 @@ pub struct Options {
     pub write_remote_cache: Option<bool>,
     /// Upload after `put` returns instead of before.
     pub background_uploads: Option<bool>,
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("provider", &self.provider)
+            .field(
+                "provider_options",
+                &self.provider_options.as_ref().map(|_| "<redacted>"),
+            )
+            .field("cache_folder", &self.cache_folder)
+            .field("output_glob", &self.output_glob)
+            .field("mode", &self.mode)
+            .field("log_level", &self.log_level)
+            .field("write_remote_cache", &self.write_remote_cache)
+            .field("background_uploads", &self.background_uploads)
+            .finish()
+    }
 }
 
 /// Which cache backs the engine.

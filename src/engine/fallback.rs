@@ -13,7 +13,7 @@ use crate::archive::{ingest_archive, write_archive, IngestError};
 use crate::cache_key::CacheKey;
 use crate::error::{CacheError, Result};
 use crate::remote::signature::Signer;
-use crate::remote::{FailureKind, Health, Lookup, Remote, RemoteFailure};
+use crate::remote::{FailureKind, Health, Lookup, Remote, RemoteFailure, TransferError};
 use crate::store::{FetchReport, LocalStore, RestoreOptions};
 
 /// A remote with the policy the engine applies to it.
@@ -119,7 +119,7 @@ impl RemoteLayer {
                 note: Some("the remote cache is switched off after repeated failures".into()),
             });
         }
-        let blob = match self.remote.open(key) {
+        let blob = match self.remote.open(key, self.max_size) {
             Ok(Lookup::Found(b)) => b,
             Ok(Lookup::Miss) => {
                 self.health.succeeded();
@@ -246,6 +246,9 @@ impl RemoteLayer {
                 ));
             }
         }
+        // Read the store under its lock, so a concurrent clear or purge
+        // cannot pull contents from under the upload.
+        let _lock = store.lock_for_writing()?;
         let mut local_error = None;
         let result = self.remote.upload(key, &mut |out, metadata| {
             let mut signer = Signer::new(self.signing_key.as_deref());
@@ -254,7 +257,9 @@ impl RemoteLayer {
                 signer: &mut signer,
             };
             if let Err(e) = write_archive(store, &manifest, &mut w) {
-                if e.kind() == io::ErrorKind::InvalidData {
+                // Only the remote's writer fails with a TransferError; any
+                // other error is the local store's, not the remote's fault.
+                if !e.get_ref().is_some_and(|inner| inner.is::<TransferError>()) {
                     local_error = Some(e.to_string());
                 }
                 return Err(e);
@@ -273,14 +278,18 @@ impl RemoteLayer {
                     ..Upload::default()
                 })
             }
-            Err(_) if local_error.is_some() => Ok(Upload {
-                warning: Some(format!(
-                    "did not upload hash {}: {}; run a purge or clear the local cache",
-                    key.as_str(),
-                    local_error.unwrap_or_default()
-                )),
-                ..Upload::default()
-            }),
+            Err(_) if local_error.is_some() => {
+                let why = local_error.unwrap_or_default();
+                Ok(Upload {
+                    warning: Some(format!(
+                        "did not upload hash {}: the local entry could not be read ({why}). To fix it, \
+                         run `backfill-native purge --days 0` or `backfill-native clear` and build again",
+                        key.as_str(),
+                    )),
+                    skipped: Some(format!("the local entry could not be read ({why})")),
+                    ..Upload::default()
+                })
+            }
             // The reason stays in the result even when the warning was
             // already given for this kind of failure.
             Err(f) => Ok(Upload {

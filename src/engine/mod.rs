@@ -6,7 +6,7 @@ mod fallback;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cache_key::CacheKey;
@@ -139,11 +139,18 @@ fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
 }
 
-/// Counts operations under way, so `flush` can wait for them.
-#[derive(Default)]
+/// Counts operations under way, so `flush` can wait for them. A watch
+/// channel, so the wait can be async and hold no thread.
 struct InFlight {
-    count: Mutex<usize>,
-    idle: Condvar,
+    count: tokio::sync::watch::Sender<usize>,
+}
+
+impl Default for InFlight {
+    fn default() -> Self {
+        InFlight {
+            count: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 /// Held while an operation is under way; `flush` waits until none is held.
@@ -151,18 +158,14 @@ pub struct InFlightGuard(Arc<InFlight>);
 
 impl InFlight {
     fn enter(self: &Arc<Self>) -> InFlightGuard {
-        *self.count.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.count.send_modify(|n| *n += 1);
         InFlightGuard(self.clone())
     }
 }
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        let mut n = self.0.count.lock().unwrap_or_else(|p| p.into_inner());
-        *n -= 1;
-        if *n == 0 {
-            self.0.idle.notify_all();
-        }
+        self.0.count.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -458,20 +461,16 @@ impl Engine {
         self.in_flight.enter()
     }
 
-    /// Waits until no fetch or put of this engine is under way.
+    /// Waits until no fetch, put or upload of this engine is under way,
+    /// without holding a thread.
+    pub async fn idle(&self) {
+        let mut rx = self.in_flight.count.subscribe();
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
+
+    /// [`Engine::idle`], blocking the calling thread.
     pub fn flush(&self) {
-        let mut n = self
-            .in_flight
-            .count
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        while *n > 0 {
-            n = self
-                .in_flight
-                .idle
-                .wait(n)
-                .unwrap_or_else(|p| p.into_inner());
-        }
+        futures::executor::block_on(self.idle());
     }
 }
 

@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use super::connection::parse_connection;
 use super::runtime::runtime;
-use super::{ArchiveWriter, FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure};
+use super::{ArchiveWriter, FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure, TransferError};
 use crate::cache_key::CacheKey;
 use crate::config::AzureBlobOptions;
 
@@ -86,10 +86,20 @@ impl Remote for AzureBlobRemote {
         format!("azure-blob container '{}' at {}", self.name, self.endpoint)
     }
 
-    fn open(&self, key: &CacheKey) -> Result<Lookup, RemoteFailure> {
+    fn open(&self, key: &CacheKey, max_size: Option<u64>) -> Result<Lookup, RemoteFailure> {
         let rt = self.rt()?;
         let blob = self.container.blob_client(key.as_str());
-        let (tx, mut rx) = mpsc::channel::<Msg>(16);
+        if let Some(max) = max_size {
+            // Ask for the size first, so a blob over maxSize is not downloaded.
+            match rt.block_on(blob.get_properties().into_future()) {
+                Ok(p) if p.blob.properties.content_length > max => {
+                    return Ok(Lookup::TooLarge(p.blob.properties.content_length))
+                }
+                Ok(_) => {}
+                Err(e) => return missing_or_failure(&e),
+            }
+        }
+        let (tx, rx) = mpsc::channel::<Msg>(16);
         let (first_tx, first_rx) = tokio::sync::oneshot::channel();
         rt.spawn(download(blob, tx, first_tx));
         match rt.block_on(first_rx) {
@@ -101,22 +111,20 @@ impl Remote for AzureBlobRemote {
                     buf: Bytes::new(),
                 }),
             })),
-            Ok(Err(e)) => match status_of(&e) {
-                Some((404, _)) => Ok(Lookup::Miss),
-                // A zero-byte blob cannot be read by range (416).
-                Some((416, _)) => {
-                    rx.close();
-                    Ok(Lookup::Found(RemoteBlob {
-                        size: Some(0),
-                        metadata: HashMap::new(),
-                        body: Box::new(io::empty()),
-                    }))
-                }
-                _ => Err(classify(&e, "download")),
-            },
-            Err(_) => Err(RemoteFailure {
+            // A zero-byte blob cannot be read by range (416). Neither writer
+            // makes one (an empty entry is a 1024-byte tar), so it is not a
+            // hit: restoring nothing would skip a build whose outputs are gone.
+            Ok(Err(e)) if status_of(&e).is_some_and(|(s, _)| s == 416) => Err(RemoteFailure {
                 kind: FailureKind::Other,
-                message: "download failed: the transfer stopped before it began".into(),
+                message: format!(
+                    "download failed: the blob for {} is empty, not a tar archive",
+                    key.as_str()
+                ),
+            }),
+            Ok(Err(e)) => missing_or_failure(&e),
+            Err(_) => Err(RemoteFailure {
+                kind: FailureKind::Unavailable,
+                message: "download failed: the transfer stopped before its first byte".into(),
             }),
         }
     }
@@ -131,6 +139,7 @@ impl Remote for AzureBlobRemote {
             in_flight: VecDeque::new(),
             total: 0,
             failed: None,
+            id_prefix: unique_prefix(),
         };
         let mut metadata = HashMap::new();
         if let Err(e) = write(&mut w, &mut metadata) {
@@ -163,11 +172,13 @@ async fn download(
 ) {
     let mut pages = blob.get().chunk_size(CHUNK).into_stream();
     let mut first = Some(first);
+    let mut etag = None;
     loop {
         let page = match tokio::time::timeout(STALL_TIMEOUT, pages.next()).await {
             Ok(Some(page)) => page,
             Ok(None) => break,
             Err(_) => {
+                // Dropping `first` unanswered tells `open` it stalled.
                 let _ = tx.send(Msg::Failed("download stalled".into())).await;
                 return;
             }
@@ -186,6 +197,19 @@ async fn download(
                 return;
             }
         };
+        // Every range must come from the same blob: one overwritten during
+        // the download would otherwise be read half old, half new.
+        let this = response.blob.properties.etag.to_string();
+        match &etag {
+            None => etag = Some(this),
+            Some(e) if *e != this => {
+                let _ = tx
+                    .send(Msg::Failed("the blob changed during the download".into()))
+                    .await;
+                return;
+            }
+            Some(_) => {}
+        }
         if let Some(f) = first.take() {
             let size = response
                 .remaining_range
@@ -258,12 +282,33 @@ struct BlockWriter {
     in_flight: VecDeque<JoinHandle<azure_core::Result<()>>>,
     total: u64,
     failed: Option<RemoteFailure>,
+    /// Uncommitted blocks of the same id replace each other, so two
+    /// machines uploading the same hash at once must not share ids.
+    id_prefix: String,
+}
+
+/// 16 hex digits unique to this upload.
+fn unique_prefix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = format!(
+        "{}-{}-{:?}-{:?}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now(),
+        std::thread::current().id()
+    );
+    blake3::hash(seed.as_bytes()).to_hex()[..16].to_string()
 }
 
 impl BlockWriter {
     fn stage(&mut self) -> io::Result<()> {
         let data = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(BLOCK)));
-        let id = BlockId::new(Bytes::from(format!("{:010}", self.blocks.len())));
+        let id = BlockId::new(Bytes::from(format!(
+            "{}{:08}",
+            self.id_prefix,
+            self.blocks.len()
+        )));
         self.blocks.push(id.clone());
         let blob = self.blob.clone();
         self.in_flight.push_back(
@@ -288,7 +333,7 @@ impl BlockWriter {
                 message: format!("upload failed: {e}"),
             },
         };
-        let err = io::Error::other(failure.message.clone());
+        let err = io::Error::other(TransferError(failure.message.clone()));
         self.failed = Some(failure);
         Err(err)
     }
@@ -352,6 +397,15 @@ impl Write for BlockWriter {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// A missing blob is a miss; anything else, a missing container included,
+/// is a failure to report.
+fn missing_or_failure(e: &azure_core::Error) -> Result<Lookup, RemoteFailure> {
+    match status_of(e) {
+        Some((404, code)) if code != "ContainerNotFound" => Ok(Lookup::Miss),
+        _ => Err(classify(e, "download")),
     }
 }
 

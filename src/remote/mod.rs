@@ -38,7 +38,9 @@ pub enum FailureKind {
 /// A failed remote operation; the message never holds a secret.
 #[derive(Debug, Clone)]
 pub struct RemoteFailure {
+    /// What kind of failure, for the hint and the switch-off policy.
     pub kind: FailureKind,
+    /// What failed, without secrets.
     pub message: String,
 }
 
@@ -48,11 +50,27 @@ impl fmt::Display for RemoteFailure {
     }
 }
 
+/// The error a remote's upload writer fails with, so the caller can tell a
+/// failed transfer from a failed local read.
+#[derive(Debug)]
+pub struct TransferError(pub String);
+
+impl fmt::Display for TransferError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TransferError {}
+
 /// A blob being downloaded: its size, metadata and a reader that yields its
 /// bytes as they arrive (a read fails if the download fails).
 pub struct RemoteBlob {
+    /// The blob size, when known before reading.
     pub size: Option<u64>,
+    /// The blob metadata (digest, signature).
     pub metadata: HashMap<String, String>,
+    /// The bytes, as they arrive.
     pub body: Box<dyn Read + Send>,
 }
 
@@ -108,8 +126,9 @@ pub trait Remote: Send + Sync {
     /// without secrets.
     fn describe(&self) -> String;
 
-    /// Starts downloading the blob of `key`.
-    fn open(&self, key: &CacheKey) -> Result<Lookup, RemoteFailure>;
+    /// Starts downloading the blob of `key`; a blob larger than `max_size`
+    /// is `TooLarge` and is not downloaded.
+    fn open(&self, key: &CacheKey, max_size: Option<u64>) -> Result<Lookup, RemoteFailure>;
 
     /// Uploads the bytes `write` produces as the blob of `key`, with
     /// `metadata`, which `write` may fill in as it goes (it is read after

@@ -191,7 +191,7 @@ pub fn copy_out(
     };
     let dir = dest.parent().unwrap_or(Path::new("."));
     let tmp = tempfile::Builder::new()
-        .prefix(".backfill-native-")
+        .prefix(crate::output_glob::RESTORE_TEMP_PREFIX)
         .tempfile_in(dir)
         .map_err(|e| CopyFailure::Dest(CacheError::io("create a temp file in", dir, e)))?;
     let read_err = |e| CopyFailure::Dest(CacheError::io("read cached content", &blob, e));

@@ -38,8 +38,10 @@ pub fn purge(store: &LocalStore, days: f64) -> Result<PurgeReport> {
     let Some(_lock) = StoreLock::exclusive(store.root())? else {
         return Ok(PurgeReport::default());
     };
-    let cutoff = SystemTime::now()
-        .checked_sub(Duration::from_secs_f64(days * 86_400.0))
+    // Any number of days is fine: one past the epoch means "everything".
+    let cutoff = Duration::try_from_secs_f64(days * 86_400.0)
+        .ok()
+        .and_then(|age| SystemTime::now().checked_sub(age))
         .unwrap_or(SystemTime::UNIX_EPOCH);
     let mut report = PurgeReport::default();
     let mut used: HashSet<String> = HashSet::new();

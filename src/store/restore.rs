@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -71,13 +71,16 @@ pub fn fetch(
     // read below then finds nothing or what a lock-free writer left.
     let _lock = StoreLock::shared(store.root(), false)?;
     let entry = store.entry_path(key);
-    let bytes = match fs::read(&entry) {
-        Ok(b) => b,
+    let (bytes, read_inode) = match read_with_inode(&entry) {
+        Ok(read) => read,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(FetchReport::Miss),
         Err(e) => return Err(CacheError::io("read cache entry", &entry, e)),
     };
     let unusable = |reason: String| {
-        let removed = options.may_write_store && fs::remove_file(&entry).is_ok();
+        // Only the manifest that was read: a concurrent put may have renamed
+        // a good one over it since.
+        let still_same = fs::metadata(&entry).is_ok_and(|m| m.ino() == read_inode);
+        let removed = options.may_write_store && still_same && fs::remove_file(&entry).is_ok();
         FetchReport::Unusable(format!(
             "local cache entry for hash {} ({}) is unusable: {reason}; treated as a miss{}",
             key.as_str(),
@@ -94,6 +97,19 @@ pub fn fetch(
         Err(reason) => return Ok(unusable(reason)),
     };
 
+    // Every folder the entry touches is checked (and made) first, so no
+    // later step, not even a mode change, goes through a symbolic link.
+    let mut dirs = BTreeSet::new();
+    for path in manifest
+        .files
+        .iter()
+        .map(|f| &f.path)
+        .chain(manifest.links.iter().map(|l| &l.path))
+    {
+        add_parents(&mut dirs, path);
+    }
+    ensure_dirs(cwd, &dirs)?;
+
     // Decide per file, in parallel (it hashes files already present).
     let plans: Vec<Plan> = super::on_io_pool(|| {
         manifest
@@ -102,17 +118,6 @@ pub fn fetch(
             .map(|f| plan_file(cwd, f))
             .collect::<Result<Vec<_>>>()
     })?;
-
-    let mut dirs = BTreeSet::new();
-    for (f, plan) in manifest.files.iter().zip(&plans) {
-        if matches!(plan, Plan::Write) {
-            add_parents(&mut dirs, &f.path);
-        }
-    }
-    for l in &manifest.links {
-        add_parents(&mut dirs, &l.path);
-    }
-    ensure_dirs(cwd, &dirs)?;
 
     let to_write: Vec<&FileRecord> = manifest
         .files
@@ -181,6 +186,14 @@ pub fn fetch(
         }
     }
     Ok(FetchReport::Hit(report))
+}
+
+fn read_with_inode(path: &Path) -> io::Result<(Vec<u8>, u64)> {
+    let mut file = fs::File::open(path)?;
+    let inode = file.metadata()?.ino();
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut file, &mut bytes)?;
+    Ok((bytes, inode))
 }
 
 fn plan_file(cwd: &Path, f: &FileRecord) -> Result<Plan> {
@@ -268,7 +281,8 @@ fn restore_link(cwd: &Path, rel: &str, target: &str) -> Result<()> {
     }
     let parent = dest.parent().unwrap_or(cwd);
     let tmp = parent.join(format!(
-        ".backfill-native-link-{}-{}",
+        "{}link-{}-{}",
+        crate::output_glob::RESTORE_TEMP_PREFIX,
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));

@@ -431,3 +431,49 @@ fn concurrent_puts_fetches_and_purges_never_restore_a_torn_entry() {
     let hits: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
     assert!(hits > 0, "no fetch ever hit");
 }
+
+#[test]
+fn restore_temp_files_left_by_a_killed_fetch_are_never_stored() {
+    let f = fixture();
+    write(&f.pkg, "lib/a.js", b"a", 0o644);
+    write(&f.pkg, "lib/.backfill-native-Xy12", b"half a file", 0o600);
+    let put = put_globs(&f, "k", &["lib/**"]);
+    assert_eq!(put.files, 1);
+}
+
+#[test]
+fn never_changes_a_mode_through_a_symlinked_folder() {
+    let f = fixture();
+    write(&f.pkg, "lib/a.js", b"same", 0o755);
+    put_globs(&f, "k", &["lib/**"]);
+    // lib now points outside the package, at a file with the same bytes.
+    fs::remove_dir_all(f.pkg.join("lib")).unwrap();
+    let outside = f._tmp.path().join("outside");
+    write(&outside, "a.js", b"same", 0o600);
+    symlink(&outside, f.pkg.join("lib")).unwrap();
+    let err = f
+        .store
+        .fetch(&key("k"), &f.pkg, RW)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("lib: it is a symbolic link"), "{err}");
+    let mode = fs::metadata(outside.join("a.js"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777;
+    assert_eq!(
+        mode, 0o600,
+        "the mode of a file outside the package changed"
+    );
+}
+
+#[test]
+fn purge_accepts_any_number_of_days() {
+    let f = fixture();
+    write(&f.pkg, "lib/a.js", b"a", 0o644);
+    put_globs(&f, "k", &["lib/**"]);
+    assert_eq!(f.store.purge(1e20).unwrap().entries_kept, 1);
+    assert_eq!(f.store.purge(f64::MAX).unwrap().entries_kept, 1);
+    assert!(f.store.purge(f64::NAN).is_err());
+}
