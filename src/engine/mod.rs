@@ -3,11 +3,17 @@
 //! thin layer over it.
 
 mod fallback;
+mod in_flight;
+mod outcome;
+
+use in_flight::InFlight;
+pub use in_flight::InFlightGuard;
+pub use outcome::{FetchOutcome, PutOutcome, Source, Stats};
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::cache_key::CacheKey;
 use crate::config::{Config, Options, Provider};
@@ -17,105 +23,6 @@ use crate::remote::Health;
 use crate::store::{FetchReport, LocalStore, PurgeReport, RestoreOptions};
 pub use fallback::Upload;
 use fallback::{RemoteFetch, RemoteLayer};
-
-/// Where a hit came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// The local store.
-    Local,
-    /// The remote cache (which then filled the local store).
-    Remote,
-}
-
-impl Source {
-    /// The name shown to users.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Local => "local",
-            Source::Remote => "remote",
-        }
-    }
-}
-
-/// The outcome of a fetch.
-#[derive(Debug, Clone, Default)]
-pub struct FetchOutcome {
-    /// Where the hit came from; `None` is a miss.
-    pub source: Option<Source>,
-    /// Files written into the package.
-    pub files_restored: u64,
-    /// Files already present with the right content.
-    pub files_unchanged: u64,
-    /// Symbolic links in the entry.
-    pub links: u64,
-    /// Bytes written.
-    pub bytes_restored: u64,
-    /// Time taken.
-    pub duration: Duration,
-    /// Why the cache was not read, when it was not (mode, provider).
-    pub skipped: Option<String>,
-    /// Why the remote did not serve a hit when it was asked, if worth
-    /// telling (switched off, over maxSize).
-    pub remote_note: Option<String>,
-    /// Problems to report once (a corrupt entry, say).
-    pub warnings: Vec<String>,
-}
-
-impl FetchOutcome {
-    /// Whether the outputs were restored.
-    pub fn hit(&self) -> bool {
-        self.source.is_some()
-    }
-}
-
-/// The outcome of a put.
-#[derive(Debug, Clone, Default)]
-pub struct PutOutcome {
-    /// Whether an entry was written.
-    pub stored: bool,
-    /// Files in the entry.
-    pub files: u64,
-    /// Symbolic links in the entry.
-    pub links: u64,
-    /// Bytes of the files in the entry.
-    pub bytes: u64,
-    /// Bytes actually written (contents not already stored).
-    pub new_bytes: u64,
-    /// Time taken.
-    pub duration: Duration,
-    /// Why nothing was stored, when nothing was (mode, provider).
-    pub skipped: Option<String>,
-    /// Whether the entry was uploaded to the remote cache.
-    pub uploaded: bool,
-    /// Bytes uploaded (the archive).
-    pub upload_bytes: u64,
-    /// Why the entry was not uploaded, when a remote is configured.
-    pub upload_skipped: Option<String>,
-    /// Whether the upload is left to [`Engine::upload`], run in the
-    /// background (`background_uploads`).
-    pub upload_pending: bool,
-    /// Problems to report once.
-    pub warnings: Vec<String>,
-}
-
-/// Counters since the engine was made.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub local_hits: u64,
-    pub remote_hits: u64,
-    pub uploads: u64,
-    pub bytes_uploaded: u64,
-    pub misses: u64,
-    pub puts: u64,
-    pub skipped: u64,
-    pub errors: u64,
-    pub files_restored: u64,
-    pub bytes_restored: u64,
-    pub bytes_stored: u64,
-    pub bytes_written: u64,
-    pub fetch_micros: u64,
-    pub put_micros: u64,
-}
 
 #[derive(Default)]
 struct Counters {
@@ -137,36 +44,6 @@ struct Counters {
 
 fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
-}
-
-/// Counts operations under way, so `flush` can wait for them. A watch
-/// channel, so the wait can be async and hold no thread.
-struct InFlight {
-    count: tokio::sync::watch::Sender<usize>,
-}
-
-impl Default for InFlight {
-    fn default() -> Self {
-        InFlight {
-            count: tokio::sync::watch::Sender::new(0),
-        }
-    }
-}
-
-/// Held while an operation is under way; `flush` waits until none is held.
-pub struct InFlightGuard(Arc<InFlight>);
-
-impl InFlight {
-    fn enter(self: &Arc<Self>) -> InFlightGuard {
-        self.count.send_modify(|n| *n += 1);
-        InFlightGuard(self.clone())
-    }
-}
-
-impl Drop for InFlightGuard {
-    fn drop(&mut self) {
-        self.0.count.send_modify(|n| *n = n.saturating_sub(1));
-    }
 }
 
 /// A cache engine bound to one package directory.

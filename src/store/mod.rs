@@ -16,6 +16,7 @@
 
 mod capture;
 mod content;
+mod io_pool;
 pub mod lock;
 mod manifest;
 mod purge;
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 pub use capture::PutReport;
 pub use content::{IngestFailure, Ingested};
+pub(crate) use io_pool::on_io_pool;
 pub use manifest::{is_safe_relative, FileRecord, LinkRecord, Manifest, MANIFEST_VERSION};
 pub use purge::PurgeReport;
 pub use restore::{FetchReport, RestoreOptions, Restored};
@@ -131,27 +133,3 @@ impl LocalStore {
 
 #[cfg(test)]
 pub(crate) mod tests;
-
-/// The thread pool for file I/O. Creating, writing and renaming files blocks
-/// on the file system far more than it uses a CPU, so it runs on more
-/// threads than there are cores.
-pub(crate) fn io_pool() -> Option<&'static rayon::ThreadPool> {
-    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
-    POOL.get_or_init(|| {
-        let threads = std::thread::available_parallelism().map_or(4, |n| n.get()) * 4;
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.clamp(4, 32))
-            .thread_name(|i| format!("backfill-native-io-{i}"))
-            .build()
-            .ok()
-    })
-    .as_ref()
-}
-
-/// Runs `f` on the I/O pool (or the global pool if it could not be made).
-pub(crate) fn on_io_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    match io_pool() {
-        Some(pool) => pool.install(f),
-        None => f(),
-    }
-}

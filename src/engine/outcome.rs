@@ -1,0 +1,116 @@
+//! What fetches and puts report, and the engine's counters.
+
+use std::time::Duration;
+
+/// Where a hit came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The local store.
+    Local,
+    /// The remote cache (which then filled the local store).
+    Remote,
+}
+
+impl Source {
+    /// The name shown to users.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Local => "local",
+            Source::Remote => "remote",
+        }
+    }
+}
+
+/// The outcome of a fetch.
+#[derive(Debug, Clone, Default)]
+pub struct FetchOutcome {
+    /// Where the hit came from; `None` is a miss.
+    pub source: Option<Source>,
+    /// Files written into the package.
+    pub files_restored: u64,
+    /// Files already present with the right content.
+    pub files_unchanged: u64,
+    /// Symbolic links in the entry.
+    pub links: u64,
+    /// Bytes written.
+    pub bytes_restored: u64,
+    /// Time taken.
+    pub duration: Duration,
+    /// Why the cache was not read, when it was not (mode, provider).
+    pub skipped: Option<String>,
+    /// Why the remote did not serve a hit when it was asked, if worth
+    /// telling (switched off, over maxSize).
+    pub remote_note: Option<String>,
+    /// Problems to report once (a corrupt entry, say).
+    pub warnings: Vec<String>,
+}
+
+impl FetchOutcome {
+    /// Whether the outputs were restored.
+    pub fn hit(&self) -> bool {
+        self.source.is_some()
+    }
+}
+
+/// The outcome of a put.
+#[derive(Debug, Clone, Default)]
+pub struct PutOutcome {
+    /// Whether an entry was written.
+    pub stored: bool,
+    /// Files in the entry.
+    pub files: u64,
+    /// Symbolic links in the entry.
+    pub links: u64,
+    /// Bytes of the files in the entry.
+    pub bytes: u64,
+    /// Bytes actually written (contents not already stored).
+    pub new_bytes: u64,
+    /// Time taken.
+    pub duration: Duration,
+    /// Why nothing was stored, when nothing was (mode, provider).
+    pub skipped: Option<String>,
+    /// Whether the entry was uploaded to the remote cache.
+    pub uploaded: bool,
+    /// Bytes uploaded (the archive).
+    pub upload_bytes: u64,
+    /// Why the entry was not uploaded, when a remote is configured.
+    pub upload_skipped: Option<String>,
+    /// Whether the upload is left to [`Engine::upload`], run in the
+    /// background (`background_uploads`).
+    pub upload_pending: bool,
+    /// Problems to report once.
+    pub warnings: Vec<String>,
+}
+
+/// Counters since the engine was made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Fetches served by the local store.
+    pub local_hits: u64,
+    /// Fetches served by the remote cache.
+    pub remote_hits: u64,
+    /// Entries uploaded.
+    pub uploads: u64,
+    /// Bytes uploaded.
+    pub bytes_uploaded: u64,
+    /// Fetches that found nothing.
+    pub misses: u64,
+    /// Puts that stored an entry.
+    pub puts: u64,
+    /// Fetches and puts skipped by the mode or provider.
+    pub skipped: u64,
+    /// Fetches and puts that failed with an error.
+    pub errors: u64,
+    /// Files written by fetches.
+    pub files_restored: u64,
+    /// Bytes written by fetches.
+    pub bytes_restored: u64,
+    /// Bytes of the entries stored.
+    pub bytes_stored: u64,
+    /// Bytes puts actually wrote.
+    pub bytes_written: u64,
+    /// Time spent in fetches, microseconds.
+    pub fetch_micros: u64,
+    /// Time spent in puts, microseconds.
+    pub put_micros: u64,
+}
