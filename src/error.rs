@@ -42,6 +42,10 @@ pub enum CacheError {
         source: io::Error,
     },
 
+    /// An input file cannot be hashed.
+    #[error("cannot hash input {path}: {reason}")]
+    Input { path: PathBuf, reason: String },
+
     /// Outputs cannot be restored because something on disk is in the way.
     #[error("could not restore into {path}: {reason}")]
     Restore { path: PathBuf, reason: String },
@@ -61,6 +65,7 @@ impl CacheError {
             CacheError::Io { .. } => "BACKFILL_NATIVE_IO",
             CacheError::Cwd { .. } => "BACKFILL_NATIVE_CWD",
             CacheError::Restore { .. } => "BACKFILL_NATIVE_RESTORE",
+            CacheError::Input { .. } => "BACKFILL_NATIVE_INPUT",
         }
     }
 

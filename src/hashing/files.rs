@@ -1,0 +1,80 @@
+//! Finding a package's input files: globby patterns as for outputs, always
+//! skipping `node_modules`, `.git` and the cache folder, optionally honouring
+//! `.gitignore` (through the `ignore` crate, the walker ripgrep uses).
+
+use std::path::{Path, PathBuf};
+
+use ignore::WalkBuilder;
+
+use crate::error::{CacheError, Result};
+use crate::output_glob::{relative, FoundOutput, OutputGlob};
+
+/// How to find and hash inputs.
+#[derive(Debug, Clone, Default)]
+pub struct HashOptions {
+    /// Honour `.gitignore` files (and `.git/info/exclude`).
+    pub gitignore: bool,
+    /// A folder never walked (the cache folder), besides node_modules and .git.
+    pub skip: Option<PathBuf>,
+    /// Where to remember file states, so unchanged files are not re-read.
+    pub state_file: Option<PathBuf>,
+}
+
+/// Folders never walked for inputs.
+const ALWAYS_SKIPPED: [&str; 2] = ["node_modules", ".git"];
+
+/// The files (and links) under `cwd` matching `patterns`, sorted by path.
+pub fn find_inputs(
+    cwd: &Path,
+    patterns: &[String],
+    options: &HashOptions,
+) -> Result<Vec<FoundOutput>> {
+    let glob = OutputGlob::new(patterns)?;
+    let skip = options.skip.clone();
+    let mut walker = WalkBuilder::new(cwd);
+    walker
+        .hidden(false)
+        .follow_links(false)
+        .git_ignore(options.gitignore)
+        .git_exclude(options.gitignore)
+        .git_global(false)
+        .ignore(false)
+        .parents(options.gitignore)
+        .require_git(false)
+        .filter_entry(move |e| {
+            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+            !(is_dir
+                && (ALWAYS_SKIPPED.iter().any(|s| e.file_name() == *s)
+                    || skip.as_deref() == Some(e.path())))
+        });
+    let mut found = Vec::new();
+    for entry in walker.build() {
+        let entry = entry.map_err(|e| CacheError::Input {
+            path: cwd.to_path_buf(),
+            reason: format!("the folder could not be listed ({e})"),
+        })?;
+        let Some(ft) = entry.file_type() else {
+            continue;
+        };
+        if ft.is_dir() {
+            continue;
+        }
+        let Some(rel) = relative(cwd, entry.path()) else {
+            return Err(CacheError::Input {
+                path: entry.path().to_path_buf(),
+                reason: "its path is not valid UTF-8".into(),
+            });
+        };
+        // FIFOs, sockets and devices are skipped: they are never inputs, and
+        // reading a FIFO would hang.
+        if (ft.is_file() || ft.is_symlink()) && glob.matches(&rel) {
+            found.push(FoundOutput {
+                rel,
+                abs: entry.path().to_path_buf(),
+                is_symlink: ft.is_symlink(),
+            });
+        }
+    }
+    found.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(found)
+}
