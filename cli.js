@@ -1,59 +1,211 @@
 #!/usr/bin/env node
-// backfill-native's command line: the native store's equivalents of
-// `lage cache --clear` and `lage cache --prune <days>`, and the resolved
-// configuration. Run it from the repository (or a package) folder.
+// backfill-native's command line: thin JS over the native API.
 //
-// Exit codes: 0 done, 1 the operation failed, 2 bad arguments.
+//   backfill-native [options] -- <command> [args...]   cached run of a build step
+//   backfill-native hash | fetch <hash> | put <hash> | stats | purge | clear | config
+//
+// Exit codes: 0 done (fetch: a hit), 1 the operation failed, 2 bad
+// arguments, 3 fetch: a miss; a cached run exits with its command's code.
 'use strict'
 
-const USAGE = `usage: backfill-native <command>
+const { spawn } = require('node:child_process')
 
-commands:
-  clear                 remove everything from the native local store (lage cache --clear)
-  purge [--days N]      remove entries not used for N days (default 30) and the
-                        file contents no entry uses any more (lage cache --prune N)
-  config                print the resolved configuration (secrets redacted)
+const USAGE = `usage:
+  backfill-native [--inputs <glob>...] [--outputs <glob>...] [options] -- <command> [args...]
+      Hash the package in the current folder, fetch its outputs; on a miss run
+      the command (its output shown, its exit code passed through) and, if it
+      succeeds, store the outputs. A hit says where it came from and skips it.
+  backfill-native hash [--inputs <glob>...] [--salt <text>] [options]
+      Print the package's cache key.
+  backfill-native fetch <hash> [--json]      restore the outputs stored for <hash>
+  backfill-native put <hash> [--outputs <glob>...] [--json]
+                                             store the outputs as <hash>
+  backfill-native stats [--json]             what the local store holds
+  backfill-native purge [--days N] [--json]  remove entries unused for N days (default 30)
+                                             and contents no entry uses (lage cache --prune N)
+  backfill-native clear [--json]             remove everything from the local store (lage cache --clear)
+  backfill-native config                     the resolved configuration, secrets redacted
 
-The store and the settings are those of the current folder: the variables and
-.env file described in the README apply.`
+options:
+  --inputs <glob>...    input globs, relative to the package (default: every file)
+  --outputs <glob>...   output globs (default: BACKFILL_OUTPUT_GLOB, or lib/**)
+  --env <NAME>...       environment variables whose values are part of the key
+  --gitignore           skip files that .gitignore ignores when hashing
+  --json                print one JSON object instead of lines
+  -h, --help            this text
 
-function fail(message, code) {
-  console.error(`backfill-native: ${message}`)
-  process.exit(code)
+exit codes: 0 done (fetch: hit), 1 failed, 2 bad arguments, 3 fetch: miss;
+a cached run exits with its command's exit code.`
+
+class UsageError extends Error {}
+
+/** Parses argv into { command, positional, flags, run }. */
+function parse(argv) {
+  const dash = argv.indexOf('--')
+  const run = dash >= 0 ? argv.slice(dash + 1) : null
+  const args = dash >= 0 ? argv.slice(0, dash) : argv
+  const flags = { inputs: [], outputs: [], env: [], json: false, gitignore: false, days: 30, salt: null }
+  const positional = []
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]
+    const list = (name) => {
+      while (i + 1 < args.length && !args[i + 1].startsWith('--')) flags[name].push(args[++i])
+      if (flags[name].length === 0) throw new UsageError(`--${name} needs at least one value`)
+    }
+    if (a === '--inputs') list('inputs')
+    else if (a === '--outputs') list('outputs')
+    else if (a === '--env') list('env')
+    else if (a === '--json') flags.json = true
+    else if (a === '--gitignore') flags.gitignore = true
+    else if (a === '--salt') {
+      if (i + 1 >= args.length) throw new UsageError('--salt needs a value')
+      flags.salt = args[++i]
+    } else if (a === '--days') {
+      const v = args[++i]
+      if (v === undefined || !/^\d+(\.\d+)?$/.test(v)) throw new UsageError(`--days needs a number of days, got ${v ?? 'nothing'}`)
+      flags.days = Number(v)
+    } else if (a === '-h' || a === '--help') flags.help = true
+    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`)
+    else positional.push(a)
+  }
+  if (run && run.length === 0) throw new UsageError('nothing to run after --')
+  return { command: run ? 'run' : positional.shift(), positional, flags, run }
 }
 
-const [command, ...rest] = process.argv.slice(2)
-if (!command || command === '--help' || command === '-h') {
-  console.log(USAGE)
-  process.exit(command ? 0 : 2)
-}
-
-let native
-try {
-  native = require('./index.js')
-} catch (e) {
-  fail(`the native addon could not be loaded: ${e.message}`, 1)
+/** On a terminal, a line saying what is going on while `promise` runs. */
+async function withProgress(label, promise) {
+  if (!process.stderr.isTTY) return promise
+  const start = Date.now()
+  const draw = () => process.stderr.write(`\r${label} ${((Date.now() - start) / 1000).toFixed(1)} s`)
+  const timer = setInterval(draw, 100)
+  try {
+    return await promise
+  } finally {
+    clearInterval(timer)
+    process.stderr.write('\r\x1b[K')
+  }
 }
 
 const mb = (bytes) => `${(bytes / 1048576).toFixed(1)} MB`
+const ms = (n) => `${Math.round(n)} ms`
 
-try {
-  if (command === 'clear' && rest.length === 0) {
-    const cache = new native.Cache()
-    const r = cache.clearSync()
-    console.log(`cleared ${cache.config.cacheFolder}: ${r.entriesRemoved} entries, ${r.contentsRemoved} contents, ${mb(r.bytesFreed)}`)
-  } else if (command === 'purge') {
-    let days = 30
-    if (rest.length === 2 && rest[0] === '--days' && /^\d+(\.\d+)?$/.test(rest[1])) days = Number(rest[1])
-    else if (rest.length !== 0) fail(`purge takes --days N with N a number of days, got: ${rest.join(' ')}\n\n${USAGE}`, 2)
-    const cache = new native.Cache()
-    const r = cache.purgeSync(days)
-    console.log(`purged ${cache.config.cacheFolder} of entries unused for ${days} days: ${r.entriesRemoved} removed, ${r.entriesKept} kept, ${r.contentsRemoved} contents removed, ${mb(r.bytesFreed)} freed`)
-  } else if (command === 'config' && rest.length === 0) {
-    console.log(JSON.stringify(native.loadConfig(), null, 2))
-  } else {
-    fail(`unknown command or arguments: ${[command, ...rest].join(' ')}\n\n${USAGE}`, 2)
+async function main(argv) {
+  const { command, positional, flags, run } = parse(argv)
+  if (flags.help) {
+    console.log(USAGE)
+    return 0
   }
-} catch (e) {
-  fail(e.message, 1)
+  if (!command) throw new UsageError('no command given')
+  const expect = (n) => {
+    if (positional.length !== n) throw new UsageError(`${command} takes ${n === 0 ? 'no' : n} argument${n === 1 ? '' : 's'}, got ${positional.length}`)
+  }
+  const native = require('./index.js')
+  const print = (json, text) => console.log(flags.json ? JSON.stringify(json) : text)
+  const cache = () => new native.Cache()
+  const key = () =>
+    native.hashPackage({
+      cwd: process.cwd(),
+      inputs: flags.inputs.length ? flags.inputs : undefined,
+      salt: flags.salt ?? (run ? run.join(' ') : ''),
+      envVars: flags.env,
+      gitignore: flags.gitignore,
+    })
+  const outputs = flags.outputs.length ? flags.outputs : undefined
+
+  switch (command) {
+    case 'run': {
+      const c = cache()
+      const hash = await withProgress('hashing inputs', key())
+      const got = await withProgress(`fetching ${hash}`, c.fetch(hash))
+      for (const w of got.warnings) console.error(`backfill-native: warning: ${w}`)
+      if (got.hit) {
+        print({ hash, hit: true, source: got.source, filesRestored: got.filesRestored, durationMs: got.durationMs }, `backfill-native: hit for ${hash} from the ${got.source} cache (${got.filesRestored} files restored, ${got.filesUnchanged} unchanged, ${ms(got.durationMs)}); skipped: ${run.join(' ')}`)
+        return 0
+      }
+      if (!flags.json) console.error(`backfill-native: miss for ${hash}; running: ${run.join(' ')}`)
+      const code = await new Promise((resolve) => {
+        const child = spawn(run[0], run.slice(1), { stdio: 'inherit' })
+        child.on('error', (e) => {
+          console.error(`backfill-native: could not run ${run[0]}: ${e.message}`)
+          resolve(127)
+        })
+        child.on('exit', (status, signal) => resolve(status ?? (signal ? 128 : 1)))
+      })
+      if (code !== 0) {
+        if (!flags.json) console.error(`backfill-native: the command exited with ${code}; nothing stored`)
+        else print({ hash, hit: false, exitCode: code, stored: false }, '')
+        return code
+      }
+      const put = await withProgress(`storing ${hash}`, c.put(hash, outputs))
+      await c.flush()
+      for (const w of put.warnings) console.error(`backfill-native: warning: ${w}`)
+      print({ hash, hit: false, exitCode: 0, stored: put.stored, files: put.files, bytes: put.bytes, uploaded: put.uploaded }, `backfill-native: stored ${hash}: ${put.files} files, ${mb(put.bytes)}${put.uploaded ? ', uploaded' : ''}`)
+      return 0
+    }
+    case 'hash': {
+      expect(0)
+      const hash = await withProgress('hashing inputs', key())
+      print({ hash }, hash)
+      return 0
+    }
+    case 'fetch': {
+      expect(1)
+      const got = await withProgress(`fetching ${positional[0]}`, cache().fetch(positional[0]))
+      for (const w of got.warnings) console.error(`backfill-native: warning: ${w}`)
+      print(got, got.hit ? `hit from the ${got.source} cache: ${got.filesRestored} files restored, ${got.filesUnchanged} unchanged, ${ms(got.durationMs)}` : `miss${got.skipped ? ` (${got.skipped})` : ''}`)
+      return got.hit ? 0 : 3
+    }
+    case 'put': {
+      expect(1)
+      const c = cache()
+      const put = await withProgress(`storing ${positional[0]}`, c.put(positional[0], outputs))
+      const late = await c.flush()
+      for (const w of [...put.warnings, ...late]) console.error(`backfill-native: warning: ${w}`)
+      print(put, put.stored ? `stored ${put.files} files, ${mb(put.bytes)} (${mb(put.newBytes)} new)${put.uploaded ? `, uploaded ${mb(put.uploadBytes)}` : ''}` : `not stored: ${put.skipped}`)
+      return 0
+    }
+    case 'stats': {
+      expect(0)
+      const c = cache()
+      const u = c.storeUsage()
+      print({ ...u, cacheFolder: c.config.cacheFolder }, `${c.config.cacheFolder}: ${u.entries} entries, ${u.contents} contents, ${mb(u.bytes)}`)
+      return 0
+    }
+    case 'purge': {
+      expect(0)
+      const c = cache()
+      const r = c.purgeSync(flags.days)
+      print(r, `purged ${c.config.cacheFolder} of entries unused for ${flags.days} days: ${r.entriesRemoved} removed, ${r.entriesKept} kept, ${r.contentsRemoved} contents removed, ${mb(r.bytesFreed)} freed`)
+      return 0
+    }
+    case 'clear': {
+      expect(0)
+      const c = cache()
+      const r = c.clearSync()
+      print(r, `cleared ${c.config.cacheFolder}: ${r.entriesRemoved} entries, ${r.contentsRemoved} contents, ${mb(r.bytesFreed)}`)
+      return 0
+    }
+    case 'config': {
+      expect(0)
+      console.log(JSON.stringify(native.loadConfig(), null, 2))
+      return 0
+    }
+    default:
+      throw new UsageError(`unknown command ${command}`)
+  }
 }
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (e) => {
+    if (e instanceof UsageError) {
+      console.error(`backfill-native: ${e.message}\n\n${USAGE}`)
+      process.exitCode = 2
+    } else {
+      console.error(`backfill-native: ${e.message}`)
+      process.exitCode = 1
+    }
+  },
+)

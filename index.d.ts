@@ -52,6 +52,8 @@ export declare class Cache {
   clear(): Promise<PurgeResult>
   /** `clear` on the calling thread. */
   clearSync(): PurgeResult
+  /** What the local store holds: entries, contents and their bytes. */
+  storeUsage(): StoreUsage
   /**
    * Counters since this cache was made: hits and misses by source, bytes,
    * time spent.
@@ -211,6 +213,86 @@ export interface FetchResult {
 export declare function getProvider(logger: Logger | null | undefined, cwd: string, options?: CacheOptions | null): CacheStorage
 
 /**
+ * blake3 digests (hex) of the files under `cwd` matching `patterns`
+ * (globby semantics, as for outputs), keyed by package-relative path with
+ * `/`. `node_modules`, `.git` and the cache folder are always skipped;
+ * symbolic links hash their target text; FIFOs and sockets are skipped.
+ */
+export declare function hashFiles(cwd: string, patterns: Array<string>, options?: HashFilesOptions | undefined | null): Promise<Record<string, string>>
+
+/** How `hashFiles` finds and hashes files. */
+export interface HashFilesOptions {
+  /**
+   * Skip files that `.gitignore` files ignore.
+   * @default false
+   */
+  gitignore?: boolean
+  /**
+   * Remember file states in the cache folder so that unchanged files are
+   * not read again (they are re-read when touched within the last two
+   * seconds of the previous hash, as git does).
+   * @default true
+   */
+  incremental?: boolean
+}
+
+/** `hashFiles` on the calling thread. */
+export declare function hashFilesSync(cwd: string, patterns: Array<string>, options?: HashFilesOptions | undefined | null): Record<string, string>
+
+/**
+ * The cache key of a package task (blake3 hex): its input files, extra
+ * files outside the package, a salt, selected environment variables and the
+ * keys of its dependencies. Stable across machines: independent of walk
+ * order, absolute paths and mtimes.
+ */
+export declare function hashPackage(options: HashPackageOptions): Promise<string>
+
+/** What a package task's cache key is made of (see `hashPackage`). */
+export interface HashPackageOptions {
+  /** The package directory. */
+  cwd: string
+  /**
+   * Input globs relative to the package.
+   * @default ["**\/*"]
+   */
+  inputs?: Array<string>
+  /**
+   * Globs of files outside the package, relative to the workspace root
+   * (like lage's `environmentGlob`).
+   * @default []
+   */
+  extraInputs?: Array<string>
+  /**
+   * Text that changes the key: the command and its arguments.
+   * @default ""
+   */
+  salt?: string
+  /**
+   * Environment variables whose values are part of the key.
+   * @default []
+   */
+  envVars?: Array<string>
+  /**
+   * Keys of the packages this one depends on (any order).
+   * @default []
+   */
+  dependencyHashes?: Array<string>
+  /**
+   * Skip files that `.gitignore` files ignore.
+   * @default false
+   */
+  gitignore?: boolean
+  /**
+   * Remember file states to rehash unchanged trees almost for free.
+   * @default true
+   */
+  incremental?: boolean
+}
+
+/** `hashPackage` on the calling thread. */
+export declare function hashPackageSync(options: HashPackageOptions): string
+
+/**
  * Resolves the configuration the engine would use for package directory
  * `cwd` (default: the current directory) from `options`, the nearest `.env`
  * and the environment, in that order of precedence. Secrets are redacted.
@@ -318,4 +400,14 @@ export interface ResolvedConfig {
   envFile?: string
   /** Problems that are not errors, such as an unknown provider. */
   warnings: Array<string>
+}
+
+/** What the local store holds. */
+export interface StoreUsage {
+  /** Entries (hashes). */
+  entries: number
+  /** Stored file contents (each kept once). */
+  contents: number
+  /** Bytes of the stored contents. */
+  bytes: number
 }

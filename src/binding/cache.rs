@@ -7,7 +7,7 @@ use napi_derive::napi;
 
 use super::job::{run_sync, Done, Job, Work};
 use super::options::{self, CacheOptions};
-use super::results::{CacheStats, FetchResult, PurgeResult, PutResult, ResolvedConfig};
+use super::results::{CacheStats, FetchResult, PurgeResult, PutResult, ResolvedConfig, StoreUsage};
 use crate::engine::Engine;
 
 /// A build cache bound to one package directory, for scripts. Results say
@@ -135,6 +135,16 @@ impl Cache {
     #[napi]
     pub fn clear_sync(&self, env: Env) -> Result<PurgeResult> {
         run_sync(&env, clear_work(&self.engine))
+    }
+
+    /// What the local store holds: entries, contents and their bytes.
+    #[napi]
+    pub fn store_usage(&self, env: Env) -> Result<StoreUsage> {
+        let engine = self.engine.clone();
+        run_sync(
+            &env,
+            Box::new(move || Done::quiet(engine.store().usage().map(StoreUsage::from))),
+        )
     }
 
     /// Counters since this cache was made: hits and misses by source, bytes,

@@ -3,6 +3,7 @@
 //! thread; all behaviour lives in the engine.
 
 mod cache;
+mod hashing;
 mod job;
 mod logger;
 mod options;

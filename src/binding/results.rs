@@ -244,3 +244,24 @@ impl From<&Config> for ResolvedConfig {
         }
     }
 }
+
+/// What the local store holds.
+#[napi(object)]
+pub struct StoreUsage {
+    /// Entries (hashes).
+    pub entries: f64,
+    /// Stored file contents (each kept once).
+    pub contents: f64,
+    /// Bytes of the stored contents.
+    pub bytes: f64,
+}
+
+impl From<crate::store::Usage> for StoreUsage {
+    fn from(u: crate::store::Usage) -> Self {
+        StoreUsage {
+            entries: u.entries as f64,
+            contents: u.contents as f64,
+            bytes: u.bytes as f64,
+        }
+    }
+}

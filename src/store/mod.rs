@@ -28,7 +28,7 @@ pub use capture::PutReport;
 pub use content::{IngestFailure, Ingested};
 pub(crate) use io_pool::on_io_pool;
 pub use manifest::{is_safe_relative, FileRecord, LinkRecord, Manifest, MANIFEST_VERSION};
-pub use purge::PurgeReport;
+pub use purge::{PurgeReport, Usage};
 pub use restore::{FetchReport, RestoreOptions, Restored};
 
 use crate::cache_key::CacheKey;
@@ -123,6 +123,11 @@ impl LocalStore {
     /// Removes entries not used for `days` days and contents no entry uses.
     pub fn purge(&self, days: f64) -> Result<PurgeReport> {
         purge::purge(self, days)
+    }
+
+    /// Counts the entries and contents and their bytes.
+    pub fn usage(&self) -> Result<Usage> {
+        purge::usage(self)
     }
 
     /// Removes every entry and content.

@@ -25,6 +25,29 @@ pub struct PurgeReport {
     pub bytes_freed: u64,
 }
 
+/// How much the store holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Entries (hashes).
+    pub entries: u64,
+    /// Stored file contents.
+    pub contents: u64,
+    /// Bytes of the stored contents.
+    pub bytes: u64,
+}
+
+pub fn usage(store: &LocalStore) -> Result<Usage> {
+    let mut u = Usage {
+        entries: files_in(&store.root().join("entries"))?.len() as u64,
+        ..Usage::default()
+    };
+    for path in files_in(&store.root().join("content"))? {
+        u.contents += 1;
+        u.bytes += fs::symlink_metadata(&path).map(|m| m.len()).unwrap_or(0);
+    }
+    Ok(u)
+}
+
 pub fn purge(store: &LocalStore, days: f64) -> Result<PurgeReport> {
     if !(days.is_finite() && days >= 0.0) {
         return Err(CacheError::Config {
