@@ -1,0 +1,63 @@
+// hashFiles and hashPackage through the addon, on real files.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
+const { execFileSync } = require('node:child_process')
+
+for (const k of Object.keys(process.env)) if (/^(BACKFILL_|LAGE_)/.test(k)) delete process.env[k]
+
+const native = require('..')
+const { makeRepo, writeTree } = require('./helpers')
+
+test('hashFiles: digests keyed by package path; node_modules, .git and the cache are skipped', async () => {
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, {
+    'src/index.ts': 'export {}',
+    'src/.hidden.ts': 'dot files count',
+    'node_modules/dep/index.js': 'not an input',
+    '.git/HEAD': 'not an input',
+    'dist/out.js': 'ignored by git',
+    '.gitignore': 'dist/\n',
+  })
+  execFileSync('mkfifo', [path.join(repo.dirs.a, 'pipe')])
+  const all = await native.hashFiles(repo.dirs.a, ['**/*'])
+  assert.deepEqual(Object.keys(all), ['.gitignore', 'dist/out.js', 'package.json', 'src/.hidden.ts', 'src/index.ts'])
+  for (const d of Object.values(all)) assert.match(d, /^[0-9a-f]{64}$/)
+  assert.deepEqual(native.hashFilesSync(repo.dirs.a, ['**/*']), all, 'the Sync twin differs')
+  const ignoring = await native.hashFiles(repo.dirs.a, ['src/**', 'dist/**'], { gitignore: true })
+  assert.deepEqual(Object.keys(ignoring), ['src/.hidden.ts', 'src/index.ts'])
+  // Same bytes, same digest; the state file lives in the cache folder.
+  writeTree(repo.dirs.a, { 'src/copy.ts': 'export {}' })
+  const again = await native.hashFiles(repo.dirs.a, ['src/**'])
+  assert.equal(again['src/copy.ts'], all['src/index.ts'])
+  assert.ok(fs.readdirSync(path.join(repo.cacheDir, 'input-states-v1')).length > 0)
+})
+
+test('hashPackage: stable across copies and orders, sensitive to what it should be', async () => {
+  const [one, two] = [makeRepo(['a']), makeRepo(['a'])]
+  writeTree(one.dirs.a, { 'src/x.ts': 'x', 'src/y.ts': 'y' })
+  writeTree(two.dirs.a, { 'src/y.ts': 'y', 'src/x.ts': 'x' })
+  const opts = (cwd, extra = {}) => ({ cwd, salt: 'tsc', dependencyHashes: ['d1', 'd2'], ...extra })
+  const base = await native.hashPackage(opts(one.dirs.a))
+  assert.match(base, /^[0-9a-f]{64}$/)
+  assert.equal(await native.hashPackage(opts(two.dirs.a, { dependencyHashes: ['d2', 'd1'] })), base)
+  assert.equal(native.hashPackageSync(opts(one.dirs.a)), base)
+  assert.notEqual(await native.hashPackage(opts(one.dirs.a, { salt: 'tsc --build' })), base)
+  process.env.BFN_TEST_VAR = 'one'
+  const withVar = await native.hashPackage(opts(one.dirs.a, { envVars: ['BFN_TEST_VAR'] }))
+  process.env.BFN_TEST_VAR = 'two'
+  assert.notEqual(await native.hashPackage(opts(one.dirs.a, { envVars: ['BFN_TEST_VAR'] })), withVar)
+  delete process.env.BFN_TEST_VAR
+  // A root file named by extraInputs (relative to the workspace root) counts.
+  writeTree(one.root, { 'tsconfig.base.json': '{}' })
+  const extra = await native.hashPackage(opts(one.dirs.a, { extraInputs: ['tsconfig.base.json'] }))
+  writeTree(one.root, { 'tsconfig.base.json': '{"strict":true}' })
+  assert.notEqual(await native.hashPackage(opts(one.dirs.a, { extraInputs: ['tsconfig.base.json'] })), extra)
+  writeTree(one.dirs.a, { 'src/x.ts': 'x changed' })
+  assert.notEqual(await native.hashPackage(opts(one.dirs.a)), base)
+})
+
+test('a missing package folder is a clear error', async () => {
+  await assert.rejects(native.hashFiles('/nonexistent/pkg', ['**/*']), (e) => e.code === 'BACKFILL_NATIVE_CWD' && /package directory \/nonexistent\/pkg cannot be read/.test(e.message))
+})
