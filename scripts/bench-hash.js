@@ -71,7 +71,7 @@ async function main() {
   // File states trust only files older than two seconds (racy timestamps).
   await new Promise((r) => setTimeout(r, 2500))
   console.log(`input hashing benchmark: ${FILES} files, ${ROUNDS} rounds, page cache ${canDrop ? 'dropped' : 'kept'} before cold runs`)
-  const states = path.join(root, 'node_modules', '.cache', 'backfill-native', 'input-states-v1')
+  const states = path.join(root, 'node_modules', '.cache', 'backfill-native', 'input-states-v2')
   for (let round = 1; round <= ROUNDS; round++) {
     dropCaches()
     const g = await time('glob-hasher cold', () => globHasher.hashGlobGit(['**/*'], { cwd: pkg }))
@@ -104,4 +104,4 @@ main()
     console.error(`bench-hash failed: ${e.stack || e}`)
     process.exitCode = 1
   })
-  .finally(() => fs.rmSync(root, { recursive: true, force: true }))
+  .finally(() => fs.rmSync(root, { recursive: true, force: true, maxRetries: 5 }))

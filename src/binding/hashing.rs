@@ -58,7 +58,7 @@ pub struct HashPackageOptions {
 /// Options of the walk for package `cwd`: the cache folder is skipped and
 /// holds the file states.
 fn walk_options(
-    cwd: &PathBuf,
+    cwd: &std::path::Path,
     gitignore: Option<bool>,
     incremental: Option<bool>,
 ) -> crate::Result<(HashOptions, Config)> {

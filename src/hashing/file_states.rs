@@ -14,16 +14,15 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
 
-/// Format version of the state file.
-const VERSION: u32 = 1;
+/// First line of a state file: its format and version.
+const HEADER: &str = "backfill-native file states v2";
 /// Timestamps closer than this to the hashing time are not trusted. Some
 /// file systems keep only seconds (or two seconds, for FAT).
 const RACY_NS: i128 = 2_000_000_000;
 
 /// What the file system says of a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {
     pub size: u64,
     pub mtime_ns: i128,
@@ -44,7 +43,7 @@ impl Stamp {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 struct Entry {
     stamp: Stamp,
     digest: String,
@@ -53,9 +52,8 @@ struct Entry {
 }
 
 /// The recorded states of one package's inputs.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default)]
 pub struct FileStates {
-    version: u32,
     entries: HashMap<String, Entry>,
 }
 
@@ -68,11 +66,41 @@ fn now_ns() -> i128 {
 impl FileStates {
     /// Loads `path`; a missing, unreadable or other-version file is empty.
     pub fn load(path: &Path) -> FileStates {
-        fs::read(path)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<FileStates>(&b).ok())
-            .filter(|s| s.version == VERSION)
-            .unwrap_or_default()
+        let Ok(text) = fs::read_to_string(path) else {
+            return FileStates::default();
+        };
+        let mut lines = text.split('\n');
+        if lines.next() != Some(HEADER) {
+            return FileStates::default();
+        }
+        let mut entries = HashMap::new();
+        for line in lines.filter(|l| !l.is_empty()) {
+            // Fields are separated by single spaces; the path comes last and
+            // may hold spaces itself.
+            let mut f = line.splitn(7, ' ');
+            let mut num = || f.next().and_then(|n| n.parse::<i128>().ok());
+            let (Some(size), Some(mtime_ns), Some(ctime_ns), Some(inode), Some(hashed_ns)) = (num(), num(), num(), num(), num()) else {
+                return FileStates::default();
+            };
+            let (Some(digest), Some(rel)) = (f.next(), f.next()) else {
+                return FileStates::default();
+            };
+            let stamp = Stamp {
+                size: size as u64,
+                mtime_ns,
+                ctime_ns,
+                inode: inode as u64,
+            };
+            entries.insert(
+                rel.to_string(),
+                Entry {
+                    stamp,
+                    digest: digest.to_string(),
+                    hashed_ns,
+                },
+            );
+        }
+        FileStates { entries }
     }
 
     /// The recorded digest of `rel`, if `stamp` shows it unchanged since.
@@ -111,15 +139,30 @@ impl FileStates {
         self.entries.retain(|rel, _| keep(rel));
     }
 
-    /// Writes the states atomically (temp file, then rename).
-    pub fn save(&mut self, path: &Path) -> std::io::Result<()> {
-        self.version = VERSION;
+    /// Writes the states atomically (temp file, then rename), one line per
+    /// file: a compact format, since an unchanged tree's rehash is mostly
+    /// the time it takes to read this back.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        use std::io::Write;
         let dir = path.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir)?;
-        let tmp = tempfile::Builder::new()
-            .prefix(".states-")
-            .tempfile_in(dir)?;
-        serde_json::to_writer(tmp.as_file(), self).map_err(std::io::Error::other)?;
+        let tmp = tempfile::Builder::new().prefix(".states-").tempfile_in(dir)?;
+        let mut out = std::io::BufWriter::new(tmp.as_file());
+        writeln!(out, "{HEADER}")?;
+        for (rel, e) in &self.entries {
+            // A path with a line break is simply not remembered.
+            if rel.contains('\n') {
+                continue;
+            }
+            let st = &e.stamp;
+            writeln!(
+                out,
+                "{} {} {} {} {} {} {rel}",
+                st.size, st.mtime_ns, st.ctime_ns, st.inode, e.hashed_ns, e.digest
+            )?;
+        }
+        out.flush()?;
+        drop(out);
         tmp.persist(path).map(|_| ()).map_err(|e| e.error)
     }
 }

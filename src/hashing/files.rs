@@ -47,34 +47,56 @@ pub fn find_inputs(
                 && (ALWAYS_SKIPPED.iter().any(|s| e.file_name() == *s)
                     || skip.as_deref() == Some(e.path())))
         });
-    let mut found = Vec::new();
-    for entry in walker.build() {
-        let entry = entry.map_err(|e| CacheError::Input {
-            path: cwd.to_path_buf(),
-            reason: format!("the folder could not be listed ({e})"),
-        })?;
-        let Some(ft) = entry.file_type() else {
-            continue;
-        };
-        if ft.is_dir() {
-            continue;
-        }
-        let Some(rel) = relative(cwd, entry.path()) else {
-            return Err(CacheError::Input {
-                path: entry.path().to_path_buf(),
-                reason: "its path is not valid UTF-8".into(),
-            });
-        };
-        // FIFOs, sockets and devices are skipped: they are never inputs, and
-        // reading a FIFO would hang.
-        if (ft.is_file() || ft.is_symlink()) && glob.matches(&rel) {
-            found.push(FoundOutput {
-                rel,
-                abs: entry.path().to_path_buf(),
-                is_symlink: ft.is_symlink(),
-            });
-        }
+    // Walk on several threads: an unchanged tree's rehash is mostly this
+    // walk and the stat of each file.
+    let found = std::sync::Mutex::new(Vec::new());
+    let failure = std::sync::Mutex::new(None);
+    walker.threads(std::thread::available_parallelism().map_or(2, |n| n.get()).min(8));
+    walker.build_parallel().run(|| {
+        let glob = &glob;
+        let found = &found;
+        let failure = &failure;
+        Box::new(move |entry| {
+            use ignore::WalkState;
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(CacheError::Input {
+                        path: cwd.to_path_buf(),
+                        reason: format!("the folder could not be listed ({e})"),
+                    });
+                    return WalkState::Quit;
+                }
+            };
+            let Some(ft) = entry.file_type() else {
+                return WalkState::Continue;
+            };
+            if ft.is_dir() {
+                return WalkState::Continue;
+            }
+            let Some(rel) = relative(cwd, entry.path()) else {
+                failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(CacheError::Input {
+                    path: entry.path().to_path_buf(),
+                    reason: "its path is not valid UTF-8".into(),
+                });
+                return WalkState::Quit;
+            };
+            // FIFOs, sockets and devices are skipped: they are never inputs,
+            // and reading a FIFO would hang.
+            if (ft.is_file() || ft.is_symlink()) && glob.matches(&rel) {
+                found.lock().unwrap_or_else(|p| p.into_inner()).push(FoundOutput {
+                    rel,
+                    abs: entry.path().to_path_buf(),
+                    is_symlink: ft.is_symlink(),
+                });
+            }
+            WalkState::Continue
+        })
+    });
+    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
     }
+    let mut found = found.into_inner().unwrap_or_else(|p| p.into_inner());
     found.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(found)
 }

@@ -101,6 +101,6 @@ fn section<'a>(
 pub fn state_file_for(cache_dir: &Path, cwd: &Path) -> PathBuf {
     let id = blake3::hash(cwd.as_os_str().as_encoded_bytes()).to_hex();
     cache_dir
-        .join("input-states-v1")
+        .join("input-states-v2")
         .join(format!("{}.json", &id.as_str()[..32]))
 }
