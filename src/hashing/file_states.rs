@@ -14,7 +14,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-
 /// First line of a state file: its format and version.
 const HEADER: &str = "backfill-native file states v2";
 /// Timestamps closer than this to the hashing time are not trusted. Some
@@ -79,7 +78,9 @@ impl FileStates {
             // may hold spaces itself.
             let mut f = line.splitn(7, ' ');
             let mut num = || f.next().and_then(|n| n.parse::<i128>().ok());
-            let (Some(size), Some(mtime_ns), Some(ctime_ns), Some(inode), Some(hashed_ns)) = (num(), num(), num(), num(), num()) else {
+            let (Some(size), Some(mtime_ns), Some(ctime_ns), Some(inode), Some(hashed_ns)) =
+                (num(), num(), num(), num(), num())
+            else {
                 return FileStates::default();
             };
             let (Some(digest), Some(rel)) = (f.next(), f.next()) else {
@@ -146,7 +147,9 @@ impl FileStates {
         use std::io::Write;
         let dir = path.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir)?;
-        let tmp = tempfile::Builder::new().prefix(".states-").tempfile_in(dir)?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".states-")
+            .tempfile_in(dir)?;
         let mut out = std::io::BufWriter::new(tmp.as_file());
         writeln!(out, "{HEADER}")?;
         for (rel, e) in &self.entries {

@@ -51,7 +51,11 @@ pub fn find_inputs(
     // walk and the stat of each file.
     let found = std::sync::Mutex::new(Vec::new());
     let failure = std::sync::Mutex::new(None);
-    walker.threads(std::thread::available_parallelism().map_or(2, |n| n.get()).min(8));
+    walker.threads(
+        std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(8),
+    );
     walker.build_parallel().run(|| {
         let glob = &glob;
         let found = &found;
@@ -61,10 +65,13 @@ pub fn find_inputs(
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
-                    failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(CacheError::Input {
-                        path: cwd.to_path_buf(),
-                        reason: format!("the folder could not be listed ({e})"),
-                    });
+                    failure
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_or_insert(CacheError::Input {
+                            path: cwd.to_path_buf(),
+                            reason: format!("the folder could not be listed ({e})"),
+                        });
                     return WalkState::Quit;
                 }
             };
@@ -75,20 +82,26 @@ pub fn find_inputs(
                 return WalkState::Continue;
             }
             let Some(rel) = relative(cwd, entry.path()) else {
-                failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(CacheError::Input {
-                    path: entry.path().to_path_buf(),
-                    reason: "its path is not valid UTF-8".into(),
-                });
+                failure
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(CacheError::Input {
+                        path: entry.path().to_path_buf(),
+                        reason: "its path is not valid UTF-8".into(),
+                    });
                 return WalkState::Quit;
             };
             // FIFOs, sockets and devices are skipped: they are never inputs,
             // and reading a FIFO would hang.
             if (ft.is_file() || ft.is_symlink()) && glob.matches(&rel) {
-                found.lock().unwrap_or_else(|p| p.into_inner()).push(FoundOutput {
-                    rel,
-                    abs: entry.path().to_path_buf(),
-                    is_symlink: ft.is_symlink(),
-                });
+                found
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(FoundOutput {
+                        rel,
+                        abs: entry.path().to_path_buf(),
+                        is_symlink: ft.is_symlink(),
+                    });
             }
             WalkState::Continue
         })
