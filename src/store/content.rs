@@ -3,7 +3,7 @@
 
 use std::fs::{self, File, Permissions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use super::LocalStore;
@@ -174,7 +174,8 @@ pub fn copy_out(
     size: u64,
     mode: u32,
     dest: &Path,
-) -> std::result::Result<tempfile::NamedTempFile, CopyFailure> {
+    fresh: bool,
+) -> std::result::Result<Copied, CopyFailure> {
     let blob = store.content_path(digest);
     let mut src = match File::open(&blob) {
         Ok(f) => f,
@@ -190,16 +191,49 @@ pub fn copy_out(
         }
     };
     let dir = dest.parent().unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(crate::output_glob::RESTORE_TEMP_PREFIX)
-        .tempfile_in(dir)
-        .map_err(|e| CopyFailure::Dest(CacheError::io("create a temp file in", dir, e)))?;
+    // Nothing is at the destination: write it in place (one create, no
+    // rename), and remove it again if the content proves bad. A file that
+    // appeared meanwhile sends us back to the temp file.
+    let direct = if fresh {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(dest)
+            .ok()
+            .map(|f| (f, dest.to_path_buf()))
+    } else {
+        None
+    };
+    let (file, out) = match direct {
+        Some((f, path)) => (f, Copied::Direct(path)),
+        None => {
+            let tmp = tempfile::Builder::new()
+                .prefix(crate::output_glob::RESTORE_TEMP_PREFIX)
+                .tempfile_in(dir)
+                .map_err(|e| CopyFailure::Dest(CacheError::io("create a temp file in", dir, e)))?;
+            let f = tmp
+                .as_file()
+                .try_clone()
+                .map_err(|e| CopyFailure::Dest(CacheError::io("write", dest, e)))?;
+            (f, Copied::Temp(tmp))
+        }
+    };
+    let needs_chmod = match &out {
+        Copied::Temp(_) => true,
+        Copied::Direct(_) => mode & !umask() != mode,
+    };
+    let remove_direct = |out: &Copied| {
+        if let Copied::Direct(p) = out {
+            let _ = std::fs::remove_file(p);
+        }
+    };
     let read_err = |e| CopyFailure::Dest(CacheError::io("read cached content", &blob, e));
     let write_err = |e| CopyFailure::Dest(CacheError::io("write", dest, e));
     let mut hasher = blake3::Hasher::new();
     let mut total = 0u64;
-    {
-        let mut out = tmp.as_file();
+    let result = (|| {
+        let mut out = &file;
         if size <= WHOLE_READ_LIMIT {
             let mut buf = Vec::with_capacity(size as usize);
             src.read_to_end(&mut buf).map_err(read_err)?;
@@ -218,17 +252,59 @@ pub fn copy_out(
                 total += n as u64;
             }
         }
-        out.set_permissions(Permissions::from_mode(mode))
-            .map_err(write_err)?;
+        // Temp files are created 0600; a direct file got the mode masked by
+        // the umask. Either way the stored mode is set exactly.
+        if needs_chmod {
+            file.set_permissions(Permissions::from_mode(mode))
+                .map_err(write_err)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        remove_direct(&out);
+        return Err(e);
     }
     let actual = hasher.finalize().to_hex();
     if total != size || actual.as_str() != digest {
+        remove_direct(&out);
         return Err(CopyFailure::Content(format!(
             "content {digest} is corrupt ({total} bytes with digest {}, expected {size} bytes)",
             &actual.as_str()[..16]
         )));
     }
-    Ok(tmp)
+    Ok(out)
+}
+
+/// A restored file: written in place, or a temp file to rename into place.
+#[derive(Debug)]
+pub enum Copied {
+    Direct(std::path::PathBuf),
+    Temp(tempfile::NamedTempFile),
+}
+
+impl Copied {
+    /// Removes what was written (a direct file did not exist before).
+    pub fn discard(self) {
+        if let Copied::Direct(p) = self {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// The process umask, read once (without changing it) from /proc.
+fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Umask:"))
+                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            })
+            // Unknown: assume every bit may be masked, so modes are always set.
+            .unwrap_or(0o7777)
+    })
 }
 
 /// Digest of an existing file, or `None` if it cannot be read.

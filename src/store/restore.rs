@@ -1,9 +1,11 @@
 //! Restoring an entry into a package directory.
 //!
-//! Every content is copied to a temp file beside its destination and
-//! verified; only when all are good are they renamed into place, so a
-//! missing or corrupt content leaves the outputs as they were. Files already
-//! present with the same content are not rewritten.
+//! A file with nothing at its destination is written in place; one that
+//! replaces an existing file goes to a temp file beside it. Every content is
+//! verified as it is copied, and only when all are good are the temp files
+//! renamed into place; otherwise the files written in place are removed, so
+//! a missing or corrupt content leaves the outputs as they were. Files
+//! already present with the same content are not rewritten.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -14,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use super::content::{self, copy_out, CopyFailure};
+use super::content::{self, copy_out, Copied, CopyFailure};
 use super::lock::StoreLock;
 use super::manifest::{FileRecord, Manifest};
 use super::LocalStore;
@@ -58,7 +60,10 @@ pub struct Restored {
 enum Plan {
     Unchanged,
     ModeOnly,
+    /// Replace what is there.
     Write,
+    /// Nothing is there: write in place.
+    Create,
 }
 
 pub fn fetch(
@@ -119,37 +124,48 @@ pub fn fetch(
             .collect::<Result<Vec<_>>>()
     })?;
 
-    let to_write: Vec<&FileRecord> = manifest
+    // (file, nothing is at its destination)
+    let to_write: Vec<(&FileRecord, bool)> = manifest
         .files
         .iter()
         .zip(&plans)
-        .filter(|(_, p)| matches!(p, Plan::Write))
-        .map(|(f, _)| f)
+        .filter(|(_, p)| matches!(p, Plan::Write | Plan::Create))
+        .map(|(f, p)| (f, matches!(p, Plan::Create)))
         .collect();
-    let copies: Vec<std::result::Result<tempfile::NamedTempFile, CopyFailure>> =
-        super::on_io_pool(|| {
-            to_write
-                .par_iter()
-                .map(|f| copy_out(store, &f.digest, f.size, f.mode, &cwd.join(&f.path)))
-                .collect()
-        });
-    let mut temps = Vec::with_capacity(copies.len());
-    let mut content_failure = None;
-    for (f, c) in to_write.iter().zip(copies) {
+    let copies: Vec<std::result::Result<Copied, CopyFailure>> = super::on_io_pool(|| {
+        to_write
+            .par_iter()
+            .map(|(f, fresh)| {
+                copy_out(store, &f.digest, f.size, f.mode, &cwd.join(&f.path), *fresh)
+            })
+            .collect()
+    });
+    let mut written = Vec::with_capacity(copies.len());
+    let mut failure: Option<std::result::Result<String, CacheError>> = None;
+    for ((f, _), c) in to_write.iter().zip(copies) {
         match c {
-            Ok(t) => temps.push(t),
-            Err(CopyFailure::Dest(e)) => return Err(e),
+            Ok(copied) => written.push(copied),
+            Err(CopyFailure::Dest(e)) => {
+                failure.get_or_insert(Err(e));
+            }
             Err(CopyFailure::Content(why)) => {
                 if options.may_write_store {
                     let _ = fs::remove_file(store.content_path(&f.digest));
                 }
-                content_failure.get_or_insert(format!("{why} (for {})", f.path));
+                if !matches!(failure, Some(Err(_))) {
+                    failure.get_or_insert(Ok(format!("{why} (for {})", f.path)));
+                }
             }
         }
     }
-    if let Some(why) = content_failure {
-        // `temps` drop here and delete themselves: outputs stay as they were.
-        return Ok(unusable(why));
+    if let Some(failure) = failure {
+        // Files written in place did not exist before and are removed;
+        // temp files delete themselves: the outputs stay as they were.
+        written.into_iter().for_each(Copied::discard);
+        return match failure {
+            Ok(why) => Ok(unusable(why)),
+            Err(e) => Err(e),
+        };
     }
 
     let mut report = Restored {
@@ -157,16 +173,18 @@ pub fn fetch(
         links: manifest.links.len() as u64,
         ..Restored::default()
     };
-    for (f, tmp) in to_write.iter().zip(temps) {
-        let dest = cwd.join(&f.path);
-        tmp.persist(&dest)
-            .map_err(|e| CacheError::io("write", &dest, e.error))?;
+    for ((f, _), copied) in to_write.iter().zip(written) {
+        if let Copied::Temp(tmp) = copied {
+            let dest = cwd.join(&f.path);
+            tmp.persist(&dest)
+                .map_err(|e| CacheError::io("write", &dest, e.error))?;
+        }
         report.files_written += 1;
         report.bytes_written += f.size;
     }
     for (f, plan) in manifest.files.iter().zip(&plans) {
         match plan {
-            Plan::Write => {}
+            Plan::Write | Plan::Create => {}
             Plan::Unchanged => report.files_unchanged += 1,
             Plan::ModeOnly => {
                 let dest = cwd.join(&f.path);
@@ -200,7 +218,7 @@ fn plan_file(cwd: &Path, f: &FileRecord) -> Result<Plan> {
     let dest = cwd.join(&f.path);
     let meta = match fs::symlink_metadata(&dest) {
         Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Plan::Write),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Plan::Create),
         Err(e) => return Err(CacheError::io("check existing output", &dest, e)),
     };
     if meta.is_dir() {
