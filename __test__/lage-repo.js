@@ -26,8 +26,12 @@ fs.writeFileSync('lib/cli.js', '#!/usr/bin/env node\\n')
 fs.chmodSync('lib/cli.js', 0o755)
 `
 
-/** Makes the monorepo; `config` is the argument of cacheStorageConfig(). */
-function makeLageRepo(config = {}) {
+/**
+ * Makes the monorepo; `config` is the argument of cacheStorageConfig().
+ * With `plainMarker`, lage.config.js holds the marker object itself and
+ * relies on NODE_OPTIONS="--require backfill-native/lage" instead.
+ */
+function makeLageRepo(config = {}, { plainMarker = false } = {}) {
   const root = tempDir('bfn-lage-')
   const write = (rel, text) => {
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true })
@@ -42,7 +46,7 @@ function makeLageRepo(config = {}) {
   pipeline: { build: ['^build'] },
   cacheOptions: {
     outputGlob: ['lib/**'],
-    cacheStorageConfig: require('backfill-native/lage').cacheStorageConfig(${JSON.stringify(config)}),
+    cacheStorageConfig: ${plainMarker ? JSON.stringify({ provider: 'custom', plugin: 'backfill-native', options: config }) : `require('backfill-native/lage').cacheStorageConfig(${JSON.stringify(config)})`},
   },
 }
 `,

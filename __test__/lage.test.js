@@ -104,3 +104,15 @@ test('a remote that is down leaves the build green with one warning', () => {
   wipeOutputs(repo)
   assertGreen(repo.lage(), { success: 0, skipped: 5 })
 })
+
+test('the NODE_OPTIONS fallback: a plain marker in lage.config.js plus --require backfill-native/lage', () => {
+  const repo = makeLageRepo({}, { plainMarker: true })
+  const lageJs = path.join(__dirname, '..', 'lage.js')
+  const env = { NODE_OPTIONS: `--require ${lageJs}` }
+  assertGreen(repo.lage([], env), { success: 5, skipped: 0 })
+  assert.ok(fs.existsSync(repo.nativeStore), 'the native store was not used')
+  assert.equal(fs.existsSync(repo.lageCacheDir), false, "lage's own cache folder was written")
+  wipeOutputs(repo)
+  assertGreen(repo.lage([], env), { success: 0, skipped: 5 })
+  assert.equal(repo.builds().length, 5)
+})
