@@ -344,11 +344,6 @@ impl Engine {
         let mut rx = self.in_flight.count.subscribe();
         let _ = rx.wait_for(|n| *n == 0).await;
     }
-
-    /// [`Engine::idle`], blocking the calling thread.
-    pub fn flush(&self) {
-        futures::executor::block_on(self.idle());
-    }
 }
 
 fn hit(source: Source, r: crate::store::Restored, warnings: Vec<String>) -> FetchOutcome {

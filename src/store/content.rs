@@ -70,31 +70,16 @@ pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
     // Copy and hash again in one pass: if the file changed meanwhile, the
     // entry records what was actually copied.
     let mut file = File::open(src).at("read output", src)?;
-    let tmp = new_temp(&blob)?;
-    let (digest, size) = {
-        let mut out = tmp.as_file();
-        let mut hasher = blake3::Hasher::new();
-        let mut buf = vec![0u8; CHUNK];
-        let mut total = 0u64;
-        loop {
-            let n = file.read(&mut buf).at("read output", src)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n])
-                .at("write to the cache", tmp.path())?;
-            total += n as u64;
-        }
-        (hasher.finalize().to_hex().to_string(), total)
-    };
-    persist(tmp, &store.content_path(&digest))?;
+    let stored = ingest(store, &mut file).map_err(|e| match e {
+        IngestFailure::Read(e) => CacheError::io("read output", src, e),
+        IngestFailure::Local(e) => e,
+    })?;
     Ok(Stored {
-        digest,
-        size,
+        digest: stored.digest,
+        size: stored.size,
         mode,
         mtime,
-        new_bytes: size,
+        new_bytes: stored.size,
     })
 }
 
@@ -137,6 +122,34 @@ pub fn persist(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<()> {
                 .map_err(|e| CacheError::io("write", dest, e.error))
         }
         Err(e) => Err(CacheError::io("write", dest, e.error)),
+    }
+}
+
+/// Which side of a copy failed.
+enum CopyError {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+/// Copies `src` to `out` in chunks, feeding `hasher` what passes; returns
+/// the number of bytes.
+fn copy_hashing(
+    src: &mut impl Read,
+    mut out: impl Write,
+    hasher: &mut blake3::Hasher,
+) -> std::result::Result<u64, CopyError> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(CopyError::Write)?;
+        total += n as u64;
     }
 }
 
@@ -223,11 +236,6 @@ pub fn copy_out(
         Copied::Temp(_) => true,
         Copied::Direct(_) => mode & !umask() != mode,
     };
-    let remove_direct = |out: &Copied| {
-        if let Copied::Direct(p) = out {
-            let _ = std::fs::remove_file(p);
-        }
-    };
     let read_err = |e| CopyFailure::Dest(CacheError::io("read cached content", &blob, e));
     let write_err = |e| CopyFailure::Dest(CacheError::io("write", dest, e));
     let mut hasher = blake3::Hasher::new();
@@ -241,16 +249,10 @@ pub fn copy_out(
             total = buf.len() as u64;
             out.write_all(&buf).map_err(write_err)?;
         } else {
-            let mut buf = vec![0u8; CHUNK];
-            loop {
-                let n = src.read(&mut buf).map_err(read_err)?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-                out.write_all(&buf[..n]).map_err(write_err)?;
-                total += n as u64;
-            }
+            total = copy_hashing(&mut src, out, &mut hasher).map_err(|e| match e {
+                CopyError::Read(e) => read_err(e),
+                CopyError::Write(e) => write_err(e),
+            })?;
         }
         // Temp files are created 0600; a direct file got the mode masked by
         // the umask. Either way the stored mode is set exactly.
@@ -261,12 +263,12 @@ pub fn copy_out(
         Ok(())
     })();
     if let Err(e) = result {
-        remove_direct(&out);
+        out.discard();
         return Err(e);
     }
     let actual = hasher.finalize().to_hex();
     if total != size || actual.as_str() != digest {
-        remove_direct(&out);
+        out.discard();
         return Err(CopyFailure::Content(format!(
             "content {digest} is corrupt ({total} bytes with digest {}, expected {size} bytes)",
             &actual.as_str()[..16]
@@ -283,8 +285,9 @@ pub enum Copied {
 }
 
 impl Copied {
-    /// Removes what was written (a direct file did not exist before).
-    pub fn discard(self) {
+    /// Removes a file written in place (it did not exist before); a temp
+    /// file removes itself when dropped.
+    pub fn discard(&self) {
         if let Copied::Direct(p) = self {
             let _ = std::fs::remove_file(p);
         }
@@ -346,24 +349,12 @@ pub fn ingest(
         .at("create a temp file in", &dir)
         .map_err(IngestFailure::Local)?;
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; CHUNK];
-    let mut size = 0u64;
-    {
-        let mut out = tmp.as_file();
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(IngestFailure::Read(e)),
-            };
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n]).map_err(|e| {
-                IngestFailure::Local(CacheError::io("write to the cache", tmp.path(), e))
-            })?;
-            size += n as u64;
+    let size = copy_hashing(reader, tmp.as_file(), &mut hasher).map_err(|e| match e {
+        CopyError::Read(e) => IngestFailure::Read(e),
+        CopyError::Write(e) => {
+            IngestFailure::Local(CacheError::io("write to the cache", tmp.path(), e))
         }
-    }
+    })?;
     let digest = hasher.finalize().to_hex().to_string();
     persist(tmp, &store.content_path(&digest)).map_err(IngestFailure::Local)?;
     Ok(Ingested { digest, size })

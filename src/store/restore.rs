@@ -161,7 +161,7 @@ pub fn fetch(
     if let Some(failure) = failure {
         // Files written in place did not exist before and are removed;
         // temp files delete themselves: the outputs stay as they were.
-        written.into_iter().for_each(Copied::discard);
+        written.iter().for_each(Copied::discard);
         return match failure {
             Ok(why) => Ok(unusable(why)),
             Err(e) => Err(e),
