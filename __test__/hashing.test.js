@@ -31,7 +31,7 @@ test('hashFiles: digests keyed by package path; node_modules, .git and the cache
   writeTree(repo.dirs.a, { 'src/copy.ts': 'export {}' })
   const again = await native.hashFiles(repo.dirs.a, ['src/**'])
   assert.equal(again['src/copy.ts'], all['src/index.ts'])
-  assert.ok(fs.readdirSync(path.join(repo.cacheDir, 'input-states-v2')).length > 0)
+  assert.ok(fs.readdirSync(path.join(repo.cacheDir, 'input-states-v3')).length > 0)
 })
 
 test('hashPackage: stable across copies and orders, sensitive to what it should be', async () => {

@@ -32,6 +32,9 @@ pub struct OutputGlob {
     bases: Vec<String>,
     /// Folders excluded whole by a `!folder/**` pattern, not walked at all.
     pruned: Vec<String>,
+    /// Whether every path matches (`**/*` or `**` with no exclusion), so
+    /// no path needs matching.
+    all: bool,
 }
 
 fn compile(pattern: &str) -> Result<Glob> {
@@ -81,12 +84,16 @@ impl OutputGlob {
         let mut exclude = GlobSetBuilder::new();
         let mut bases = Vec::new();
         let mut pruned = Vec::new();
+        let mut all = false;
+        let mut excludes = false;
         for raw in patterns {
             let (negated, body) = match raw.trim().strip_prefix('!') {
                 Some(rest) => (true, rest),
                 None => (false, raw.as_str()),
             };
             let p = normalize(body)?;
+            excludes |= negated;
+            all |= !negated && (p == "**" || p == "**/*");
             let builder = if negated { &mut exclude } else { &mut include };
             builder.add(compile(&p)?);
             if !has_magic(&p) {
@@ -134,12 +141,13 @@ impl OutputGlob {
             exclude: build(exclude)?,
             bases,
             pruned,
+            all: all && !excludes,
         })
     }
 
     /// Whether a package-relative path is an output.
     pub fn matches(&self, rel: &str) -> bool {
-        self.include.is_match(rel) && !self.exclude.is_match(rel)
+        self.all || self.include.is_match(rel) && !self.exclude.is_match(rel)
     }
 
     /// Lists the outputs under `cwd`, sorted by path; `skip` (the cache

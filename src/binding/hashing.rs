@@ -15,7 +15,9 @@ use crate::hashing::{self, HashOptions, PackageInputs};
 #[napi(object)]
 #[derive(Debug, Clone, Default)]
 pub struct HashFilesOptions {
-    /// Skip files that `.gitignore` files ignore.
+    /// Skip files that `.gitignore` files ignore, as git does: the
+    /// repository's `.git/info/exclude` and every `.gitignore` from the
+    /// repository root down (outside a repository, those in the package).
     /// @default false
     pub gitignore: Option<bool>,
     /// Remember file states in the cache folder so that unchanged files are
@@ -47,7 +49,9 @@ pub struct HashPackageOptions {
     /// Keys of the packages this one depends on (any order).
     /// @default []
     pub dependency_hashes: Option<Vec<String>>,
-    /// Skip files that `.gitignore` files ignore.
+    /// Skip files that `.gitignore` files ignore, as git does: the
+    /// repository's `.git/info/exclude` and every `.gitignore` from the
+    /// repository root down (outside a repository, those in the package).
     /// @default false
     pub gitignore: Option<bool>,
     /// Remember file states to rehash unchanged trees almost for free.

@@ -10,11 +10,11 @@ use crate::error::{CacheError, IoContext, Result};
 const PARALLEL_FROM: u64 = 16 << 20;
 const CHUNK: usize = 8 << 20;
 
-/// The blake3 digest (hex) of a regular file's bytes; of a symbolic link,
+/// The blake3 digest of a regular file's bytes; of a symbolic link,
 /// the digest of its target text (as git does), so a broken link hashes
 /// fine. Anything else (a FIFO, a socket) is refused rather than read,
 /// since reading a FIFO could hang.
-pub fn digest_file(path: &Path) -> Result<String> {
+pub fn digest_file(path: &Path) -> Result<blake3::Hash> {
     let meta = fs::symlink_metadata(path).at("read input", path)?;
     let ft = meta.file_type();
     if ft.is_symlink() {
@@ -22,7 +22,7 @@ pub fn digest_file(path: &Path) -> Result<String> {
         let mut h = blake3::Hasher::new();
         h.update(b"symlink\0");
         h.update(target.as_os_str().as_encoded_bytes());
-        return Ok(h.finalize().to_hex().to_string());
+        return Ok(h.finalize());
     }
     if !ft.is_file() {
         return Err(CacheError::Input {
@@ -36,7 +36,7 @@ pub fn digest_file(path: &Path) -> Result<String> {
     if meta.len() < PARALLEL_FROM {
         let mut buf = Vec::with_capacity(meta.len() as usize);
         file.read_to_end(&mut buf).at("read input", path)?;
-        return Ok(blake3::hash(&buf).to_hex().to_string());
+        return Ok(blake3::hash(&buf));
     }
     let mut h = blake3::Hasher::new();
     let mut buf = vec![0u8; CHUNK];
@@ -47,5 +47,5 @@ pub fn digest_file(path: &Path) -> Result<String> {
         }
         h.update_rayon(&buf[..n]);
     }
-    Ok(h.finalize().to_hex().to_string())
+    Ok(h.finalize())
 }

@@ -2,148 +2,184 @@
 //! a file, like git's index.
 //!
 //! A file's digest is reused only when its size, modification time, inode
-//! and change time are those recorded AND its modification time is older
-//! than the moment it was hashed by more than the file system's timestamp
+//! and change time are those recorded AND both times are older than the
+//! moment it was hashed by more than the file system's timestamp
 //! granularity. A file written in the same instant it was hashed ("racily
 //! clean", in git's words) is always read again, so an edit that keeps size
 //! and mtime is never missed.
+//!
+//! The state file is binary, one fixed-size record per file followed by its
+//! path, sorted by path: loading it is one read, with no parsing and no
+//! allocation per file, since an unchanged tree's rehash is mostly the time
+//! it takes to stat the files and look them up here.
 
-use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// First line of a state file: its format and version.
-const HEADER: &str = "backfill-native file states v2";
+/// First bytes of a state file: its format and version.
+const MAGIC: &[u8] = b"backfill-native file states v3\n";
 /// Timestamps closer than this to the hashing time are not trusted. Some
 /// file systems keep only seconds (or two seconds, for FAT).
-const RACY_NS: i128 = 2_000_000_000;
+const RACY_NS: i64 = 2_000_000_000;
+/// size, mtime, ctime, inode, hashed time (8 bytes each), the digest (32)
+/// and the path length (4); the path follows.
+const FIXED: usize = 5 * 8 + 32 + 4;
 
 /// What the file system says of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {
     pub size: u64,
-    pub mtime_ns: i128,
-    pub ctime_ns: i128,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
     pub inode: u64,
 }
 
 impl Stamp {
     /// The stamp of `path` (not following a link), if it can be read.
     pub fn of(path: &Path) -> Option<Stamp> {
-        let m = fs::symlink_metadata(path).ok()?;
-        Some(Stamp {
-            size: m.size(),
-            mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
-            ctime_ns: m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128,
-            inode: m.ino(),
-        })
+        fs::symlink_metadata(path).ok().map(|m| Stamp::from(&m))
     }
 }
 
-#[derive(Debug, Clone)]
-struct Entry {
-    stamp: Stamp,
-    digest: String,
-    /// When the file was read for this digest, ns since the epoch.
-    hashed_ns: i128,
+impl From<&fs::Metadata> for Stamp {
+    fn from(m: &fs::Metadata) -> Stamp {
+        Stamp {
+            size: m.size(),
+            mtime_ns: m.mtime().saturating_mul(1_000_000_000) + m.mtime_nsec(),
+            ctime_ns: m.ctime().saturating_mul(1_000_000_000) + m.ctime_nsec(),
+            inode: m.ino(),
+        }
+    }
 }
 
-/// The recorded states of one package's inputs.
+/// One file's state: its stamp when it was read, its digest, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileState {
+    pub stamp: Stamp,
+    pub digest: blake3::Hash,
+    /// When the file was read for this digest, ns since the epoch.
+    pub hashed_ns: i64,
+}
+
+impl FileState {
+    /// The state of a file read now, whose stamp was taken before the read.
+    pub fn now(stamp: Stamp, digest: blake3::Hash) -> FileState {
+        let hashed_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64);
+        FileState {
+            stamp,
+            digest,
+            hashed_ns,
+        }
+    }
+
+    /// The digest, if `stamp` shows the file unchanged since and it had
+    /// settled (both times older than the read by more than the granularity).
+    pub fn reusable(&self, stamp: &Stamp) -> Option<blake3::Hash> {
+        let settled = stamp.mtime_ns.saturating_add(RACY_NS) < self.hashed_ns
+            && stamp.ctime_ns.saturating_add(RACY_NS) < self.hashed_ns;
+        (self.stamp == *stamp && settled).then_some(self.digest)
+    }
+}
+
+/// The recorded states of one package's inputs, as loaded from disk.
 #[derive(Debug, Default)]
 pub struct FileStates {
-    entries: HashMap<String, Entry>,
+    bytes: Vec<u8>,
+    /// Offsets of the records in `bytes`, in path order.
+    records: Vec<usize>,
 }
 
-fn now_ns() -> i128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i128)
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or_default())
 }
 
 impl FileStates {
-    /// Loads `path`; a missing, unreadable or other-version file is empty.
+    /// Loads `path`; a missing, unreadable, other-version or damaged file
+    /// is empty (every file is then read again).
     pub fn load(path: &Path) -> FileStates {
-        let Ok(text) = fs::read_to_string(path) else {
+        let Ok(bytes) = fs::read(path) else {
             return FileStates::default();
         };
-        let mut lines = text.split('\n');
-        if lines.next() != Some(HEADER) {
-            return FileStates::default();
+        Self::index(bytes).unwrap_or_default()
+    }
+
+    fn index(bytes: Vec<u8>) -> Option<FileStates> {
+        let mut at = MAGIC.len();
+        if !bytes.starts_with(MAGIC) {
+            return None;
         }
-        let mut entries = HashMap::new();
-        for line in lines.filter(|l| !l.is_empty()) {
-            // Fields are separated by single spaces; the path comes last and
-            // may hold spaces itself.
-            let mut f = line.splitn(7, ' ');
-            let mut num = || f.next().and_then(|n| n.parse::<i128>().ok());
-            let (Some(size), Some(mtime_ns), Some(ctime_ns), Some(inode), Some(hashed_ns)) =
-                (num(), num(), num(), num(), num())
-            else {
-                return FileStates::default();
-            };
-            let (Some(digest), Some(rel)) = (f.next(), f.next()) else {
-                return FileStates::default();
-            };
-            let stamp = Stamp {
-                size: size as u64,
-                mtime_ns,
-                ctime_ns,
-                inode: inode as u64,
-            };
-            entries.insert(
-                rel.to_string(),
-                Entry {
-                    stamp,
-                    digest: digest.to_string(),
-                    hashed_ns,
-                },
-            );
+        let mut records = Vec::new();
+        let mut last: &[u8] = &[];
+        while at < bytes.len() {
+            let len = u32::from_le_bytes(bytes.get(at + FIXED - 4..at + FIXED)?.try_into().ok()?);
+            let path = bytes.get(at + FIXED..at + FIXED + len as usize)?;
+            // Sorted and unique, or the lookups would be wrong.
+            if !records.is_empty() && path <= last {
+                return None;
+            }
+            std::str::from_utf8(path).ok()?;
+            records.push(at);
+            last = path;
+            at += FIXED + len as usize;
         }
-        FileStates { entries }
+        Some(FileStates { bytes, records })
+    }
+
+    fn path_at(&self, at: usize) -> &[u8] {
+        let len = u32::from_le_bytes(
+            self.bytes[at + FIXED - 4..at + FIXED]
+                .try_into()
+                .unwrap_or_default(),
+        );
+        &self.bytes[at + FIXED..at + FIXED + len as usize]
+    }
+
+    /// The recorded state of `rel`.
+    pub fn get(&self, rel: &str) -> Option<FileState> {
+        let i = self
+            .records
+            .binary_search_by(|&at| self.path_at(at).cmp(rel.as_bytes()))
+            .ok()?;
+        let (b, at) = (&self.bytes, self.records[i]);
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(&b[at + 40..at + 72]);
+        Some(FileState {
+            stamp: Stamp {
+                size: u64_at(b, at),
+                mtime_ns: u64_at(b, at + 8) as i64,
+                ctime_ns: u64_at(b, at + 16) as i64,
+                inode: u64_at(b, at + 24),
+            },
+            hashed_ns: u64_at(b, at + 32) as i64,
+            digest: blake3::Hash::from_bytes(digest),
+        })
     }
 
     /// The recorded digest of `rel`, if `stamp` shows it unchanged since.
-    pub fn reusable(&self, rel: &str, stamp: &Stamp) -> Option<&str> {
-        let e = self.entries.get(rel)?;
-        let same = e.stamp == *stamp;
-        let settled =
-            stamp.mtime_ns + RACY_NS < e.hashed_ns && stamp.ctime_ns + RACY_NS < e.hashed_ns;
-        (same && settled).then_some(e.digest.as_str())
-    }
-
-    /// Records that `rel`, with `stamp` taken before reading it, has `digest`.
-    pub fn record(&mut self, rel: &str, stamp: Stamp, digest: &str) {
-        self.entries.insert(
-            rel.to_string(),
-            Entry {
-                stamp,
-                digest: digest.to_string(),
-                hashed_ns: now_ns(),
-            },
-        );
+    pub fn reusable(&self, rel: &str, stamp: &Stamp) -> Option<blake3::Hash> {
+        self.get(rel)?.reusable(stamp)
     }
 
     /// Number of files recorded.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.records.len()
     }
 
     /// Whether nothing is recorded.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.records.is_empty()
     }
 
-    /// Keeps only the files `keep` says are still inputs.
-    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
-        self.entries.retain(|rel, _| keep(rel));
-    }
-
-    /// Writes the states atomically (temp file, then rename), one line per
-    /// file: a compact format, since an unchanged tree's rehash is mostly
-    /// the time it takes to read this back.
-    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+    /// Writes the states of `files`, which must be sorted by path and
+    /// unique, atomically (temp file, then rename).
+    pub fn save<'a>(
+        path: &Path,
+        files: impl Iterator<Item = (&'a str, &'a FileState)>,
+    ) -> std::io::Result<()> {
         use std::io::Write;
         let dir = path.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir)?;
@@ -151,18 +187,21 @@ impl FileStates {
             .prefix(".states-")
             .tempfile_in(dir)?;
         let mut out = std::io::BufWriter::new(tmp.as_file());
-        writeln!(out, "{HEADER}")?;
-        for (rel, e) in &self.entries {
-            // A path with a line break is simply not remembered.
-            if rel.contains('\n') {
-                continue;
+        out.write_all(MAGIC)?;
+        for (rel, s) in files {
+            let st = &s.stamp;
+            for n in [
+                st.size,
+                st.mtime_ns as u64,
+                st.ctime_ns as u64,
+                st.inode,
+                s.hashed_ns as u64,
+            ] {
+                out.write_all(&n.to_le_bytes())?;
             }
-            let st = &e.stamp;
-            writeln!(
-                out,
-                "{} {} {} {} {} {} {rel}",
-                st.size, st.mtime_ns, st.ctime_ns, st.inode, e.hashed_ns, e.digest
-            )?;
+            out.write_all(s.digest.as_bytes())?;
+            out.write_all(&(rel.len() as u32).to_le_bytes())?;
+            out.write_all(rel.as_bytes())?;
         }
         out.flush()?;
         drop(out);

@@ -11,8 +11,8 @@ mod files;
 mod package;
 
 pub use digest::digest_file;
-pub use file_states::FileStates;
-pub use files::{find_inputs, HashOptions};
+pub use file_states::{FileState, FileStates, Stamp};
+pub use files::{find_inputs, HashOptions, Input};
 pub use package::{hash_package, state_file_for, PackageInputs};
 
 use std::collections::BTreeMap;
@@ -20,7 +20,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use crate::error::Result;
+use crate::error::{CacheError, Result};
 
 /// blake3 digests (lower-case hex) of the files under `cwd` matching
 /// `patterns`, keyed by package-relative path with `/` separators.
@@ -30,45 +30,53 @@ pub fn hash_files(
     patterns: &[String],
     options: &HashOptions,
 ) -> Result<BTreeMap<String, String>> {
-    let found = find_inputs(cwd, patterns, options)?;
-    let mut states = match &options.state_file {
-        Some(path) => FileStates::load(path),
-        None => FileStates::default(),
-    };
-    let digests: Vec<(String, String, Option<file_states::Stamp>)> =
-        crate::store::on_io_pool(|| {
-            found
-                .par_iter()
-                .map(|f| {
-                    // Stamp first: a file changed while being read then shows a
-                    // newer stamp next time, and is read again.
-                    let stamp = file_states::Stamp::of(&f.abs);
-                    if let Some(digest) = stamp.as_ref().and_then(|s| states.reusable(&f.rel, s)) {
-                        return Ok((f.rel.clone(), digest.to_string(), None));
+    let (states, files) = crate::store::on_io_pool(|| {
+        let found = find_inputs(cwd, patterns, options)?;
+        let states = match &options.state_file {
+            Some(path) => FileStates::load(path),
+            None => FileStates::default(),
+        };
+        // Only files whose stamps changed are read. The stamp was taken
+        // before the read, so a file changed while being read shows a newer
+        // stamp next time and is read again.
+        let files = found
+            .into_par_iter()
+            .map(|f| {
+                let old = states.get(&f.rel);
+                let state = match (f.stamp, old) {
+                    (Some(stamp), Some(old)) if old.reusable(&stamp).is_some() => old,
+                    (Some(stamp), _) => FileState::now(stamp, digest_file(&cwd.join(&f.rel))?),
+                    (None, _) => {
+                        // Not stat'able: reading it says why, or it is
+                        // hashed and not remembered.
+                        let digest = digest_file(&cwd.join(&f.rel))?;
+                        return Ok((f.rel, digest, None));
                     }
-                    let digest = digest_file(&f.abs)?;
-                    Ok((f.rel.clone(), digest, stamp))
-                })
-                .collect::<Result<Vec<_>>>()
-        })?;
-    let mut out = BTreeMap::new();
-    let mut changed = false;
-    for (rel, digest, stamp) in digests {
-        if let Some(stamp) = stamp {
-            states.record(&rel, stamp, &digest);
-            changed = true;
-        }
-        out.insert(rel, digest);
-    }
+                };
+                Ok((f.rel, state.digest, Some((state, old != Some(state)))))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok::<_, CacheError>((states, files))
+    })?;
     if let Some(path) = &options.state_file {
-        if changed || states.len() != out.len() {
-            states.retain(|rel| out.contains_key(rel));
+        let changed = files.len() != states.len()
+            || files.iter().any(|(_, _, s)| s.is_none_or(|(_, new)| new));
+        if changed {
             // The state file only saves time: failing to write it is not
             // worth failing the hash.
-            let _ = states.save(path);
+            let _ = FileStates::save(
+                path,
+                files
+                    .iter()
+                    .filter_map(|(rel, _, s)| s.as_ref().map(|(state, _)| (rel.as_str(), state))),
+            );
         }
     }
-    Ok(out)
+    // Already sorted by path: the map is built in one pass.
+    Ok(files
+        .into_iter()
+        .map(|(rel, digest, _)| (rel, digest.to_hex().to_string()))
+        .collect())
 }
 
 #[cfg(test)]

@@ -100,7 +100,5 @@ fn section<'a>(
 /// The state file of a package's input hashes, in the cache folder.
 pub fn state_file_for(cache_dir: &Path, cwd: &Path) -> PathBuf {
     let id = blake3::hash(cwd.as_os_str().as_encoded_bytes()).to_hex();
-    cache_dir
-        .join("input-states-v2")
-        .join(format!("{}.json", &id.as_str()[..32]))
+    cache_dir.join("input-states-v3").join(&id.as_str()[..32])
 }

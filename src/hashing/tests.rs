@@ -250,17 +250,173 @@ fn file_states_never_miss_an_edit_and_reuse_settled_files() {
         ..HashOptions::default()
     };
     hash_files(&settled, &all(), &opts2).unwrap();
-    let mut states = FileStates::load(&t.path().join("state2.json"));
+    let states = FileStates::load(&t.path().join("state2.json"));
     assert_eq!(states.len(), 1);
-    let stamp = file_states::Stamp::of(&settled.join("b.txt")).unwrap();
+    let stamp = Stamp::of(&settled.join("b.txt")).unwrap();
     assert!(
         states.reusable("b.txt", &stamp).is_some(),
         "a settled file was not reused"
     );
-    // Any change of size, mtime or inode is seen.
-    let mut other = stamp;
-    other.size += 1;
-    assert!(states.reusable("b.txt", &other).is_none());
-    states.retain(|_| false);
-    assert!(states.is_empty());
+    // Any change of size, mtime, ctime or inode is seen.
+    for change in [
+        |s: &mut Stamp| s.size += 1,
+        |s: &mut Stamp| s.mtime_ns -= 1,
+        |s: &mut Stamp| s.ctime_ns += 1,
+        |s: &mut Stamp| s.inode += 1,
+    ] {
+        let mut other = stamp;
+        change(&mut other);
+        assert!(states.reusable("b.txt", &other).is_none(), "{other:?}");
+    }
+    assert!(states.reusable("other.txt", &stamp).is_none());
+}
+
+/// A damaged, truncated, unsorted or old-format state file is ignored (every
+/// file is read again), never trusted, and never an error.
+#[test]
+fn damaged_state_files_are_ignored() {
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("states");
+    let stamp = Stamp {
+        size: 4,
+        mtime_ns: 1,
+        ctime_ns: 2,
+        inode: 3,
+    };
+    let s = FileState {
+        stamp,
+        digest: blake3::hash(b"x"),
+        hashed_ns: 10_000_000_000,
+    };
+    FileStates::save(&state, [("a", &s), ("b", &s)].into_iter()).unwrap();
+    let good = fs::read(&state).unwrap();
+    assert_eq!(FileStates::load(&state).len(), 2);
+    assert_eq!(
+        FileStates::load(&state).reusable("b", &stamp),
+        Some(s.digest)
+    );
+    // Truncated anywhere.
+    for cut in [1, 10, good.len() - 1] {
+        fs::write(&state, &good[..good.len() - cut]).unwrap();
+        assert!(FileStates::load(&state).is_empty(), "cut {cut}");
+    }
+    // Not sorted.
+    FileStates::save(&state, [("b", &s), ("a", &s)].into_iter()).unwrap();
+    assert!(FileStates::load(&state).is_empty());
+    // The previous text format.
+    fs::write(&state, "backfill-native file states v2\n4 1 2 3 10 ab a\n").unwrap();
+    assert!(FileStates::load(&state).is_empty());
+    // And hashing through a damaged file still gives the right digests.
+    let pkg = t.path().join("pkg");
+    write(&pkg, "a", b"fresh");
+    fs::write(&state, &good[..good.len() - 3]).unwrap();
+    let opts = HashOptions {
+        state_file: Some(state.clone()),
+        ..HashOptions::default()
+    };
+    let d = hash_files(&pkg, &all(), &opts).unwrap();
+    assert_eq!(d["a"], blake3::hash(b"fresh").to_hex().as_str());
+    assert_eq!(FileStates::load(&state).len(), 1);
+}
+
+/// The walk lists inputs sorted by path (byte order, as the state file and
+/// the key need) without sorting the whole list: names around `/` must land
+/// where a full sort would put them.
+#[test]
+fn inputs_come_out_sorted_and_their_states_are_kept() {
+    let t = tempfile::tempdir().unwrap();
+    let pkg = t.path().join("pkg");
+    let names = [
+        "a.txt",
+        "a/x",
+        "a/y/z",
+        "a0",
+        "a-b/c",
+        "a b",
+        "b/a/z",
+        "A",
+        "é",
+        "_",
+        "a/.hidden",
+    ];
+    for rel in names {
+        write(&pkg, rel, rel.as_bytes());
+    }
+    let found: Vec<String> = find_inputs(&pkg, &all(), &HashOptions::default())
+        .unwrap()
+        .into_iter()
+        .map(|i| i.rel)
+        .collect();
+    let mut sorted: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    sorted.sort();
+    assert_eq!(found, sorted);
+
+    let state = t.path().join("states");
+    let opts = HashOptions {
+        state_file: Some(state.clone()),
+        ..HashOptions::default()
+    };
+    hash_files(&pkg, &all(), &opts).unwrap();
+    // A state file out of order would be refused on load, silently making
+    // every rehash read every file.
+    assert_eq!(FileStates::load(&state).len(), names.len());
+
+    // A new file is hashed and a removed one forgotten.
+    fs::remove_file(pkg.join("a/x")).unwrap();
+    write(&pkg, "a/new", b"new");
+    let d = hash_files(&pkg, &all(), &opts).unwrap();
+    assert!(!d.contains_key("a/x"));
+    assert_eq!(d["a/new"], blake3::hash(b"new").to_hex().as_str());
+    let states = FileStates::load(&state);
+    assert_eq!(states.len(), names.len());
+    assert!(states.get("a/x").is_none());
+    assert!(states.get("a/new").is_some());
+}
+
+/// `.gitignore` as git reads it: `.git/info/exclude`, then each `.gitignore`
+/// from the repository root down, inner rules (and `!` rules) winning; an
+/// ignore file above the repository does not count.
+#[test]
+fn gitignore_rules_apply_from_the_repository_root_down() {
+    let t = tempfile::tempdir().unwrap();
+    let repo = t.path().join("repo");
+    let pkg = repo.join("packages/app");
+    write(t.path(), ".gitignore", b"*.ts\n");
+    write(&repo, ".git/HEAD", b"ref: refs/heads/main\n");
+    write(&repo, ".git/info/exclude", b"local.txt\n");
+    write(&repo, ".gitignore", b"*.log\n");
+    write(&pkg, ".gitignore", b"!keep.log\ngen/\n");
+    write(&pkg, "src/.gitignore", b"secret.txt\n");
+    for rel in [
+        "src/a.ts",
+        "src/secret.txt",
+        "debug.log",
+        "keep.log",
+        "gen/out.js",
+        "local.txt",
+        "lib/gen",
+    ] {
+        write(&pkg, rel, b"x");
+    }
+    let opts = HashOptions {
+        gitignore: true,
+        ..HashOptions::default()
+    };
+    let keys: Vec<String> = hash_files(&pkg, &all(), &opts)
+        .unwrap()
+        .into_keys()
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ".gitignore",
+            "keep.log",
+            "lib/gen",
+            "src/.gitignore",
+            "src/a.ts"
+        ]
+    );
+    // Without the option every file counts.
+    let every = hash_files(&pkg, &all(), &HashOptions::default()).unwrap();
+    assert_eq!(every.len(), 9);
 }
