@@ -223,7 +223,9 @@ export declare function hashFiles(cwd: string, patterns: Array<string>, options?
 /** How `hashFiles` finds and hashes files. */
 export interface HashFilesOptions {
   /**
-   * Skip files that `.gitignore` files ignore.
+   * Skip files that `.gitignore` files ignore, as git does: the
+   * repository's `.git/info/exclude` and every `.gitignore` from the
+   * repository root down (outside a repository, those in the package).
    * @default false
    */
   gitignore?: boolean
@@ -278,7 +280,9 @@ export interface HashPackageOptions {
    */
   dependencyHashes?: Array<string>
   /**
-   * Skip files that `.gitignore` files ignore.
+   * Skip files that `.gitignore` files ignore, as git does: the
+   * repository's `.git/info/exclude` and every `.gitignore` from the
+   * repository root down (outside a repository, those in the package).
    * @default false
    */
   gitignore?: boolean
