@@ -47,11 +47,18 @@ impl From<&fs::Metadata> for Stamp {
     fn from(m: &fs::Metadata) -> Stamp {
         Stamp {
             size: m.size(),
-            mtime_ns: m.mtime().saturating_mul(1_000_000_000) + m.mtime_nsec(),
-            ctime_ns: m.ctime().saturating_mul(1_000_000_000) + m.ctime_nsec(),
+            mtime_ns: ns(m.mtime(), m.mtime_nsec()),
+            ctime_ns: ns(m.ctime(), m.ctime_nsec()),
             inode: m.ino(),
         }
     }
+}
+
+/// Seconds and nanoseconds as ns since the epoch, clamped to what an `i64`
+/// holds (years 1677 to 2262): a file stamped beyond that is never settled
+/// long enough to be trusted, so it is simply always read.
+fn ns(secs: i64, nsecs: i64) -> i64 {
+    (secs as i128 * 1_000_000_000 + nsecs as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
 /// One file's state: its stamp when it was read, its digest, and when.
@@ -59,23 +66,20 @@ impl From<&fs::Metadata> for Stamp {
 pub struct FileState {
     pub stamp: Stamp,
     pub digest: blake3::Hash,
-    /// When the file was read for this digest, ns since the epoch.
+    /// When the hash that read the file began (before its stamp was
+    /// taken), ns since the epoch.
     pub hashed_ns: i64,
 }
 
-impl FileState {
-    /// The state of a file read now, whose stamp was taken before the read.
-    pub fn now(stamp: Stamp, digest: blake3::Hash) -> FileState {
-        let hashed_ns = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i64);
-        FileState {
-            stamp,
-            digest,
-            hashed_ns,
-        }
-    }
+/// Now, in ns since the epoch: taken before a hash begins, to be the
+/// `hashed_ns` of every file it reads.
+pub fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
 
+impl FileState {
     /// The digest, if `stamp` shows the file unchanged since and it had
     /// settled (both times older than the read by more than the granularity).
     pub fn reusable(&self, stamp: &Stamp) -> Option<blake3::Hash> {

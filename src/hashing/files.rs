@@ -65,10 +65,10 @@ fn ignored(rules: &Option<Arc<Rules>>, path: &Path, is_dir: bool) -> bool {
 }
 
 /// `rules` with the ignore file `file` (of folder `dir`) added inside, if
-/// it exists and has rules. A file that cannot be parsed is an error, not a
-/// silent change of the inputs.
+/// it exists (a dangling link does not) and has rules. A file that cannot be
+/// parsed is an error, not a silent change of the inputs.
 fn with_file(rules: Option<Arc<Rules>>, dir: &Path, file: &Path) -> Result<Option<Arc<Rules>>> {
-    if fs::symlink_metadata(file).is_err() {
+    if !fs::metadata(file).is_ok_and(|m| m.is_file()) {
         return Ok(rules);
     }
     let mut b = GitignoreBuilder::new(dir);
@@ -92,104 +92,227 @@ fn with_file(rules: Option<Arc<Rules>>, dir: &Path, file: &Path) -> Result<Optio
     })
 }
 
-/// The rules of the folders above `cwd`, as git sees them: the repository's
-/// `.git/info/exclude`, then each `.gitignore` from the repository root down
-/// to `cwd`'s parent. Outside a repository there are none.
-fn rules_above(cwd: &Path) -> Result<Option<Arc<Rules>>> {
+/// The folder git keeps its shared files in for work tree `repo`: `.git`
+/// itself, or for a linked work tree (where `.git` is a file saying
+/// `gitdir: ...`), that folder's `commondir`.
+fn git_common_dir(repo: &Path) -> Option<PathBuf> {
+    let dot_git = repo.join(".git");
+    if dot_git.is_dir() {
+        return Some(dot_git);
+    }
+    let text = fs::read_to_string(&dot_git).ok()?;
+    let git_dir = repo.join(text.strip_prefix("gitdir:")?.trim());
+    match fs::read_to_string(git_dir.join("commondir")) {
+        Ok(common) => Some(git_dir.join(common.trim())),
+        Err(_) => Some(git_dir),
+    }
+}
+
+/// The rules in force at `cwd` from the folders above it, as git sees them:
+/// the repository's `info/exclude`, then each `.gitignore` from the
+/// repository root down to `cwd`'s parent. Outside a repository there are
+/// none. `None` when `cwd` itself lies in an ignored folder, so that nothing
+/// in it is an input.
+fn rules_above(cwd: &Path) -> Result<Option<Option<Arc<Rules>>>> {
     let Some(repo) = cwd.ancestors().find(|a| a.join(".git").exists()) else {
-        return Ok(None);
+        return Ok(Some(None));
     };
-    let mut rules = with_file(None, repo, &repo.join(".git/info/exclude"))?;
-    let mut above: Vec<&Path> = cwd.ancestors().skip(1).take_while(|a| *a != repo).collect();
-    if cwd != repo {
-        above.push(repo);
-    }
-    for dir in above.into_iter().rev() {
+    let mut rules = match git_common_dir(repo) {
+        Some(common) => with_file(None, repo, &common.join("info/exclude"))?,
+        None => None,
+    };
+    let below: Vec<&Path> = cwd.ancestors().take_while(|a| *a != repo).collect();
+    let mut dir = repo;
+    for next in below.into_iter().rev() {
         rules = with_file(rules, dir, &dir.join(".gitignore"))?;
+        if rules.is_some() && ignored(&rules, next, true) {
+            return Ok(None);
+        }
+        dir = next;
     }
-    Ok(rules)
+    Ok(Some(rules))
+}
+
+/// How many folder levels are walked by recursion before switching to the
+/// level-by-level walk: well within a thread's stack, and deeper than
+/// almost any package.
+const MAX_RECURSION: usize = 48;
+
+/// What one folder holds: its inputs, and its sub-folders to walk, in path
+/// order.
+enum Item {
+    Input(Input),
+    /// A folder's id, and its path with a trailing `/`.
+    Folder(usize, String),
+}
+
+impl Item {
+    /// What the items of a folder are sorted by.
+    fn key(&self) -> &str {
+        match self {
+            Item::Input(i) => &i.rel,
+            Item::Folder(_, key) => key,
+        }
+    }
+}
+
+/// A folder waiting to be listed.
+struct Pending {
+    id: usize,
+    path: PathBuf,
+    rel: String,
+    rules: Option<Arc<Rules>>,
 }
 
 struct Walk<'a> {
-    cwd: &'a Path,
     glob: &'a OutputGlob,
     skip: Option<&'a Path>,
     gitignore: bool,
 }
 
 impl Walk<'_> {
-    /// The inputs in folder `dir` (`rel` from the package) and below.
-    fn dir(&self, dir: &Path, rel: &str, rules: Option<Arc<Rules>>) -> Result<Vec<Input>> {
+    /// Lists folder `p`: its inputs, each stat'ed relative to the open folder
+    /// (no path lookup), and its sub-folders (numbered from 0 in the items;
+    /// `run` gives them their ids).
+    /// Files, and folders keyed with their trailing `/`, are sorted by that
+    /// key, so that putting each folder's items in its place gives the whole
+    /// list in path order without sorting it.
+    fn list(&self, p: &Pending) -> Result<(Vec<Item>, Vec<Pending>)> {
         let listing_failed = |e: std::io::Error| CacheError::Input {
-            path: dir.to_path_buf(),
+            path: p.path.clone(),
             reason: format!("the folder could not be listed ({e})"),
         };
-        let entries = fs::read_dir(dir).map_err(listing_failed)?;
+        let entries = fs::read_dir(&p.path).map_err(listing_failed)?;
         let rules = if self.gitignore {
-            with_file(rules, dir, &dir.join(".gitignore"))?
+            with_file(p.rules.clone(), &p.path, &p.path.join(".gitignore"))?
         } else {
-            rules
+            p.rules.clone()
         };
-        // Files, and folders keyed with their trailing `/`: sorted by that
-        // key, and each folder's inputs put in its place, the whole list
-        // comes out sorted by path, with no sort of the whole list.
         let mut items = Vec::new();
+        let mut folders = Vec::new();
         for entry in entries {
             let entry = entry.map_err(listing_failed)?;
             let name = entry.file_name();
+            // node_modules and .git are skipped whatever they are: a work
+            // tree's `.git` file holds an absolute path.
+            if ALWAYS_SKIPPED.iter().any(|s| name == *s) {
+                continue;
+            }
+            let ft = entry.file_type().map_err(listing_failed)?;
+            // FIFOs, sockets and devices are skipped: they are never
+            // inputs, and reading a FIFO would hang.
+            if !(ft.is_dir() || ft.is_file() || ft.is_symlink()) {
+                continue;
+            }
+            if ft.is_dir() && self.skip == Some(entry.path().as_path()) {
+                continue;
+            }
+            if rules.is_some() && ignored(&rules, &entry.path(), ft.is_dir()) {
+                continue;
+            }
             let Some(name) = name.to_str() else {
                 return Err(CacheError::Input {
                     path: entry.path(),
                     reason: "its path is not valid UTF-8".into(),
                 });
             };
-            let ft = entry.file_type().map_err(listing_failed)?;
-            let mut child = String::with_capacity(rel.len() + name.len() + 2);
-            if !rel.is_empty() {
-                child.push_str(rel);
-                child.push('/');
+            let mut key = String::with_capacity(p.rel.len() + name.len() + 2);
+            if !p.rel.is_empty() {
+                key.push_str(&p.rel);
+                key.push('/');
             }
-            child.push_str(name);
+            key.push_str(name);
             if ft.is_dir() {
-                let path = entry.path();
-                if ALWAYS_SKIPPED.contains(&name)
-                    || self.skip == Some(path.as_path())
-                    || (rules.is_some() && ignored(&rules, &path, true))
-                {
-                    continue;
-                }
-                child.push('/');
-                items.push((child, Some(path), None));
-            } else if ft.is_file() || ft.is_symlink() {
-                // FIFOs, sockets and devices are skipped: they are never
-                // inputs, and reading a FIFO would hang.
-                if !self.glob.matches(&child)
-                    || (rules.is_some() && ignored(&rules, &entry.path(), false))
-                {
-                    continue;
-                }
-                // Stat'ed relative to the open folder: no path lookup.
+                folders.push(Pending {
+                    id: 0,
+                    path: entry.path(),
+                    rel: key.clone(),
+                    rules: rules.clone(),
+                });
+                key.push('/');
+                items.push(Item::Folder(folders.len() - 1, key));
+            } else if self.glob.matches(&key) {
                 let stamp = entry.metadata().ok().map(|m| Stamp::from(&m));
-                items.push((child, None, stamp));
+                items.push(Item::Input(Input { rel: key, stamp }));
             }
         }
-        items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let below = items
-            .par_iter()
-            .filter_map(|(key, path, _)| {
-                let rel = key.strip_suffix('/')?;
-                Some(self.dir(path.as_deref()?, rel, rules.clone()))
-            })
+        items.sort_unstable_by(|a, b| a.key().cmp(b.key()));
+        Ok((items, folders))
+    }
+
+    /// The inputs in folder `p` and below, in path order. The sub-folders
+    /// are walked in parallel, recursively down to `MAX_RECURSION` levels
+    /// (the fastest way), then level by level, so a deep tree needs no deep
+    /// stack (an overflow would abort the whole Node process).
+    fn tree(&self, p: Pending, depth: usize) -> Result<Vec<Input>> {
+        if depth >= MAX_RECURSION {
+            return self.levels(p);
+        }
+        let (items, folders) = self.list(&p)?;
+        let mut below = folders
+            .into_par_iter()
+            .map(|f| self.tree(f, depth + 1))
             .collect::<Result<Vec<_>>>()?;
-        let mut below = below.into_iter();
-        let mut inputs = Vec::with_capacity(items.len());
-        for (rel, path, stamp) in items {
-            match path {
-                Some(_) => inputs.extend(below.next().unwrap_or_default()),
-                None => inputs.push(Input { rel, stamp }),
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Item::Input(input) => out.push(input),
+                Item::Folder(i, _) => out.append(&mut below[i]),
             }
         }
-        Ok(inputs)
+        Ok(out)
+    }
+
+    /// The inputs in folder `root` and below, in path order, walking one
+    /// level of folders at a time (each level in parallel) and then putting
+    /// each folder's inputs in its place with an explicit stack.
+    fn levels(&self, mut root: Pending) -> Result<Vec<Input>> {
+        root.id = 0;
+        let mut listed: Vec<Vec<Item>> = Vec::new();
+        let mut level = vec![root];
+        let mut next_id = 1;
+        while !level.is_empty() {
+            let results = level
+                .par_iter()
+                .map(|p| self.list(p))
+                .collect::<Result<Vec<_>>>()?;
+            let mut next = Vec::new();
+            for (p, (mut items, folders)) in level.iter().zip(results) {
+                // Give the sub-folders their ids, in the order found.
+                let first = next_id;
+                next_id += folders.len();
+                for item in &mut items {
+                    if let Item::Folder(i, _) = item {
+                        *i += first;
+                    }
+                }
+                for (i, mut f) in folders.into_iter().enumerate() {
+                    f.id = first + i;
+                    next.push(f);
+                }
+                if listed.len() <= p.id {
+                    listed.resize_with(p.id + 1, Vec::new);
+                }
+                listed[p.id] = items;
+            }
+            level = next;
+        }
+        // Put each folder's inputs in its place, with an explicit stack.
+        let mut out = Vec::new();
+        let mut stack = vec![std::mem::take(&mut listed[0]).into_iter()];
+        while let Some(items) = stack.last_mut() {
+            match items.next() {
+                Some(Item::Input(input)) => out.push(input),
+                Some(Item::Folder(id, _)) => {
+                    let below = std::mem::take(&mut listed[id]).into_iter();
+                    stack.push(below);
+                }
+                None => {
+                    stack.pop();
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -198,15 +321,23 @@ impl Walk<'_> {
 pub fn find_inputs(cwd: &Path, patterns: &[String], options: &HashOptions) -> Result<Vec<Input>> {
     let glob = OutputGlob::new(patterns)?;
     let walk = Walk {
-        cwd,
         glob: &glob,
         skip: options.skip.as_deref(),
         gitignore: options.gitignore,
     };
     let rules = if options.gitignore {
-        rules_above(cwd)?
+        match rules_above(cwd)? {
+            Some(rules) => rules,
+            None => return Ok(Vec::new()),
+        }
     } else {
         None
     };
-    walk.dir(walk.cwd, "", rules)
+    let root = Pending {
+        id: 0,
+        path: cwd.to_path_buf(),
+        rel: String::new(),
+        rules,
+    };
+    walk.tree(root, 0)
 }

@@ -30,6 +30,10 @@ pub fn hash_files(
     patterns: &[String],
     options: &HashOptions,
 ) -> Result<BTreeMap<String, String>> {
+    // Every file read by this hash is recorded as hashed at its start, before
+    // any stamp is taken: an edit at any moment after the stamp then falls
+    // within the racy window and is read again next time.
+    let started = file_states::now_ns();
     let (states, files) = crate::store::on_io_pool(|| {
         let found = find_inputs(cwd, patterns, options)?;
         let states = match &options.state_file {
@@ -45,7 +49,11 @@ pub fn hash_files(
                 let old = states.get(&f.rel);
                 let state = match (f.stamp, old) {
                     (Some(stamp), Some(old)) if old.reusable(&stamp).is_some() => old,
-                    (Some(stamp), _) => FileState::now(stamp, digest_file(&cwd.join(&f.rel))?),
+                    (Some(stamp), _) => FileState {
+                        stamp,
+                        digest: digest_file(&cwd.join(&f.rel))?,
+                        hashed_ns: started,
+                    },
                     (None, _) => {
                         // Not stat'able: reading it says why, or it is
                         // hashed and not remembered.

@@ -420,3 +420,225 @@ fn gitignore_rules_apply_from_the_repository_root_down() {
     let every = hash_files(&pkg, &all(), &HashOptions::default()).unwrap();
     assert_eq!(every.len(), 9);
 }
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let o = std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(["-c", "core.excludesFile=/dev/null"])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "git {args:?}: {o:?}");
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// With `gitignore: true` the inputs are exactly what git lists as tracked
+/// or untracked-but-not-ignored.
+fn same_as_git(pkg: &Path) {
+    use std::collections::BTreeSet;
+    let expected: BTreeSet<String> = git(pkg, &["ls-files", "-co", "--exclude-standard"])
+        .lines()
+        .map(String::from)
+        .collect();
+    let opts = HashOptions {
+        gitignore: true,
+        ..HashOptions::default()
+    };
+    let got: BTreeSet<String> = hash_files(pkg, &all(), &opts)
+        .unwrap()
+        .into_keys()
+        .collect();
+    assert_eq!(
+        got,
+        expected,
+        "only ours: {:?}, only git's: {:?}",
+        got.difference(&expected).collect::<Vec<_>>(),
+        expected.difference(&got).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn gitignore_agrees_with_git_ls_files() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    git(r, &["init", "-q"]);
+    write(
+        r,
+        ".gitignore",
+        b"/pkg/rooted.txt\n*.log\nbuild/\npkg/mid/slash.txt\nfoo/**\n!foo/bar\n",
+    );
+    write(r, ".git/info/exclude", b"by-info.txt\n");
+    write(
+        &r.join("pkg"),
+        ".gitignore",
+        b"/anchored.txt\n!keep.log\nout/*\n!out/keep.txt\ndironly/\n!build/keep.js\na/**/d.md\n",
+    );
+    write(
+        &r.join("pkg"),
+        "sub/.gitignore",
+        b"/anchored2.txt\nnested/deeper.txt\n",
+    );
+    for f in [
+        "anchored.txt",
+        "sub/anchored.txt",
+        "sub/anchored2.txt",
+        "sub/x/anchored2.txt",
+        "sub/nested/deeper.txt",
+        "nested/deeper.txt",
+        "a.log",
+        "keep.log",
+        "build/b.js",
+        "build/keep.js",
+        "out/a",
+        "out/keep.txt",
+        "dironly",
+        "sub/dironly/f",
+        "rooted.txt",
+        "sub/rooted.txt",
+        "mid/slash.txt",
+        "by-info.txt",
+        "a/b/c/d.md",
+        "foo/bar",
+        "foo/baz",
+        "ok.js",
+    ] {
+        write(&r.join("pkg"), f, b"x");
+    }
+    same_as_git(&r.join("pkg"));
+    same_as_git(r);
+
+    // A package inside a folder the repository ignores has no inputs.
+    write(r, "build/pkg/a.js", b"x");
+    same_as_git(&r.join("build/pkg"));
+}
+
+/// In a linked work tree `.git` is a file naming the real git folder: the
+/// shared `info/exclude` still applies, and the `.git` file (which holds an
+/// absolute path) is never an input.
+#[test]
+fn gitignore_in_a_linked_work_tree() {
+    let t = tempfile::tempdir().unwrap();
+    let main = t.path().join("main");
+    write(&main, "a.js", b"x");
+    git(&main, &["init", "-q"]);
+    git(&main, &["add", "-A"]);
+    git(&main, &["commit", "-qm", "x"]);
+    write(&main, ".git/info/exclude", b"secret.txt\n");
+    let wt = t.path().join("wt");
+    git(&main, &["worktree", "add", "-q", wt.to_str().unwrap()]);
+    write(&wt, "secret.txt", b"x");
+    same_as_git(&wt);
+    let every = hash_files(&wt, &all(), &HashOptions::default()).unwrap();
+    assert_eq!(
+        every.into_keys().collect::<Vec<_>>(),
+        vec!["a.js", "secret.txt"]
+    );
+}
+
+/// Names that are not UTF-8 are fine where git ignores them, and a dangling
+/// `.gitignore` link is no ignore file (as for git), not an error.
+#[test]
+fn ignored_odd_names_and_a_dangling_gitignore_link_are_fine() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    write(d, ".gitignore", b"tmp/\n*.bak\n");
+    write(d, "a.js", b"x");
+    write(d, "tmp/x", b"x");
+    let odd = |p: &Path| p.join(std::ffi::OsStr::from_bytes(b"caf\xe9.bak"));
+    fs::write(odd(d), b"x").unwrap();
+    fs::write(odd(&d.join("tmp")), b"x").unwrap();
+    let opts = HashOptions {
+        gitignore: true,
+        ..HashOptions::default()
+    };
+    let keys = hash_files(d, &all(), &opts)
+        .unwrap()
+        .into_keys()
+        .collect::<Vec<_>>();
+    assert_eq!(keys, vec![".gitignore", "a.js"]);
+    // Not ignored, the odd name is an error that names it.
+    let err = hash_files(d, &all(), &HashOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("caf") && err.contains("not valid UTF-8"),
+        "{err}"
+    );
+
+    let e = tempfile::tempdir().unwrap();
+    write(e.path(), "a.js", b"x");
+    symlink("nowhere", e.path().join(".gitignore")).unwrap();
+    let keys = hash_files(e.path(), &all(), &opts)
+        .unwrap()
+        .into_keys()
+        .collect::<Vec<_>>();
+    assert_eq!(keys, vec![".gitignore", "a.js"]);
+}
+
+/// A very deep tree is walked without a deep stack (a stack overflow would
+/// abort the whole Node process).
+#[test]
+fn a_very_deep_tree_is_walked() {
+    let t = tempfile::tempdir().unwrap();
+    let mut p = t.path().to_path_buf();
+    for _ in 0..1500 {
+        p.push("a");
+    }
+    fs::create_dir_all(&p).unwrap();
+    // Down there too, the inputs come out in path order.
+    for rel in ["f", "b.txt", "b/x", "b/y/z", "b0", "b-c/d"] {
+        write(&p, rel, rel.as_bytes());
+    }
+    let found: Vec<String> = find_inputs(t.path(), &all(), &HashOptions::default())
+        .unwrap()
+        .into_iter()
+        .map(|i| i.rel)
+        .collect();
+    let mut sorted = found.clone();
+    sorted.sort();
+    assert_eq!(found, sorted);
+    assert_eq!(found.len(), 6);
+    assert!(found[0].ends_with("/a/b-c/d"), "{found:?}");
+}
+
+/// Timestamps before 1970 and past 2262 neither panic nor get trusted wrongly.
+#[test]
+fn odd_timestamps_are_handled() {
+    let t = tempfile::tempdir().unwrap();
+    let pkg = t.path().join("pkg");
+    write(&pkg, "old", b"x");
+    write(&pkg, "future", b"y");
+    let set = |rel: &str, when: SystemTime| {
+        fs::File::options()
+            .write(true)
+            .open(pkg.join(rel))
+            .unwrap()
+            .set_modified(when)
+            .unwrap()
+    };
+    set(
+        "old",
+        SystemTime::UNIX_EPOCH - Duration::new(1, 500_000_000),
+    );
+    set(
+        "future",
+        SystemTime::UNIX_EPOCH + Duration::new(10_000_000_000, 500_000_000),
+    );
+    let opts = HashOptions {
+        state_file: Some(t.path().join("states")),
+        ..HashOptions::default()
+    };
+    let a = hash_files(&pkg, &all(), &opts).unwrap();
+    // A future file is never settled: an edit that keeps its stamp is seen.
+    write(&pkg, "future", b"z");
+    set(
+        "future",
+        SystemTime::UNIX_EPOCH + Duration::new(10_000_000_000, 500_000_000),
+    );
+    let b = hash_files(&pkg, &all(), &opts).unwrap();
+    assert_eq!(a["old"], b["old"]);
+    assert_eq!(b["future"], blake3::hash(b"z").to_hex().as_str());
+}
