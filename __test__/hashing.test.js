@@ -32,6 +32,17 @@ test('hashFiles: digests keyed by package path; node_modules, .git and the cache
   const again = await native.hashFiles(repo.dirs.a, ['src/**'])
   assert.equal(again['src/copy.ts'], all['src/index.ts'])
   assert.ok(fs.readdirSync(path.join(repo.cacheDir, 'input-states-v3')).length > 0)
+  // The digests are blake3 of the bytes (published test vectors), on the
+  // first hash and the next.
+  writeTree(repo.dirs.a, { 'src/empty': '', 'src/abc': 'abc' })
+  const vectors = {
+    'src/empty': 'af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262',
+    'src/abc': '6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85',
+  }
+  for (let i = 0; i < 2; i++) {
+    const d = native.hashFilesSync(repo.dirs.a, ['src/empty', 'src/abc'])
+    assert.deepEqual(d, { 'src/abc': vectors['src/abc'], 'src/empty': vectors['src/empty'] })
+  }
 })
 
 test('hashPackage: stable across copies and orders, sensitive to what it should be', async () => {

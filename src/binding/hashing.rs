@@ -1,13 +1,13 @@
 //! Input hashing for JavaScript: `hashFiles` and `hashPackage`, each with a
 //! `Sync` twin running the same code.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::job::{run_sync, Done, Job, Work};
+use super::results::Digests;
 use crate::config::{Config, Options};
 use crate::hashing::{self, HashOptions, PackageInputs};
 
@@ -77,16 +77,13 @@ fn walk_options(
     Ok((options, config))
 }
 
-fn files_work(
-    cwd: String,
-    patterns: Vec<String>,
-    options: HashFilesOptions,
-) -> Work<BTreeMap<String, String>> {
+fn files_work(cwd: String, patterns: Vec<String>, options: HashFilesOptions) -> Work<Digests> {
     Box::new(move || {
         let cwd = PathBuf::from(cwd);
         Done::quiet(
             walk_options(&cwd, options.gitignore, options.incremental)
-                .and_then(|(o, c)| hashing::hash_files(&c.cwd, &patterns, &o)),
+                .and_then(|(o, c)| hashing::hash_file_list(&c.cwd, &patterns, &o))
+                .map(Digests),
         )
     })
 }
@@ -120,7 +117,7 @@ pub fn hash_files(
     cwd: String,
     patterns: Vec<String>,
     options: Option<HashFilesOptions>,
-) -> AsyncTask<Job<BTreeMap<String, String>>> {
+) -> AsyncTask<Job<Digests>> {
     AsyncTask::new(Job::new(files_work(
         cwd,
         patterns,
@@ -135,7 +132,7 @@ pub fn hash_files_sync(
     cwd: String,
     patterns: Vec<String>,
     options: Option<HashFilesOptions>,
-) -> Result<BTreeMap<String, String>> {
+) -> Result<Digests> {
     run_sync(&env, files_work(cwd, patterns, options.unwrap_or_default()))
 }
 

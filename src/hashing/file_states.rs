@@ -148,10 +148,30 @@ impl FileStates {
             .records
             .binary_search_by(|&at| self.path_at(at).cmp(rel.as_bytes()))
             .ok()?;
-        let (b, at) = (&self.bytes, self.records[i]);
+        Some(self.state_at(self.records[i]))
+    }
+
+    /// The recorded states of `rels`, which must be sorted: one pass over
+    /// both lists, rather than a search for each.
+    pub fn get_sorted<'a>(&self, rels: impl Iterator<Item = &'a str>) -> Vec<Option<FileState>> {
+        let mut records = self.records.iter().peekable();
+        rels.map(|rel| {
+            while records
+                .next_if(|&&at| self.path_at(at) < rel.as_bytes())
+                .is_some()
+            {}
+            records
+                .next_if(|&&at| self.path_at(at) == rel.as_bytes())
+                .map(|&at| self.state_at(at))
+        })
+        .collect()
+    }
+
+    fn state_at(&self, at: usize) -> FileState {
+        let b = &self.bytes;
         let mut digest = [0u8; 32];
         digest.copy_from_slice(&b[at + 40..at + 72]);
-        Some(FileState {
+        FileState {
             stamp: Stamp {
                 size: u64_at(b, at),
                 mtime_ns: u64_at(b, at + 8) as i64,
@@ -160,7 +180,7 @@ impl FileStates {
             },
             hashed_ns: u64_at(b, at + 32) as i64,
             digest: blake3::Hash::from_bytes(digest),
-        })
+        }
     }
 
     /// The recorded digest of `rel`, if `stamp` shows it unchanged since.

@@ -20,7 +20,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use crate::error::{CacheError, Result};
+use crate::error::Result;
 
 /// blake3 digests (lower-case hex) of the files under `cwd` matching
 /// `patterns`, keyed by package-relative path with `/` separators.
@@ -30,60 +30,76 @@ pub fn hash_files(
     patterns: &[String],
     options: &HashOptions,
 ) -> Result<BTreeMap<String, String>> {
+    Ok(hash_file_list(cwd, patterns, options)?
+        .into_iter()
+        .map(|(rel, digest)| (rel, digest.to_hex().to_string()))
+        .collect())
+}
+
+/// What `hash_files` gives, as a list sorted by path with the digests as
+/// bytes.
+pub fn hash_file_list(
+    cwd: &Path,
+    patterns: &[String],
+    options: &HashOptions,
+) -> Result<Vec<(String, blake3::Hash)>> {
     // Every file read by this hash is recorded as hashed at its start, before
     // any stamp is taken: an edit at any moment after the stamp then falls
     // within the racy window and is read again next time.
     let started = file_states::now_ns();
-    let (states, files) = crate::store::on_io_pool(|| {
-        let found = find_inputs(cwd, patterns, options)?;
-        let states = match &options.state_file {
-            Some(path) => FileStates::load(path),
-            None => FileStates::default(),
-        };
-        // Only files whose stamps changed are read. The stamp was taken
-        // before the read, so a file changed while being read shows a newer
-        // stamp next time and is read again.
-        let files = found
-            .into_par_iter()
-            .map(|f| {
-                let old = states.get(&f.rel);
-                let state = match (f.stamp, old) {
-                    (Some(stamp), Some(old)) if old.reusable(&stamp).is_some() => old,
-                    (Some(stamp), _) => FileState {
-                        stamp,
-                        digest: digest_file(&cwd.join(&f.rel))?,
-                        hashed_ns: started,
-                    },
-                    (None, _) => {
-                        // Not stat'able: reading it says why, or it is
-                        // hashed and not remembered.
-                        let digest = digest_file(&cwd.join(&f.rel))?;
-                        return Ok((f.rel, digest, None));
-                    }
-                };
-                Ok((f.rel, state.digest, Some((state, old != Some(state)))))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok::<_, CacheError>((states, files))
-    })?;
-    if let Some(path) = &options.state_file {
-        let changed = files.len() != states.len()
-            || files.iter().any(|(_, _, s)| s.is_none_or(|(_, new)| new));
-        if changed {
-            // The state file only saves time: failing to write it is not
-            // worth failing the hash.
-            let _ = FileStates::save(
-                path,
-                files
-                    .iter()
-                    .filter_map(|(rel, _, s)| s.as_ref().map(|(state, _)| (rel.as_str(), state))),
-            );
+    // The walk is bound by the CPU (the kernel's stat), so it runs on rayon's
+    // pool of one thread a core; reading files waits on the disk, so it runs
+    // on the I/O pool.
+    let found = find_inputs(cwd, patterns, options)?;
+    let recorded = match &options.state_file {
+        Some(path) => FileStates::load(path),
+        None => FileStates::default(),
+    };
+    // The recorded state of each input, if its stamp shows it unchanged.
+    let mut known = recorded.get_sorted(found.iter().map(|f| f.rel.as_str()));
+    for (k, f) in known.iter_mut().zip(&found) {
+        let reusable =
+            matches!((&k, &f.stamp), (Some(old), Some(stamp)) if old.reusable(stamp).is_some());
+        if !reusable {
+            *k = None;
         }
     }
-    // Already sorted by path: the map is built in one pass.
-    Ok(files
+    // Only the others are read.
+    let stale: Vec<usize> = (0..found.len()).filter(|&i| known[i].is_none()).collect();
+    let fresh = crate::store::on_io_pool(|| {
+        stale
+            .into_par_iter()
+            .map(|i| Ok((i, digest_file(&cwd.join(&found[i].rel))?)))
+            .collect::<Result<Vec<_>>>()
+    })?;
+    let changed = !fresh.is_empty() || found.len() != recorded.len();
+    let mut digests: Vec<Option<blake3::Hash>> =
+        known.iter().map(|k| k.map(|s| s.digest)).collect();
+    for (i, digest) in fresh {
+        digests[i] = Some(digest);
+        // A file that could not be stat'ed is hashed but not remembered.
+        known[i] = found[i].stamp.map(|stamp| FileState {
+            stamp,
+            digest,
+            hashed_ns: started,
+        });
+    }
+    if let (Some(path), true) = (&options.state_file, changed) {
+        // The state file only saves time: failing to write it is not worth
+        // failing the hash.
+        let _ = FileStates::save(
+            path,
+            found
+                .iter()
+                .zip(&known)
+                .filter_map(|(f, k)| Some((f.rel.as_str(), k.as_ref()?))),
+        );
+    }
+    // Every input has a digest: a recorded one, or one just read.
+    Ok(found
         .into_iter()
-        .map(|(rel, digest, _)| (rel, digest.to_hex().to_string()))
+        .zip(digests)
+        .filter_map(|(f, d)| Some((f.rel, d?)))
         .collect())
 }
 

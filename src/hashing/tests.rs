@@ -235,23 +235,32 @@ fn file_states_never_miss_an_edit_and_reuse_settled_files() {
     // is reused: prove it by changing the bytes behind the same stamp, which
     // only a reuse would not notice.
     let settled = t.path().join("settled");
-    write(&settled, "b.txt", b"1234");
     let old = SystemTime::now() - Duration::from_secs(60);
-    fs::File::options()
-        .write(true)
-        .open(settled.join("b.txt"))
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
+    for (rel, bytes) in [("b.txt", b"1234"), ("c/d.txt", b"5678")] {
+        write(&settled, rel, bytes);
+        fs::File::options()
+            .write(true)
+            .open(settled.join(rel))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
     // The change time cannot be set back: let it age past the granularity.
     std::thread::sleep(Duration::from_millis(2100));
     let opts2 = HashOptions {
         state_file: Some(t.path().join("state2.json")),
         ..HashOptions::default()
     };
-    hash_files(&settled, &all(), &opts2).unwrap();
+    let first = hash_files(&settled, &all(), &opts2).unwrap();
+    // Rehashing the settled tree reads nothing, so the state file is left
+    // as it is (it is replaced whenever a file had to be read).
+    let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&fs::metadata(p).unwrap());
+    let state2 = t.path().join("state2.json");
+    let before = inode(&state2);
+    assert_eq!(hash_files(&settled, &all(), &opts2).unwrap(), first);
+    assert_eq!(inode(&state2), before, "an unchanged file was read again");
     let states = FileStates::load(&t.path().join("state2.json"));
-    assert_eq!(states.len(), 1);
+    assert_eq!(states.len(), 2);
     let stamp = Stamp::of(&settled.join("b.txt")).unwrap();
     assert!(
         states.reusable("b.txt", &stamp).is_some(),
@@ -295,6 +304,9 @@ fn damaged_state_files_are_ignored() {
         FileStates::load(&state).reusable("b", &stamp),
         Some(s.digest)
     );
+    // Looked up in one pass for a sorted list of paths.
+    let got = FileStates::load(&state).get_sorted(["0", "a", "a0", "b", "c"].into_iter());
+    assert_eq!(got, vec![None, Some(s), None, Some(s), None]);
     // Truncated anywhere.
     for cut in [1, 10, good.len() - 1] {
         fs::write(&state, &good[..good.len() - cut]).unwrap();
