@@ -31,7 +31,9 @@ test('hashFiles: digests keyed by package path; node_modules, .git and the cache
   writeTree(repo.dirs.a, { 'src/copy.ts': 'export {}' })
   const again = await native.hashFiles(repo.dirs.a, ['src/**'])
   assert.equal(again['src/copy.ts'], all['src/index.ts'])
-  assert.ok(fs.readdirSync(path.join(repo.cacheDir, 'input-states-v3')).length > 0)
+  // One state file per selection of inputs, so selections do not evict
+  // each other's states.
+  assert.equal(fs.readdirSync(path.join(repo.cacheDir, 'input-states-v3')).length, 3)
   // The digests are blake3 of the bytes (published test vectors), on the
   // first hash and the next.
   writeTree(repo.dirs.a, { 'src/empty': '', 'src/abc': 'abc' })
@@ -43,6 +45,15 @@ test('hashFiles: digests keyed by package path; node_modules, .git and the cache
     const d = native.hashFilesSync(repo.dirs.a, ['src/empty', 'src/abc'])
     assert.deepEqual(d, { 'src/abc': vectors['src/abc'], 'src/empty': vectors['src/empty'] })
   }
+  // Any file name is an own key of a plain object, even '__proto__'.
+  const odd = path.join(repo.root, 'odd')
+  fs.mkdirSync(odd)
+  for (const [name, text] of [['__proto__', 'abc'], ['constructor', ''], ['10', 'abc']]) fs.writeFileSync(path.join(odd, name), text)
+  const d = await native.hashFiles(odd, ['**/*'])
+  assert.equal(Object.getPrototypeOf(d), Object.prototype)
+  assert.deepEqual(Object.keys(d).sort(), ['10', '__proto__', 'constructor'])
+  assert.equal(Object.getOwnPropertyDescriptor(d, '__proto__').value, vectors['src/abc'])
+  assert.equal(d.constructor, vectors['src/empty'])
 })
 
 test('hashPackage: stable across copies and orders, sensitive to what it should be', async () => {

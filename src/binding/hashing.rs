@@ -59,20 +59,22 @@ pub struct HashPackageOptions {
     pub incremental: Option<bool>,
 }
 
-/// Options of the walk for package `cwd`: the cache folder is skipped and
-/// holds the file states.
+/// Options of the walk for `patterns` in package `cwd`: the cache folder is
+/// skipped and holds the file states.
 fn walk_options(
     cwd: &std::path::Path,
+    patterns: &[String],
     gitignore: Option<bool>,
     incremental: Option<bool>,
 ) -> crate::Result<(HashOptions, Config)> {
     let config = Config::load(cwd, &Options::default())?;
+    let gitignore = gitignore.unwrap_or(false);
     let options = HashOptions {
-        gitignore: gitignore.unwrap_or(false),
+        gitignore,
         skip: Some(config.cache_dir.clone()),
         state_file: incremental
             .unwrap_or(true)
-            .then(|| hashing::state_file_for(&config.cache_dir, &config.cwd)),
+            .then(|| hashing::state_file_for(&config.cache_dir, &config.cwd, patterns, gitignore)),
     };
     Ok((options, config))
 }
@@ -81,7 +83,7 @@ fn files_work(cwd: String, patterns: Vec<String>, options: HashFilesOptions) -> 
     Box::new(move || {
         let cwd = PathBuf::from(cwd);
         Done::quiet(
-            walk_options(&cwd, options.gitignore, options.incremental)
+            walk_options(&cwd, &patterns, options.gitignore, options.incremental)
                 .and_then(|(o, c)| hashing::hash_file_list(&c.cwd, &patterns, &o))
                 .map(Digests),
         )
@@ -91,19 +93,22 @@ fn files_work(cwd: String, patterns: Vec<String>, options: HashFilesOptions) -> 
 fn package_work(p: HashPackageOptions) -> Work<String> {
     Box::new(move || {
         let cwd = PathBuf::from(&p.cwd);
+        let patterns = p.inputs.clone().unwrap_or_else(hashing::every_file);
         Done::quiet(
-            walk_options(&cwd, p.gitignore, p.incremental).and_then(|(options, config)| {
-                let inputs = PackageInputs {
-                    cwd: config.cwd.clone(),
-                    inputs: p.inputs,
-                    extra_inputs: p.extra_inputs.unwrap_or_default(),
-                    root: config.workspace_root.clone(),
-                    salt: p.salt.unwrap_or_default(),
-                    env_vars: p.env_vars.unwrap_or_default(),
-                    dependency_hashes: p.dependency_hashes.unwrap_or_default(),
-                };
-                hashing::hash_package(&inputs, &options, &|name| std::env::var(name).ok())
-            }),
+            walk_options(&cwd, &patterns, p.gitignore, p.incremental).and_then(
+                |(options, config)| {
+                    let inputs = PackageInputs {
+                        cwd: config.cwd.clone(),
+                        inputs: p.inputs,
+                        extra_inputs: p.extra_inputs.unwrap_or_default(),
+                        root: config.workspace_root.clone(),
+                        salt: p.salt.unwrap_or_default(),
+                        env_vars: p.env_vars.unwrap_or_default(),
+                        dependency_hashes: p.dependency_hashes.unwrap_or_default(),
+                    };
+                    hashing::hash_package(&inputs, &options, &|name| std::env::var(name).ok())
+                },
+            ),
         )
     })
 }

@@ -317,7 +317,24 @@ impl napi::bindgen_prelude::ToNapiValue for Digests {
                     hex.len() as isize,
                     &mut value,
                 ))?;
-                check(sys::napi_set_property(env, object, key, value))?;
+                if rel == "__proto__" {
+                    // Setting it would set the prototype (a string is
+                    // ignored): define an own property, as for the others.
+                    use sys::PropertyAttributes::{configurable, enumerable, writable};
+                    let own = sys::napi_property_descriptor {
+                        utf8name: std::ptr::null(),
+                        name: key,
+                        method: None,
+                        getter: None,
+                        setter: None,
+                        value,
+                        attributes: writable | enumerable | configurable,
+                        data: std::ptr::null_mut(),
+                    };
+                    check(sys::napi_define_properties(env, object, 1, &own))?;
+                } else {
+                    check(sys::napi_set_property(env, object, key, value))?;
+                }
             }
         }
         Ok(object)

@@ -151,8 +151,9 @@ impl FileStates {
         Some(self.state_at(self.records[i]))
     }
 
-    /// The recorded states of `rels`, which must be sorted: one pass over
-    /// both lists, rather than a search for each.
+    /// The recorded states of `rels`, which must be sorted and unique (as
+    /// the walk gives them): one pass over both lists, rather than a search
+    /// for each.
     pub fn get_sorted<'a>(&self, rels: impl Iterator<Item = &'a str>) -> Vec<Option<FileState>> {
         let mut records = self.records.iter().peekable();
         rels.map(|rel| {

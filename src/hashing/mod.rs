@@ -13,7 +13,7 @@ mod package;
 pub use digest::digest_file;
 pub use file_states::{FileState, FileStates, Stamp};
 pub use files::{find_inputs, HashOptions, Input};
-pub use package::{hash_package, state_file_for, PackageInputs};
+pub use package::{every_file, hash_package, state_file_for, PackageInputs};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -96,6 +96,7 @@ pub fn hash_file_list(
         );
     }
     // Every input has a digest: a recorded one, or one just read.
+    debug_assert!(digests.iter().all(Option::is_some));
     Ok(found
         .into_iter()
         .zip(digests)

@@ -26,6 +26,11 @@ pub struct PackageInputs {
     pub dependency_hashes: Vec<String>,
 }
 
+/// The default inputs of a package: every file (not skipped or ignored).
+pub fn every_file() -> Vec<String> {
+    vec!["**/*".to_string()]
+}
+
 /// The cache key: blake3 (hex) of a canonical description of the inputs.
 /// It depends only on paths (always with `/`), contents, the salt, the named
 /// variables' values and the dependency keys: not on walk order, absolute
@@ -35,7 +40,7 @@ pub fn hash_package(
     options: &HashOptions,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String> {
-    let all = vec!["**/*".to_string()];
+    let all = every_file();
     let own = hash_files(
         &inputs.cwd,
         inputs.inputs.as_deref().unwrap_or(&all),
@@ -97,8 +102,23 @@ fn section<'a>(
     h.update(b"\n");
 }
 
-/// The state file of a package's input hashes, in the cache folder.
-pub fn state_file_for(cache_dir: &Path, cwd: &Path) -> PathBuf {
-    let id = blake3::hash(cwd.as_os_str().as_encoded_bytes()).to_hex();
+/// The state file of a package's input hashes, in the cache folder: one
+/// for each selection of inputs (patterns and whether `.gitignore` counts),
+/// since a hash keeps the states of the files it selected only, and two
+/// selections sharing a file would keep re-reading each other's files.
+pub fn state_file_for(
+    cache_dir: &Path,
+    cwd: &Path,
+    patterns: &[String],
+    gitignore: bool,
+) -> PathBuf {
+    let mut h = blake3::Hasher::new();
+    h.update(cwd.as_os_str().as_encoded_bytes());
+    for p in patterns {
+        h.update(b"\0");
+        h.update(p.as_bytes());
+    }
+    h.update(if gitignore { b"\0gitignore" } else { b"\0all" });
+    let id = h.finalize().to_hex();
     cache_dir.join("input-states-v3").join(&id.as_str()[..32])
 }
