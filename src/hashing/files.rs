@@ -173,7 +173,7 @@ struct Walk<'a> {
 impl Walk<'_> {
     /// Lists folder `p`: its inputs, each stat'ed relative to the open folder
     /// (no path lookup), and its sub-folders (numbered from 0 in the items;
-    /// `run` gives them their ids).
+    /// `levels` renumbers them).
     /// Files, and folders keyed with their trailing `/`, are sorted by that
     /// key, so that putting each folder's items in its place gives the whole
     /// list in path order without sorting it.
