@@ -37,7 +37,9 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    /// The stamp of `path` (not following a link), if it can be read.
+    /// The stamp of `path` (not following a link), if it can be read (the
+    /// walk takes stamps from its folder listing instead).
+    #[cfg(test)]
     pub fn of(path: &Path) -> Option<Stamp> {
         fs::symlink_metadata(path).ok().map(|m| Stamp::from(&m))
     }
@@ -142,13 +144,11 @@ impl FileStates {
         &self.bytes[at + FIXED..at + FIXED + len as usize]
     }
 
-    /// The recorded state of `rel`.
+    /// The recorded state of `rel` (for tests: hashing looks up a whole
+    /// sorted list at once with `get_sorted`).
+    #[cfg(test)]
     pub fn get(&self, rel: &str) -> Option<FileState> {
-        let i = self
-            .records
-            .binary_search_by(|&at| self.path_at(at).cmp(rel.as_bytes()))
-            .ok()?;
-        Some(self.state_at(self.records[i]))
+        self.get_sorted(std::iter::once(rel)).pop().flatten()
     }
 
     /// The recorded states of `rels`, which must be sorted and unique (as
@@ -185,6 +185,7 @@ impl FileStates {
     }
 
     /// The recorded digest of `rel`, if `stamp` shows it unchanged since.
+    #[cfg(test)]
     pub fn reusable(&self, rel: &str, stamp: &Stamp) -> Option<blake3::Hash> {
         self.get(rel)?.reusable(stamp)
     }
