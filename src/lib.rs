@@ -10,6 +10,7 @@ pub mod engine;
 pub mod error;
 pub mod hashing;
 pub mod output_glob;
+pub mod output_temp;
 pub mod remote;
 pub mod store;
 

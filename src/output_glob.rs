@@ -8,9 +8,7 @@ use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use walkdir::WalkDir;
 
 use crate::error::{CacheError, Result};
-
-/// Name prefix of the temp files a restore writes beside the outputs.
-pub const RESTORE_TEMP_PREFIX: &str = ".backfill-native-";
+use crate::output_temp;
 
 /// One output found on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,7 +149,8 @@ impl OutputGlob {
     }
 
     /// Lists the outputs under `cwd`, sorted by path; `skip` (the cache
-    /// folder, when it lies inside the package) is never entered.
+    /// folder, when it lies inside the package) is never entered. Temp
+    /// files a killed fetch left there are removed on the way.
     pub fn find(&self, cwd: &Path, skip: Option<&Path>) -> Result<Vec<FoundOutput>> {
         let mut found = Vec::new();
         for base in &self.bases {
@@ -198,11 +197,13 @@ impl OutputGlob {
                     ));
                 };
                 // A fetch killed mid-restore leaves its temp files beside the
-                // outputs; they are never outputs themselves.
-                let is_restore_temp = entry
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with(RESTORE_TEMP_PREFIX);
+                // outputs; they are never outputs, and those whose writer is
+                // gone are removed here, so a put leaves a clean package.
+                let name = entry.file_name().to_string_lossy();
+                let is_restore_temp = output_temp::is_temp(&name);
+                if is_restore_temp && output_temp::is_stale(&name, entry.path()) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
                 if self.matches(&rel) && !is_restore_temp {
                     found.push(FoundOutput {
                         rel,

@@ -1,27 +1,31 @@
 //! Reading a remote tar into the local store.
 //!
-//! Contents go into the store as they stream in; the entry's manifest is
-//! written only when the whole archive was read and found safe, so a cut
-//! download or a hostile archive leaves no entry and touches no output. The
+//! Contents are staged in the store's temp folder as they stream in; only
+//! when the whole archive was read, found safe and consistent (and, by the
+//! caller, verified) are they committed into the store and the entry's
+//! manifest written. A cut download, a hostile or self-contradicting
+//! archive thus leaves nothing in the store and touches no output. The
 //! package is then restored from the store like any local hit.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::io::{self, Read};
 
 use tar::EntryType;
 
 use crate::cache_key::CacheKey;
-use crate::error::CacheError;
+use crate::error::{CacheError, Result};
 use crate::store::{
-    is_safe_relative, FileRecord, LinkRecord, LocalStore, Manifest, MANIFEST_VERSION,
+    case_conflict, is_safe_relative, layout_conflict, FileRecord, LinkRecord, LocalStore, Manifest,
+    Staged, MANIFEST_VERSION, MODE_MASK,
 };
 
 /// Why an archive was not ingested.
 #[derive(Debug)]
 pub enum IngestError {
-    /// The archive tries to write outside the package, or holds entries
-    /// outputs never are. Holds the reason, for a warning.
+    /// The archive tries to write outside the package, holds entries
+    /// outputs never are, contradicts itself or is cut short. Holds the
+    /// reason, for a warning.
     Refused(String),
     /// The stream failed or is not a valid tar (a cut download, say).
     Stream(io::Error),
@@ -39,18 +43,65 @@ impl fmt::Display for IngestError {
     }
 }
 
-/// Reads the tar in `reader` into the store as the entry of `key`, after
-/// checking every path. The manifest is returned, not yet written: the
-/// caller writes it once the stream is known complete and intact.
+/// An archive read and accepted, its contents staged but not yet in the
+/// store. [`IngestedArchive::commit`] stores it; dropping it leaves the
+/// store as it was.
+#[derive(Debug)]
+pub struct IngestedArchive {
+    /// The entry the archive makes.
+    pub manifest: Manifest,
+    staged: Vec<Staged>,
+}
+
+impl IngestedArchive {
+    /// Moves the contents into the store, then writes the manifest as the
+    /// entry of `key`. Call while still holding the store's lock.
+    pub fn commit(self, store: &LocalStore, key: &CacheKey) -> Result<Manifest> {
+        for content in self.staged {
+            content.commit(store)?;
+        }
+        store.write_manifest(key, &self.manifest)?;
+        Ok(self.manifest)
+    }
+}
+
+/// Remembers whether the tar reader met the end of the stream: a tar ends
+/// with zero blocks, so an archive whose entries end at end of stream was
+/// cut short (tar readers, the JS one included, take it as complete).
+struct EndOfStream<R> {
+    inner: R,
+    reached: bool,
+}
+
+impl<R: Read> Read for EndOfStream<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.reached = true;
+        }
+        Ok(n)
+    }
+}
+
+/// Reads the tar in `reader`, staging its contents, after checking every
+/// path: nothing may leave the package, and the entries must be able to
+/// exist together on any system (no name that is two things, nothing below
+/// a file or a link, no names differing only in case). The end-of-archive
+/// marker must be there. Nothing enters the store until the result is
+/// committed.
 pub fn ingest_archive(
     store: &LocalStore,
     key: &CacheKey,
     reader: impl Read,
-) -> Result<Manifest, IngestError> {
+) -> std::result::Result<IngestedArchive, IngestError> {
     let refuse = |why: String| Err(IngestError::Refused(why));
-    let mut files: BTreeMap<String, FileRecord> = BTreeMap::new();
+    let mut files: BTreeMap<String, (FileRecord, Staged)> = BTreeMap::new();
     let mut links: BTreeMap<String, LinkRecord> = BTreeMap::new();
-    let mut archive = tar::Archive::new(reader);
+    let mut folders: BTreeSet<String> = BTreeSet::new();
+    let mut archive = tar::Archive::new(EndOfStream {
+        inner: reader,
+        reached: false,
+    });
     for entry in archive.entries().map_err(IngestError::Stream)? {
         let mut entry = entry.map_err(IngestError::Stream)?;
         let raw = entry.path_bytes().into_owned();
@@ -70,25 +121,46 @@ pub fn ingest_archive(
         let Some(rel) = normalize(&name) else {
             return refuse(format!("entry {name:?} points outside the package"));
         };
+        // One name twice: a later entry of the same type replaces the
+        // earlier one, as tar does; of another type, the archive is refused.
+        let is_file = matches!(kind, EntryType::Regular | EntryType::Continuous);
+        let twice = |as_what: &str| {
+            refuse(format!(
+                "entry {rel:?} appears twice, as {as_what} and as a {}",
+                if is_file {
+                    "file"
+                } else if kind == EntryType::Symlink {
+                    "link"
+                } else {
+                    "folder"
+                }
+            ))
+        };
+        if files.contains_key(&rel) && !is_file {
+            return twice("a file");
+        }
+        if links.contains_key(&rel) && kind != EntryType::Symlink {
+            return twice("a link");
+        }
+        if folders.contains(&rel) && kind != EntryType::Directory {
+            return twice("a folder");
+        }
         match kind {
             EntryType::Regular | EntryType::Continuous => {
-                let mode = entry.header().mode().map_err(IngestError::Stream)? & 0o7777;
+                let mode = entry.header().mode().map_err(IngestError::Stream)? & MODE_MASK;
                 let mtime = entry.header().mtime().ok();
-                let stored = store.ingest_content(&mut entry).map_err(|e| match e {
+                let staged = store.stage_content(&mut entry).map_err(|e| match e {
                     crate::store::IngestFailure::Read(e) => IngestError::Stream(e),
                     crate::store::IngestFailure::Local(e) => IngestError::Local(e),
                 })?;
-                links.remove(&rel);
-                files.insert(
-                    rel.clone(),
-                    FileRecord {
-                        path: rel,
-                        mode,
-                        size: stored.size,
-                        digest: stored.digest,
-                        mtime,
-                    },
-                );
+                let record = FileRecord {
+                    path: rel.clone(),
+                    mode,
+                    size: staged.size,
+                    digest: staged.digest.clone(),
+                    mtime,
+                };
+                files.insert(rel, (record, staged));
             }
             EntryType::Symlink => {
                 let target = match entry.link_name_bytes() {
@@ -102,17 +174,24 @@ pub fn ingest_archive(
                     },
                     None => return refuse(format!("link {rel:?} has no target")),
                 };
-                files.remove(&rel);
                 links.insert(rel.clone(), LinkRecord { path: rel, target });
             }
             // Folders are made as needed; other writers than tar-fs add them.
-            EntryType::Directory => {}
+            EntryType::Directory => {
+                folders.insert(rel);
+            }
             other => {
                 return refuse(format!(
                     "entry {rel:?} is a {other:?}, which outputs never are"
                 ))
             }
         }
+    }
+    // Only a zero block ends the entries before the end of the stream.
+    if archive.into_inner().reached {
+        return refuse(
+            "it has no end-of-archive marker, so it was cut short (an interrupted upload?)".into(),
+        );
     }
     // Nothing may be written through a link of the same archive, and no link
     // may lead outside, directly or through another link.
@@ -138,11 +217,31 @@ pub fn ingest_archive(
             end += 1;
         }
     }
-    Ok(Manifest {
-        version: MANIFEST_VERSION,
-        key: key.as_str().to_string(),
-        files: files.into_values().collect(),
-        links: links.into_values().collect(),
+    let (records, staged): (Vec<FileRecord>, Vec<Staged>) = files.into_values().unzip();
+    let links: Vec<LinkRecord> = links.into_values().collect();
+    let folders: Vec<String> = folders.into_iter().collect();
+    if let Some(why) = layout_conflict(&records, &links, &folders) {
+        return refuse(format!("its entries cannot all exist at once: {why}"));
+    }
+    let all_paths = records
+        .iter()
+        .map(|f| f.path.as_str())
+        .chain(links.iter().map(|l| l.path.as_str()))
+        .chain(folders.iter().map(String::as_str));
+    if let Some((a, b)) = case_conflict(all_paths) {
+        return refuse(format!(
+            "entries {a:?} and {b:?} differ only in case, which a case-insensitive file system \
+             (macOS, Windows) cannot hold apart"
+        ));
+    }
+    Ok(IngestedArchive {
+        manifest: Manifest {
+            version: MANIFEST_VERSION,
+            key: key.as_str().to_string(),
+            files: records,
+            links,
+        },
+        staged,
     })
 }
 

@@ -10,7 +10,7 @@ mod create;
 mod extract;
 
 pub use create::write_archive;
-pub use extract::{ingest_archive, IngestError};
+pub use extract::{ingest_archive, IngestError, IngestedArchive};
 
 #[cfg(test)]
 mod tests;

@@ -44,8 +44,9 @@ fn store() -> (tempfile::TempDir, LocalStore) {
     (tmp, s)
 }
 
+/// Ingests `bytes` as entry `k` and commits it.
 fn ingest(store: &LocalStore, bytes: &[u8]) -> Result<Manifest, IngestError> {
-    ingest_archive(store, &key("k"), bytes)
+    ingest_archive(store, &key("k"), bytes).map(|a| a.commit(store, &key("k")).unwrap())
 }
 
 #[test]
@@ -255,7 +256,10 @@ fn round_trip_through_our_writer_and_reader() {
     write_archive(&a, &manifest, &mut tar_bytes).unwrap();
 
     let b = LocalStore::new(&tmp.path().join("b"));
-    let ingested = ingest_archive(&b, &key("k"), tar_bytes.as_slice()).unwrap();
+    let ingested = ingest_archive(&b, &key("k"), tar_bytes.as_slice())
+        .unwrap()
+        .commit(&b, &key("k"))
+        .unwrap();
     let strip = |m: &Manifest| {
         let mut m = m.clone();
         m.files.iter_mut().for_each(|f| f.mtime = None);
@@ -296,7 +300,9 @@ fn gnu_tar_reads_our_archives_and_we_read_gnu_tar_archives() {
         pkg.to_str().unwrap(),
         ".",
     ]);
-    let m = ingest_archive(&s, &key("dot"), fs::File::open(&dot).unwrap()).unwrap();
+    let m = ingest_archive(&s, &key("dot"), fs::File::open(&dot).unwrap())
+        .unwrap()
+        .manifest;
     assert_eq!(m.files.len(), manifest.files.len());
 
     let gnu = tmp.path().join("gnu.tar");
@@ -308,7 +314,10 @@ fn gnu_tar_reads_our_archives_and_we_read_gnu_tar_archives() {
         pkg.to_str().unwrap(),
         "lib",
     ]);
-    let m = ingest_archive(&s, &key("gnu"), fs::File::open(&gnu).unwrap()).unwrap();
+    let m = ingest_archive(&s, &key("gnu"), fs::File::open(&gnu).unwrap())
+        .unwrap()
+        .commit(&s, &key("gnu"))
+        .unwrap();
     let out = tmp.path().join("out");
     restore_into(&s, "gnu", &m, &out);
     assert_same_tree(&out, &pkg, "we read GNU tar's PAX archive differently");
@@ -329,4 +338,134 @@ fn a_damaged_store_content_fails_the_archive() {
             .contains(&format!("stored content {} is corrupt", f.digest)),
         "{err}"
     );
+}
+
+/// Every file under `dir`, relative, for "nothing was written" checks.
+fn files_under(dir: &Path) -> Vec<String> {
+    if !dir.exists() {
+        return vec![];
+    }
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| !e.file_type().is_dir())
+        .map(|e| e.path().strip_prefix(dir).unwrap().display().to_string())
+        .collect()
+}
+
+#[test]
+fn archives_whose_entries_conflict_are_refused_and_store_nothing() {
+    type Entries = Vec<(&'static str, u8, &'static str)>;
+    let cases: Vec<(&str, Entries, &str)> = vec![
+        (
+            "a file and a path below it",
+            vec![("lib/index.js", b'0', ""), ("lib/index.js/x", b'0', "")],
+            "its entries cannot all exist at once: A file \"lib/index.js/x\" lies below \"lib/index.js\", which is a file",
+        ),
+        (
+            "the path below first",
+            vec![("lib/index.js/x", b'0', ""), ("lib/index.js", b'0', "")],
+            "A file \"lib/index.js/x\" lies below \"lib/index.js\", which is a file",
+        ),
+        (
+            "a folder entry below a file",
+            vec![("lib/a", b'0', ""), ("lib/a/b/", b'5', "")],
+            "A folder \"lib/a/b\" lies below \"lib/a\", which is a file",
+        ),
+        (
+            "a name as a file, then as a link",
+            vec![("lib/x", b'0', ""), ("lib/x", b'2', "y")],
+            "entry \"lib/x\" appears twice, as a file and as a link",
+        ),
+        (
+            "a name as a link, then as a file",
+            vec![("lib/x", b'2', "y"), ("lib/x", b'0', "")],
+            "entry \"lib/x\" appears twice, as a link and as a file",
+        ),
+        (
+            "a name as a folder, then as a file",
+            vec![("lib/x/", b'5', ""), ("lib/x", b'0', "")],
+            "entry \"lib/x\" appears twice, as a folder and as a file",
+        ),
+        (
+            "a path through a link that comes later",
+            vec![("lib/d/x.js", b'0', ""), ("lib/d", b'2', ".")],
+            "entry \"lib/d/x.js\" goes through the link \"lib/d\"",
+        ),
+        (
+            "names differing only in case",
+            vec![("lib/Index.js", b'0', ""), ("lib/index.js", b'0', "")],
+            "entries \"lib/Index.js\" and \"lib/index.js\" differ only in case, which a case-insensitive file system (macOS, Windows) cannot hold apart",
+        ),
+        (
+            "folders differing only in case",
+            vec![("Lib/a.js", b'0', ""), ("lib/b.js", b'0', "")],
+            "entries \"Lib\" and \"lib\" differ only in case",
+        ),
+    ];
+    for (name, entries, why) in cases {
+        let (tmp, s) = store();
+        let mut v = vec![];
+        for (i, (path, kind, link)) in entries.iter().enumerate() {
+            let body = format!("content {i} of {name}");
+            let body = if *kind == b'0' { body.as_bytes() } else { b"" };
+            raw_entry(&mut v, path, *kind, link, body);
+        }
+        match ingest_archive(&s, &key("k"), finish(v).as_slice()) {
+            Err(IngestError::Refused(reason)) => assert!(reason.contains(why), "{name}: {reason}"),
+            other => panic!("{name}: expected a refusal, got {other:?}"),
+        }
+        assert_eq!(
+            files_under(&tmp.path().join("cache")),
+            Vec::<String>::new(),
+            "{name}: something was left in the store"
+        );
+    }
+}
+
+#[test]
+fn an_archive_is_stored_only_when_committed() {
+    let (tmp, s) = store();
+    let mut v = vec![];
+    raw_entry(&mut v, "lib/a.js", b'0', "", b"alpha");
+    raw_entry(&mut v, "lib/b.js", b'0', "", b"beta");
+    let archive = ingest_archive(&s, &key("k"), finish(v).as_slice()).unwrap();
+    assert!(!s.content_path(&blake3::hash(b"alpha").to_hex()).exists());
+    drop(archive);
+    assert_eq!(files_under(&tmp.path().join("cache")), Vec::<String>::new());
+}
+
+#[test]
+fn an_archive_without_its_end_marker_is_refused() {
+    let (_tmp, s) = store();
+    let mut v = vec![];
+    raw_entry(&mut v, "lib/a.js", b'0', "", b"alpha");
+    raw_entry(&mut v, "lib/b.js", b'0', "", &[1u8; 1000]);
+    // Cut after the last entry: every header and body is whole, the two
+    // zero blocks are missing, as when an upload was cut short.
+    match ingest(&s, &v) {
+        Err(IngestError::Refused(reason)) => assert_eq!(
+            reason,
+            "it has no end-of-archive marker, so it was cut short (an interrupted upload?)"
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // One zero block is enough to end an archive, as for tar itself.
+    let mut one = v.clone();
+    one.extend_from_slice(&[0u8; 512]);
+    assert_eq!(ingest(&s, &one).unwrap().files.len(), 2);
+}
+
+#[test]
+fn setuid_bits_in_an_archive_are_dropped() {
+    let (_tmp, s) = store();
+    let mut h = tar::Header::new_ustar();
+    h.set_path("lib/run").unwrap();
+    h.set_size(1);
+    h.set_mode(0o6755);
+    h.set_cksum();
+    let mut v = h.as_bytes().to_vec();
+    v.push(b'x');
+    v.resize(1024, 0);
+    assert_eq!(ingest(&s, &finish(v)).unwrap().files[0].mode, 0o755);
 }

@@ -150,7 +150,7 @@ impl RemoteLayer {
             inner: blob.body,
             signer: &mut signer,
         };
-        let manifest = match ingest_archive(store, key, &mut reader) {
+        let archive = match ingest_archive(store, key, &mut reader) {
             Ok(m) => m,
             Err(IngestError::Local(e)) => return Err(e),
             Err(IngestError::Refused(why)) => {
@@ -186,7 +186,7 @@ impl RemoteLayer {
                 self.remote.describe()
             )));
         }
-        store.write_manifest(key, &manifest)?;
+        archive.commit(store, key)?;
         drop(_lock);
         match store.fetch(key, cwd, options)? {
             FetchReport::Hit(r) => {

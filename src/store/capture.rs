@@ -93,9 +93,10 @@ pub fn put(store: &LocalStore, key: &CacheKey, outputs: &[FoundOutput]) -> Resul
     Ok(report)
 }
 
-/// Writes a manifest: temp file, then rename over the entry.
+/// Writes a manifest: temp file, then rename over the entry. The file is
+/// created read-only (0444 less the umask), as contents are.
 pub fn write_manifest(store: &LocalStore, key: &CacheKey, manifest: &Manifest) -> Result<()> {
-    let json = serde_json::to_vec(manifest).map_err(|e| {
+    let json = manifest.encode().map_err(|e| {
         CacheError::io(
             "encode the manifest of",
             &store.entry_path(key),
@@ -104,8 +105,11 @@ pub fn write_manifest(store: &LocalStore, key: &CacheKey, manifest: &Manifest) -
     })?;
     let dir = store.tmp_dir();
     std::fs::create_dir_all(&dir).at("create the cache folder", &dir)?;
+    // Readable by every user the umask allows, like the contents: a store
+    // shared by several users (a CI cache, a container) serves them all.
     let mut tmp = tempfile::Builder::new()
         .prefix("entry-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o444))
         .tempfile_in(&dir)
         .at("create a temp file in", &dir)?;
     std::io::Write::write_all(tmp.as_file_mut(), &json).at("write to the cache", tmp.path())?;

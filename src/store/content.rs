@@ -30,7 +30,7 @@ pub struct Stored {
 pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
     let mut file = File::open(src).at("read output", src)?;
     let meta = file.metadata().at("read output", src)?;
-    let mode = meta.permissions().mode() & 0o7777;
+    let mode = meta.permissions().mode() & super::manifest::MODE_MASK;
     let mtime = meta
         .modified()
         .ok()
@@ -175,12 +175,16 @@ pub enum CopyFailure {
     /// The stored content is missing or does not match its digest: the
     /// entry is unusable. Holds a description for the warning.
     Content(String),
+    /// The stored content may not be read by this user (a store written by
+    /// another): the entry is unusable here but not damaged.
+    Unreadable(String),
     /// The destination could not be written: a local disk failure.
     Dest(CacheError),
 }
 
 /// Copies content `digest` into a new temp file beside `dest`, verifying it,
-/// with permission bits `mode`; returns the temp file, ready to rename.
+/// with permission bits `mode` (setuid, setgid and sticky bits dropped);
+/// returns the temp file, ready to rename.
 pub fn copy_out(
     store: &LocalStore,
     digest: &str,
@@ -189,11 +193,18 @@ pub fn copy_out(
     dest: &Path,
     fresh: bool,
 ) -> std::result::Result<Copied, CopyFailure> {
+    let mode = mode & super::manifest::MODE_MASK;
     let blob = store.content_path(digest);
     let mut src = match File::open(&blob) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(CopyFailure::Content(format!("content {digest} is missing")))
+        }
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            return Err(CopyFailure::Unreadable(format!(
+                "content {} cannot be read by this user ({e})",
+                blob.display()
+            )))
         }
         Err(e) => {
             return Err(CopyFailure::Dest(CacheError::io(
@@ -222,7 +233,7 @@ pub fn copy_out(
         Some((f, path)) => (f, Copied::Direct(path)),
         None => {
             let tmp = tempfile::Builder::new()
-                .prefix(crate::output_glob::RESTORE_TEMP_PREFIX)
+                .prefix(&crate::output_temp::prefix())
                 .tempfile_in(dir)
                 .map_err(|e| CopyFailure::Dest(CacheError::io("create a temp file in", dir, e)))?;
             let f = tmp
@@ -332,12 +343,59 @@ pub struct Ingested {
     pub size: u64,
 }
 
-/// Stores everything `reader` yields under its digest, which is only known
-/// at the end: the temp file goes in the store's temp folder.
+/// Stores everything `reader` yields under its digest.
 pub fn ingest(
     store: &LocalStore,
     reader: &mut impl Read,
 ) -> std::result::Result<Ingested, IngestFailure> {
+    let staged = stage(store, reader)?;
+    let ingested = Ingested {
+        digest: staged.digest.clone(),
+        size: staged.size,
+    };
+    staged.commit(store).map_err(IngestFailure::Local)?;
+    Ok(ingested)
+}
+
+/// A streamed content in the store's temp folder, not yet in the store:
+/// [`Staged::commit`] moves it in, dropping it removes it.
+#[derive(Debug)]
+pub struct Staged {
+    pub digest: String,
+    pub size: u64,
+    /// `None` when the store already holds this content.
+    temp: Option<tempfile::TempPath>,
+}
+
+impl Staged {
+    /// Moves the content into the store (a rename).
+    pub fn commit(self, store: &LocalStore) -> Result<()> {
+        let Some(temp) = self.temp else {
+            return Ok(());
+        };
+        let dest = store.content_path(&self.digest);
+        match temp.persist(&dest) {
+            Ok(()) => Ok(()),
+            Err(e) if e.error.kind() == io::ErrorKind::NotFound => {
+                if let Some(parent) = dest.parent() {
+                    fs::create_dir_all(parent).at("create the cache folder", parent)?;
+                }
+                e.path
+                    .persist(&dest)
+                    .map_err(|e| CacheError::io("write", &dest, e.error))
+            }
+            Err(e) => Err(CacheError::io("write", &dest, e.error)),
+        }
+    }
+}
+
+/// Writes everything `reader` yields to a temp file in the store's temp
+/// folder, under a digest only known at the end. The file is closed once
+/// written, so an archive of many files holds no descriptor per file.
+pub fn stage(
+    store: &LocalStore,
+    reader: &mut impl Read,
+) -> std::result::Result<Staged, IngestFailure> {
     let dir = store.tmp_dir();
     fs::create_dir_all(&dir)
         .at("create the cache folder", &dir)
@@ -356,6 +414,10 @@ pub fn ingest(
         }
     })?;
     let digest = hasher.finalize().to_hex().to_string();
-    persist(tmp, &store.content_path(&digest)).map_err(IngestFailure::Local)?;
-    Ok(Ingested { digest, size })
+    let temp = if store.content_path(&digest).exists() {
+        None
+    } else {
+        Some(tmp.into_temp_path())
+    };
+    Ok(Staged { digest, size, temp })
 }

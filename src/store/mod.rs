@@ -25,9 +25,12 @@ mod restore;
 use std::path::{Path, PathBuf};
 
 pub use capture::PutReport;
-pub use content::{IngestFailure, Ingested};
+pub use content::{IngestFailure, Ingested, Staged};
 pub(crate) use io_pool::on_io_pool;
-pub use manifest::{is_safe_relative, FileRecord, LinkRecord, Manifest, MANIFEST_VERSION};
+pub use manifest::{
+    case_conflict, is_safe_relative, layout_conflict, FileRecord, LinkRecord, Manifest,
+    ManifestError, MANIFEST_VERSION, MODE_MASK,
+};
 pub use purge::{PurgeReport, Usage};
 pub use restore::{FetchReport, RestoreOptions, Restored};
 
@@ -83,13 +86,15 @@ impl LocalStore {
         capture::put(self, key, outputs)
     }
 
-    /// Stores everything `reader` yields as one content; for archives read
-    /// from a remote. Call while holding [`LocalStore::lock_for_writing`].
-    pub fn ingest_content(
+    /// Writes everything `reader` yields to the store's temp folder as one
+    /// content, to be committed into the store once the whole archive it
+    /// came from is accepted. Call while holding
+    /// [`LocalStore::lock_for_writing`] until the commit.
+    pub fn stage_content(
         &self,
         reader: &mut impl std::io::Read,
-    ) -> std::result::Result<Ingested, IngestFailure> {
-        content::ingest(self, reader)
+    ) -> std::result::Result<Staged, IngestFailure> {
+        content::stage(self, reader)
     }
 
     /// Writes `manifest` as the entry of `key`, atomically; its contents

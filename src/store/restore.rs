@@ -1,27 +1,32 @@
-//! Restoring an entry into a package directory.
+//! Restoring an entry into a package directory: plan, then apply.
 //!
-//! A file with nothing at its destination is written in place; one that
-//! replaces an existing file goes to a temp file beside it. Every content is
-//! verified as it is copied, and only when all are good are the temp files
-//! renamed into place; otherwise the files written in place are removed, so
-//! a missing or corrupt content leaves the outputs as they were. Files
-//! already present with the same content are not rewritten.
+//! The plan looks at every folder, file and link of the entry before
+//! anything changes, so whatever is in the way (a folder where a file or
+//! link goes, a file where a folder goes, a symbolic link on the way) is
+//! found while the outputs are still untouched. Then folders are made, new
+//! files are written in place and replaced ones to temp files beside them,
+//! every content verified as it is copied. Only when all are good is
+//! anything renamed into place, each replaced file first moved to a backup
+//! beside it; if any step fails, what was changed is put back (backups
+//! renamed back, new files, links and folders removed, modes reset), so the
+//! outputs are exactly as before. Files already present with the same
+//! content are not rewritten.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
 use super::content::{self, copy_out, Copied, CopyFailure};
 use super::lock::StoreLock;
-use super::manifest::{FileRecord, Manifest};
+use super::manifest::{FileRecord, LinkRecord, Manifest, ManifestError, MODE_MASK};
 use super::LocalStore;
 use crate::cache_key::CacheKey;
 use crate::error::{CacheError, IoContext, Result};
+use crate::output_temp;
 
 /// How a fetch may treat the store.
 #[derive(Debug, Clone, Copy)]
@@ -57,13 +62,32 @@ pub struct Restored {
     pub bytes: u64,
 }
 
-enum Plan {
+/// What a file of the entry needs.
+enum FilePlan {
     Unchanged,
-    ModeOnly,
-    /// Replace what is there.
-    Write,
+    /// Same content, other mode (the mode found, to put back).
+    ModeOnly(u32),
+    /// Something else is there: replace it.
+    Replace,
     /// Nothing is there: write in place.
     Create,
+}
+
+/// What a link of the entry needs.
+#[derive(Clone, Copy)]
+enum LinkPlan {
+    Unchanged,
+    Replace,
+    Create,
+}
+
+/// Advice for a store this user may not read.
+const UNREADABLE_FIX: &str = "the cache folder was written by another user; to fix it, let every \
+    user read it (write it with umask 022, or chmod -R a+rX it) or give this user a cache folder \
+    of its own (BACKFILL_INTERNAL_CACHE_FOLDER)";
+
+fn permission_denied(e: &CacheError) -> bool {
+    matches!(e, CacheError::Io { source, .. } if source.kind() == io::ErrorKind::PermissionDenied)
 }
 
 pub fn fetch(
@@ -72,13 +96,28 @@ pub fn fetch(
     cwd: &Path,
     options: RestoreOptions,
 ) -> Result<FetchReport> {
+    let entry = store.entry_path(key);
+    let unreadable = |what: String| {
+        FetchReport::Unusable(format!(
+            "local cache entry for hash {} ({}) cannot be read: {what}; treated as a miss. \
+             {UNREADABLE_FIX}",
+            key.as_str(),
+            entry.display(),
+        ))
+    };
     // No lock file means nothing was ever put here with a lock; the entry
     // read below then finds nothing or what a lock-free writer left.
-    let _lock = StoreLock::shared(store.root(), false)?;
-    let entry = store.entry_path(key);
+    let _lock = match StoreLock::shared(store.root(), false) {
+        Ok(lock) => lock,
+        Err(e) if permission_denied(&e) => return Ok(unreadable(e.to_string())),
+        Err(e) => return Err(e),
+    };
     let (bytes, read_inode) = match read_with_inode(&entry) {
         Ok(read) => read,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(FetchReport::Miss),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            return Ok(unreadable(format!("permission denied ({e})")))
+        }
         Err(e) => return Err(CacheError::io("read cache entry", &entry, e)),
     };
     let unusable = |reason: String| {
@@ -99,111 +138,45 @@ pub fn fetch(
     };
     let manifest = match Manifest::parse(&bytes, key.as_str()) {
         Ok(m) => m,
-        Err(reason) => return Ok(unusable(reason)),
+        // Written by an older version: stored again by the next put.
+        Err(ManifestError::OldFormat(_)) => return Ok(FetchReport::Miss),
+        Err(ManifestError::Invalid(reason)) => return Ok(unusable(reason)),
     };
 
-    // Every folder the entry touches is checked (and made) first, so no
-    // later step, not even a mode change, goes through a symbolic link.
-    let mut dirs = BTreeSet::new();
-    for path in manifest
-        .files
-        .iter()
-        .map(|f| &f.path)
-        .chain(manifest.links.iter().map(|l| &l.path))
-    {
-        add_parents(&mut dirs, path);
-    }
-    ensure_dirs(cwd, &dirs)?;
-
-    // Decide per file, in parallel (it hashes files already present).
-    let plans: Vec<Plan> = super::on_io_pool(|| {
-        manifest
-            .files
-            .par_iter()
-            .map(|f| plan_file(cwd, f))
-            .collect::<Result<Vec<_>>>()
-    })?;
-
-    // (file, nothing is at its destination)
-    let to_write: Vec<(&FileRecord, bool)> = manifest
-        .files
-        .iter()
-        .zip(&plans)
-        .filter(|(_, p)| matches!(p, Plan::Write | Plan::Create))
-        .map(|(f, p)| (f, matches!(p, Plan::Create)))
-        .collect();
-    let copies: Vec<std::result::Result<Copied, CopyFailure>> = super::on_io_pool(|| {
-        to_write
-            .par_iter()
-            .map(|(f, fresh)| {
-                copy_out(store, &f.digest, f.size, f.mode, &cwd.join(&f.path), *fresh)
-            })
-            .collect()
+    let plan = plan(cwd, &manifest)?;
+    // Leftovers of a killed fetch, in the folders this one writes to.
+    super::on_io_pool(|| {
+        plan.existing_dirs.par_iter().for_each(|d| {
+            output_temp::remove_stale_in(d);
+        })
     });
-    let mut written = Vec::with_capacity(copies.len());
-    let mut failure: Option<std::result::Result<String, CacheError>> = None;
-    for ((f, _), c) in to_write.iter().zip(copies) {
-        match c {
-            Ok(copied) => written.push(copied),
-            Err(CopyFailure::Dest(e)) => {
-                failure.get_or_insert(Err(e));
-            }
-            Err(CopyFailure::Content(why)) => {
-                if options.may_write_store {
-                    let _ = fs::remove_file(store.content_path(&f.digest));
-                }
-                if !matches!(failure, Some(Err(_))) {
-                    failure.get_or_insert(Ok(format!("{why} (for {})", f.path)));
-                }
-            }
-        }
-    }
-    if let Some(failure) = failure {
-        // Files written in place did not exist before and are removed;
-        // temp files delete themselves: the outputs stay as they were.
-        written.iter().for_each(Copied::discard);
-        return match failure {
-            Ok(why) => Ok(unusable(why)),
-            Err(e) => Err(e),
-        };
-    }
 
-    let mut report = Restored {
-        bytes: manifest.bytes(),
-        links: manifest.links.len() as u64,
-        ..Restored::default()
-    };
-    for ((f, _), copied) in to_write.iter().zip(written) {
-        if let Copied::Temp(tmp) = copied {
-            let dest = cwd.join(&f.path);
-            tmp.persist(&dest)
-                .map_err(|e| CacheError::io("write", &dest, e.error))?;
-        }
-        report.files_written += 1;
-        report.bytes_written += f.size;
-    }
-    for (f, plan) in manifest.files.iter().zip(&plans) {
-        match plan {
-            Plan::Write | Plan::Create => {}
-            Plan::Unchanged => report.files_unchanged += 1,
-            Plan::ModeOnly => {
-                let dest = cwd.join(&f.path);
-                fs::set_permissions(&dest, fs::Permissions::from_mode(f.mode))
-                    .at("set the mode of", &dest)?;
-                report.files_unchanged += 1;
+    let mut undo = Undo::default();
+    match apply(store, cwd, &manifest, &plan, options, &mut undo) {
+        Ok(Applied::Done(report)) => {
+            undo.finish();
+            if options.may_write_store {
+                // Record the use for purge; failing to is not worth failing
+                // the fetch.
+                if let Ok(file) = fs::File::open(&entry) {
+                    let _ = file.set_modified(std::time::SystemTime::now());
+                }
             }
+            Ok(FetchReport::Hit(report))
+        }
+        Ok(Applied::BadContent(why)) => {
+            undo.roll_back();
+            Ok(unusable(why))
+        }
+        Ok(Applied::Unreadable(why)) => {
+            undo.roll_back();
+            Ok(unreadable(why))
+        }
+        Err(e) => {
+            undo.roll_back();
+            Err(e)
         }
     }
-    for l in &manifest.links {
-        restore_link(cwd, &l.path, &l.target)?;
-    }
-    if options.may_write_store {
-        // Record the use for purge; failing to is not worth failing the fetch.
-        if let Ok(file) = fs::File::open(&entry) {
-            let _ = file.set_modified(std::time::SystemTime::now());
-        }
-    }
-    Ok(FetchReport::Hit(report))
 }
 
 fn read_with_inode(path: &Path) -> io::Result<(Vec<u8>, u64)> {
@@ -214,48 +187,44 @@ fn read_with_inode(path: &Path) -> io::Result<(Vec<u8>, u64)> {
     Ok((bytes, inode))
 }
 
-fn plan_file(cwd: &Path, f: &FileRecord) -> Result<Plan> {
-    let dest = cwd.join(&f.path);
-    let meta = match fs::symlink_metadata(&dest) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Plan::Create),
-        Err(e) => return Err(CacheError::io("check existing output", &dest, e)),
-    };
-    if meta.is_dir() {
-        return Err(CacheError::Restore {
-            path: dest,
-            reason: "a folder is where the cached file goes; remove it and build again".into(),
-        });
-    }
-    if !meta.is_file() || meta.len() != f.size {
-        return Ok(Plan::Write);
-    }
-    if content::digest_of(&dest).as_deref() != Some(f.digest.as_str()) {
-        return Ok(Plan::Write);
-    }
-    if meta.permissions().mode() & 0o7777 != f.mode {
-        return Ok(Plan::ModeOnly);
-    }
-    Ok(Plan::Unchanged)
+/// Everything a restore will do, decided before any change.
+struct Plan {
+    /// Folders to create, parents first.
+    missing_dirs: Vec<PathBuf>,
+    /// Folders that exist and receive outputs (the package folder included
+    /// when outputs lie directly in it).
+    existing_dirs: Vec<PathBuf>,
+    files: Vec<FilePlan>,
+    links: Vec<LinkPlan>,
 }
 
-fn add_parents(dirs: &mut BTreeSet<String>, path: &str) {
-    let mut end = 0;
-    while let Some(i) = path[end..].find('/') {
-        end += i;
-        dirs.insert(path[..end].to_string());
-        end += 1;
+fn plan(cwd: &Path, manifest: &Manifest) -> Result<Plan> {
+    let mut dirs = BTreeSet::new();
+    let mut top_level = false;
+    for path in manifest
+        .files
+        .iter()
+        .map(|f| &f.path)
+        .chain(manifest.links.iter().map(|l| &l.path))
+    {
+        top_level |= !path.contains('/');
+        add_parents(&mut dirs, path);
     }
-}
-
-/// Creates the folders outputs go into, refusing to go through a symbolic
-/// link, which could lead outside the package.
-fn ensure_dirs(cwd: &Path, dirs: &BTreeSet<String>) -> Result<()> {
-    // BTreeSet order puts every folder after its parents.
-    for rel in dirs {
+    // BTreeSet order puts every folder after its parents, and "a/b" before
+    // "a/b/c"; a folder below a missing one is missing too.
+    let mut missing: BTreeSet<&str> = BTreeSet::new();
+    let mut existing_dirs = Vec::new();
+    if top_level {
+        existing_dirs.push(cwd.to_path_buf());
+    }
+    for rel in &dirs {
+        if parent_of(rel).is_some_and(|p| missing.contains(p)) {
+            missing.insert(rel);
+            continue;
+        }
         let dir = cwd.join(rel);
         match fs::symlink_metadata(&dir) {
-            Ok(m) if m.is_dir() => {}
+            Ok(m) if m.is_dir() => existing_dirs.push(dir),
             Ok(m) if m.file_type().is_symlink() => {
                 return Err(CacheError::Restore {
                     path: dir,
@@ -268,45 +237,283 @@ fn ensure_dirs(cwd: &Path, dirs: &BTreeSet<String>) -> Result<()> {
                     reason: "a file is where a cached folder goes; remove it and build again".into(),
                 })
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
-                Err(e) => return Err(CacheError::io("create folder", &dir, e)),
-            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                missing.insert(rel);
+            }
             Err(e) => return Err(CacheError::io("check folder", &dir, e)),
         }
     }
-    Ok(())
+    let in_missing = |path: &str| parent_of(path).is_some_and(|p| missing.contains(p));
+    // Decide per file, in parallel (it hashes files already present).
+    let files = super::on_io_pool(|| {
+        manifest
+            .files
+            .par_iter()
+            .map(|f| {
+                if in_missing(&f.path) {
+                    Ok(FilePlan::Create)
+                } else {
+                    plan_file(cwd, f)
+                }
+            })
+            .collect::<Result<Vec<_>>>()
+    })?;
+    let links = manifest
+        .links
+        .iter()
+        .map(|l| {
+            if in_missing(&l.path) {
+                Ok(LinkPlan::Create)
+            } else {
+                plan_link(cwd, l)
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Plan {
+        missing_dirs: missing.iter().map(|rel| cwd.join(rel)).collect(),
+        existing_dirs,
+        files,
+        links,
+    })
 }
 
-fn restore_link(cwd: &Path, rel: &str, target: &str) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dest = cwd.join(rel);
+fn parent_of(path: &str) -> Option<&str> {
+    path.rfind('/').map(|i| &path[..i])
+}
+
+fn plan_file(cwd: &Path, f: &FileRecord) -> Result<FilePlan> {
+    let dest = cwd.join(&f.path);
+    let meta = match fs::symlink_metadata(&dest) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(FilePlan::Create),
+        Err(e) => return Err(CacheError::io("check existing output", &dest, e)),
+    };
+    if meta.is_dir() {
+        return Err(CacheError::Restore {
+            path: dest,
+            reason: "a folder is where the cached file goes; remove it and build again".into(),
+        });
+    }
+    if !meta.is_file() || meta.len() != f.size {
+        return Ok(FilePlan::Replace);
+    }
+    if content::digest_of(&dest).as_deref() != Some(f.digest.as_str()) {
+        return Ok(FilePlan::Replace);
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode != f.mode & MODE_MASK {
+        return Ok(FilePlan::ModeOnly(mode));
+    }
+    Ok(FilePlan::Unchanged)
+}
+
+fn plan_link(cwd: &Path, l: &LinkRecord) -> Result<LinkPlan> {
+    let dest = cwd.join(&l.path);
     match fs::symlink_metadata(&dest) {
         Ok(m)
             if m.file_type().is_symlink()
-                && fs::read_link(&dest).ok().as_deref() == Some(Path::new(target)) =>
+                && fs::read_link(&dest).ok().as_deref() == Some(Path::new(&l.target)) =>
         {
-            return Ok(());
+            Ok(LinkPlan::Unchanged)
         }
-        Ok(m) if m.is_dir() => {
-            return Err(CacheError::Restore {
-                path: dest,
-                reason: "a folder is where the cached link goes; remove it and build again".into(),
-            })
-        }
-        _ => {}
+        Ok(m) if m.is_dir() => Err(CacheError::Restore {
+            path: dest,
+            reason: "a folder is where the cached link goes; remove it and build again".into(),
+        }),
+        Ok(_) => Ok(LinkPlan::Replace),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(LinkPlan::Create),
+        Err(e) => Err(CacheError::io("check existing output", &dest, e)),
     }
-    let parent = dest.parent().unwrap_or(cwd);
-    let tmp = parent.join(format!(
-        "{}link-{}-{}",
-        crate::output_glob::RESTORE_TEMP_PREFIX,
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::os::unix::fs::symlink(target, &tmp).at("create link", &tmp)?;
-    fs::rename(&tmp, &dest).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        CacheError::io("create link", &dest, e)
-    })
+}
+
+fn add_parents(dirs: &mut BTreeSet<String>, path: &str) {
+    let mut end = 0;
+    while let Some(i) = path[end..].find('/') {
+        end += i;
+        dirs.insert(path[..end].to_string());
+        end += 1;
+    }
+}
+
+/// How applying a plan ended, short of a local error.
+enum Applied {
+    Done(Restored),
+    /// A stored content is missing or damaged.
+    BadContent(String),
+    /// A stored content may not be read by this user.
+    Unreadable(String),
+}
+
+/// Every change made so far, to put back if a later step fails.
+#[derive(Default)]
+struct Undo {
+    created_dirs: Vec<PathBuf>,
+    /// Files and links that did not exist before.
+    created: Vec<PathBuf>,
+    /// (destination, the backup its old file or link was moved to).
+    replaced: Vec<(PathBuf, PathBuf)>,
+    /// Modes changed, with the mode to put back.
+    modes: Vec<(PathBuf, u32)>,
+}
+
+impl Undo {
+    /// Puts everything back, last change first; best effort, since this
+    /// already runs because something failed.
+    fn roll_back(self) {
+        for (path, mode) in self.modes.iter().rev() {
+            let _ = fs::set_permissions(path, fs::Permissions::from_mode(*mode));
+        }
+        for (dest, backup) in self.replaced.iter().rev() {
+            let _ = fs::rename(backup, dest);
+        }
+        for path in self.created.iter().rev() {
+            let _ = fs::remove_file(path);
+        }
+        for dir in self.created_dirs.iter().rev() {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+
+    /// Removes the backups once the restore is complete.
+    fn finish(self) {
+        for (_, backup) in &self.replaced {
+            let _ = fs::remove_file(backup);
+        }
+    }
+}
+
+/// A name for a temp file or backup beside `dest`.
+fn beside(dest: &Path, what: &str) -> PathBuf {
+    dest.parent()
+        .unwrap_or(Path::new("."))
+        .join(output_temp::name(what))
+}
+
+/// Moves what is at `dest` to a backup beside it, recording it.
+fn back_up(dest: &Path, undo: &mut Undo) -> Result<()> {
+    let backup = beside(dest, "old");
+    fs::rename(dest, &backup).at("move aside the old output", dest)?;
+    undo.replaced.push((dest.to_path_buf(), backup));
+    Ok(())
+}
+
+fn apply(
+    store: &LocalStore,
+    cwd: &Path,
+    manifest: &Manifest,
+    plan: &Plan,
+    options: RestoreOptions,
+    undo: &mut Undo,
+) -> Result<Applied> {
+    for dir in &plan.missing_dirs {
+        match fs::create_dir(dir) {
+            Ok(()) => undo.created_dirs.push(dir.clone()),
+            // Made meanwhile by a concurrent restore of the same package.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+            Err(e) => return Err(CacheError::io("create folder", dir, e)),
+        }
+    }
+
+    // (file, nothing is at its destination)
+    let to_write: Vec<(&FileRecord, bool)> = manifest
+        .files
+        .iter()
+        .zip(&plan.files)
+        .filter(|(_, p)| matches!(p, FilePlan::Replace | FilePlan::Create))
+        .map(|(f, p)| (f, matches!(p, FilePlan::Create)))
+        .collect();
+    let copies: Vec<std::result::Result<Copied, CopyFailure>> = super::on_io_pool(|| {
+        to_write
+            .par_iter()
+            .map(|(f, fresh)| {
+                copy_out(store, &f.digest, f.size, f.mode, &cwd.join(&f.path), *fresh)
+            })
+            .collect()
+    });
+    let mut written = Vec::with_capacity(copies.len());
+    let mut failure: Option<Result<Applied>> = None;
+    for ((f, _), c) in to_write.iter().zip(copies) {
+        match c {
+            Ok(copied) => {
+                if let Copied::Direct(path) = &copied {
+                    undo.created.push(path.clone());
+                }
+                written.push(copied);
+            }
+            Err(CopyFailure::Dest(e)) => {
+                failure = Some(Err(e));
+            }
+            Err(CopyFailure::Content(why)) => {
+                if options.may_write_store {
+                    let _ = fs::remove_file(store.content_path(&f.digest));
+                }
+                if !matches!(failure, Some(Err(_))) {
+                    failure
+                        .get_or_insert(Ok(Applied::BadContent(format!("{why} (for {})", f.path))));
+                }
+            }
+            Err(CopyFailure::Unreadable(why)) => {
+                if !matches!(failure, Some(Err(_))) {
+                    failure.get_or_insert(Ok(Applied::Unreadable(why)));
+                }
+            }
+        }
+    }
+    if let Some(failure) = failure {
+        // Files written in place are in `undo`; temp files delete
+        // themselves when dropped.
+        return failure;
+    }
+
+    let mut report = Restored {
+        bytes: manifest.bytes(),
+        links: manifest.links.len() as u64,
+        ..Restored::default()
+    };
+    for ((f, _), copied) in to_write.iter().zip(written) {
+        if let Copied::Temp(tmp) = copied {
+            let dest = cwd.join(&f.path);
+            back_up(&dest, undo)?;
+            tmp.persist(&dest)
+                .map_err(|e| CacheError::io("write", &dest, e.error))?;
+        }
+        report.files_written += 1;
+        report.bytes_written += f.size;
+    }
+    for (f, plan) in manifest.files.iter().zip(&plan.files) {
+        match plan {
+            FilePlan::Replace | FilePlan::Create => {}
+            FilePlan::Unchanged => report.files_unchanged += 1,
+            FilePlan::ModeOnly(old) => {
+                let dest = cwd.join(&f.path);
+                fs::set_permissions(&dest, fs::Permissions::from_mode(f.mode & MODE_MASK))
+                    .at("set the mode of", &dest)?;
+                undo.modes.push((dest, *old));
+                report.files_unchanged += 1;
+            }
+        }
+    }
+    for (l, plan) in manifest.links.iter().zip(&plan.links) {
+        if matches!(plan, LinkPlan::Unchanged) {
+            continue;
+        }
+        let dest = cwd.join(&l.path);
+        let tmp = beside(&dest, "link");
+        std::os::unix::fs::symlink(&l.target, &tmp).at("create link", &tmp)?;
+        let placed = (|| {
+            if matches!(plan, LinkPlan::Replace) {
+                back_up(&dest, undo)?;
+            }
+            fs::rename(&tmp, &dest).at("create link", &dest)
+        })();
+        match placed {
+            Ok(()) if matches!(plan, LinkPlan::Create) => undo.created.push(dest),
+            Ok(()) => {}
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+        }
+    }
+    Ok(Applied::Done(report))
 }

@@ -477,3 +477,204 @@ fn purge_accepts_any_number_of_days() {
     assert_eq!(f.store.purge(f64::MAX).unwrap().entries_kept, 1);
     assert!(f.store.purge(f64::NAN).is_err());
 }
+
+/// A process id that is not running any more.
+fn gone_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+#[test]
+fn temp_files_of_a_killed_fetch_are_removed_by_the_next_fetch_and_put() {
+    let f = fixture();
+    write(&f.pkg, "lib/a.js", b"a", 0o644);
+    write(&f.pkg, "lib/sub/b.js", b"b", 0o644);
+    write(&f.pkg, "top.js", b"t", 0o644);
+    put_globs(&f, "k", &["lib/**", "top.js"]);
+    let dead = gone_pid();
+    // What a fetch SIGKILLed while replacing outputs leaves: full-size temp
+    // files and backups, named with its process id.
+    let debris = [
+        format!("lib/.backfill-native-{dead}-Qw3rTy"),
+        format!("lib/sub/.backfill-native-{dead}-old12"),
+        format!(".backfill-native-{dead}-link3"),
+    ];
+    // Not ours to remove: a user's file, and a restore still running.
+    let mut running = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let kept = [
+        "lib/.backfill-native-notes.txt".to_string(),
+        format!("lib/.backfill-native-{}-AbC123", running.id()),
+    ];
+    for rel in debris.iter().chain(&kept) {
+        write(&f.pkg, rel, &[0u8; 4096], 0o600);
+    }
+    hit(fetch(&f, "k"));
+    for rel in &debris {
+        assert!(!f.pkg.join(rel).exists(), "fetch left {rel}");
+    }
+    for rel in &kept {
+        assert!(f.pkg.join(rel).exists(), "fetch removed {rel}");
+    }
+    // A put cleans the folders it stores from.
+    let more = format!("lib/sub/.backfill-native-{dead}-ZZ9zz9");
+    write(&f.pkg, &more, b"x", 0o600);
+    let put = put_globs(&f, "k2", &["lib/**"]);
+    assert_eq!(put.files, 2, "temp files are never outputs");
+    assert!(!f.pkg.join(&more).exists(), "put left {more}");
+    for rel in &kept {
+        assert!(f.pkg.join(rel).exists(), "put removed {rel}");
+    }
+    let _ = running.kill();
+    let _ = running.wait();
+}
+
+#[test]
+fn a_link_where_the_package_has_a_folder_changes_nothing() {
+    let f = fixture();
+    write(&f.pkg, "lib/a.js", b"new a", 0o644);
+    write(&f.pkg, "lib/z.js", b"new z", 0o644);
+    write(&f.pkg, "lib/dist/real.js", b"r", 0o644);
+    fs::rename(f.pkg.join("lib/dist"), f._tmp.path().join("dist")).unwrap();
+    symlink("../elsewhere", f.pkg.join("lib/dist")).unwrap();
+    write(&f.pkg, "lib/new/n.js", b"n", 0o644);
+    put_globs(&f, "k", &["lib/**"]);
+    // The package now: older files, and a folder where the cached link goes.
+    fs::remove_dir_all(f.pkg.join("lib")).unwrap();
+    write(&f.pkg, "lib/a.js", b"old a", 0o644);
+    write(&f.pkg, "lib/z.js", b"old z", 0o755);
+    write(&f.pkg, "lib/dist/keep.js", b"k", 0o644);
+    let before = snapshot(&f.pkg);
+    let err = f.store.fetch(&key("k"), &f.pkg, RW).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "could not restore into {}: a folder is where the cached link goes; remove it and build again",
+            f.pkg.join("lib/dist").display()
+        )
+    );
+    assert_eq!(
+        snapshot(&f.pkg),
+        before,
+        "a failed restore changed the outputs"
+    );
+    assert!(
+        !f.pkg.join("lib/new").exists(),
+        "a failed restore made a folder"
+    );
+    // As the error says: remove it, and the restore works.
+    fs::remove_dir_all(f.pkg.join("lib/dist")).unwrap();
+    hit(fetch(&f, "k"));
+    assert_eq!(fs::read(f.pkg.join("lib/a.js")).unwrap(), b"new a");
+    assert_eq!(
+        fs::read_link(f.pkg.join("lib/dist")).unwrap(),
+        Path::new("../elsewhere")
+    );
+}
+
+#[test]
+fn a_bad_content_late_in_a_restore_puts_back_folders_files_and_modes() {
+    let f = fixture();
+    write(&f.pkg, "lib/a.js", b"new a", 0o644);
+    write(&f.pkg, "lib/m.js", b"same", 0o755);
+    write(&f.pkg, "lib/deep/new/b.js", b"bbbb", 0o644);
+    symlink("a.js", f.pkg.join("lib/l.js")).unwrap();
+    put_globs(&f, "k", &["lib/**"]);
+    let digest = blake3::hash(b"bbbb").to_hex().to_string();
+    let blob = f.store.content_path(&digest);
+    fs::set_permissions(&blob, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(&blob, b"XXXX").unwrap();
+    fs::remove_dir_all(f.pkg.join("lib")).unwrap();
+    write(&f.pkg, "lib/a.js", b"old a", 0o644);
+    write(&f.pkg, "lib/m.js", b"same", 0o600);
+    write(&f.pkg, "lib/l.js", b"a file where a link goes", 0o644);
+    let before = snapshot(&f.pkg);
+    assert!(matches!(fetch(&f, "k"), FetchReport::Unusable(_)));
+    assert_eq!(snapshot(&f.pkg), before);
+    assert!(
+        !f.pkg.join("lib/deep").exists(),
+        "the folders made for the restore were left"
+    );
+}
+
+#[test]
+fn an_edited_manifest_is_a_miss_with_a_warning() {
+    let f = fixture();
+    write(&f.pkg, "lib/a.js", b"aaaa", 0o755);
+    put_globs(&f, "k", &["lib/**"]);
+    let path = f.store.entry_path(&key("k"));
+    let text = fs::read_to_string(&path).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(&path, text.replace("lib/a.js", "lib/b.js")).unwrap();
+    fs::remove_dir_all(f.pkg.join("lib")).unwrap();
+    match fetch(&f, "k") {
+        FetchReport::Unusable(why) => assert!(
+            why.contains(
+                "is unusable: its digest does not match its content (it was edited or damaged); treated as a miss"
+            ),
+            "{why}"
+        ),
+        other => panic!("expected unusable, got {other:?}"),
+    }
+    assert!(!f.pkg.join("lib").exists());
+}
+
+#[test]
+fn an_entry_of_the_old_format_is_a_plain_miss() {
+    let f = fixture();
+    write(&f.pkg, "lib/a.js", b"aaaa", 0o644);
+    put_globs(&f, "k", &["lib/**"]);
+    let path = f.store.entry_path(&key("k"));
+    fs::remove_file(&path).unwrap();
+    fs::write(&path, br#"{"version":1,"key":"k","files":[],"links":[]}"#).unwrap();
+    assert_eq!(fetch(&f, "k"), FetchReport::Miss);
+    put_globs(&f, "k", &["lib/**"]);
+    hit(fetch(&f, "k"));
+}
+
+#[test]
+fn setuid_setgid_and_sticky_bits_are_never_stored_or_restored() {
+    let f = fixture();
+    write(&f.pkg, "lib/suid", b"x", 0o4755);
+    write(&f.pkg, "lib/sgid", b"y", 0o2750);
+    write(&f.pkg, "lib/sticky", b"z", 0o1644);
+    put_globs(&f, "k", &["lib/**"]);
+    let m = f.store.read_manifest(&key("k")).unwrap();
+    let modes: Vec<u32> = m.files.iter().map(|f| f.mode).collect();
+    assert_eq!(modes, vec![0o750, 0o1644 & 0o777, 0o755]);
+    fs::remove_dir_all(f.pkg.join("lib")).unwrap();
+    hit(fetch(&f, "k"));
+    let got = snapshot(&f.pkg);
+    assert_eq!(got["lib/suid"], Node::File(b"x".to_vec(), 0o755));
+    assert_eq!(got["lib/sgid"], Node::File(b"y".to_vec(), 0o750));
+    // An entry whose manifest asks for setuid (written by anyone) still
+    // restores without it.
+    let mut evil = m.clone();
+    evil.files[2].mode = 0o4755;
+    f.store.write_manifest(&key("k"), &evil).unwrap();
+    fs::remove_dir_all(f.pkg.join("lib")).unwrap();
+    hit(fetch(&f, "k"));
+    assert_eq!(
+        snapshot(&f.pkg)["lib/suid"],
+        Node::File(b"x".to_vec(), 0o755)
+    );
+}
+
+#[test]
+fn manifests_are_readable_like_contents() {
+    let f = fixture();
+    write(&f.pkg, "lib/a.js", b"aaaa", 0o644);
+    put_globs(&f, "k", &["lib/**"]);
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let content = mode(&f.store.content_path(&blake3::hash(b"aaaa").to_hex()));
+    assert_eq!(mode(&f.store.entry_path(&key("k"))), content);
+    assert_ne!(
+        content & 0o044,
+        0,
+        "the test needs a umask that lets others read"
+    );
+}
