@@ -389,12 +389,21 @@ fn beside(dest: &Path, what: &str) -> PathBuf {
         .join(output_temp::name(what))
 }
 
-/// Moves what is at `dest` to a backup beside it, recording it.
+/// Moves what is at `dest` to a backup beside it, recording it; nothing
+/// there (removed since the plan) needs no backup.
 fn back_up(dest: &Path, undo: &mut Undo) -> Result<()> {
     let backup = beside(dest, "old");
-    fs::rename(dest, &backup).at("move aside the old output", dest)?;
-    undo.replaced.push((dest.to_path_buf(), backup));
-    Ok(())
+    match fs::rename(dest, &backup) {
+        Ok(()) => {
+            undo.replaced.push((dest.to_path_buf(), backup));
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            undo.created.push(dest.to_path_buf());
+            Ok(())
+        }
+        Err(e) => Err(CacheError::io("move aside the old output", dest, e)),
+    }
 }
 
 fn apply(

@@ -678,3 +678,57 @@ fn manifests_are_readable_like_contents() {
         "the test needs a umask that lets others read"
     );
 }
+
+/// `chattr +i` on `path`: not even root may rename or replace it. False
+/// where the file system or the user cannot.
+fn make_immutable(path: &Path, on: bool) -> bool {
+    std::process::Command::new("chattr")
+        .arg(if on { "+i" } else { "-i" })
+        .arg(path)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_failure_while_renaming_into_place_puts_everything_back() {
+    let f = fixture();
+    write(&f.pkg, "lib/a.js", b"new a", 0o644);
+    write(&f.pkg, "lib/b.js", b"new b", 0o644);
+    write(&f.pkg, "lib/m.js", b"same", 0o755);
+    write(&f.pkg, "lib/new/n.js", b"n", 0o644);
+    symlink("a.js", f.pkg.join("lib/zz-link")).unwrap();
+    put_globs(&f, "k", &["lib/**"]);
+    fs::remove_dir_all(f.pkg.join("lib")).unwrap();
+    write(&f.pkg, "lib/a.js", b"old a", 0o644);
+    write(&f.pkg, "lib/b.js", b"old b", 0o600);
+    write(&f.pkg, "lib/m.js", b"same", 0o600);
+    // A file where the cached link goes, that cannot be moved: the last
+    // step of the restore fails after files were replaced and modes set.
+    write(&f.pkg, "lib/zz-link", b"pinned", 0o644);
+    if !make_immutable(&f.pkg.join("lib/zz-link"), true) {
+        eprintln!("skipped: chattr +i is not possible here (needs root and ext4 or similar)");
+        return;
+    }
+    let before = snapshot(&f.pkg);
+    let result = f.store.fetch(&key("k"), &f.pkg, RW);
+    make_immutable(&f.pkg.join("lib/zz-link"), false);
+    let err = result.unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!(
+            "could not move aside the old output {}",
+            f.pkg.join("lib/zz-link").display()
+        )),
+        "{err}"
+    );
+    assert_eq!(snapshot(&f.pkg), before, "the outputs were not put back");
+    assert!(!f.pkg.join("lib/new").exists());
+    let names: Vec<String> = fs::read_dir(f.pkg.join("lib"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.starts_with(".backfill-native-")),
+        "temp files or backups were left: {names:?}"
+    );
+}
