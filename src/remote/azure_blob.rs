@@ -92,10 +92,7 @@ impl Remote for AzureBlobRemote {
         let blob = self.container.blob_client(key.as_str());
         if let Some(max) = max_size {
             // Ask for the size first, so a blob over maxSize is not downloaded.
-            let head = rt.block_on(tokio::time::timeout_at(
-                deadline.at(0),
-                blob.get_properties().into_future(),
-            ));
+            let head = rt.block_on(on_time(deadline.at(0), blob.get_properties().into_future()));
             match head {
                 Ok(Ok(p)) if p.blob.properties.content_length > max => {
                     return Ok(Lookup::TooLarge(p.blob.properties.content_length))
@@ -221,6 +218,15 @@ enum Msg {
     Data(Bytes),
     Failed(String),
     Done,
+}
+
+/// `f` unless `end` comes first. The timer is made inside the future: made
+/// outside a runtime, it would panic.
+async fn on_time<F: std::future::Future>(
+    end: Instant,
+    f: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    tokio::time::timeout_at(end, f).await
 }
 
 /// Waits for `f` until the stall timer or the deadline, whichever is first.
@@ -419,10 +425,10 @@ impl BlockWriter {
         let Some(handle) = self.in_flight.pop_front() else {
             return Ok(());
         };
-        let failure = match self.rt.block_on(tokio::time::timeout_at(
-            self.deadline.at(self.total),
-            handle,
-        )) {
+        let failure = match self
+            .rt
+            .block_on(on_time(self.deadline.at(self.total), handle))
+        {
             Ok(Ok(Ok(()))) => return Ok(()),
             Ok(Ok(Err(e))) => classify(&e, "upload"),
             Ok(Err(e)) => RemoteFailure {
@@ -480,10 +486,10 @@ impl BlockWriter {
         &self,
         request: impl std::future::Future<Output = azure_core::Result<T>>,
     ) -> Result<T, RemoteFailure> {
-        match self.rt.block_on(tokio::time::timeout_at(
-            self.deadline.at(self.total),
-            request,
-        )) {
+        match self
+            .rt
+            .block_on(on_time(self.deadline.at(self.total), request))
+        {
             Ok(r) => r.map_err(|e| classify(&e, "upload")),
             Err(_) => Err(self.deadline.cut("upload", self.total)),
         }
