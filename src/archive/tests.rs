@@ -335,7 +335,9 @@ fn a_damaged_store_content_fails_the_archive() {
 fn archive_size_is_the_exact_length_written() {
     let long_dir = format!("lib/{}/{}", "d".repeat(90), "e".repeat(90));
     let long_leaf = format!("lib/{}.js", "n".repeat(150));
-    let cases: Vec<(&str, Vec<(String, Option<usize>, Option<String>)>)> = vec![
+    // (path, Some(file size) or None for a link, link target)
+    type Entry = (String, Option<usize>, Option<String>);
+    let cases: Vec<(&str, Vec<Entry>)> = vec![
         ("empty", vec![]),
         ("one small file", vec![("lib/a.js".into(), Some(3), None)]),
         ("zero-byte file", vec![("lib/empty".into(), Some(0), None)]),
