@@ -362,3 +362,6 @@ impl<W: Write + ?Sized> Write for SigningWriter<'_, W> {
         self.inner.flush()
     }
 }
+
+#[cfg(test)]
+mod tests;
