@@ -133,6 +133,26 @@ test('maxSize: larger outputs are not uploaded, larger blobs are a miss', async 
   assert.equal(fs.existsSync(path.join(other.dirs.a, 'lib')), false)
 })
 
+// Old code compared only the outputs (1,000 bytes here) with maxSize, so the
+// 11,264-byte archive was uploaded and then never downloadable.
+test('maxSize: outputs under it whose archive is over it are not uploaded; an archive of exactly maxSize round-trips', async () => {
+  const container = await newContainer()
+  const repo = makeRepo(['a'])
+  const files = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`lib/f${i}.txt`, 'x'.repeat(100)]))
+  writeTree(repo.dirs.a, files)
+  // Each file: a 512-byte header and its 100 bytes padded to 512; then the 1,024-byte end.
+  const archive = 10 * (512 + 512) + 1024
+  const over = await cache(repo.dirs.a, container, { write: true, extra: { maxSize: 5000 } }).put('padded', ['lib/**'])
+  assert.deepEqual([over.stored, over.uploaded], [true, false])
+  assert.equal(over.uploadSkipped, `the archive would be ${archive} bytes (1000 of outputs plus tar headers), over maxSize (5000)`)
+  assert.deepEqual(await blobNames(container), [])
+  const exact = await cache(repo.dirs.a, container, { write: true, extra: { maxSize: archive } }).put('padded', ['lib/**'])
+  assert.deepEqual([exact.uploaded, exact.uploadBytes], [true, archive])
+  const other = makeRepo(['a'])
+  const got = await cache(other.dirs.a, container, { extra: { maxSize: archive } }).fetch('padded')
+  assert.deepEqual([got.hit, got.source, got.warnings], [true, 'remote', []])
+})
+
 test('hostile blobs are refused with a warning and nothing is written outside the package', async () => {
   const container = await newContainer()
   const containerClient = blobClient(azurite.connectionString).getContainerClient(container)

@@ -6,25 +6,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tar::{EntryType, Header};
 
-use crate::store::{LocalStore, Manifest};
+use crate::store::{FileRecord, LocalStore, Manifest};
 
 /// Writes the files and links of `manifest`, read from the store's verified
 /// contents, as a tar to `out`. Only file and symlink entries are written,
 /// as the JS writer does; long names use the GNU long-name extension, which
-/// the JS reader understands.
+/// the JS reader understands. The length written is [`archive_size`].
 pub fn write_archive(store: &LocalStore, manifest: &Manifest, out: impl Write) -> io::Result<()> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = now();
     let mut builder = tar::Builder::new(out);
     for f in &manifest.files {
-        let mut header = Header::new_ustar();
-        header.set_entry_type(EntryType::Regular);
-        header.set_size(f.size);
-        header.set_mode(f.mode);
-        header.set_mtime(f.mtime.unwrap_or(now));
-        header.set_uid(0);
-        header.set_gid(0);
+        let mut header = file_header(f, now);
         let content = File::open(store.content_path(&f.digest))?;
         let mut reader = Verified {
             inner: io::Read::take(content, f.size),
@@ -35,6 +27,54 @@ pub fn write_archive(store: &LocalStore, manifest: &Manifest, out: impl Write) -
         };
         builder.append_data(&mut header, &f.path, &mut reader)?;
     }
+    append_links(&mut builder, manifest, now)?;
+    builder.into_inner()?.flush()
+}
+
+/// The exact length in bytes of the tar [`write_archive`] writes for
+/// `manifest`, without reading any content: the headers (GNU long-name and
+/// long-link extensions included) are written by the same code into a
+/// counter, and each file adds its size rounded up to 512-byte blocks.
+pub fn archive_size(manifest: &Manifest) -> io::Result<u64> {
+    let now = now();
+    let mut counter = Counter(0);
+    let mut builder = tar::Builder::new(&mut counter);
+    let mut contents = 0u64;
+    for f in &manifest.files {
+        let mut header = file_header(f, now);
+        // The header says f.size; no content is written, so only the
+        // headers are counted here.
+        builder.append_data(&mut header, &f.path, io::empty())?;
+        contents += f.size.div_ceil(512) * 512;
+    }
+    append_links(&mut builder, manifest, now)?;
+    builder.finish()?;
+    drop(builder);
+    Ok(counter.0 + contents)
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn file_header(f: &FileRecord, now: u64) -> Header {
+    let mut header = Header::new_ustar();
+    header.set_entry_type(EntryType::Regular);
+    header.set_size(f.size);
+    header.set_mode(f.mode);
+    header.set_mtime(f.mtime.unwrap_or(now));
+    header.set_uid(0);
+    header.set_gid(0);
+    header
+}
+
+fn append_links<W: Write>(
+    builder: &mut tar::Builder<W>,
+    manifest: &Manifest,
+    now: u64,
+) -> io::Result<()> {
     for l in &manifest.links {
         let mut header = Header::new_ustar();
         header.set_entry_type(EntryType::Symlink);
@@ -43,7 +83,20 @@ pub fn write_archive(store: &LocalStore, manifest: &Manifest, out: impl Write) -
         header.set_mtime(now);
         builder.append_link(&mut header, &l.path, &l.target)?;
     }
-    builder.into_inner()?.flush()
+    Ok(())
+}
+
+/// Counts what is written to it.
+struct Counter(u64);
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Reads a stored content and fails at its end if it is not what the

@@ -9,7 +9,7 @@
 mod create;
 mod extract;
 
-pub use create::write_archive;
+pub use create::{archive_size, write_archive};
 pub use extract::{ingest_archive, IngestError, IngestedArchive};
 
 #[cfg(test)]

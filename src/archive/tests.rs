@@ -469,3 +469,78 @@ fn setuid_bits_in_an_archive_are_dropped() {
     v.resize(1024, 0);
     assert_eq!(ingest(&s, &finish(v)).unwrap().files[0].mode, 0o755);
 }
+
+#[test]
+fn archive_size_is_the_exact_length_written() {
+    let long_dir = format!("lib/{}/{}", "d".repeat(90), "e".repeat(90));
+    let long_leaf = format!("lib/{}.js", "n".repeat(150));
+    // (path, Some(file size) or None for a link, link target)
+    type Entry = (String, Option<usize>, Option<String>);
+    let cases: Vec<(&str, Vec<Entry>)> = vec![
+        ("empty", vec![]),
+        ("one small file", vec![("lib/a.js".into(), Some(3), None)]),
+        ("zero-byte file", vec![("lib/empty".into(), Some(0), None)]),
+        ("exactly one block", vec![("lib/b".into(), Some(512), None)]),
+        ("one byte over", vec![("lib/c".into(), Some(513), None)]),
+        (
+            "long path split into the ustar prefix",
+            vec![(format!("{long_dir}/x.js"), Some(10), None)],
+        ),
+        (
+            "long name needing the GNU extension",
+            vec![(long_leaf.clone(), Some(700), None)],
+        ),
+        (
+            "links, one with a long target",
+            vec![
+                ("lib/t.js".into(), Some(1), None),
+                ("lib/short".into(), None, Some("t.js".into())),
+                (
+                    format!("lib/{}", "l".repeat(120)),
+                    None,
+                    Some("t.js".into()),
+                ),
+                (
+                    "lib/far".into(),
+                    None,
+                    Some(format!("{}/t.js", "./".repeat(80))),
+                ),
+            ],
+        ),
+        (
+            "many files",
+            (0..200)
+                .map(|i| (format!("lib/f{i}.txt"), Some(i * 37), None))
+                .collect(),
+        ),
+    ];
+    for (what, entries) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let pkg = tmp.path().join("pkg");
+        fs::create_dir_all(pkg.join("lib")).unwrap();
+        for (path, size, link) in &entries {
+            let p = pkg.join(path);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            match (size, link) {
+                (Some(n), _) => fs::write(&p, vec![b'x'; *n]).unwrap(),
+                (None, Some(t)) => std::os::unix::fs::symlink(t, &p).unwrap(),
+                _ => unreachable!(),
+            }
+        }
+        let store = LocalStore::new(&tmp.path().join("s"));
+        let outputs = OutputGlob::new(&["lib/**".into()])
+            .unwrap()
+            .find(&pkg, None)
+            .unwrap();
+        store.put(&key("k"), &outputs).unwrap();
+        let manifest = store.read_manifest(&key("k")).unwrap();
+        let mut written = vec![];
+        write_archive(&store, &manifest, &mut written).unwrap();
+        assert_eq!(
+            archive_size(&manifest).unwrap(),
+            written.len() as u64,
+            "{what}"
+        );
+        assert!(written.len() as u64 >= manifest.bytes() + 1024, "{what}");
+    }
+}

@@ -158,7 +158,7 @@ impl fmt::Debug for Secret {
 }
 
 /// Options of the `azure-blob` provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AzureBlobOptions {
     /// Connection string or account URL; never printed.
     pub connection_string: Secret,
@@ -170,6 +170,8 @@ pub struct AzureBlobOptions {
     pub credential_name: Option<String>,
     /// Shared key to sign uploads with and to check downloads against.
     pub signing_key: Option<Secret>,
+    /// Multiplies every time bound of the remote (`timeoutScale`, default 1).
+    pub timeout_scale: f64,
 }
 
 /// The configuration one engine runs with.
@@ -577,12 +579,31 @@ fn azure_options(json: &Value, origin: &Origin) -> Result<AzureBlobOptions> {
             )
         })?),
     };
+    let timeout_scale = match json.get("timeoutScale") {
+        None | Some(Value::Null) => 1.0,
+        Some(v) => v
+            .as_f64()
+            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 1000.0)
+            .ok_or_else(|| {
+                invalid(
+                    VAR,
+                    origin,
+                    "\"timeoutScale\" to be a number above 0 and at most 1000",
+                    match v {
+                        Value::Number(n) => format!("{n}"),
+                        other => format!("a JSON {}", json_kind(other)),
+                    },
+                    "give timeoutScale as a number such as 2 (twice the default time bounds), or leave it out",
+                )
+            })?,
+    };
     Ok(AzureBlobOptions {
         connection_string: Secret(connection_string),
         container,
         max_size,
         credential_name,
         signing_key,
+        timeout_scale,
     })
 }
 

@@ -9,11 +9,13 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::archive::{ingest_archive, write_archive, IngestError};
+use crate::archive::{archive_size, ingest_archive, write_archive, IngestError};
 use crate::cache_key::CacheKey;
 use crate::error::{CacheError, Result};
 use crate::remote::signature::Signer;
-use crate::remote::{FailureKind, Health, Lookup, Remote, RemoteFailure, TransferError};
+use crate::remote::{
+    FailureKind, Health, Lookup, Remote, RemoteFailure, SizeLimited, TransferError,
+};
 use crate::store::{FetchReport, LocalStore, RestoreOptions};
 
 /// A remote with the policy the engine applies to it.
@@ -146,12 +148,26 @@ impl RemoteLayer {
         }
         let _lock = store.lock_for_writing()?;
         let mut signer = Signer::new(self.signing_key.as_deref());
+        // The size was checked before the download (when known), but the
+        // blob may have been replaced since: the download stops at maxSize.
         let mut reader = Signed {
-            inner: blob.body,
+            inner: SizeLimited::new(blob.body, self.max_size),
             signer: &mut signer,
+        };
+        let over_max_size = |max: Option<u64>| {
+            Ok(RemoteFetch::Miss {
+                warning: None,
+                note: Some(format!(
+                    "the remote entry is over maxSize ({}): its download was stopped there and nothing was restored",
+                    max.unwrap_or_default()
+                )),
+            })
         };
         let archive = match ingest_archive(store, key, &mut reader) {
             Ok(m) => m,
+            Err(IngestError::Stream(_) | IngestError::Refused(_)) if reader.inner.exceeded() => {
+                return over_max_size(self.max_size)
+            }
             Err(IngestError::Local(e)) => return Err(e),
             Err(IngestError::Refused(why)) => {
                 self.health.succeeded();
@@ -172,6 +188,9 @@ impl RemoteLayer {
         // Read what follows the tar's end marker too, so the digest covers
         // the whole blob.
         if let Err(e) = io::copy(&mut reader, &mut io::sink()) {
+            if reader.inner.exceeded() {
+                return over_max_size(self.max_size);
+            }
             let f = RemoteFailure {
                 kind: FailureKind::Unavailable,
                 message: format!("download of {} failed: {e}", key.as_str()),
@@ -238,10 +257,22 @@ impl RemoteLayer {
                 ),
             ));
         };
+        // Tar headers and padding make the archive larger than the outputs:
+        // an archive over maxSize would be uploaded and never downloaded.
+        let size = match archive_size(&manifest) {
+            Ok(size) => size,
+            Err(e) => return skip(&format!("the archive cannot be written ({e})")),
+        };
         if let Some(max) = self.max_size {
             if manifest.bytes() > max {
                 return skip(&format!(
                     "the outputs are {} bytes, over maxSize ({max})",
+                    manifest.bytes()
+                ));
+            }
+            if size > max {
+                return skip(&format!(
+                    "the archive would be {size} bytes ({} of outputs plus tar headers), over maxSize ({max})",
                     manifest.bytes()
                 ));
             }
@@ -250,7 +281,7 @@ impl RemoteLayer {
         // cannot pull contents from under the upload.
         let _lock = store.lock_for_writing()?;
         let mut local_error = None;
-        let result = self.remote.upload(key, &mut |out, metadata| {
+        let result = self.remote.upload(key, size, &mut |out, metadata| {
             let mut signer = Signer::new(self.signing_key.as_deref());
             let mut w = SigningWriter {
                 inner: out,
@@ -331,3 +362,6 @@ impl<W: Write + ?Sized> Write for SigningWriter<'_, W> {
         self.inner.flush()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use azure_core::error::ErrorKind;
 use azure_core::request_options::Metadata;
-use azure_core::{ExponentialRetryOptions, RetryOptions, TransportOptions};
+use azure_core::{RetryOptions, TransportOptions};
 use azure_storage_blobs::blob::{BlobBlockType, BlockList};
 use azure_storage_blobs::prelude::{BlobClient, BlockId, ClientBuilder, ContainerClient};
 use bytes::Bytes;
@@ -18,8 +18,10 @@ use regex::Regex;
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::connection::parse_connection;
+use super::limits::Limits;
 use super::runtime::runtime;
 use super::{ArchiveWriter, FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure, TransferError};
 use crate::cache_key::CacheKey;
@@ -31,16 +33,13 @@ const CHUNK: u64 = 8 << 20;
 const BLOCK: usize = 8 << 20;
 /// ...with at most this many in flight, so memory stays near 32 MB.
 const BLOCKS_IN_FLIGHT: usize = 4;
-/// Time allowed to connect, and without a byte before the remote is
-/// considered stalled.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The Azure Blob Storage remote of one container.
 pub struct AzureBlobRemote {
     container: ContainerClient,
     name: String,
     endpoint: String,
+    limits: Limits,
 }
 
 impl AzureBlobRemote {
@@ -52,24 +51,21 @@ impl AzureBlobRemote {
             options.connection_string.expose(),
             options.credential_name.as_deref(),
         )?;
+        let limits = Limits::scaled(options.timeout_scale);
         let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(STALL_TIMEOUT)
+            .connect_timeout(limits.connect)
+            .read_timeout(limits.stall)
             .build()
             .map_err(|e| format!("the HTTP client could not be made ({e})"))?;
-        let retry = ExponentialRetryOptions::default()
-            .max_retries(3u32)
-            .initial_delay(Duration::from_millis(200))
-            .max_delay(Duration::from_secs(2))
-            .max_total_elapsed(Duration::from_secs(20));
         let container = ClientBuilder::with_location(conn.location, conn.credentials)
-            .retry(RetryOptions::exponential(retry))
+            .retry(RetryOptions::custom(Arc::new(limits.retry_policy())))
             .transport(TransportOptions::new(Arc::new(http)))
             .container_client(options.container.clone());
         Ok(AzureBlobRemote {
             container,
             name: options.container.clone(),
             endpoint: conn.endpoint,
+            limits,
         })
     }
 
@@ -88,20 +84,27 @@ impl Remote for AzureBlobRemote {
 
     fn open(&self, key: &CacheKey, max_size: Option<u64>) -> Result<Lookup, RemoteFailure> {
         let rt = self.rt()?;
+        let mut deadline = Deadline {
+            start: Instant::now(),
+            limits: self.limits,
+            expected: 0,
+        };
         let blob = self.container.blob_client(key.as_str());
         if let Some(max) = max_size {
             // Ask for the size first, so a blob over maxSize is not downloaded.
-            match rt.block_on(blob.get_properties().into_future()) {
-                Ok(p) if p.blob.properties.content_length > max => {
+            let head = rt.block_on(on_time(deadline.at(0), blob.get_properties().into_future()));
+            match head {
+                Ok(Ok(p)) if p.blob.properties.content_length > max => {
                     return Ok(Lookup::TooLarge(p.blob.properties.content_length))
                 }
-                Ok(_) => {}
-                Err(e) => return missing_or_failure(&e),
+                Ok(Ok(p)) => deadline.expected = p.blob.properties.content_length,
+                Ok(Err(e)) => return missing_or_failure(&e),
+                Err(_) => return Err(deadline.cut("download", 0)),
             }
         }
         let (tx, rx) = mpsc::channel::<Msg>(16);
         let (first_tx, first_rx) = tokio::sync::oneshot::channel();
-        rt.spawn(download(blob, tx, first_tx));
+        rt.spawn(download(blob, tx, first_tx, deadline));
         match rt.block_on(first_rx) {
             Ok(Ok(First { size, metadata })) => Ok(Lookup::Found(RemoteBlob {
                 size,
@@ -114,14 +117,17 @@ impl Remote for AzureBlobRemote {
             // A zero-byte blob cannot be read by range (416). Neither writer
             // makes one (an empty entry is a 1024-byte tar), so it is not a
             // hit: restoring nothing would skip a build whose outputs are gone.
-            Ok(Err(e)) if status_of(&e).is_some_and(|(s, _)| s == 416) => Err(RemoteFailure {
-                kind: FailureKind::Other,
-                message: format!(
-                    "download failed: the blob for {} is empty, not a tar archive",
-                    key.as_str()
-                ),
-            }),
-            Ok(Err(e)) => missing_or_failure(&e),
+            Ok(Err(FirstError::Azure(e))) if status_of(&e).is_some_and(|(s, _)| s == 416) => {
+                Err(RemoteFailure {
+                    kind: FailureKind::Other,
+                    message: format!(
+                        "download failed: the blob for {} is empty, not a tar archive",
+                        key.as_str()
+                    ),
+                })
+            }
+            Ok(Err(FirstError::Azure(e))) => missing_or_failure(&e),
+            Ok(Err(FirstError::Cut(f))) => Err(f),
             Err(_) => Err(RemoteFailure {
                 kind: FailureKind::Unavailable,
                 message: "download failed: the transfer stopped before its first byte".into(),
@@ -129,11 +135,22 @@ impl Remote for AzureBlobRemote {
         }
     }
 
-    fn upload(&self, key: &CacheKey, write: &mut ArchiveWriter<'_>) -> Result<u64, RemoteFailure> {
+    fn upload(
+        &self,
+        key: &CacheKey,
+        size: u64,
+        write: &mut ArchiveWriter<'_>,
+    ) -> Result<u64, RemoteFailure> {
         let rt = self.rt()?;
+        let deadline = Deadline {
+            start: Instant::now(),
+            limits: self.limits,
+            expected: size,
+        };
         let mut w = BlockWriter {
             blob: self.container.blob_client(key.as_str()),
             rt,
+            deadline,
             buf: Vec::with_capacity(BLOCK),
             blocks: Vec::new(),
             in_flight: VecDeque::new(),
@@ -152,9 +169,49 @@ impl Remote for AzureBlobRemote {
     }
 }
 
+/// The overall deadline of one transfer: from `start`, the base plus time in
+/// proportion to the larger of the size expected and the bytes moved so far.
+#[derive(Clone, Copy)]
+struct Deadline {
+    start: Instant,
+    limits: Limits,
+    expected: u64,
+}
+
+impl Deadline {
+    /// When the transfer must be over, `bytes` having been moved.
+    fn at(&self, bytes: u64) -> Instant {
+        self.start + self.allowed(bytes)
+    }
+
+    fn allowed(&self, bytes: u64) -> Duration {
+        self.limits.deadline_for(self.expected.max(bytes))
+    }
+
+    /// The failure of a transfer cut at its deadline.
+    fn cut(&self, what: &str, bytes: u64) -> RemoteFailure {
+        RemoteFailure {
+            kind: FailureKind::Unavailable,
+            message: format!(
+                "{what} failed: cut at its deadline of {:.1} s (for {} bytes), the remote is too slow",
+                self.allowed(bytes).as_secs_f64(),
+                self.expected.max(bytes)
+            ),
+        }
+    }
+}
+
 struct First {
     size: Option<u64>,
     metadata: HashMap<String, String>,
+}
+
+/// Why a download gave no first response.
+enum FirstError {
+    /// The request failed (after retries).
+    Azure(azure_core::Error),
+    /// It stalled or ran out of time.
+    Cut(RemoteFailure),
 }
 
 enum Msg {
@@ -163,23 +220,61 @@ enum Msg {
     Done,
 }
 
+/// `f` unless `end` comes first. The timer is made inside the future: made
+/// outside a runtime, it would panic.
+async fn on_time<F: std::future::Future>(
+    end: Instant,
+    f: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    tokio::time::timeout_at(end, f).await
+}
+
+/// Waits for `f` until the stall timer or the deadline, whichever is first.
+async fn within<F: std::future::Future>(
+    deadline: &Deadline,
+    bytes: u64,
+    f: F,
+) -> Result<F::Output, RemoteFailure> {
+    let end = deadline.at(bytes);
+    let stalled = Instant::now() + deadline.limits.stall;
+    match tokio::time::timeout_at(end.min(stalled), f).await {
+        Ok(v) => Ok(v),
+        Err(_) if Instant::now() >= end => Err(deadline.cut("download", bytes)),
+        Err(_) => Err(RemoteFailure {
+            kind: FailureKind::Unavailable,
+            message: format!(
+                "download failed: stalled, no byte for {:.1} s",
+                deadline.limits.stall.as_secs_f64()
+            ),
+        }),
+    }
+}
+
 /// Pulls the blob range by range and hands the bytes over; the first
 /// response (or error) goes to `first`, so a miss is known before reading.
 async fn download(
     blob: BlobClient,
     tx: mpsc::Sender<Msg>,
-    first: tokio::sync::oneshot::Sender<azure_core::Result<First>>,
+    first: tokio::sync::oneshot::Sender<Result<First, FirstError>>,
+    mut deadline: Deadline,
 ) {
     let mut pages = blob.get().chunk_size(CHUNK).into_stream();
     let mut first = Some(first);
     let mut etag = None;
+    let mut received = 0u64;
     loop {
-        let page = match tokio::time::timeout(STALL_TIMEOUT, pages.next()).await {
+        let page = match within(&deadline, received, pages.next()).await {
             Ok(Some(page)) => page,
             Ok(None) => break,
-            Err(_) => {
-                // Dropping `first` unanswered tells `open` it stalled.
-                let _ = tx.send(Msg::Failed("download stalled".into())).await;
+            Err(f) => {
+                match first.take() {
+                    Some(first) => {
+                        let _ = first.send(Err(FirstError::Cut(f)));
+                    }
+                    None => {
+                        let _ = tx.send(Msg::Failed(f.message)).await;
+                    }
+                }
                 return;
             }
         };
@@ -188,7 +283,7 @@ async fn download(
             Err(e) => {
                 match first.take() {
                     Some(f) => {
-                        let _ = f.send(Err(e));
+                        let _ = f.send(Err(FirstError::Azure(e)));
                     }
                     None => {
                         let _ = tx.send(Msg::Failed(classify(&e, "download").message)).await;
@@ -215,6 +310,9 @@ async fn download(
                 .remaining_range
                 .is_none()
                 .then_some(response.blob.properties.content_length);
+            deadline.expected = deadline
+                .expected
+                .max(response.blob.properties.content_length);
             let metadata = response.blob.metadata.clone().unwrap_or_default();
             if f.send(Ok(First { size, metadata })).is_err() {
                 return;
@@ -222,8 +320,9 @@ async fn download(
         }
         let mut body = response.data;
         loop {
-            match tokio::time::timeout(STALL_TIMEOUT, body.next()).await {
+            match within(&deadline, received, body.next()).await {
                 Ok(Some(Ok(bytes))) => {
+                    received += bytes.len() as u64;
                     if tx.send(Msg::Data(bytes)).await.is_err() {
                         return; // the reader gave up
                     }
@@ -233,8 +332,8 @@ async fn download(
                     return;
                 }
                 Ok(None) => break,
-                Err(_) => {
-                    let _ = tx.send(Msg::Failed("download stalled".into())).await;
+                Err(f) => {
+                    let _ = tx.send(Msg::Failed(f.message)).await;
                     return;
                 }
             }
@@ -277,6 +376,7 @@ impl Read for ChannelReader {
 struct BlockWriter {
     blob: BlobClient,
     rt: &'static Runtime,
+    deadline: Deadline,
     buf: Vec<u8>,
     blocks: Vec<BlockId>,
     in_flight: VecDeque<JoinHandle<azure_core::Result<()>>>,
@@ -325,13 +425,17 @@ impl BlockWriter {
         let Some(handle) = self.in_flight.pop_front() else {
             return Ok(());
         };
-        let failure = match self.rt.block_on(handle) {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(e)) => classify(&e, "upload"),
-            Err(e) => RemoteFailure {
+        let failure = match self
+            .rt
+            .block_on(on_time(self.deadline.at(self.total), handle))
+        {
+            Ok(Ok(Ok(()))) => return Ok(()),
+            Ok(Ok(Err(e))) => classify(&e, "upload"),
+            Ok(Err(e)) => RemoteFailure {
                 kind: FailureKind::Other,
                 message: format!("upload failed: {e}"),
             },
+            Err(_) => self.deadline.cut("upload", self.total),
         };
         let err = io::Error::other(TransferError(failure.message.clone()));
         self.failed = Some(failure);
@@ -353,11 +457,8 @@ impl BlockWriter {
             // Small archive: one request.
             let body = Bytes::from(std::mem::take(&mut self.buf));
             let len = body.len() as u64;
-            return self
-                .rt
-                .block_on(self.blob.put_block_blob(body).metadata(meta).into_future())
-                .map(|_| len)
-                .map_err(|e| classify(&e, "upload"));
+            let put = self.blob.put_block_blob(body).metadata(meta).into_future();
+            return self.within(put).map(|_| len);
         }
         if !self.buf.is_empty() {
             if let Err(e) = self.stage() {
@@ -376,10 +477,31 @@ impl BlockWriter {
                 .map(BlobBlockType::new_uncommitted)
                 .collect(),
         };
-        self.rt
-            .block_on(self.blob.put_block_list(list).metadata(meta).into_future())
-            .map(|_| self.total)
-            .map_err(|e| classify(&e, "upload"))
+        let commit = self.blob.put_block_list(list).metadata(meta).into_future();
+        self.within(commit).map(|_| self.total)
+    }
+
+    /// Waits for a request until the upload's deadline.
+    fn within<T>(
+        &self,
+        request: impl std::future::Future<Output = azure_core::Result<T>>,
+    ) -> Result<T, RemoteFailure> {
+        match self
+            .rt
+            .block_on(on_time(self.deadline.at(self.total), request))
+        {
+            Ok(r) => r.map_err(|e| classify(&e, "upload")),
+            Err(_) => Err(self.deadline.cut("upload", self.total)),
+        }
+    }
+}
+
+impl Drop for BlockWriter {
+    /// A failed upload stops the blocks still in flight.
+    fn drop(&mut self) {
+        for handle in &self.in_flight {
+            handle.abort();
+        }
     }
 }
 

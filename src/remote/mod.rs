@@ -7,6 +7,7 @@
 mod azure_blob;
 mod connection;
 mod health;
+mod limits;
 mod runtime;
 pub mod signature;
 
@@ -17,6 +18,7 @@ use std::io::Read;
 pub use azure_blob::AzureBlobRemote;
 pub use connection::parse_connection;
 pub use health::{Health, FAILURES_BEFORE_OFF};
+pub use limits::{Limits, OverMaxSize, SizeLimited};
 
 use crate::cache_key::CacheKey;
 
@@ -95,10 +97,11 @@ pub fn shared_azure(
     // Keyed by a digest, so no secret is kept in the key.
     let id = blake3::hash(
         format!(
-            "{}\n{}\n{}",
+            "{}\n{}\n{}\n{}",
             options.connection_string.expose(),
             options.container,
-            options.credential_name.as_deref().unwrap_or("")
+            options.credential_name.as_deref().unwrap_or(""),
+            options.timeout_scale
         )
         .as_bytes(),
     )
@@ -130,9 +133,14 @@ pub trait Remote: Send + Sync {
     /// is `TooLarge` and is not downloaded.
     fn open(&self, key: &CacheKey, max_size: Option<u64>) -> Result<Lookup, RemoteFailure>;
 
-    /// Uploads the bytes `write` produces as the blob of `key`, with
+    /// Uploads the `size` bytes `write` produces as the blob of `key`, with
     /// `metadata`, which `write` may fill in as it goes (it is read after
     /// `write` returns). Nothing is visible remotely unless all of it is
-    /// uploaded.
-    fn upload(&self, key: &CacheKey, write: &mut ArchiveWriter<'_>) -> Result<u64, RemoteFailure>;
+    /// uploaded; `size` sets the upload's deadline.
+    fn upload(
+        &self,
+        key: &CacheKey,
+        size: u64,
+        write: &mut ArchiveWriter<'_>,
+    ) -> Result<u64, RemoteFailure>;
 }

@@ -1,0 +1,104 @@
+// A fault-injecting HTTP proxy on 127.0.0.1 in front of Azurite, for the
+// faults Azurite cannot make on demand. It forwards every request as is and
+// counts them; `proxy.mode` switches what it does:
+//   'pass'     forward (the default)
+//   'throttle' answer every request 503 ServerBusy with `Retry-After: 60`
+//   'trickle'  forward, but send GET response bodies at `trickleBytesPerSec`
+// and `proxy.headSize`, when set, is the Content-Length a HEAD answers with
+// (as if the blob had been replaced by a larger one after the HEAD).
+const http = require('node:http')
+
+const TICK_MS = 100
+
+/** Starts a proxy forwarding to the Azurite on `upstreamPort`. */
+async function startFaultProxy(upstreamPort) {
+  const proxy = {
+    mode: 'pass',
+    retryAfter: 60,
+    trickleBytesPerSec: 50 * 1024,
+    headSize: null,
+    /** Every request, as "METHOD /path range". */
+    requests: [],
+    /** Response body bytes sent to the client, in all. */
+    bytesSent: 0,
+  }
+  const timers = new Set()
+  const server = http.createServer((req, res) => {
+    const path = req.url.split('?')[0]
+    proxy.requests.push(`${req.method} ${path} ${req.headers['x-ms-range'] ?? req.headers.range ?? ''}`.trim())
+    if (proxy.mode === 'throttle') {
+      req.resume()
+      req.on('end', () => {
+        const body = '<?xml version="1.0" encoding="utf-8"?><Error><Code>ServerBusy</Code><Message>The server is busy.</Message></Error>'
+        res.writeHead(503, { 'Retry-After': String(proxy.retryAfter), 'x-ms-error-code': 'ServerBusy', 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) })
+        res.end(body)
+      })
+      return
+    }
+    const up = http.request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
+      const headers = { ...upRes.headers }
+      if (req.method === 'HEAD' && proxy.headSize != null && upRes.statusCode === 200) headers['content-length'] = String(proxy.headSize)
+      res.writeHead(upRes.statusCode, headers)
+      if (proxy.mode === 'trickle' && req.method === 'GET') trickle(upRes, res)
+      else {
+        upRes.on('data', (d) => (proxy.bytesSent += d.length))
+        upRes.pipe(res)
+      }
+    })
+    up.on('error', () => res.destroy())
+    res.on('close', () => up.destroy())
+    req.pipe(up)
+  })
+
+  // Sends the upstream body at trickleBytesPerSec, in ticks, and stops when
+  // the client goes away.
+  function trickle(upRes, res) {
+    const queue = []
+    let ended = false
+    upRes.on('data', (d) => {
+      queue.push(d)
+      upRes.pause()
+    })
+    upRes.on('end', () => (ended = true))
+    const perTick = Math.max(1, Math.floor((proxy.trickleBytesPerSec * TICK_MS) / 1000))
+    const timer = setInterval(() => {
+      let room = perTick
+      while (room > 0 && queue.length) {
+        const head = queue[0]
+        const part = head.subarray(0, room)
+        res.write(part)
+        proxy.bytesSent += part.length
+        room -= part.length
+        if (part.length === head.length) queue.shift()
+        else queue[0] = head.subarray(part.length)
+      }
+      if (!queue.length) {
+        if (ended) stop(true)
+        else upRes.resume()
+      }
+    }, TICK_MS)
+    timers.add(timer)
+    const stop = (finish) => {
+      clearInterval(timer)
+      timers.delete(timer)
+      if (finish) res.end()
+      else upRes.destroy()
+    }
+    res.on('close', () => stop(false))
+  }
+
+  await new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', resolve)
+  })
+  proxy.port = server.address().port
+  /** Stops the proxy and every transfer under way. */
+  proxy.stop = async () => {
+    for (const t of timers) clearInterval(t)
+    server.closeAllConnections()
+    await new Promise((r) => server.close(r))
+  }
+  return proxy
+}
+
+module.exports = { startFaultProxy }

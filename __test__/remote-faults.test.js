@@ -1,0 +1,180 @@
+// The remote's bounds against faults Azurite cannot make on demand, through
+// a fault-injecting proxy in front of a real Azurite (fault-proxy.js): a
+// throttling remote (503 with Retry-After: 60), a trickling one (50 KB/s), a
+// blob replaced by a larger one after its size was checked, and the switch
+// that turns a failing remote off. Every test has its own proxy, so its own
+// endpoint and its own failure count.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
+const crypto = require('node:crypto')
+
+for (const k of Object.keys(process.env)) if (/^(BACKFILL_|LAGE_)/.test(k)) delete process.env[k]
+
+const native = require('..')
+const { makeRepo, writeTree, snapshot, recordingLogger } = require('./helpers')
+const { startAzurite, blobClient, KEY, ACCOUNT } = require('./azurite')
+const { startFaultProxy } = require('./fault-proxy')
+
+let azurite
+const proxies = []
+test.before(async () => {
+  azurite = await startAzurite()
+})
+test.after(async () => {
+  for (const p of proxies) await p.stop()
+  await azurite?.stop()
+})
+
+let containerCount = 0
+async function newContainer() {
+  const name = `f${++containerCount}-${Date.now()}`
+  await blobClient(azurite.connectionString).getContainerClient(name).create()
+  return name
+}
+
+async function newProxy() {
+  const proxy = await startFaultProxy(azurite.port)
+  proxies.push(proxy)
+  proxy.connectionString = `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${KEY};BlobEndpoint=http://127.0.0.1:${proxy.port}/${ACCOUNT};`
+  return proxy
+}
+
+/** The hashes the local store under `cacheDir` has an entry for. */
+function entries(cacheDir) {
+  const dir = path.join(cacheDir, 'v1', 'entries')
+  return fs.existsSync(dir) ? fs.readdirSync(dir).flatMap((d) => fs.readdirSync(path.join(dir, d))) : []
+}
+
+function options(connectionString, container, extra = {}, rest = {}) {
+  return { provider: 'azure-blob', providerOptions: { connectionString, container, ...extra }, ...rest }
+}
+
+/** Stores `files` under hash `hash` straight into Azurite (no proxy). */
+async function seed(container, hash, files) {
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, files)
+  const put = await new native.Cache({ cwd: repo.dirs.a, ...options(azurite.connectionString, container), writeRemoteCache: true }).put(hash, ['lib/**'])
+  assert.equal(put.uploaded, true)
+}
+
+const FILES = { 'lib/index.js': 'module.exports = 1\n' }
+
+// Old code: each request waited the full 60 s asked for, three times.
+test('a throttling remote (503, Retry-After: 60): a fetch with maxSize ends in seconds, a miss with one warning', { timeout: 40000 }, async () => {
+  const container = await newContainer()
+  await seed(container, 'throttled', FILES)
+  const proxy = await newProxy()
+  proxy.mode = 'throttle'
+  const repo = makeRepo(['a'])
+  const started = Date.now()
+  const got = await new native.Cache({ cwd: repo.dirs.a, ...options(proxy.connectionString, container, { maxSize: 1 << 20 }) }).fetch('throttled')
+  const took = Date.now() - started
+  assert.equal(got.hit, false)
+  assert.equal(got.warnings.length, 1, got.warnings.join('\n'))
+  assert.match(got.warnings[0], /download failed: HTTP 503 ServerBusy; treated as a miss/)
+  // 1 request + 3 retries, each pause capped at 2 s.
+  assert.equal(proxy.requests.length, 4, proxy.requests.join('\n'))
+  assert.ok(took < 12000, `took ${took} ms`)
+  assert.equal(fs.existsSync(path.join(repo.dirs.a, 'lib')), false)
+})
+
+test('a throttling remote (503, Retry-After: 60): an upload ends in seconds, stored locally, not uploaded, one warning', { timeout: 40000 }, async () => {
+  const container = await newContainer()
+  const proxy = await newProxy()
+  proxy.mode = 'throttle'
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, FILES)
+  const started = Date.now()
+  const put = await new native.Cache({ cwd: repo.dirs.a, ...options(proxy.connectionString, container), writeRemoteCache: true }).put('throttled-up', ['lib/**'])
+  const took = Date.now() - started
+  assert.deepEqual([put.stored, put.uploaded], [true, false])
+  assert.equal(put.warnings.length, 1, put.warnings.join('\n'))
+  assert.match(put.warnings[0], /upload failed: HTTP 503 ServerBusy; not uploaded/)
+  assert.match(put.uploadSkipped, /HTTP 503/)
+  assert.ok(took < 12000, `took ${took} ms`)
+  assert.deepEqual(proxy.requests.length, 4, proxy.requests.join('\n'))
+})
+
+// Old code: no overall deadline; bytes kept coming, so the stall timer never
+// fired and the fetch was a hit after ~20 s.
+test('a trickling remote (50 KB/s) is cut at the deadline: a miss with one warning, the package untouched', { timeout: 60000 }, async () => {
+  const container = await newContainer()
+  await seed(container, 'slow', { 'lib/big.bin': crypto.randomBytes(1 << 20) })
+  const proxy = await newProxy()
+  proxy.mode = 'trickle'
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, { 'lib/keep.js': 'keep' })
+  const before = snapshot(path.join(repo.dirs.a, 'lib'))
+  // timeoutScale 0.1: the deadline is 3 s plus 0.1 s per MiB.
+  const c = new native.Cache({ cwd: repo.dirs.a, ...options(proxy.connectionString, container, { timeoutScale: 0.1 }) })
+  const started = Date.now()
+  const got = await c.fetch('slow')
+  const took = Date.now() - started
+  assert.equal(got.hit, false)
+  assert.equal(got.warnings.length, 1, got.warnings.join('\n'))
+  assert.match(got.warnings[0], /cut at its deadline of 3\.\d s .*; treated as a miss/)
+  assert.ok(took >= 2900 && took < 8000, `took ${took} ms`)
+  assert.ok(proxy.bytesSent < 1 << 20, `the whole blob was sent (${proxy.bytesSent} bytes)`)
+  assert.deepEqual(snapshot(path.join(repo.dirs.a, 'lib')), before)
+  assert.deepEqual(entries(repo.cacheDir), [])
+})
+
+test('failures of any kind switch the remote off: after 3, no request reaches it', { timeout: 60000 }, async () => {
+  const container = await newContainer()
+  await seed(container, 'slow-1', { 'lib/big.bin': crypto.randomBytes(1 << 20) })
+  const proxy = await newProxy()
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, FILES)
+  const cache = () => new native.Cache({ cwd: repo.dirs.a, ...options(proxy.connectionString, container, { timeoutScale: 0.1 }), writeRemoteCache: true })
+  const warnings = []
+  // 1: cut at the deadline; 2: a throttled fetch; 3: a throttled upload.
+  proxy.mode = 'trickle'
+  const first = await cache().fetch('slow-1')
+  proxy.mode = 'throttle'
+  const second = await cache().fetch('missing-2')
+  const third = await cache().put('up-3', ['lib/**'])
+  for (const r of [first, second, third]) warnings.push(...r.warnings)
+  assert.deepEqual([first.hit, second.hit, third.stored, third.uploaded], [false, false, true, false])
+  const seen = proxy.requests.length
+  assert.ok(seen >= 9, proxy.requests.join('\n'))
+  proxy.mode = 'pass'
+  const started = Date.now()
+  for (let i = 0; i < 5; i++) {
+    const got = await cache().fetch(`after-${i}`)
+    assert.equal(got.hit, false)
+    warnings.push(...got.warnings)
+  }
+  const put = await cache().put('after-put', ['lib/**'])
+  assert.deepEqual(proxy.requests.slice(seen), [], 'a request reached the remote after it was switched off')
+  assert.ok(Date.now() - started < 5000)
+  assert.deepEqual([put.stored, put.uploaded], [true, false])
+  assert.match(put.uploadSkipped, /switched off after repeated failures/)
+  // One warning per kind of failure (all three are "unavailable"), not one per operation.
+  assert.equal(warnings.length, 1, warnings.join('\n'))
+})
+
+// Old code: HEAD said small, so the whole larger blob was downloaded and
+// restored (ranges past the first were asked for too).
+test('a blob replaced by a larger one after the HEAD: the download stops at maxSize, a miss, nothing restored', { timeout: 60000 }, async () => {
+  const container = await newContainer()
+  const big = crypto.randomBytes(9 << 20)
+  await seed(container, 'grew', { 'lib/big.bin': big })
+  const proxy = await newProxy()
+  proxy.headSize = 2048
+  const repo = makeRepo(['a'])
+  const { logger, at } = recordingLogger()
+  const opts = options(proxy.connectionString, container, { maxSize: 1 << 20 }, { logLevel: 'verbose' })
+  assert.equal(await native.getProvider(logger, repo.dirs.a, opts).fetch('grew'), false)
+  assert.deepEqual(at('warn'), [])
+  assert.ok(at('verbose').some((l) => /miss for grew \(the remote entry is over maxSize \(1048576\)/.test(l)), at('verbose').join('\n'))
+  assert.equal(fs.existsSync(path.join(repo.dirs.a, 'lib')), false)
+  assert.deepEqual(entries(repo.cacheDir), [])
+  const gets = proxy.requests.filter((r) => r.startsWith('GET'))
+  assert.equal(gets.length, 1, `only the first range is asked for: ${gets.join(', ')}`)
+  // The same fetch with the real size on HEAD is refused before any GET.
+  proxy.headSize = null
+  const c = new native.Cache({ cwd: makeRepo(['a']).dirs.a, ...opts })
+  assert.deepEqual([(await c.fetch('grew')).hit, proxy.requests.filter((r) => r.startsWith('GET')).length], [false, 1])
+})
