@@ -6,7 +6,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { execFileSync, spawnSync } = require('node:child_process')
 
-const { makeRepo, cleanEnv } = require('./helpers')
+const { makeRepo, cleanEnv, tempDir, writeTree } = require('./helpers')
 
 const ROOT = path.resolve(__dirname, '..')
 const SECRET_KEY = 'c2VjcmV0LWFjY291bnQta2V5LW5vdC1mb3ItbG9ncw=='
@@ -92,4 +92,28 @@ test('the provider warns once through the logger and stderr stays clean', () => 
   assert.deepEqual(JSON.parse(child.stdout), [
     'backfill-native: BACKFILL_CACHE_PROVIDER (from the environment) is "npm", which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob',
   ])
+})
+
+test('.env: the nearest from the package up to the workspace (or git) root, never above it', () => {
+  const home = tempDir('bfn-home-')
+  fs.writeFileSync(path.join(home, '.env'), 'BACKFILL_MODE=PASS\nBACKFILL_CACHE_PROVIDER=azure-blob\n')
+  // A workspace root (package.json with workspaces), and a plain git repository.
+  const workspace = path.join(home, 'workspace')
+  writeTree(workspace, { 'package.json': JSON.stringify({ workspaces: ['packages/*'] }), 'packages/a/package.json': '{"name":"a"}' })
+  const gitRepo = path.join(home, 'git-repo')
+  writeTree(gitRepo, { '.git/HEAD': 'ref: refs/heads/main\n', 'packages/a/package.json': '{"name":"a"}' })
+  for (const root of [workspace, gitRepo]) {
+    const pkg = path.join(root, 'packages', 'a')
+    const seen = () => {
+      const c = inChild(pkg, cleanEnv(), 'return n.loadConfig()')
+      return [c.mode, c.provider, c.envFile ?? null]
+    }
+    assert.deepEqual(seen(), ['READ_WRITE', 'local', null], `${root}: a .env above the root was read`)
+    fs.writeFileSync(path.join(root, '.env'), 'BACKFILL_MODE=READ_ONLY\n')
+    assert.deepEqual(seen(), ['READ_ONLY', 'local', path.join(root, '.env')])
+    fs.writeFileSync(path.join(pkg, '.env'), 'BACKFILL_MODE=WRITE_ONLY\n')
+    assert.deepEqual(seen(), ['WRITE_ONLY', 'local', path.join(pkg, '.env')])
+    const cli = spawnSync(process.execPath, [path.join(ROOT, 'cli.js'), 'config'], { cwd: pkg, env: cleanEnv(), encoding: 'utf8' })
+    assert.equal(JSON.parse(cli.stdout).envFile, path.join(pkg, '.env'))
+  }
 })

@@ -289,7 +289,8 @@ impl Config {
         env: &HashMap<String, String>,
     ) -> Result<Config> {
         let cwd = absolute_dir(cwd)?;
-        let file = EnvFile::nearest(&cwd)?;
+        let workspace_root = workspace_root(&cwd);
+        let file = EnvFile::nearest(&cwd, &workspace_root)?;
         let layers = Layers { env, file: &file };
         let mut warnings = Vec::new();
 
@@ -378,7 +379,6 @@ impl Config {
                 Some(cwd.join(folder))
             }
         };
-        let workspace_root = workspace_root(&cwd);
         let cache_dir =
             cache_dir.unwrap_or_else(|| workspace_root.join("node_modules/.cache/backfill-native"));
 

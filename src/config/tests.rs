@@ -280,3 +280,48 @@ fn unknown_provider_is_a_warning_not_an_error() {
               using the local cache. Supported: local, local-skip, azure-blob"]
     );
 }
+
+#[test]
+fn dotenv_is_looked_for_up_to_the_workspace_root_never_above() {
+    let r = repo();
+    let above = r.root.parent().unwrap().join(".env");
+    fs::write(&above, "BACKFILL_MODE=PASS\n").unwrap();
+    let c = load(&r.pkg, &Options::default(), &[]).unwrap();
+    assert_eq!(
+        (c.mode, c.env_file),
+        (Mode::ReadWrite, None),
+        "read {above:?}"
+    );
+
+    fs::write(r.root.join(".env"), "BACKFILL_MODE=READ_ONLY\n").unwrap();
+    let c = load(&r.pkg, &Options::default(), &[]).unwrap();
+    assert_eq!(
+        (c.mode, c.env_file),
+        (Mode::ReadOnly, Some(r.root.join(".env")))
+    );
+
+    fs::write(r.pkg.join(".env"), "BACKFILL_MODE=WRITE_ONLY\n").unwrap();
+    let c = load(&r.pkg, &Options::default(), &[]).unwrap();
+    assert_eq!(
+        (c.mode, c.env_file),
+        (Mode::WriteOnly, Some(r.pkg.join(".env")))
+    );
+}
+
+#[test]
+fn without_a_workspace_marker_dotenv_stops_at_the_git_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let git_root = tmp.path().join("repo");
+    let pkg = git_root.join("packages/a");
+    fs::create_dir_all(&pkg).unwrap();
+    fs::create_dir(git_root.join(".git")).unwrap();
+    fs::write(tmp.path().join(".env"), "BACKFILL_MODE=PASS\n").unwrap();
+    let c = load(&pkg, &Options::default(), &[]).unwrap();
+    assert_eq!((c.mode, c.env_file), (Mode::ReadWrite, None));
+    fs::write(git_root.join(".env"), "BACKFILL_MODE=READ_ONLY\n").unwrap();
+    let c = load(&pkg, &Options::default(), &[]).unwrap();
+    assert_eq!(
+        (c.mode, c.env_file),
+        (Mode::ReadOnly, Some(git_root.join(".env")))
+    );
+}
