@@ -255,3 +255,12 @@ test('provider options: an unknown field is a warning with the closest known fie
     }
   }
 })
+
+test('values that are not secrets are still accepted and echoed: brace globs, long paths, typo messages', () => {
+  const repo = makeRepo(['a'])
+  const folder = '/tmp/runner/work/MyRepo2024/MyRepo2024/node_modules/.cache/x'
+  const c = inChild(repo.dirs.a, cleanEnv({ BACKFILL_OUTPUT_GLOB: '["{lib,dist}/**","!**/*.map"]', BACKFILL_INTERNAL_CACHE_FOLDER: folder }), 'return n.loadConfig()')
+  assert.deepEqual([c.outputGlob, c.cacheFolder], [['{lib,dist}/**', '!**/*.map'], folder])
+  const bad = inChild(repo.dirs.a, cleanEnv({ BACKFILL_MODE: 'READ-ONLY' }), 'return n.loadConfig()')
+  assert.equal(bad.error, 'BACKFILL_MODE (from the environment) is invalid: expected one of READ_ONLY, WRITE_ONLY, READ_WRITE, PASS, received "READ-ONLY". To fix it, set one of those values or unset it (READ_WRITE is the default)')
+})

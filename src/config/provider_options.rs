@@ -82,8 +82,11 @@ pub(super) fn azure_options(
         })
         .unwrap_or_default();
     for key in &unknown {
+        // With the field itself given, a near miss is a stray duplicate
+        // (warned about below): the protection is on.
         if let Some(field) = SECURITY_FIELDS
             .iter()
+            .filter(|f| json.get(**f).is_none())
             .find(|f| distance(&normalize(key), &normalize(f)) <= 2)
         {
             return Err(invalid(

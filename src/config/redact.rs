@@ -17,7 +17,7 @@
 /// lower case and digit, as in random keys and unlike words, paths or globs.
 pub fn secret_kind(value: &str) -> Option<&'static str> {
     let lower = value.to_ascii_lowercase();
-    if value.trim_start().starts_with('{') {
+    if is_json_object(value) {
         Some("a JSON object, such as the provider options")
     } else if lower.contains("accountkey=") {
         Some("an Azure Storage connection string with an account key")
@@ -52,6 +52,13 @@ pub fn fix_for(value: &str, fix: &str) -> String {
         None => fix.to_string(),
         Some(_) => format!("{fix}; {SECRET_FIX}"),
     }
+}
+
+/// A JSON object, or the start of one (`{"name":`); not a glob's `{a,b}`.
+fn is_json_object(value: &str) -> bool {
+    value.trim_start().starts_with('{')
+        && (serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(value).is_ok()
+            || value.contains("\":"))
 }
 
 /// `sig=` at the start of a query parameter (`lower` is lower case).
@@ -148,6 +155,10 @@ mod tests {
                 "BlobEndpoint=https://a.blob.core.windows.net;AccountName=a".to_string(),
                 "a connection string",
             ),
+            (
+                r#"{"connectionString": "UseDevelopmentStorage=true""#.to_string(),
+                "a JSON object, such as the provider options",
+            ),
             (ACCOUNT_KEY.to_string(), "a long key-like token"),
             (
                 "3b7d0c5e9f1a2b4c6d8e0f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5f7a9b1c".to_string(),
@@ -179,6 +190,7 @@ mod tests {
             "/home/runner/work/MyRepo2024/MyRepo2024/node_modules/.cache/x",
             "/Users/JaneDoe/Projects2024/SomeVeryLongMonorepoName/packages/app",
             "packages/MyComponentLibrary2024Edition/lib/**",
+            "{lib,dist}/**",
             "my-container-3f2504e0-4f89-11d3-9a0c-0305e82c3301",
             "UseDevelopmentStorage=true",
             "https://acct.blob.core.windows.net",

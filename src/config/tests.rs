@@ -486,6 +486,17 @@ fn unknown_provider_fields_are_named_with_the_closest_known_one() {
         }
     }
 
+    // With signingKey given, signing is on: a stray near miss is only a warning.
+    let got = azure(
+        serde_json::json!({"connectionString": "UseDevelopmentStorage=true", "container": "cache", "signingKey": "k", "signing_key": "k"}),
+    );
+    let c = got.unwrap();
+    assert!(c.azure.unwrap().signing_key.is_some());
+    assert_eq!(
+        c.warnings,
+        vec![warned("signing_key", "; did you mean \"signingKey\"?")]
+    );
+
     let got = azure(
         serde_json::json!({"conectionString": "UseDevelopmentStorage=true", "container": "cache"}),
     );
