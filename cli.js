@@ -27,7 +27,8 @@ const USAGE = `usage:
   backfill-native config                     the resolved configuration, secrets redacted
 
 options:
-  --inputs <glob>...    input globs, relative to the package (default: every file)
+  --inputs <glob>...    input globs, relative to the package (default: every file);
+                        files the output globs match are never inputs
   --outputs <glob>...   output globs (default: BACKFILL_OUTPUT_GLOB, or lib/**)
   --env <NAME>...       environment variables whose values are part of the key
   --gitignore           skip files that .gitignore ignores when hashing
@@ -101,23 +102,45 @@ async function main(argv) {
   }
   const native = require('./index.js')
   const print = (json, text) => console.log(flags.json ? JSON.stringify(json) : text)
-  const cache = () => new native.Cache()
+  const warn = (warnings) => {
+    for (const w of warnings) console.error(`backfill-native: warning: ${w}`)
+  }
+  // The configuration's own warnings (an unknown provider option, say), once.
+  let config = null
+  const loadConfig = () => {
+    if (!config) {
+      config = native.loadConfig()
+      warn(config.warnings)
+    }
+    return config
+  }
+  const cache = () => {
+    loadConfig()
+    return new native.Cache()
+  }
+  const outputs = flags.outputs.length ? flags.outputs : undefined
+  // Outputs are never inputs: a build's own outputs (which may hold a
+  // timestamp) would change the key of the next run. Every file an output
+  // glob matches is left out of the inputs, whatever --inputs says.
+  const inputs = () => {
+    const excluded = (outputs ?? loadConfig().outputGlob).filter((g) => !g.trim().startsWith('!')).map((g) => `!${g.trim()}`)
+    return [...(flags.inputs.length ? flags.inputs : ['**/*']), ...excluded]
+  }
   const key = () =>
     native.hashPackage({
       cwd: process.cwd(),
-      inputs: flags.inputs.length ? flags.inputs : undefined,
+      inputs: inputs(),
       salt: flags.salt ?? (run ? run.join(' ') : ''),
       envVars: flags.env,
       gitignore: flags.gitignore,
     })
-  const outputs = flags.outputs.length ? flags.outputs : undefined
 
   switch (command) {
     case 'run': {
       const c = cache()
       const hash = await withProgress('hashing inputs', key())
       const got = await withProgress(`fetching ${hash}`, c.fetch(hash))
-      for (const w of got.warnings) console.error(`backfill-native: warning: ${w}`)
+      warn(got.warnings)
       if (got.hit) {
         print({ hash, hit: true, source: got.source, filesRestored: got.filesRestored, durationMs: got.durationMs }, `backfill-native: hit for ${hash} from the ${got.source} cache (${got.filesRestored} files restored, ${got.filesUnchanged} unchanged, ${ms(got.durationMs)}); skipped: ${run.join(' ')}`)
         return 0

@@ -103,7 +103,9 @@ export interface CacheOptions {
   provider?: string
   /**
    * Provider options, as in `BACKFILL_CACHE_PROVIDER_OPTIONS`; for
-   * `azure-blob`: `{ connectionString, container, maxSize? }`.
+   * `azure-blob`: `{ connectionString, container, maxSize?,
+   * credentialName?, signingKey? }`. An unknown field is a warning; a
+   * misspelt `signingKey` is an error.
    */
   providerOptions?: Record<string, unknown>
   /**

@@ -9,7 +9,8 @@ const { Cache } = require('..')
 const { makeRepo, writeTree, cleanEnv } = require('./helpers')
 
 const CLI = path.join(__dirname, '..', 'cli.js')
-const run = (cwd, ...args) => spawnSync(process.execPath, [CLI, ...args], { cwd, env: cleanEnv(), encoding: 'utf8' })
+const runWith = (vars, cwd, ...args) => spawnSync(process.execPath, [CLI, ...args], { cwd, env: cleanEnv(vars), encoding: 'utf8' })
+const run = (cwd, ...args) => runWith({}, cwd, ...args)
 
 test('clear and purge --days work on the store of the current folder', async () => {
   const repo = makeRepo(['a'])
@@ -96,4 +97,41 @@ test('hash, put, fetch and stats as separate steps', () => {
   const bad = run(repo.dirs.a, 'fetch', '../x')
   assert.equal(bad.status, 1)
   assert.match(bad.stderr, /^backfill-native: invalid cache hash "\.\.\/x"/)
+})
+
+test('a cached run: outputs are not inputs, so an unchanged second run is a hit and an edited input is a miss', () => {
+  // The command writes a timestamp into its output folder, as many builds do.
+  const build = (dir) => ['node', '-e', `const fs=require('fs');fs.mkdirSync('${dir}',{recursive:true});fs.appendFileSync('../runs-${dir}','x');fs.writeFileSync('${dir}/stamp.txt',String(process.hrtime.bigint()))`]
+  const cases = [
+    { name: 'default outputs (lib/**)', dir: 'lib', args: [], vars: {} },
+    { name: '--outputs', dir: 'dist', args: ['--outputs', 'dist/**'], vars: {} },
+    { name: 'BACKFILL_OUTPUT_GLOB, a plain folder name', dir: 'out', args: [], vars: { BACKFILL_OUTPUT_GLOB: '["out"]' } },
+    { name: '--inputs naming the outputs', dir: 'lib', args: ['--inputs', 'src/**', 'lib/**'], vars: {} },
+  ]
+  for (const { name, dir, args, vars } of cases) {
+    const repo = makeRepo(['a'])
+    writeTree(repo.dirs.a, { 'src/index.js': 'source' })
+    const cmd = build(dir)
+    const runs = () => fs.readFileSync(path.join(repo.root, 'packages', `runs-${dir}`), 'utf8')
+    const first = runWith(vars, repo.dirs.a, ...args, '--', ...cmd)
+    assert.equal(first.status, 0, `${name}: ${first.stderr}`)
+    const hash = /^backfill-native: miss for ([0-9a-f]{64}); running: node -e /.exec(first.stderr)?.[1]
+    assert.ok(hash, `${name}: ${first.stderr}`)
+    assert.equal(first.stdout, `backfill-native: stored ${hash}: 1 files, 0.0 MB\n`, name)
+
+    const second = runWith(vars, repo.dirs.a, ...args, '--', ...cmd)
+    assert.equal(second.status, 0, `${name}: ${second.stderr}`)
+    assert.match(second.stdout, new RegExp(`^backfill-native: hit for ${hash} from the local cache \\(0 files restored, 1 unchanged, \\d+ ms\\); skipped: node -e `), name)
+    assert.equal(second.stderr, '', name)
+    assert.equal(runs(), 'x', `${name}: the command ran again with nothing changed`)
+    const printed = runWith(vars, repo.dirs.a, 'hash', ...args, '--salt', cmd.join(' '))
+    assert.equal(printed.stdout, `${hash}\n`, `${name}: hash prints another key than the cached run uses`)
+
+    writeTree(repo.dirs.a, { 'src/index.js': 'edited' })
+    const third = runWith(vars, repo.dirs.a, ...args, '--', ...cmd)
+    assert.equal(third.status, 0, `${name}: ${third.stderr}`)
+    assert.match(third.stderr, /^backfill-native: miss for [0-9a-f]{64}; running: node -e /, name)
+    assert.ok(!third.stderr.includes(hash), `${name}: an edited input kept the key`)
+    assert.equal(runs(), 'xx', name)
+  }
 })

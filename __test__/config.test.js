@@ -4,9 +4,10 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
+const crypto = require('node:crypto')
 const { execFileSync, spawnSync } = require('node:child_process')
 
-const { makeRepo, cleanEnv } = require('./helpers')
+const { makeRepo, cleanEnv, tempDir, writeTree } = require('./helpers')
 
 const ROOT = path.resolve(__dirname, '..')
 const SECRET_KEY = 'c2VjcmV0LWFjY291bnQta2V5LW5vdC1mb3ItbG9ncw=='
@@ -92,4 +93,174 @@ test('the provider warns once through the logger and stderr stays clean', () => 
   assert.deepEqual(JSON.parse(child.stdout), [
     'backfill-native: BACKFILL_CACHE_PROVIDER (from the environment) is "npm", which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob',
   ])
+})
+
+test('.env: the nearest from the package up to the workspace (or git) root, never above it', () => {
+  const home = tempDir('bfn-home-')
+  fs.writeFileSync(path.join(home, '.env'), 'BACKFILL_MODE=PASS\nBACKFILL_CACHE_PROVIDER=azure-blob\n')
+  // A workspace root (package.json with workspaces), and a plain git repository.
+  const workspace = path.join(home, 'workspace')
+  writeTree(workspace, { 'package.json': JSON.stringify({ workspaces: ['packages/*'] }), 'packages/a/package.json': '{"name":"a"}' })
+  const gitRepo = path.join(home, 'git-repo')
+  writeTree(gitRepo, { '.git/HEAD': 'ref: refs/heads/main\n', 'packages/a/package.json': '{"name":"a"}' })
+  for (const root of [workspace, gitRepo]) {
+    const pkg = path.join(root, 'packages', 'a')
+    const seen = () => {
+      const c = inChild(pkg, cleanEnv(), 'return n.loadConfig()')
+      return [c.mode, c.provider, c.envFile ?? null]
+    }
+    assert.deepEqual(seen(), ['READ_WRITE', 'local', null], `${root}: a .env above the root was read`)
+    fs.writeFileSync(path.join(root, '.env'), 'BACKFILL_MODE=READ_ONLY\n')
+    assert.deepEqual(seen(), ['READ_ONLY', 'local', path.join(root, '.env')])
+    fs.writeFileSync(path.join(pkg, '.env'), 'BACKFILL_MODE=WRITE_ONLY\n')
+    assert.deepEqual(seen(), ['WRITE_ONLY', 'local', path.join(pkg, '.env')])
+    const cli = spawnSync(process.execPath, [path.join(ROOT, 'cli.js'), 'config'], { cwd: pkg, env: cleanEnv(), encoding: 'utf8' })
+    assert.equal(JSON.parse(cli.stdout).envFile, path.join(pkg, '.env'))
+  }
+})
+
+// Secrets as users paste them: a real-looking account key, the connection
+// strings holding it or a SAS, and the whole provider options JSON.
+const ACCOUNT_KEY = crypto.createHash('sha512').update('backfill-native test account key').digest('base64')
+const SAS_SIG = crypto.createHmac('sha256', 'k').update('backfill-native test sas').digest('base64')
+const REAL_CONN = `DefaultEndpointsProtocol=https;AccountName=myaccount;AccountKey=${ACCOUNT_KEY};EndpointSuffix=core.windows.net`
+const SAS_CONN = `BlobEndpoint=https://myaccount.blob.core.windows.net/;SharedAccessSignature=sv=2022-11-02&ss=b&srt=co&sp=rl&se=2030-01-01T00:00:00Z&spr=https&sig=${encodeURIComponent(SAS_SIG)}`
+const PASTED = [
+  ['an account-key connection string', REAL_CONN, 'an Azure Storage connection string with an account key'],
+  ['a bare account key', ACCOUNT_KEY, 'a long key-like token'],
+  ['the provider options', JSON.stringify({ connectionString: REAL_CONN, container: 'cache' }), 'a JSON object, such as the provider options'],
+  ['a SAS connection string', SAS_CONN, 'an Azure Storage SAS connection string'],
+]
+const MARKERS = [ACCOUNT_KEY, SAS_SIG, encodeURIComponent(SAS_SIG), ACCOUNT_KEY.slice(10, 40)]
+
+/** Everything a user can see for `vars` (or `options` in code): loadConfig(), cache.config, the provider's logger lines, stderr, and the CLI's config and hash. */
+function everythingShown(cwd, vars, options) {
+  const env = cleanEnv(vars)
+  const code = `const opts = ${JSON.stringify(options ?? null)} ?? undefined; const out = { logs: [] }
+    const logger = {}; for (const l of ['silly', 'verbose', 'info', 'warn', 'error']) logger[l] = (...a) => out.logs.push(a.join(' '))
+    const attempt = (f) => { try { return f() } catch (e) { return { error: e.message, code: e.code } } }
+    out.loadConfig = attempt(() => n.loadConfig(undefined, opts))
+    out.cacheConfig = attempt(() => new n.Cache(opts ?? {}).config)
+    out.provider = await (async () => { try { await n.getProvider(logger, process.cwd(), opts).fetch('x'); return 'ok' } catch (e) { return { error: e.message } } })()
+    return out`
+  const child = spawnSync(process.execPath, ['-e', `const n = require(${JSON.stringify(ROOT)}); (async () => { ${code} })().then((r) => console.log(JSON.stringify(r)))`], { cwd, env, encoding: 'utf8' })
+  const shown = { ...JSON.parse(child.stdout), stderr: child.stderr }
+  if (!options) {
+    for (const cmd of ['config', 'hash']) {
+      const r = spawnSync(process.execPath, [path.join(ROOT, 'cli.js'), cmd], { cwd, env, encoding: 'utf8' })
+      shown[cmd] = { status: r.status, stdout: r.stdout, stderr: r.stderr }
+    }
+  }
+  return shown
+}
+
+test('a secret put in any variable is never printed: not in warnings, errors, loadConfig(), cache.config or the CLI', () => {
+  const repo = makeRepo(['a'])
+  const fix = 'secrets and provider options belong in BACKFILL_CACHE_PROVIDER_OPTIONS only'
+  const errors = {
+    BACKFILL_MODE: (r) => `BACKFILL_MODE (from the environment) is invalid: expected one of READ_ONLY, WRITE_ONLY, READ_WRITE, PASS, received ${r}. To fix it, set one of those values or unset it (READ_WRITE is the default); ${fix}`,
+    BACKFILL_LOG_LEVEL: (r) => `BACKFILL_LOG_LEVEL (from the environment) is invalid: expected one of silly, verbose, info, warn, error, mute, received ${r}. To fix it, set one of those values or unset it (info is the default); ${fix}`,
+    LAGE_WRITE_REMOTE_CACHE: (r) => `LAGE_WRITE_REMOTE_CACHE (from the environment) is invalid: expected true, 1, yes, false, 0, no or an empty value, received ${r}. To fix it, set it to true to turn remote writes on, or false (or unset it) to leave them off; ${fix}`,
+    LAGE_WRITE_CACHE: (r) => `LAGE_WRITE_CACHE (from the environment) is invalid: expected true, 1, yes, false, 0, no or an empty value, received ${r}. To fix it, set it to true to turn remote writes on, or false (or unset it) to leave them off; ${fix}`,
+    BACKFILL_OUTPUT_GLOB: (r) => `BACKFILL_OUTPUT_GLOB (from the environment) is invalid: expected a JSON array of glob strings such as ["lib/**","dist/**"], received ${r}. To fix it, write the globs as a JSON array of strings, starting with [ and ending with ]; ${fix}`,
+    BACKFILL_INTERNAL_CACHE_FOLDER: (r) => `BACKFILL_INTERNAL_CACHE_FOLDER (from the environment) is invalid: expected a folder path, relative to the package directory or absolute, received ${r}. To fix it, unset it to use the default folder, or give a path; ${fix}`,
+  }
+  const checkNothingLeaks = (label, shown) => {
+    const text = JSON.stringify(shown)
+    for (const m of MARKERS) assert.ok(!text.includes(m), `${label}: the secret was printed: ${text}`)
+  }
+  for (const [what, secret, kind] of PASTED) {
+    const r = `a value that is not shown because it looks like a secret (${kind})`
+    const cases = Object.entries(errors).map(([name, message]) => [{ [name]: secret }, message(r)])
+    cases.push([{ BACKFILL_OUTPUT_GLOB: JSON.stringify(['lib/**', secret]) }, `BACKFILL_OUTPUT_GLOB (from the environment) is invalid: expected a JSON array of glob strings such as ["lib/**","dist/**"], received an array holding ${r}. To fix it, give only output globs; ${fix}`])
+    for (const [field, message] of [
+      ['container', `BACKFILL_CACHE_PROVIDER_OPTIONS (from the environment) is invalid: expected "container" to be the name of a blob container, received ${r}. To fix it, set "container" to the container's name; the connection string goes in "connectionString"`],
+      ['credentialName', `BACKFILL_CACHE_PROVIDER_OPTIONS (from the environment) is invalid: expected "credentialName" to be environment, workload-identity, managed-identity or azure-cli, received ${r}. To fix it, set "credentialName" to one of those names; the connection string or account URL goes in "connectionString"`],
+    ]) {
+      const options = { connectionString: 'UseDevelopmentStorage=true', container: 'cache', [field]: secret }
+      cases.push([{ BACKFILL_CACHE_PROVIDER: 'azure-blob', BACKFILL_CACHE_PROVIDER_OPTIONS: JSON.stringify(options) }, message])
+    }
+    for (const [vars, message] of cases) {
+      const label = `${what} in ${Object.keys(vars).join(' and ')}`
+      const shown = everythingShown(repo.dirs.a, vars)
+      checkNothingLeaks(label, shown)
+      assert.deepEqual(shown.loadConfig, { error: message, code: 'BACKFILL_NATIVE_CONFIG' }, label)
+      assert.deepEqual(shown.cacheConfig, { error: message, code: 'BACKFILL_NATIVE_CONFIG' }, label)
+      assert.deepEqual(shown.provider, { error: message }, label)
+      assert.deepEqual(shown.logs, [`backfill-native: the cache is off: ${message}`], label)
+      for (const cmd of ['config', 'hash']) assert.deepEqual(shown[cmd], { status: 1, stdout: '', stderr: `backfill-native: ${message}\n` }, `${label}: ${cmd}`)
+    }
+
+    // A secret as the provider name is warned about (and ignored), never echoed.
+    const warning = `BACKFILL_CACHE_PROVIDER (from the environment) is ${r}, which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob. To fix it, set it to one of those; ${fix}`
+    const shown = everythingShown(repo.dirs.a, { BACKFILL_CACHE_PROVIDER: secret })
+    checkNothingLeaks(`${what} in BACKFILL_CACHE_PROVIDER`, shown)
+    assert.deepEqual([shown.loadConfig.provider, shown.loadConfig.warnings], ['local', [warning]])
+    assert.deepEqual(shown.cacheConfig.warnings, [warning])
+    assert.deepEqual(shown.logs, [`backfill-native: ${warning}`])
+    assert.deepEqual(JSON.parse(shown.config.stdout).warnings, [warning])
+    assert.equal(shown.hash.stderr, `backfill-native: warning: ${warning}\n`)
+
+    // Options passed in code go through the same rule.
+    for (const options of [{ outputGlob: ['lib/**', secret] }, { cacheFolder: secret }, { mode: secret }]) {
+      const label = `${what} in the code option ${Object.keys(options)[0]}`
+      const got = everythingShown(repo.dirs.a, {}, options)
+      checkNothingLeaks(label, got)
+      assert.equal(got.loadConfig.code, 'BACKFILL_NATIVE_CONFIG', label)
+      assert.match(got.loadConfig.error, new RegExp(`\\(from the options passed in code\\) is invalid: .*received (an array holding )?a value that is not shown because it looks like a secret \\(${kind.replace(/[()]/g, '\\$&')}\\)`), label)
+    }
+  }
+})
+
+test('provider options: an unknown field is a warning with the closest known field, a misspelt signingKey an error, values never shown', () => {
+  const repo = makeRepo(['a'])
+  const P = 'BACKFILL_CACHE_PROVIDER_OPTIONS (from the environment)'
+  const KNOWN = 'Known fields: connectionString, container, maxSize, credentialName, signingKey, timeoutScale'
+  const warned = (field, hint) => ({ warnings: [`${P} has an unknown field "${field}", which is ignored${hint} ${KNOWN}`] })
+  const signing = (field) => ({ error: `${P} is invalid: expected the field "signingKey" (spelled exactly so), received a field "${field}", which is not read, so uploads would not be signed and downloads not checked. To fix it, rename "${field}" to "signingKey"` })
+  const required = (field, known) => ({ error: `${P} is invalid: expected "${known}" to be a non-empty string for the azure-blob provider, received no such field, but a field "${field}" (did you mean "${known}"?). To fix it, rename "${field}" to "${known}"` })
+  const VALUE = 'VALUE-NEVER-SHOWN'
+  const base = { connectionString: CONN, container: 'cache' }
+  const table = [
+    [{ ...base, maxsize: VALUE }, warned('maxsize', '; did you mean "maxSize"?')],
+    [{ ...base, credential_name: VALUE }, warned('credential_name', '; did you mean "credentialName"?')],
+    [{ ...base, signKey: VALUE }, warned('signKey', '; did you mean "signingKey"?')],
+    [{ ...base, retries: VALUE }, warned('retries', '.')],
+    [{ ...base, signingkey: VALUE }, signing('signingkey')],
+    [{ ...base, signing_key: VALUE }, signing('signing_key')],
+    [{ ...base, 'Signing-Key': VALUE }, signing('Signing-Key')],
+    [{ ...base, singingKey: VALUE }, signing('singingKey')],
+    [{ ...base, signingKy: VALUE }, signing('signingKy')],
+    [{ conectionString: CONN, container: 'cache' }, required('conectionString', 'connectionString')],
+    [{ connectionString: CONN, containerName: 'cache' }, required('containerName', 'container')],
+  ]
+  for (const [options, expected] of table) {
+    // WRITE_ONLY: the provider's fetch does not try the (unreachable) remote.
+    const vars = { BACKFILL_MODE: 'WRITE_ONLY', BACKFILL_CACHE_PROVIDER: 'azure-blob', BACKFILL_CACHE_PROVIDER_OPTIONS: JSON.stringify(options) }
+    const shown = everythingShown(repo.dirs.a, vars)
+    const label = Object.keys(options).join(', ')
+    const text = JSON.stringify(shown)
+    for (const m of [VALUE, SECRET_KEY]) assert.ok(!text.includes(m), `${label}: a value was printed: ${text}`)
+    if (expected.error) {
+      assert.deepEqual(shown.loadConfig, { error: expected.error, code: 'BACKFILL_NATIVE_CONFIG' }, label)
+      assert.deepEqual(shown.config, { status: 1, stdout: '', stderr: `backfill-native: ${expected.error}\n` }, label)
+    } else {
+      assert.deepEqual(shown.loadConfig.warnings, expected.warnings, label)
+      assert.deepEqual(shown.cacheConfig.warnings, expected.warnings, label)
+      assert.deepEqual(shown.logs.filter((l) => l.includes('unknown field')), expected.warnings.map((w) => `backfill-native: ${w}`), label)
+      assert.deepEqual(JSON.parse(shown.config.stdout).warnings, expected.warnings, label)
+      assert.equal(shown.hash.stderr, expected.warnings.map((w) => `backfill-native: warning: ${w}\n`).join(''), label)
+      assert.equal(shown.loadConfig.remote.maxSize ?? null, null, label)
+      assert.equal(shown.loadConfig.remote.signed, false, label)
+    }
+  }
+})
+
+test('values that are not secrets are still accepted and echoed: brace globs, long paths, typo messages', () => {
+  const repo = makeRepo(['a'])
+  const folder = '/tmp/runner/work/MyRepo2024/MyRepo2024/node_modules/.cache/x'
+  const c = inChild(repo.dirs.a, cleanEnv({ BACKFILL_OUTPUT_GLOB: '["{lib,dist}/**","!**/*.map"]', BACKFILL_INTERNAL_CACHE_FOLDER: folder }), 'return n.loadConfig()')
+  assert.deepEqual([c.outputGlob, c.cacheFolder], [['{lib,dist}/**', '!**/*.map'], folder])
+  const bad = inChild(repo.dirs.a, cleanEnv({ BACKFILL_MODE: 'READ-ONLY' }), 'return n.loadConfig()')
+  assert.equal(bad.error, 'BACKFILL_MODE (from the environment) is invalid: expected one of READ_ONLY, WRITE_ONLY, READ_WRITE, PASS, received "READ-ONLY". To fix it, set one of those values or unset it (READ_WRITE is the default)')
 })

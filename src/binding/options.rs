@@ -20,7 +20,9 @@ pub struct CacheOptions {
     /// @default "local"
     pub provider: Option<String>,
     /// Provider options, as in `BACKFILL_CACHE_PROVIDER_OPTIONS`; for
-    /// `azure-blob`: `{ connectionString, container, maxSize? }`.
+    /// `azure-blob`: `{ connectionString, container, maxSize?,
+    /// credentialName?, signingKey? }`. An unknown field is a warning; a
+    /// misspelt `signingKey` is an error.
     #[napi(ts_type = "Record<string, unknown>")]
     pub provider_options: Option<serde_json::Value>,
     /// Local cache folder, relative to the package directory or absolute

@@ -37,10 +37,14 @@ impl std::fmt::Debug for EnvFile {
 }
 
 impl EnvFile {
-    /// Reads the nearest `.env` walking up from `cwd`; no file is not an error.
-    pub fn nearest(cwd: &Path) -> Result<Self> {
+    /// Reads the nearest `.env` walking up from `cwd` to `root` (the
+    /// workspace root), both included, and never above `root`, so that a
+    /// `.env` in a home folder does not configure every repository below it.
+    /// No file is not an error.
+    pub fn nearest(cwd: &Path, root: &Path) -> Result<Self> {
         let Some(path) = cwd
             .ancestors()
+            .take_while(|d| d.starts_with(root))
             .map(|d| d.join(".env"))
             .find(|p| p.is_file())
         else {

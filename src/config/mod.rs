@@ -2,6 +2,8 @@
 //! `.env` < the process environment (the order backfill uses).
 
 mod env_file;
+mod provider_options;
+mod redact;
 mod workspace_root;
 
 use std::collections::HashMap;
@@ -11,13 +13,18 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 pub use env_file::EnvFile;
+pub use provider_options::AZURE_BLOB_FIELDS;
+pub use redact::secret_kind;
 pub use workspace_root::workspace_root;
+
+use provider_options::{azure_options, parse_provider_options};
+use redact::{fix_for, shown};
 
 use crate::error::{CacheError, Result};
 
 /// Options passed in code; every field is optional and loses to `.env` and
 /// the environment. Its `Debug` output hides the provider options, which
-/// hold the connection string.
+/// hold the connection string, and any other value that looks like a secret.
 #[derive(Clone, Default)]
 pub struct Options {
     /// `BACKFILL_CACHE_PROVIDER`.
@@ -40,16 +47,21 @@ pub struct Options {
 
 impl fmt::Debug for Options {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = |v: &Option<String>| v.as_deref().map(shown);
+        let globs = |v: &Option<Vec<String>>| {
+            v.as_ref()
+                .map(|l| l.iter().map(|g| shown(g)).collect::<Vec<_>>())
+        };
         f.debug_struct("Options")
-            .field("provider", &self.provider)
+            .field("provider", &text(&self.provider))
             .field(
                 "provider_options",
                 &self.provider_options.as_ref().map(|_| "<redacted>"),
             )
-            .field("cache_folder", &self.cache_folder)
-            .field("output_glob", &self.output_glob)
-            .field("mode", &self.mode)
-            .field("log_level", &self.log_level)
+            .field("cache_folder", &text(&self.cache_folder))
+            .field("output_glob", &globs(&self.output_glob))
+            .field("mode", &text(&self.mode))
+            .field("log_level", &text(&self.log_level))
             .field("write_remote_cache", &self.write_remote_cache)
             .field("background_uploads", &self.background_uploads)
             .finish()
@@ -291,7 +303,8 @@ impl Config {
         env: &HashMap<String, String>,
     ) -> Result<Config> {
         let cwd = absolute_dir(cwd)?;
-        let file = EnvFile::nearest(&cwd)?;
+        let workspace_root = workspace_root(&cwd);
+        let file = EnvFile::nearest(&cwd, &workspace_root)?;
         let layers = Layers { env, file: &file };
         let mut warnings = Vec::new();
 
@@ -307,9 +320,17 @@ impl Config {
                     "local-skip" => Provider::LocalSkip,
                     "azure-blob" => Provider::AzureBlob,
                     other => {
+                        let hint = match secret_kind(other) {
+                            Some(_) => format!(
+                                ". To fix it, set it to one of those; {}",
+                                redact::SECRET_FIX
+                            ),
+                            None => String::new(),
+                        };
                         warnings.push(format!(
-                            "BACKFILL_CACHE_PROVIDER {origin} is {other:?}, which backfill-native does not support; \
-                             using the local cache. Supported: local, local-skip, azure-blob"
+                            "BACKFILL_CACHE_PROVIDER {origin} is {}, which backfill-native does not support; \
+                             using the local cache. Supported: local, local-skip, azure-blob{hint}",
+                            shown(other)
                         ));
                         Provider::Local
                     }
@@ -325,7 +346,9 @@ impl Config {
             Some((raw, origin)) => Some((parse_provider_options(raw, &origin)?, origin)),
         };
         let azure = match (provider, provider_options) {
-            (Provider::AzureBlob, Some((json, origin))) => Some(azure_options(&json, &origin)?),
+            (Provider::AzureBlob, Some((json, origin))) => {
+                Some(azure_options(&json, &origin, &mut warnings)?)
+            }
             (Provider::AzureBlob, None) => {
                 return Err(CacheError::Config {
                     variable: "BACKFILL_CACHE_PROVIDER_OPTIONS".into(),
@@ -377,10 +400,21 @@ impl Config {
                         "unset it to use the default folder, or give a path",
                     ));
                 }
+                if secret_kind(&folder).is_some() {
+                    return Err(invalid(
+                        "BACKFILL_INTERNAL_CACHE_FOLDER",
+                        &origin,
+                        "a folder path, relative to the package directory or absolute",
+                        shown(&folder),
+                        &fix_for(
+                            &folder,
+                            "unset it to use the default folder, or give a path",
+                        ),
+                    ));
+                }
                 Some(cwd.join(folder))
             }
         };
-        let workspace_root = workspace_root(&cwd);
         let cache_dir =
             cache_dir.unwrap_or_else(|| workspace_root.join("node_modules/.cache/backfill-native"));
 
@@ -389,8 +423,10 @@ impl Config {
             options.output_glob.clone().map(Raw::List),
         ) {
             None => vec![DEFAULT_OUTPUT_GLOB.to_string()],
-            Some((Raw::List(list), _)) => list,
-            Some((raw, origin)) => parse_glob_list(&raw_text(raw), &origin)?,
+            Some((Raw::List(list), origin)) => checked_globs(list, &origin)?,
+            Some((raw, origin)) => {
+                checked_globs(parse_glob_list(&raw_text(raw), &origin)?, &origin)?
+            }
         };
 
         let mode = match layers.layered("BACKFILL_MODE", options.mode.clone().map(Raw::Text)) {
@@ -405,8 +441,11 @@ impl Config {
                             "BACKFILL_MODE",
                             &origin,
                             "one of READ_ONLY, WRITE_ONLY, READ_WRITE, PASS",
-                            format!("{text:?}"),
-                            "set one of those values or unset it (READ_WRITE is the default)",
+                            shown(&text),
+                            &fix_for(
+                                &text,
+                                "set one of those values or unset it (READ_WRITE is the default)",
+                            ),
                         )
                     })?
             }
@@ -428,8 +467,11 @@ impl Config {
                             "BACKFILL_LOG_LEVEL",
                             &origin,
                             "one of silly, verbose, info, warn, error, mute",
-                            format!("{text:?}"),
-                            "set one of those values or unset it (info is the default)",
+                            shown(&text),
+                            &fix_for(
+                                &text,
+                                "set one of those values or unset it (info is the default)",
+                            ),
                         )
                     })?
             }
@@ -488,128 +530,19 @@ fn parse_bool(variable: &str, value: &str, origin: &Origin) -> Result<bool> {
             variable,
             origin,
             "true, 1, yes, false, 0, no or an empty value",
-            format!("{value:?}"),
-            "set it to true to turn remote writes on, or false (or unset it) to leave them off",
+            shown(value),
+            &fix_for(
+                value,
+                "set it to true to turn remote writes on, or false (or unset it) to leave them off",
+            ),
         )),
     }
 }
 
-fn parse_provider_options(raw: Raw, origin: &Origin) -> Result<Value> {
-    const VAR: &str = "BACKFILL_CACHE_PROVIDER_OPTIONS";
-    const EXPECTED: &str =
-        "a JSON object such as {\"connectionString\":\"...\",\"container\":\"...\"}";
-    let value = match raw {
-        Raw::Json(v) => v,
-        other => {
-            let text = raw_text(other);
-            serde_json::from_str::<Value>(&text).map_err(|e| {
-                // Only the position is shown: the value may hold a secret.
-                invalid(
-                    VAR,
-                    origin,
-                    EXPECTED,
-                    format!(
-                        "text that could not be parsed as JSON (error at line {} column {}; the value is not shown because it may hold a secret)",
-                        e.line(),
-                        e.column()
-                    ),
-                    "check the quoting: in a shell or .env file, wrap the whole JSON in single quotes",
-                )
-            })?
-        }
-    };
-    if !value.is_object() {
-        return Err(invalid(
-            VAR,
-            origin,
-            EXPECTED,
-            format!("a JSON {}", json_kind(&value)),
-            "give a JSON object",
-        ));
-    }
-    Ok(value)
-}
-
-fn azure_options(json: &Value, origin: &Origin) -> Result<AzureBlobOptions> {
-    const VAR: &str = "BACKFILL_CACHE_PROVIDER_OPTIONS";
-    let string_field = |field: &str, required: bool| -> Result<Option<String>> {
-        match json.get(field) {
-            Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
-            None | Some(Value::Null) if !required => Ok(None),
-            other => Err(invalid(
-                VAR,
-                origin,
-                &format!("\"{field}\" to be a non-empty string for the azure-blob provider"),
-                match other {
-                    None => "no such field".to_string(),
-                    Some(v) => format!("a JSON {}", json_kind(v)),
-                },
-                &format!("add \"{field}\" to the JSON object"),
-            )),
-        }
-    };
-    let connection_string = string_field("connectionString", true)?.unwrap_or_default();
-    let credential_name = string_field("credentialName", false)?;
-    if let Err(why) =
-        crate::remote::parse_connection(&connection_string, credential_name.as_deref())
-    {
-        return Err(invalid(
-            VAR,
-            origin,
-            "\"connectionString\" to be an Azure Storage connection string with an AccountKey or a SharedAccessSignature, \
-             or an account URL with a \"credentialName\"",
-            format!("a connection string where {why} (the value is not shown because it holds a secret)"),
-            "copy the connection string again from the storage account's \"Access keys\" or \"Shared access signature\" page",
-        ));
-    }
-    let signing_key = string_field("signingKey", false)?.map(Secret);
-    let container = string_field("container", true)?.unwrap_or_default();
-    let max_size = match json.get("maxSize") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_u64().ok_or_else(|| {
-            invalid(
-                VAR,
-                origin,
-                "\"maxSize\" to be a whole number of bytes",
-                match v {
-                    Value::Number(n) => format!("{n}"),
-                    other => format!("a JSON {}", json_kind(other)),
-                },
-                "give maxSize as a number of bytes, or leave it out",
-            )
-        })?),
-    };
-    let timeout_scale = match json.get("timeoutScale") {
-        None | Some(Value::Null) => 1.0,
-        Some(v) => v
-            .as_f64()
-            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 1000.0)
-            .ok_or_else(|| {
-                invalid(
-                    VAR,
-                    origin,
-                    "\"timeoutScale\" to be a number above 0 and at most 1000",
-                    match v {
-                        Value::Number(n) => format!("{n}"),
-                        other => format!("a JSON {}", json_kind(other)),
-                    },
-                    "give timeoutScale as a number such as 2 (twice the default time bounds), or leave it out",
-                )
-            })?,
-    };
-    Ok(AzureBlobOptions {
-        connection_string: Secret(connection_string),
-        container,
-        max_size,
-        credential_name,
-        signing_key,
-        timeout_scale,
-    })
-}
+const GLOB_VAR: &str = "BACKFILL_OUTPUT_GLOB";
+const GLOB_EXPECTED: &str = "a JSON array of glob strings such as [\"lib/**\",\"dist/**\"]";
 
 fn parse_glob_list(text: &str, origin: &Origin) -> Result<Vec<String>> {
-    const VAR: &str = "BACKFILL_OUTPUT_GLOB";
-    const EXPECTED: &str = "a JSON array of glob strings such as [\"lib/**\",\"dist/**\"]";
     let trimmed = text.trim();
     let parsed = if trimmed.starts_with('[') && trimmed.ends_with(']') {
         serde_json::from_str::<Vec<String>>(trimmed).ok()
@@ -618,13 +551,30 @@ fn parse_glob_list(text: &str, origin: &Origin) -> Result<Vec<String>> {
     };
     parsed.ok_or_else(|| {
         invalid(
-            VAR,
+            GLOB_VAR,
             origin,
-            EXPECTED,
-            format!("{text:?}"),
-            "write the globs as a JSON array of strings, starting with [ and ending with ]",
+            GLOB_EXPECTED,
+            shown(text),
+            &fix_for(
+                text,
+                "write the globs as a JSON array of strings, starting with [ and ending with ]",
+            ),
         )
     })
+}
+
+/// The globs, unless one looks like a secret (they are shown by `loadConfig`).
+fn checked_globs(globs: Vec<String>, origin: &Origin) -> Result<Vec<String>> {
+    match globs.iter().find(|g| secret_kind(g).is_some()) {
+        None => Ok(globs),
+        Some(g) => Err(invalid(
+            GLOB_VAR,
+            origin,
+            GLOB_EXPECTED,
+            format!("an array holding {}", shown(g)),
+            &fix_for(g, "give only output globs"),
+        )),
+    }
 }
 
 fn json_kind(v: &Value) -> &'static str {

@@ -280,3 +280,253 @@ fn unknown_provider_is_a_warning_not_an_error() {
               using the local cache. Supported: local, local-skip, azure-blob"]
     );
 }
+
+#[test]
+fn dotenv_is_looked_for_up_to_the_workspace_root_never_above() {
+    let r = repo();
+    let above = r.root.parent().unwrap().join(".env");
+    fs::write(&above, "BACKFILL_MODE=PASS\n").unwrap();
+    let c = load(&r.pkg, &Options::default(), &[]).unwrap();
+    assert_eq!(
+        (c.mode, c.env_file),
+        (Mode::ReadWrite, None),
+        "read {above:?}"
+    );
+
+    fs::write(r.root.join(".env"), "BACKFILL_MODE=READ_ONLY\n").unwrap();
+    let c = load(&r.pkg, &Options::default(), &[]).unwrap();
+    assert_eq!(
+        (c.mode, c.env_file),
+        (Mode::ReadOnly, Some(r.root.join(".env")))
+    );
+
+    fs::write(r.pkg.join(".env"), "BACKFILL_MODE=WRITE_ONLY\n").unwrap();
+    let c = load(&r.pkg, &Options::default(), &[]).unwrap();
+    assert_eq!(
+        (c.mode, c.env_file),
+        (Mode::WriteOnly, Some(r.pkg.join(".env")))
+    );
+}
+
+#[test]
+fn without_a_workspace_marker_dotenv_stops_at_the_git_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let git_root = tmp.path().join("repo");
+    let pkg = git_root.join("packages/a");
+    fs::create_dir_all(&pkg).unwrap();
+    fs::create_dir(git_root.join(".git")).unwrap();
+    fs::write(tmp.path().join(".env"), "BACKFILL_MODE=PASS\n").unwrap();
+    let c = load(&pkg, &Options::default(), &[]).unwrap();
+    assert_eq!((c.mode, c.env_file), (Mode::ReadWrite, None));
+    fs::write(git_root.join(".env"), "BACKFILL_MODE=READ_ONLY\n").unwrap();
+    let c = load(&pkg, &Options::default(), &[]).unwrap();
+    assert_eq!(
+        (c.mode, c.env_file),
+        (Mode::ReadOnly, Some(git_root.join(".env")))
+    );
+}
+
+const ACCOUNT_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// Secrets as a user would paste them, with the kind the messages name.
+fn pasted_secrets() -> Vec<(String, &'static str)> {
+    let conn = format!(
+        "DefaultEndpointsProtocol=https;AccountName=myaccount;AccountKey={ACCOUNT_KEY};EndpointSuffix=core.windows.net"
+    );
+    vec![
+        (
+            conn.clone(),
+            "an Azure Storage connection string with an account key",
+        ),
+        (ACCOUNT_KEY.to_string(), "a long key-like token"),
+        (
+            format!(r#"{{"connectionString":"{conn}","container":"cache"}}"#),
+            "a JSON object, such as the provider options",
+        ),
+    ]
+}
+
+#[test]
+fn a_secret_in_any_variable_is_never_echoed() {
+    let r = repo();
+    let not_shown =
+        |kind: &str| format!("a value that is not shown because it looks like a secret ({kind})");
+    let fix = "secrets and provider options belong in BACKFILL_CACHE_PROVIDER_OPTIONS only";
+    for (secret, kind) in pasted_secrets() {
+        let shown = not_shown(kind);
+        let cases: Vec<(&str, String)> = vec![
+            ("BACKFILL_MODE", format!("BACKFILL_MODE (from the environment) is invalid: expected one of READ_ONLY, WRITE_ONLY, READ_WRITE, PASS, received {shown}. To fix it, set one of those values or unset it (READ_WRITE is the default); {fix}")),
+            ("BACKFILL_LOG_LEVEL", format!("BACKFILL_LOG_LEVEL (from the environment) is invalid: expected one of silly, verbose, info, warn, error, mute, received {shown}. To fix it, set one of those values or unset it (info is the default); {fix}")),
+            ("LAGE_WRITE_REMOTE_CACHE", format!("LAGE_WRITE_REMOTE_CACHE (from the environment) is invalid: expected true, 1, yes, false, 0, no or an empty value, received {shown}. To fix it, set it to true to turn remote writes on, or false (or unset it) to leave them off; {fix}")),
+            ("LAGE_WRITE_CACHE", format!("LAGE_WRITE_CACHE (from the environment) is invalid: expected true, 1, yes, false, 0, no or an empty value, received {shown}. To fix it, set it to true to turn remote writes on, or false (or unset it) to leave them off; {fix}")),
+            ("BACKFILL_OUTPUT_GLOB", format!("BACKFILL_OUTPUT_GLOB (from the environment) is invalid: expected a JSON array of glob strings such as [\"lib/**\",\"dist/**\"], received {shown}. To fix it, write the globs as a JSON array of strings, starting with [ and ending with ]; {fix}")),
+            ("BACKFILL_INTERNAL_CACHE_FOLDER", format!("BACKFILL_INTERNAL_CACHE_FOLDER (from the environment) is invalid: expected a folder path, relative to the package directory or absolute, received {shown}. To fix it, unset it to use the default folder, or give a path; {fix}")),
+        ];
+        for (var, expected) in cases {
+            let msg = err(&r.pkg, &Options::default(), &[(var, &secret)]);
+            assert_eq!(msg, expected, "{var} = {kind}");
+        }
+        let in_array = serde_json::to_string(&["lib/**", secret.as_str()]).unwrap();
+        let msg = err(
+            &r.pkg,
+            &Options::default(),
+            &[("BACKFILL_OUTPUT_GLOB", &in_array)],
+        );
+        assert_eq!(msg, format!("BACKFILL_OUTPUT_GLOB (from the environment) is invalid: expected a JSON array of glob strings such as [\"lib/**\",\"dist/**\"], received an array holding {shown}. To fix it, give only output globs; {fix}"));
+        let code = Options {
+            output_glob: Some(vec![secret.clone()]),
+            cache_folder: Some(secret.clone()),
+            ..Options::default()
+        };
+        let msg = err(&r.pkg, &code, &[]);
+        assert!(
+            msg.starts_with(
+                "BACKFILL_INTERNAL_CACHE_FOLDER (from the options passed in code) is invalid"
+            ),
+            "{msg}"
+        );
+        assert!(
+            !msg.contains(ACCOUNT_KEY) && !format!("{code:?}").contains(ACCOUNT_KEY),
+            "{msg}"
+        );
+
+        let c = load(
+            &r.pkg,
+            &Options::default(),
+            &[("BACKFILL_CACHE_PROVIDER", &secret)],
+        )
+        .unwrap();
+        assert_eq!(c.provider, Provider::Local);
+        assert_eq!(c.warnings, vec![format!("BACKFILL_CACHE_PROVIDER (from the environment) is {shown}, which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob. To fix it, set it to one of those; {fix}")]);
+
+        for (field, expected) in [
+            ("container", format!("BACKFILL_CACHE_PROVIDER_OPTIONS (from the environment) is invalid: expected \"container\" to be the name of a blob container, received {shown}. To fix it, set \"container\" to the container's name; the connection string goes in \"connectionString\"")),
+            ("credentialName", format!("BACKFILL_CACHE_PROVIDER_OPTIONS (from the environment) is invalid: expected \"credentialName\" to be environment, workload-identity, managed-identity or azure-cli, received {shown}. To fix it, set \"credentialName\" to one of those names; the connection string or account URL goes in \"connectionString\"")),
+        ] {
+            let mut options = serde_json::json!({"connectionString": "UseDevelopmentStorage=true", "container": "cache"});
+            options[field] = serde_json::Value::String(secret.clone());
+            let msg = err(&r.pkg, &Options::default(), &[("BACKFILL_CACHE_PROVIDER", "azure-blob"), ("BACKFILL_CACHE_PROVIDER_OPTIONS", &options.to_string())]);
+            assert_eq!(msg, expected, "{field} = {kind}");
+        }
+    }
+}
+
+fn azure(options: serde_json::Value) -> Result<Config> {
+    let r = repo();
+    load(
+        &r.pkg,
+        &Options::default(),
+        &[
+            ("BACKFILL_CACHE_PROVIDER", "azure-blob"),
+            ("BACKFILL_CACHE_PROVIDER_OPTIONS", &options.to_string()),
+        ],
+    )
+}
+
+#[test]
+fn unknown_provider_fields_are_named_with_the_closest_known_one() {
+    const KNOWN: &str =
+        "Known fields: connectionString, container, maxSize, credentialName, signingKey, timeoutScale";
+    const P: &str = "BACKFILL_CACHE_PROVIDER_OPTIONS (from the environment)";
+    let warned = |field: &str, hint: &str| {
+        format!("{P} has an unknown field \"{field}\", which is ignored{hint} {KNOWN}")
+    };
+    let signing = |field: &str| {
+        format!("{P} is invalid: expected the field \"signingKey\" (spelled exactly so), received a field \"{field}\", which is not read, so uploads would not be signed and downloads not checked. To fix it, rename \"{field}\" to \"signingKey\"")
+    };
+    let required = |field: &str, known: &str| {
+        format!("{P} is invalid: expected \"{known}\" to be a non-empty string for the azure-blob provider, received no such field, but a field \"{field}\" (did you mean \"{known}\"?). To fix it, rename \"{field}\" to \"{known}\"")
+    };
+    // (extra field, what the user is told: Ok(warning) or Err(error))
+    let table: Vec<(&str, std::result::Result<String, String>)> = vec![
+        (
+            "maxsize",
+            Ok(warned("maxsize", "; did you mean \"maxSize\"?")),
+        ),
+        (
+            "max_size",
+            Ok(warned("max_size", "; did you mean \"maxSize\"?")),
+        ),
+        (
+            "credentialname",
+            Ok(warned(
+                "credentialname",
+                "; did you mean \"credentialName\"?",
+            )),
+        ),
+        (
+            "ConnectionString",
+            Ok(warned(
+                "ConnectionString",
+                "; did you mean \"connectionString\"?",
+            )),
+        ),
+        (
+            "signKey",
+            Ok(warned("signKey", "; did you mean \"signingKey\"?")),
+        ),
+        (
+            "timeout",
+            Ok(warned("timeout", "; did you mean \"timeoutScale\"?")),
+        ),
+        ("retries", Ok(warned("retries", "."))),
+        ("signingkey", Err(signing("signingkey"))),
+        ("signing_key", Err(signing("signing_key"))),
+        ("SIGNING-KEY", Err(signing("SIGNING-KEY"))),
+        ("signinKey", Err(signing("signinKey"))),
+        ("singingKey", Err(signing("singingKey"))),
+        ("signingKeys", Err(signing("signingKeys"))),
+    ];
+    for (field, expected) in table {
+        let mut options = serde_json::json!({"connectionString": "UseDevelopmentStorage=true", "container": "cache"});
+        options[field] = serde_json::Value::String("VALUE-NEVER-SHOWN".into());
+        let got = azure(options)
+            .map(|c| c.warnings)
+            .map_err(|e| e.to_string());
+        match expected {
+            Ok(w) => assert_eq!(got, Ok(vec![w]), "{field}"),
+            Err(e) => assert_eq!(got, Err(e), "{field}"),
+        }
+    }
+
+    // With signingKey given, signing is on: a stray near miss is only a warning.
+    let got = azure(
+        serde_json::json!({"connectionString": "UseDevelopmentStorage=true", "container": "cache", "signingKey": "k", "signing_key": "k"}),
+    );
+    let c = got.unwrap();
+    assert!(c.azure.unwrap().signing_key.is_some());
+    assert_eq!(
+        c.warnings,
+        vec![warned("signing_key", "; did you mean \"signingKey\"?")]
+    );
+
+    let got = azure(
+        serde_json::json!({"conectionString": "UseDevelopmentStorage=true", "container": "cache"}),
+    );
+    assert_eq!(
+        got.unwrap_err().to_string(),
+        required("conectionString", "connectionString")
+    );
+    let got = azure(
+        serde_json::json!({"connectionString": "UseDevelopmentStorage=true", "containerName": "cache"}),
+    );
+    assert_eq!(
+        got.unwrap_err().to_string(),
+        required("containerName", "container")
+    );
+    let got = azure(
+        serde_json::json!({"connectionString": "UseDevelopmentStorage=true", "bucket": "cache"}),
+    );
+    assert_eq!(got.unwrap_err().to_string(), format!("{P} is invalid: expected \"container\" to be a non-empty string for the azure-blob provider, received no such field. To fix it, add \"container\" to the JSON object"));
+
+    // Only the azure-blob provider reads the options.
+    let r = repo();
+    let c = load(
+        &r.pkg,
+        &Options::default(),
+        &[("BACKFILL_CACHE_PROVIDER_OPTIONS", r#"{"signingkey":"x"}"#)],
+    )
+    .unwrap();
+    assert!(c.warnings.is_empty());
+}

@@ -1,0 +1,269 @@
+//! `BACKFILL_CACHE_PROVIDER_OPTIONS`: the JSON object and the fields the
+//! `azure-blob` provider reads from it.
+//!
+//! No value of a field is ever echoed (the object holds the connection
+//! string); field names are, through the redaction rule.
+
+use serde_json::Value;
+
+use super::redact::{secret_kind, shown};
+use super::{invalid, json_kind, raw_text, AzureBlobOptions, Origin, Raw, Secret};
+use crate::error::Result;
+
+/// Every field the `azure-blob` provider reads. A field not listed here is
+/// warned about (with the closest listed one) and ignored: a new option is
+/// one more line here, plus the code that reads it in [`azure_options`].
+pub const AZURE_BLOB_FIELDS: &[&str] = &[
+    "connectionString",
+    "container",
+    "maxSize",
+    "credentialName",
+    "signingKey",
+    "timeoutScale",
+];
+
+/// Fields a misspelling of which is an error, not a warning: ignoring a
+/// misspelt `signingKey` would silently turn off the protection the user
+/// asked for.
+const SECURITY_FIELDS: &[&str] = &["signingKey"];
+
+const VAR: &str = "BACKFILL_CACHE_PROVIDER_OPTIONS";
+
+/// Parses the variable's text (or takes the code option's value) and checks
+/// that it is a JSON object; errors never show the text.
+pub(super) fn parse_provider_options(raw: Raw, origin: &Origin) -> Result<Value> {
+    const EXPECTED: &str =
+        "a JSON object such as {\"connectionString\":\"...\",\"container\":\"...\"}";
+    let value = match raw {
+        Raw::Json(v) => v,
+        other => {
+            let text = raw_text(other);
+            serde_json::from_str::<Value>(&text).map_err(|e| {
+                // Only the position is shown: the value may hold a secret.
+                invalid(
+                    VAR,
+                    origin,
+                    EXPECTED,
+                    format!(
+                        "text that could not be parsed as JSON (error at line {} column {}; the value is not shown because it may hold a secret)",
+                        e.line(),
+                        e.column()
+                    ),
+                    "check the quoting: in a shell or .env file, wrap the whole JSON in single quotes",
+                )
+            })?
+        }
+    };
+    if !value.is_object() {
+        return Err(invalid(
+            VAR,
+            origin,
+            EXPECTED,
+            format!("a JSON {}", json_kind(&value)),
+            "give a JSON object",
+        ));
+    }
+    Ok(value)
+}
+
+/// The options of the `azure-blob` provider. Unknown fields add a warning to
+/// `warnings`; a near miss of a security field is an error.
+pub(super) fn azure_options(
+    json: &Value,
+    origin: &Origin,
+    warnings: &mut Vec<String>,
+) -> Result<AzureBlobOptions> {
+    let unknown: Vec<&str> = json
+        .as_object()
+        .map(|o| {
+            o.keys()
+                .map(String::as_str)
+                .filter(|k| !AZURE_BLOB_FIELDS.contains(k))
+                .collect()
+        })
+        .unwrap_or_default();
+    for key in &unknown {
+        // With the field itself given, a near miss is a stray duplicate
+        // (warned about below): the protection is on.
+        if let Some(field) = SECURITY_FIELDS
+            .iter()
+            .filter(|f| json.get(**f).is_none())
+            .find(|f| distance(&normalize(key), &normalize(f)) <= 2)
+        {
+            return Err(invalid(
+                VAR,
+                origin,
+                &format!("the field \"{field}\" (spelled exactly so)"),
+                format!(
+                    "a field {}, which is not read, so uploads would not be signed and downloads not checked",
+                    shown(key)
+                ),
+                &format!("rename {} to \"{field}\"", shown(key)),
+            ));
+        }
+    }
+
+    let string_field = |field: &str, required: bool| -> Result<Option<String>> {
+        match json.get(field) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
+            None | Some(Value::Null) if !required => Ok(None),
+            other => {
+                let near = unknown
+                    .iter()
+                    .find(|k| closest(k) == Some(field))
+                    .filter(|_| other.is_none());
+                let received = match (other, near) {
+                    (None, Some(k)) => format!(
+                        "no such field, but a field {} (did you mean \"{field}\"?)",
+                        shown(k)
+                    ),
+                    (None, None) => "no such field".to_string(),
+                    (Some(v), _) => format!("a JSON {}", json_kind(v)),
+                };
+                let fix = match near {
+                    Some(k) => format!("rename {} to \"{field}\"", shown(k)),
+                    None => format!("add \"{field}\" to the JSON object"),
+                };
+                Err(invalid(
+                    VAR,
+                    origin,
+                    &format!("\"{field}\" to be a non-empty string for the azure-blob provider"),
+                    received,
+                    &fix,
+                ))
+            }
+        }
+    };
+    let connection_string = string_field("connectionString", true)?.unwrap_or_default();
+    let credential_name = string_field("credentialName", false)?;
+    if let Some(name) = credential_name
+        .as_deref()
+        .filter(|n| secret_kind(n).is_some())
+    {
+        return Err(invalid(
+            VAR,
+            origin,
+            "\"credentialName\" to be environment, workload-identity, managed-identity or azure-cli",
+            shown(name),
+            "set \"credentialName\" to one of those names; the connection string or account URL goes in \"connectionString\"",
+        ));
+    }
+    if let Err(why) =
+        crate::remote::parse_connection(&connection_string, credential_name.as_deref())
+    {
+        return Err(invalid(
+            VAR,
+            origin,
+            "\"connectionString\" to be an Azure Storage connection string with an AccountKey or a SharedAccessSignature, \
+             or an account URL with a \"credentialName\"",
+            format!("a connection string where {why} (the value is not shown because it holds a secret)"),
+            "copy the connection string again from the storage account's \"Access keys\" or \"Shared access signature\" page",
+        ));
+    }
+    let signing_key = string_field("signingKey", false)?.map(Secret);
+    let container = string_field("container", true)?.unwrap_or_default();
+    if secret_kind(&container).is_some() {
+        return Err(invalid(
+            VAR,
+            origin,
+            "\"container\" to be the name of a blob container",
+            shown(&container),
+            "set \"container\" to the container's name; the connection string goes in \"connectionString\"",
+        ));
+    }
+    let max_size = match json.get("maxSize") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_u64().ok_or_else(|| {
+            invalid(
+                VAR,
+                origin,
+                "\"maxSize\" to be a whole number of bytes",
+                match v {
+                    Value::Number(n) => format!("{n}"),
+                    other => format!("a JSON {}", json_kind(other)),
+                },
+                "give maxSize as a number of bytes, or leave it out",
+            )
+        })?),
+    };
+    let timeout_scale = match json.get("timeoutScale") {
+        None | Some(Value::Null) => 1.0,
+        Some(v) => v
+            .as_f64()
+            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 1000.0)
+            .ok_or_else(|| {
+                invalid(
+                    VAR,
+                    origin,
+                    "\"timeoutScale\" to be a number above 0 and at most 1000",
+                    match v {
+                        Value::Number(n) => format!("{n}"),
+                        other => format!("a JSON {}", json_kind(other)),
+                    },
+                    "give timeoutScale as a number such as 2 (twice the default time bounds), or leave it out",
+                )
+            })?,
+    };
+
+    for key in unknown {
+        let hint = match closest(key) {
+            Some(field) => format!("; did you mean \"{field}\"?"),
+            None => ".".to_string(),
+        };
+        warnings.push(format!(
+            "{VAR} {origin} has an unknown field {}, which is ignored{hint} Known fields: {}",
+            shown(key),
+            AZURE_BLOB_FIELDS.join(", ")
+        ));
+    }
+    Ok(AzureBlobOptions {
+        connection_string: Secret(connection_string),
+        container,
+        max_size,
+        credential_name,
+        signing_key,
+        timeout_scale,
+    })
+}
+
+/// The known field `key` is most likely a misspelling of, if any: the
+/// nearest by edit distance (ignoring case, `_` and `-`) within 3 edits, or
+/// one that contains it or that it contains.
+fn closest(key: &str) -> Option<&'static str> {
+    let k = normalize(key);
+    AZURE_BLOB_FIELDS
+        .iter()
+        .map(|f| (distance(&k, &normalize(f)), *f))
+        .filter(|(d, f)| {
+            let n = normalize(f);
+            *d <= 3 || (k.len() >= 4 && (n.contains(&k) || k.contains(&n)))
+        })
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, f)| f)
+}
+
+/// `name` in lower case without `_`, `-` and spaces.
+fn normalize(name: &str) -> String {
+    name.chars()
+        .filter(|c| !matches!(c, '_' | '-' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Levenshtein distance.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
