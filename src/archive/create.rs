@@ -1,6 +1,5 @@
 //! Writing an entry of the local store as a tar stream.
 
-use std::fs::File;
 use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,15 +16,17 @@ pub fn write_archive(store: &LocalStore, manifest: &Manifest, out: impl Write) -
     let mut builder = tar::Builder::new(out);
     for f in &manifest.files {
         let mut header = file_header(f, now);
-        let content = File::open(store.content_path(&f.digest))?;
-        let mut reader = Verified {
-            inner: io::Read::take(content, f.size),
-            hasher: blake3::Hasher::new(),
-            read: 0,
-            size: f.size,
-            digest: &f.digest,
-        };
-        builder.append_data(&mut header, &f.path, &mut reader)?;
+        // Verified as it is read: a damaged store never uploads a damaged
+        // archive, since the upload is only committed once all of it was read.
+        let mut reader = store.open_content(&f.digest, f.size)?;
+        builder
+            .append_data(&mut header, &f.path, &mut reader)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::InvalidData => {
+                    io::Error::new(io::ErrorKind::InvalidData, format!("stored {e}"))
+                }
+                _ => e,
+            })?;
     }
     append_links(&mut builder, manifest, now)?;
     builder.into_inner()?.flush()
@@ -96,34 +97,5 @@ impl Write for Counter {
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
-    }
-}
-
-/// Reads a stored content and fails at its end if it is not what the
-/// manifest says, so a damaged store never uploads a damaged archive: the
-/// upload is only committed after the whole archive was read.
-struct Verified<'a, R> {
-    inner: R,
-    hasher: blake3::Hasher,
-    read: u64,
-    size: u64,
-    digest: &'a str,
-}
-
-impl<R: io::Read> io::Read for Verified<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.read += n as u64;
-        if n == 0 || self.read == self.size {
-            let actual = self.hasher.finalize();
-            if self.read != self.size || actual.to_hex().as_str() != self.digest {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("stored content {} is corrupt", self.digest),
-                ));
-            }
-        }
-        Ok(n)
     }
 }

@@ -16,7 +16,7 @@ use crate::remote::signature::Signer;
 use crate::remote::{
     FailureKind, Health, Lookup, Remote, RemoteFailure, SizeLimited, TransferError,
 };
-use crate::store::{FetchReport, LocalStore, RestoreOptions};
+use crate::store::{LocalStore, RestoreOptions, RestoreReport};
 
 /// A remote with the policy the engine applies to it.
 pub struct RemoteLayer {
@@ -29,7 +29,7 @@ pub struct RemoteLayer {
 
 /// What the remote gave for a fetch.
 pub enum RemoteFetch {
-    Hit(crate::store::FetchReport),
+    Hit(crate::store::RestoreReport),
     Miss {
         warning: Option<String>,
         note: Option<String>,
@@ -146,7 +146,9 @@ impl RemoteLayer {
                 });
             }
         }
-        let _lock = store.lock_for_writing()?;
+        // The store's entry writer holds its lock until the commit; dropped
+        // on any refusal or failure below, it leaves the store as it was.
+        let mut entry = store.begin_entry(key)?;
         let mut signer = Signer::new(self.signing_key.as_deref());
         // The size was checked before the download (when known), but the
         // blob may have been replaced since: the download stops at maxSize.
@@ -163,8 +165,8 @@ impl RemoteLayer {
                 )),
             })
         };
-        let archive = match ingest_archive(store, key, &mut reader) {
-            Ok(m) => m,
+        match ingest_archive(&mut entry, &mut reader) {
+            Ok(()) => {}
             Err(IngestError::Stream(_) | IngestError::Refused(_)) if reader.inner.exceeded() => {
                 return over_max_size(self.max_size)
             }
@@ -184,7 +186,7 @@ impl RemoteLayer {
                 };
                 return miss(self.failed(&f, "download"));
             }
-        };
+        }
         // Read what follows the tar's end marker too, so the digest covers
         // the whole blob.
         if let Err(e) = io::copy(&mut reader, &mut io::sink()) {
@@ -205,18 +207,17 @@ impl RemoteLayer {
                 self.remote.describe()
             )));
         }
-        archive.commit(store, key)?;
-        drop(_lock);
-        match store.fetch(key, cwd, options)? {
-            FetchReport::Hit(r) => {
+        entry.commit()?;
+        match store.restore(key, cwd, options)? {
+            RestoreReport::Hit(r) => {
                 remote_hits()
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(self.hit_id(key));
-                Ok(RemoteFetch::Hit(FetchReport::Hit(r)))
+                Ok(RemoteFetch::Hit(RestoreReport::Hit(r)))
             }
-            FetchReport::Unusable(why) => miss(Some(why)),
-            FetchReport::Miss => miss(None),
+            RestoreReport::Unusable(why) => miss(Some(why)),
+            RestoreReport::Miss => miss(None),
         }
     }
 
@@ -279,7 +280,7 @@ impl RemoteLayer {
         }
         // Read the store under its lock, so a concurrent clear or purge
         // cannot pull contents from under the upload.
-        let _lock = store.lock_for_writing()?;
+        let _lock = store.lock_shared()?;
         let mut local_error = None;
         let result = self.remote.upload(key, size, &mut |out, metadata| {
             let mut signer = Signer::new(self.signing_key.as_deref());

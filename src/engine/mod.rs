@@ -20,7 +20,7 @@ use crate::config::{Config, Options, Provider};
 use crate::error::Result;
 use crate::output_glob::OutputGlob;
 use crate::remote::Health;
-use crate::store::{FetchReport, LocalStore, PurgeReport, RestoreOptions};
+use crate::store::{LocalStore, PurgeReport, RestoreOptions, RestoreReport};
 pub use fallback::Upload;
 use fallback::{RemoteFetch, RemoteLayer};
 
@@ -139,10 +139,10 @@ impl Engine {
             may_write_store: self.config.mode.writes(),
         };
         let mut warnings = Vec::new();
-        match self.store.fetch(key, &self.config.cwd, options)? {
-            FetchReport::Miss => {}
-            FetchReport::Unusable(why) => warnings.push(why),
-            FetchReport::Hit(r) => return Ok(hit(Source::Local, r, warnings)),
+        match self.store.restore(key, &self.config.cwd, options)? {
+            RestoreReport::Miss => {}
+            RestoreReport::Unusable(why) => warnings.push(why),
+            RestoreReport::Hit(r) => return Ok(hit(Source::Local, r, warnings)),
         }
         let Some(remote) = &self.remote else {
             return Ok(FetchOutcome {
@@ -174,7 +174,7 @@ impl Engine {
         mut warnings: Vec<String>,
     ) -> Result<FetchOutcome> {
         match remote.fetch(store, key, &self.config.cwd, options)? {
-            RemoteFetch::Hit(FetchReport::Hit(r)) => Ok(hit(Source::Remote, r, warnings)),
+            RemoteFetch::Hit(RestoreReport::Hit(r)) => Ok(hit(Source::Remote, r, warnings)),
             RemoteFetch::Hit(_) => Ok(FetchOutcome {
                 warnings,
                 ..FetchOutcome::default()

@@ -1,11 +1,11 @@
-//! Storing an entry: contents first, then the manifest, so a crash at any
-//! point leaves either no entry or a complete one.
+//! Storing a put's outputs: each file's content into the store (in
+//! parallel, each once), each link as its target, through the store's entry
+//! writer, so the manifest is written last.
 
 use rayon::prelude::*;
 
-use super::content::{self, store_file};
-use super::lock::StoreLock;
-use super::manifest::{FileRecord, LinkRecord, Manifest, MANIFEST_VERSION};
+use super::content_writer::store_file;
+use super::manifest::{FileRecord, LinkRecord};
 use super::LocalStore;
 use crate::cache_key::CacheKey;
 use crate::error::{CacheError, IoContext, Result};
@@ -30,7 +30,7 @@ enum Captured {
 }
 
 pub fn put(store: &LocalStore, key: &CacheKey, outputs: &[FoundOutput]) -> Result<PutReport> {
-    let _lock = StoreLock::shared(store.root(), true)?;
+    let mut entry = store.begin_entry(key)?;
     let captured: Vec<Captured> = super::on_io_pool(|| {
         outputs
             .par_iter()
@@ -69,49 +69,20 @@ pub fn put(store: &LocalStore, key: &CacheKey, outputs: &[FoundOutput]) -> Resul
     })?;
 
     let mut report = PutReport::default();
-    let mut manifest = Manifest {
-        version: MANIFEST_VERSION,
-        key: key.as_str().to_string(),
-        files: Vec::new(),
-        links: Vec::new(),
-    };
     for c in captured {
         match c {
             Captured::File(f, new_bytes) => {
                 report.files += 1;
                 report.bytes += f.size;
                 report.new_bytes += new_bytes;
-                manifest.files.push(f);
+                entry.add_stored(f);
             }
             Captured::Link(l) => {
                 report.links += 1;
-                manifest.links.push(l);
+                entry.add_link(l);
             }
         }
     }
-    write_manifest(store, key, &manifest)?;
+    entry.commit()?;
     Ok(report)
-}
-
-/// Writes a manifest: temp file, then rename over the entry. The file is
-/// created read-only (0444 less the umask), as contents are.
-pub fn write_manifest(store: &LocalStore, key: &CacheKey, manifest: &Manifest) -> Result<()> {
-    let json = manifest.encode().map_err(|e| {
-        CacheError::io(
-            "encode the manifest of",
-            &store.entry_path(key),
-            std::io::Error::other(e),
-        )
-    })?;
-    let dir = store.tmp_dir();
-    std::fs::create_dir_all(&dir).at("create the cache folder", &dir)?;
-    // Readable by every user the umask allows, like the contents: a store
-    // shared by several users (a CI cache, a container) serves them all.
-    let mut tmp = tempfile::Builder::new()
-        .prefix("entry-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o444))
-        .tempfile_in(&dir)
-        .at("create a temp file in", &dir)?;
-    std::io::Write::write_all(tmp.as_file_mut(), &json).at("write to the cache", tmp.path())?;
-    content::persist(tmp, &store.entry_path(key))
 }

@@ -15,7 +15,9 @@
 //! never leaves a hit with missing files; contents are verified on restore.
 
 mod capture;
-mod content;
+mod content_reader;
+mod content_writer;
+mod entry_writer;
 mod io_pool;
 pub mod lock;
 mod manifest;
@@ -25,14 +27,16 @@ mod restore;
 use std::path::{Path, PathBuf};
 
 pub use capture::PutReport;
-pub use content::{IngestFailure, Ingested, Staged};
+pub use content_reader::ContentReader;
+pub use content_writer::{IngestFailure, Ingested, Staged};
+pub use entry_writer::EntryWriter;
 pub(crate) use io_pool::on_io_pool;
 pub use manifest::{
     case_conflict, is_safe_relative, layout_conflict, FileRecord, LinkRecord, Manifest,
     ManifestError, MANIFEST_VERSION, MODE_MASK,
 };
 pub use purge::{PurgeReport, Usage};
-pub use restore::{FetchReport, RestoreOptions, Restored};
+pub use restore::{RestoreOptions, RestoreReport, Restored};
 
 use crate::cache_key::CacheKey;
 use crate::error::Result;
@@ -86,27 +90,36 @@ impl LocalStore {
         capture::put(self, key, outputs)
     }
 
-    /// Writes everything `reader` yields to the store's temp folder as one
-    /// content, to be committed into the store once the whole archive it
-    /// came from is accepted. Call while holding
-    /// [`LocalStore::lock_for_writing`] until the commit.
-    pub fn stage_content(
-        &self,
-        reader: &mut impl std::io::Read,
-    ) -> std::result::Result<Staged, IngestFailure> {
-        content::stage(self, reader)
+    /// Starts writing the entry of `key`: the one way an entry is written
+    /// (see [`EntryWriter`]).
+    pub fn begin_entry(&self, key: &CacheKey) -> Result<EntryWriter<'_>> {
+        EntryWriter::begin(self, key)
     }
 
     /// Writes `manifest` as the entry of `key`, atomically; its contents
-    /// must already be in the store.
+    /// must already be in the store (tests and repairs; puts and ingests
+    /// go through [`LocalStore::begin_entry`]).
     pub fn write_manifest(&self, key: &CacheKey, manifest: &Manifest) -> Result<()> {
-        capture::write_manifest(self, key, manifest)
+        entry_writer::write_manifest(self, key, manifest)
     }
 
-    /// Takes the store's shared lock, creating the store if needed; hold it
-    /// from the first content written until the manifest is.
-    pub fn lock_for_writing(&self) -> Result<Option<lock::StoreLock>> {
+    /// Takes the store's shared lock, creating the store if needed: hold it
+    /// while reading contents (for an upload), so a purge or clear cannot
+    /// remove them meanwhile.
+    pub fn lock_shared(&self) -> Result<Option<lock::StoreLock>> {
         lock::StoreLock::shared(self.root(), true)
+    }
+
+    /// Opens the stored content `digest` for reading through the verifying
+    /// reader: reading fails (`InvalidData`) unless it is `size` bytes with
+    /// that digest.
+    pub fn open_content(
+        &self,
+        digest: &str,
+        size: u64,
+    ) -> std::io::Result<ContentReader<std::fs::File>> {
+        let file = std::fs::File::open(self.content_path(digest))?;
+        Ok(ContentReader::expecting(file, size, digest))
     }
 
     /// Reads the manifest of `key`, if there is a usable one.
@@ -116,13 +129,13 @@ impl LocalStore {
     }
 
     /// Restores the entry of `key` into `cwd`.
-    pub fn fetch(
+    pub fn restore(
         &self,
         key: &CacheKey,
         cwd: &Path,
         options: RestoreOptions,
-    ) -> Result<FetchReport> {
-        restore::fetch(self, key, cwd, options)
+    ) -> Result<RestoreReport> {
+        restore::restore(self, key, cwd, options)
     }
 
     /// Removes entries not used for `days` days and contents no entry uses.

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::content::{self, copy_out, Copied, CopyFailure};
+use super::content_reader::{self as content, copy_out, Copied, CopyFailure};
 use super::lock::StoreLock;
 use super::manifest::{FileRecord, LinkRecord, Manifest, ManifestError, MODE_MASK};
 use super::LocalStore;
@@ -38,7 +38,7 @@ pub struct RestoreOptions {
 
 /// What a fetch found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FetchReport {
+pub enum RestoreReport {
     /// No entry for the key.
     Miss,
     /// An entry exists but cannot be used; the text says why, for a warning.
@@ -90,15 +90,15 @@ fn permission_denied(e: &CacheError) -> bool {
     matches!(e, CacheError::Io { source, .. } if source.kind() == io::ErrorKind::PermissionDenied)
 }
 
-pub fn fetch(
+pub fn restore(
     store: &LocalStore,
     key: &CacheKey,
     cwd: &Path,
     options: RestoreOptions,
-) -> Result<FetchReport> {
+) -> Result<RestoreReport> {
     let entry = store.entry_path(key);
     let unreadable = |what: String| {
-        FetchReport::Unusable(format!(
+        RestoreReport::Unusable(format!(
             "local cache entry for hash {} ({}) cannot be read: {what}; treated as a miss. \
              {UNREADABLE_FIX}",
             key.as_str(),
@@ -114,7 +114,7 @@ pub fn fetch(
     };
     let (bytes, read_inode) = match read_with_inode(&entry) {
         Ok(read) => read,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(FetchReport::Miss),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(RestoreReport::Miss),
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
             return Ok(unreadable(format!("permission denied ({e})")))
         }
@@ -125,7 +125,7 @@ pub fn fetch(
         // a good one over it since.
         let still_same = fs::metadata(&entry).is_ok_and(|m| m.ino() == read_inode);
         let removed = options.may_write_store && still_same && fs::remove_file(&entry).is_ok();
-        FetchReport::Unusable(format!(
+        RestoreReport::Unusable(format!(
             "local cache entry for hash {} ({}) is unusable: {reason}; treated as a miss{}",
             key.as_str(),
             entry.display(),
@@ -139,7 +139,7 @@ pub fn fetch(
     let manifest = match Manifest::parse(&bytes, key.as_str()) {
         Ok(m) => m,
         // Written by an older version: stored again by the next put.
-        Err(ManifestError::OldFormat(_)) => return Ok(FetchReport::Miss),
+        Err(ManifestError::OldFormat(_)) => return Ok(RestoreReport::Miss),
         Err(ManifestError::Invalid(reason)) => return Ok(unusable(reason)),
     };
 
@@ -162,7 +162,7 @@ pub fn fetch(
                     let _ = file.set_modified(std::time::SystemTime::now());
                 }
             }
-            Ok(FetchReport::Hit(report))
+            Ok(RestoreReport::Hit(report))
         }
         Ok(Applied::BadContent(why)) => {
             undo.roll_back();

@@ -86,13 +86,13 @@ const RO: RestoreOptions = RestoreOptions {
     may_write_store: false,
 };
 
-fn fetch(f: &Fixture, k: &str) -> FetchReport {
-    f.store.fetch(&key(k), &f.pkg, RW).unwrap()
+fn fetch(f: &Fixture, k: &str) -> RestoreReport {
+    f.store.restore(&key(k), &f.pkg, RW).unwrap()
 }
 
-fn hit(r: FetchReport) -> restore::Restored {
+fn hit(r: RestoreReport) -> restore::Restored {
     match r {
-        FetchReport::Hit(r) => r,
+        RestoreReport::Hit(r) => r,
         other => panic!("expected a hit, got {other:?}"),
     }
 }
@@ -146,7 +146,7 @@ fn round_trip_table() {
             symlink(target, f.pkg.join(rel)).unwrap();
         }
         let before = snapshot(&f.pkg);
-        assert_eq!(fetch(&f, "k1"), FetchReport::Miss, "{name}");
+        assert_eq!(fetch(&f, "k1"), RestoreReport::Miss, "{name}");
         let put = put_globs(&f, "k1", &["lib/**"]);
         assert_eq!(put.files as usize, files.len(), "{name}");
         assert_eq!(put.links as usize, links.len(), "{name}");
@@ -219,7 +219,7 @@ fn corrupt_content_is_a_miss_with_a_warning_and_outputs_stay_as_they_were() {
     fs::remove_file(f.pkg.join("lib/b.js")).unwrap();
     let before = snapshot(&f.pkg);
     match fetch(&f, "k") {
-        FetchReport::Unusable(why) => {
+        RestoreReport::Unusable(why) => {
             assert!(
                 why.contains(&format!("content {digest} is corrupt")),
                 "{why}"
@@ -236,7 +236,7 @@ fn corrupt_content_is_a_miss_with_a_warning_and_outputs_stay_as_they_were() {
     );
     // Reported once: the entry and the bad content are gone, so the next
     // fetch is a plain miss and the next put stores the content again.
-    assert_eq!(fetch(&f, "k"), FetchReport::Miss);
+    assert_eq!(fetch(&f, "k"), RestoreReport::Miss);
     assert!(!blob.exists());
     write(&f.pkg, "lib/b.js", b"bbbb", 0o644);
     put_globs(&f, "k", &["lib/**"]);
@@ -251,14 +251,14 @@ fn missing_content_and_corrupt_manifests_are_misses_with_warnings() {
     fs::remove_file(f.store.content_path(&blake3::hash(b"aaaa").to_hex())).unwrap();
     fs::remove_dir_all(f.pkg.join("lib")).unwrap();
     match fetch(&f, "k") {
-        FetchReport::Unusable(why) => assert!(why.contains("is missing"), "{why}"),
+        RestoreReport::Unusable(why) => assert!(why.contains("is missing"), "{why}"),
         other => panic!("{other:?}"),
     }
     write(&f.pkg, "lib/a.js", b"aaaa", 0o644);
     put_globs(&f, "k2", &["lib/**"]);
     fs::write(f.store.entry_path(&key("k2")), b"{ torn").unwrap();
     match fetch(&f, "k2") {
-        FetchReport::Unusable(why) => assert!(why.contains("is not valid"), "{why}"),
+        RestoreReport::Unusable(why) => assert!(why.contains("is not valid"), "{why}"),
         other => panic!("{other:?}"),
     }
 }
@@ -271,15 +271,15 @@ fn read_only_fetch_writes_nothing_to_the_store() {
     fs::write(f.store.entry_path(&key("k")), b"broken").unwrap();
     let before = snapshot(f.store.root());
     assert!(matches!(
-        f.store.fetch(&key("k"), &f.pkg, RO).unwrap(),
-        FetchReport::Unusable(_)
+        f.store.restore(&key("k"), &f.pkg, RO).unwrap(),
+        RestoreReport::Unusable(_)
     ));
     assert_eq!(snapshot(f.store.root()), before);
     // A store that does not exist is a miss and is not created.
     let empty = LocalStore::new(&f._tmp.path().join("nothing"));
     assert_eq!(
-        empty.fetch(&key("k"), &f.pkg, RO).unwrap(),
-        FetchReport::Miss
+        empty.restore(&key("k"), &f.pkg, RO).unwrap(),
+        RestoreReport::Miss
     );
     assert!(!f._tmp.path().join("nothing").exists());
 }
@@ -295,7 +295,7 @@ fn never_restores_through_a_symlinked_folder() {
     symlink(&outside, f.pkg.join("lib/sub")).unwrap();
     let err = f
         .store
-        .fetch(&key("k"), &f.pkg, RW)
+        .restore(&key("k"), &f.pkg, RW)
         .unwrap_err()
         .to_string();
     assert!(err.contains("lib/sub: it is a symbolic link"), "{err}");
@@ -314,7 +314,7 @@ fn crash_points_of_a_put_never_leave_a_hit() {
         .unwrap()
         .find(&f.pkg, None)
         .unwrap();
-    let _ = content::store_file(&f.store, &outputs[0].abs).unwrap();
+    let _ = content_writer::store_file(&f.store, &outputs[0].abs).unwrap();
     // Killed in the middle of writing a content or a manifest temp file.
     let shard = f.store.content_path(&"ab".repeat(32));
     let shard = shard.parent().unwrap();
@@ -322,7 +322,7 @@ fn crash_points_of_a_put_never_leave_a_hit() {
     fs::write(shard.join(".tmp-half"), b"aa").unwrap();
     fs::create_dir_all(f.store.tmp_dir()).unwrap();
     fs::write(f.store.tmp_dir().join("entry-half"), b"{\"vers").unwrap();
-    assert_eq!(fetch(&f, "k"), FetchReport::Miss);
+    assert_eq!(fetch(&f, "k"), RestoreReport::Miss);
     let purged = f.store.purge(0.0).unwrap();
     assert_eq!(purged.contents_removed, 2);
     assert_eq!(fs::read_dir(f.store.tmp_dir()).unwrap().count(), 0);
@@ -352,7 +352,7 @@ fn purge_keeps_used_entries_and_their_contents() {
         (r.entries_removed, r.entries_kept, r.contents_removed),
         (1, 1, 1)
     );
-    assert_eq!(fetch(&f, "old"), FetchReport::Miss);
+    assert_eq!(fetch(&f, "old"), RestoreReport::Miss);
     fs::remove_dir_all(f.pkg.join("lib")).unwrap();
     hit(fetch(&f, "new"));
     assert_eq!(fs::read(f.pkg.join("lib/shared.js")).unwrap(), b"shared");
@@ -365,7 +365,7 @@ fn purge_keeps_used_entries_and_their_contents() {
     assert_eq!(f.store.purge(5.0).unwrap().entries_removed, 0);
     let cleared = f.store.clear().unwrap();
     assert_eq!(cleared.entries_removed, 1);
-    assert_eq!(fetch(&f, "new"), FetchReport::Miss);
+    assert_eq!(fetch(&f, "new"), RestoreReport::Miss);
     let left: Vec<_> = fs::read_dir(f.store.root())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -418,7 +418,7 @@ fn concurrent_puts_fetches_and_purges_never_restore_a_torn_entry() {
                     } else {
                         let _ = fs::remove_dir_all(&out);
                         fs::create_dir_all(&out).unwrap();
-                        if let FetchReport::Hit(_) = store.fetch(&k, &out, RW).unwrap() {
+                        if let RestoreReport::Hit(_) = store.restore(&k, &out, RW).unwrap() {
                             assert_eq!(snapshot(&out), expected[v], "torn restore of hash-{v}");
                             hits += 1;
                         }
@@ -453,7 +453,7 @@ fn never_changes_a_mode_through_a_symlinked_folder() {
     symlink(&outside, f.pkg.join("lib")).unwrap();
     let err = f
         .store
-        .fetch(&key("k"), &f.pkg, RW)
+        .restore(&key("k"), &f.pkg, RW)
         .unwrap_err()
         .to_string();
     assert!(err.contains("lib: it is a symbolic link"), "{err}");
@@ -549,7 +549,7 @@ fn a_link_where_the_package_has_a_folder_changes_nothing() {
     write(&f.pkg, "lib/z.js", b"old z", 0o755);
     write(&f.pkg, "lib/dist/keep.js", b"k", 0o644);
     let before = snapshot(&f.pkg);
-    let err = f.store.fetch(&key("k"), &f.pkg, RW).unwrap_err();
+    let err = f.store.restore(&key("k"), &f.pkg, RW).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -593,7 +593,7 @@ fn a_bad_content_late_in_a_restore_puts_back_folders_files_and_modes() {
     write(&f.pkg, "lib/m.js", b"same", 0o600);
     write(&f.pkg, "lib/l.js", b"a file where a link goes", 0o644);
     let before = snapshot(&f.pkg);
-    assert!(matches!(fetch(&f, "k"), FetchReport::Unusable(_)));
+    assert!(matches!(fetch(&f, "k"), RestoreReport::Unusable(_)));
     assert_eq!(snapshot(&f.pkg), before);
     assert!(
         !f.pkg.join("lib/deep").exists(),
@@ -612,7 +612,7 @@ fn an_edited_manifest_is_a_miss_with_a_warning() {
     fs::write(&path, text.replace("lib/a.js", "lib/b.js")).unwrap();
     fs::remove_dir_all(f.pkg.join("lib")).unwrap();
     match fetch(&f, "k") {
-        FetchReport::Unusable(why) => assert!(
+        RestoreReport::Unusable(why) => assert!(
             why.contains(
                 "is unusable: its digest does not match its content (it was edited or damaged); treated as a miss"
             ),
@@ -631,7 +631,7 @@ fn an_entry_of_the_old_format_is_a_plain_miss() {
     let path = f.store.entry_path(&key("k"));
     fs::remove_file(&path).unwrap();
     fs::write(&path, br#"{"version":1,"key":"k","files":[],"links":[]}"#).unwrap();
-    assert_eq!(fetch(&f, "k"), FetchReport::Miss);
+    assert_eq!(fetch(&f, "k"), RestoreReport::Miss);
     put_globs(&f, "k", &["lib/**"]);
     hit(fetch(&f, "k"));
 }
@@ -711,7 +711,7 @@ fn a_failure_while_renaming_into_place_puts_everything_back() {
         return;
     }
     let before = snapshot(&f.pkg);
-    let result = f.store.fetch(&key("k"), &f.pkg, RW);
+    let result = f.store.restore(&key("k"), &f.pkg, RW);
     make_immutable(&f.pkg.join("lib/zz-link"), false);
     let err = result.unwrap_err().to_string();
     assert!(

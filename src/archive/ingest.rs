@@ -1,9 +1,9 @@
-//! Reading a remote tar into the local store.
+//! Ingesting a remote tar into the local store.
 //!
-//! Contents are staged in the store's temp folder as they stream in; only
-//! when the whole archive was read, found safe and consistent (and, by the
-//! caller, verified) are they committed into the store and the entry's
-//! manifest written. A cut download, a hostile or self-contradicting
+//! Contents are staged through the store's entry writer as they stream in;
+//! only when the whole archive was read, found safe and consistent (and, by
+//! the caller, verified) does the caller commit the entry, which moves the
+//! contents into the store and writes the manifest. A cut download, a hostile or self-contradicting
 //! archive thus leaves nothing in the store and touches no output. The
 //! package is then restored from the store like any local hit.
 
@@ -13,11 +13,10 @@ use std::io::{self, Read};
 
 use tar::EntryType;
 
-use crate::cache_key::CacheKey;
-use crate::error::{CacheError, Result};
+use crate::error::CacheError;
 use crate::store::{
-    case_conflict, is_safe_relative, layout_conflict, FileRecord, LinkRecord, LocalStore, Manifest,
-    Staged, MANIFEST_VERSION, MODE_MASK,
+    case_conflict, is_safe_relative, layout_conflict, EntryWriter, FileRecord, LinkRecord, Staged,
+    MODE_MASK,
 };
 
 /// Why an archive was not ingested.
@@ -43,28 +42,6 @@ impl fmt::Display for IngestError {
     }
 }
 
-/// An archive read and accepted, its contents staged but not yet in the
-/// store. [`IngestedArchive::commit`] stores it; dropping it leaves the
-/// store as it was.
-#[derive(Debug)]
-pub struct IngestedArchive {
-    /// The entry the archive makes.
-    pub manifest: Manifest,
-    staged: Vec<Staged>,
-}
-
-impl IngestedArchive {
-    /// Moves the contents into the store, then writes the manifest as the
-    /// entry of `key`. Call while still holding the store's lock.
-    pub fn commit(self, store: &LocalStore, key: &CacheKey) -> Result<Manifest> {
-        for content in self.staged {
-            content.commit(store)?;
-        }
-        store.write_manifest(key, &self.manifest)?;
-        Ok(self.manifest)
-    }
-}
-
 /// Remembers whether the tar reader met the end of the stream: a tar ends
 /// with zero blocks, so an archive whose entries end at end of stream was
 /// cut short (tar readers, the JS one included, take it as complete).
@@ -87,13 +64,9 @@ impl<R: Read> Read for EndOfStream<R> {
 /// path: nothing may leave the package, and the entries must be able to
 /// exist together on any system (no name that is two things, nothing below
 /// a file or a link, no names differing only in case). The end-of-archive
-/// marker must be there. Nothing enters the store until the result is
-/// committed.
-pub fn ingest_archive(
-    store: &LocalStore,
-    key: &CacheKey,
-    reader: impl Read,
-) -> std::result::Result<IngestedArchive, IngestError> {
+/// marker must be there. The files and links are added to `entry`; nothing
+/// enters the store until the caller commits it.
+pub fn ingest_archive(writer: &mut EntryWriter<'_>, reader: impl Read) -> Result<(), IngestError> {
     let refuse = |why: String| Err(IngestError::Refused(why));
     let mut files: BTreeMap<String, (FileRecord, Staged)> = BTreeMap::new();
     let mut links: BTreeMap<String, LinkRecord> = BTreeMap::new();
@@ -149,7 +122,7 @@ pub fn ingest_archive(
             EntryType::Regular | EntryType::Continuous => {
                 let mode = entry.header().mode().map_err(IngestError::Stream)? & MODE_MASK;
                 let mtime = entry.header().mtime().ok();
-                let staged = store.stage_content(&mut entry).map_err(|e| match e {
+                let staged = writer.stage(&mut entry).map_err(|e| match e {
                     crate::store::IngestFailure::Read(e) => IngestError::Stream(e),
                     crate::store::IngestFailure::Local(e) => IngestError::Local(e),
                 })?;
@@ -234,15 +207,13 @@ pub fn ingest_archive(
              (macOS, Windows) cannot hold apart"
         ));
     }
-    Ok(IngestedArchive {
-        manifest: Manifest {
-            version: MANIFEST_VERSION,
-            key: key.as_str().to_string(),
-            files: records,
-            links,
-        },
-        staged,
-    })
+    for (file, content) in records.into_iter().zip(staged) {
+        writer.add_staged(file, content);
+    }
+    for link in links {
+        writer.add_link(link);
+    }
+    Ok(())
 }
 
 /// A tar entry name as a package-relative path, or `None` if it could leave

@@ -1,0 +1,296 @@
+//! Reading contents: the one verifying reader every content passes through
+//! (blake3 as it is read, size and digest checked at its end), and copying
+//! a stored content out into a package.
+
+use std::fs::{File, Permissions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use super::LocalStore;
+use crate::error::CacheError;
+
+/// Contents up to this size are read in one piece; larger ones in chunks.
+pub const WHOLE_READ_LIMIT: u64 = 4 << 20;
+const CHUNK: usize = 1 << 20;
+
+/// Reads `inner`, hashing every byte. With an expectation it fails
+/// (`InvalidData`) as soon as the content proves not to be it: more bytes
+/// than expected, fewer at its end, or another digest.
+pub struct ContentReader<R> {
+    inner: R,
+    hasher: blake3::Hasher,
+    read: u64,
+    expect: Option<(u64, String)>,
+}
+
+impl<R: Read> ContentReader<R> {
+    /// A reader that only hashes.
+    pub fn new(inner: R) -> Self {
+        ContentReader {
+            inner,
+            hasher: blake3::Hasher::new(),
+            read: 0,
+            expect: None,
+        }
+    }
+
+    /// A reader that fails unless the content is `size` bytes with `digest`.
+    pub fn expecting(inner: R, size: u64, digest: &str) -> Self {
+        ContentReader {
+            expect: Some((size, digest.to_string())),
+            ..ContentReader::new(inner)
+        }
+    }
+
+    /// The blake3 digest (hex) and size of what was read.
+    pub fn finish(self) -> (String, u64) {
+        (self.hasher.finalize().to_hex().to_string(), self.read)
+    }
+
+    fn mismatch(&self) -> Option<io::Error> {
+        let (size, digest) = self.expect.as_ref()?;
+        let actual = self.hasher.finalize().to_hex();
+        (self.read != *size || actual.as_str() != digest).then(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "content {digest} is corrupt ({} bytes with digest {}, expected {size} bytes)",
+                    self.read,
+                    &actual.as_str()[..16]
+                ),
+            )
+        })
+    }
+}
+
+impl<R: Read> Read for ContentReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.read += n as u64;
+        if let Some((size, _)) = &self.expect {
+            let at_end = n == 0 && !buf.is_empty();
+            if at_end || self.read >= *size {
+                if let Some(e) = self.mismatch() {
+                    return Err(e);
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Which side of a copy failed.
+pub enum CopyError {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+/// Copies everything `src` yields to `out`, in one piece when `size_hint`
+/// is small, else in chunks; returns the number of bytes.
+pub fn copy(
+    src: &mut impl Read,
+    mut out: impl Write,
+    size_hint: u64,
+) -> std::result::Result<u64, CopyError> {
+    if size_hint <= WHOLE_READ_LIMIT {
+        let mut buf = Vec::with_capacity(size_hint as usize);
+        src.read_to_end(&mut buf).map_err(CopyError::Read)?;
+        out.write_all(&buf).map_err(CopyError::Write)?;
+        return Ok(buf.len() as u64);
+    }
+    let mut buf = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        out.write_all(&buf[..n]).map_err(CopyError::Write)?;
+        total += n as u64;
+    }
+}
+
+/// blake3 digest and size of everything `reader` yields.
+pub fn hash_reader(reader: impl Read) -> io::Result<(String, u64)> {
+    let mut reader = ContentReader::new(reader);
+    io::copy(&mut reader, &mut io::sink())?;
+    Ok(reader.finish())
+}
+
+/// Digest of an existing file, or `None` if it cannot be read.
+pub fn digest_of(path: &Path) -> Option<String> {
+    let f = File::open(path).ok()?;
+    hash_reader(f).ok().map(|(d, _)| d)
+}
+
+/// Why a stored content could not be restored.
+#[derive(Debug)]
+pub enum CopyFailure {
+    /// The stored content is missing or does not match its digest: the
+    /// entry is unusable. Holds a description for the warning.
+    Content(String),
+    /// The stored content may not be read by this user (a store written by
+    /// another): the entry is unusable here but not damaged.
+    Unreadable(String),
+    /// The destination could not be written: a local disk failure.
+    Dest(CacheError),
+}
+
+/// Copies content `digest` into `dest` (when `fresh`: nothing is there) or
+/// a new temp file beside it, verifying it, with permission bits `mode`
+/// (setuid, setgid and sticky bits dropped).
+pub fn copy_out(
+    store: &LocalStore,
+    digest: &str,
+    size: u64,
+    mode: u32,
+    dest: &Path,
+    fresh: bool,
+) -> std::result::Result<Copied, CopyFailure> {
+    let mode = mode & super::manifest::MODE_MASK;
+    let blob = store.content_path(digest);
+    let src = match File::open(&blob) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(CopyFailure::Content(format!("content {digest} is missing")))
+        }
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            return Err(CopyFailure::Unreadable(format!(
+                "content {} cannot be read by this user ({e})",
+                blob.display()
+            )))
+        }
+        Err(e) => {
+            return Err(CopyFailure::Dest(CacheError::io(
+                "read cached content",
+                &blob,
+                e,
+            )))
+        }
+    };
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    // Nothing is at the destination: write it in place (one create, no
+    // rename), and remove it again if the content proves bad. A file that
+    // appeared meanwhile sends us back to the temp file.
+    let direct = if fresh {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(dest)
+            .ok()
+            .map(|f| (f, dest.to_path_buf()))
+    } else {
+        None
+    };
+    let (file, out) = match direct {
+        Some((f, path)) => (f, Copied::Direct(path)),
+        None => {
+            let tmp = tempfile::Builder::new()
+                .prefix(&crate::output_temp::prefix())
+                .tempfile_in(dir)
+                .map_err(|e| CopyFailure::Dest(CacheError::io("create a temp file in", dir, e)))?;
+            let f = tmp
+                .as_file()
+                .try_clone()
+                .map_err(|e| CopyFailure::Dest(CacheError::io("write", dest, e)))?;
+            (f, Copied::Temp(tmp))
+        }
+    };
+    let needs_chmod = match &out {
+        Copied::Temp(_) => true,
+        Copied::Direct(_) => mode & !umask() != mode,
+    };
+    let write_err = |e| CopyFailure::Dest(CacheError::io("write", dest, e));
+    let result = (|| {
+        let mut src = ContentReader::expecting(src, size, digest);
+        copy(&mut src, &file, size).map_err(|e| match e {
+            CopyError::Read(e) if e.kind() == io::ErrorKind::InvalidData => {
+                CopyFailure::Content(e.to_string())
+            }
+            CopyError::Read(e) => {
+                CopyFailure::Dest(CacheError::io("read cached content", &blob, e))
+            }
+            CopyError::Write(e) => write_err(e),
+        })?;
+        // Temp files are created 0600; a direct file got the mode masked by
+        // the umask. Either way the stored mode is set exactly.
+        if needs_chmod {
+            file.set_permissions(Permissions::from_mode(mode))
+                .map_err(write_err)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        out.discard();
+        return Err(e);
+    }
+    Ok(out)
+}
+
+/// A restored file: written in place, or a temp file to rename into place.
+#[derive(Debug)]
+pub enum Copied {
+    Direct(std::path::PathBuf),
+    Temp(tempfile::NamedTempFile),
+}
+
+impl Copied {
+    /// Removes a file written in place (it did not exist before); a temp
+    /// file removes itself when dropped.
+    pub fn discard(&self) {
+        if let Copied::Direct(p) = self {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// The process umask, read once (without changing it) from /proc.
+fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Umask:"))
+                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            })
+            // Unknown: assume every bit may be masked, so modes are always set.
+            .unwrap_or(0o7777)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reader_fails_on_any_mismatch_and_passes_the_right_content() {
+        let digest = blake3::hash(b"hello").to_hex().to_string();
+        let read = |bytes: &[u8], size: u64| {
+            let mut r = ContentReader::expecting(bytes, size, &digest);
+            io::copy(&mut r, &mut io::sink()).map_err(|e| e.to_string())
+        };
+        assert_eq!(read(b"hello", 5), Ok(5));
+        for (bytes, size, want) in [
+            (&b"hellO"[..], 5, "(5 bytes with digest"),
+            (b"hell", 5, "(4 bytes with digest"),
+            (b"hello!", 5, "(6 bytes with digest"),
+            (b"hello", 6, "(5 bytes with digest"),
+        ] {
+            let err = read(bytes, size).unwrap_err();
+            assert!(
+                err.starts_with(&format!("content {digest} is corrupt")),
+                "{err}"
+            );
+            assert!(err.contains(want), "{err}");
+        }
+        let (d, n) = hash_reader(&b"hello"[..]).unwrap();
+        assert_eq!((d.as_str(), n), (digest.as_str(), 5));
+    }
+}

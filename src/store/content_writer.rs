@@ -1,0 +1,219 @@
+//! Writing contents into the store: a file of the outputs stored under its
+//! blake3 digest, or a streamed content staged in the store's temp folder
+//! until the entry it belongs to is accepted.
+
+use std::fs::{self, File, Permissions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use super::content_reader::{copy, hash_reader, ContentReader, CopyError, WHOLE_READ_LIMIT};
+use super::LocalStore;
+use crate::error::{CacheError, IoContext, Result};
+
+/// A file of the outputs, now in the store.
+#[derive(Debug)]
+pub struct Stored {
+    pub digest: String,
+    pub size: u64,
+    pub mode: u32,
+    /// Modification time of the source, seconds since the epoch.
+    pub mtime: Option<u64>,
+    /// Bytes written to the store (0 when the content was already there).
+    pub new_bytes: u64,
+}
+
+/// Stores the content of the regular file `src` and returns its digest.
+pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
+    let mut file = File::open(src).at("read output", src)?;
+    let meta = file.metadata().at("read output", src)?;
+    let mode = meta.permissions().mode() & super::manifest::MODE_MASK;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs());
+    if meta.len() <= WHOLE_READ_LIMIT {
+        let mut buf = Vec::with_capacity(meta.len() as usize);
+        let mut reader = ContentReader::new(&mut file);
+        reader.read_to_end(&mut buf).at("read output", src)?;
+        let (digest, _) = reader.finish();
+        let blob = store.content_path(&digest);
+        let new_bytes = if blob.exists() {
+            0
+        } else {
+            write_blob(&blob, |tmp| tmp.write_all(&buf))?;
+            buf.len() as u64
+        };
+        return Ok(Stored {
+            digest,
+            size: buf.len() as u64,
+            mode,
+            mtime,
+            new_bytes,
+        });
+    }
+    // Large file: hash first, so content already stored costs one read.
+    let (digest, hashed_size) = hash_reader(&mut file).at("read output", src)?;
+    let blob = store.content_path(&digest);
+    if blob.exists() {
+        return Ok(Stored {
+            digest,
+            size: hashed_size,
+            mode,
+            mtime,
+            new_bytes: 0,
+        });
+    }
+    // Copy and hash again in one pass: if the file changed meanwhile, the
+    // entry records what was actually copied.
+    let mut file = File::open(src).at("read output", src)?;
+    let stored = ingest(store, &mut file).map_err(|e| match e {
+        IngestFailure::Read(e) => CacheError::io("read output", src, e),
+        IngestFailure::Local(e) => e,
+    })?;
+    Ok(Stored {
+        digest: stored.digest,
+        size: stored.size,
+        mode,
+        mtime,
+        new_bytes: stored.size,
+    })
+}
+
+/// A temp file in the folder `dest` will be renamed into: a rename within
+/// one folder, and creates spread over the shard folders instead of one.
+fn new_temp(dest: &Path) -> Result<tempfile::NamedTempFile> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let make = || {
+        tempfile::Builder::new()
+            .prefix(".tmp-")
+            .permissions(Permissions::from_mode(0o444))
+            .tempfile_in(dir)
+    };
+    match make() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir).at("create the cache folder", dir)?;
+            make().at("create a temp file in", dir)
+        }
+        other => other.at("create a temp file in", dir),
+    }
+}
+
+fn write_blob(blob: &Path, write: impl FnOnce(&mut File) -> io::Result<()>) -> Result<()> {
+    let mut tmp = new_temp(blob)?;
+    write(tmp.as_file_mut()).at("write to the cache", tmp.path())?;
+    persist(tmp, blob)
+}
+
+/// Renames a finished temp file to `dest`, creating its folder if needed.
+pub fn persist(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<()> {
+    match tmp.persist(dest) {
+        Ok(_) => Ok(()),
+        Err(e) if e.error.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = dest.parent() {
+                fs::create_dir_all(parent).at("create the cache folder", parent)?;
+            }
+            e.file
+                .persist(dest)
+                .map(|_| ())
+                .map_err(|e| CacheError::io("write", dest, e.error))
+        }
+        Err(e) => Err(CacheError::io("write", dest, e.error)),
+    }
+}
+
+/// Why a streamed content could not be stored.
+#[derive(Debug)]
+pub enum IngestFailure {
+    /// The source failed (a cut download, say).
+    Read(io::Error),
+    /// The store could not be written.
+    Local(CacheError),
+}
+
+/// A streamed content, now in the store.
+#[derive(Debug)]
+pub struct Ingested {
+    pub digest: String,
+    pub size: u64,
+}
+
+/// Stores everything `reader` yields under its digest.
+pub fn ingest(
+    store: &LocalStore,
+    reader: &mut impl Read,
+) -> std::result::Result<Ingested, IngestFailure> {
+    let staged = stage(store, reader)?;
+    let ingested = Ingested {
+        digest: staged.digest.clone(),
+        size: staged.size,
+    };
+    staged.commit(store).map_err(IngestFailure::Local)?;
+    Ok(ingested)
+}
+
+/// A streamed content in the store's temp folder, not yet in the store:
+/// [`Staged::commit`] moves it in, dropping it removes it.
+#[derive(Debug)]
+pub struct Staged {
+    pub digest: String,
+    pub size: u64,
+    /// `None` when the store already holds this content.
+    temp: Option<tempfile::TempPath>,
+}
+
+impl Staged {
+    /// Moves the content into the store (a rename).
+    pub fn commit(self, store: &LocalStore) -> Result<()> {
+        let Some(temp) = self.temp else {
+            return Ok(());
+        };
+        let dest = store.content_path(&self.digest);
+        match temp.persist(&dest) {
+            Ok(()) => Ok(()),
+            Err(e) if e.error.kind() == io::ErrorKind::NotFound => {
+                if let Some(parent) = dest.parent() {
+                    fs::create_dir_all(parent).at("create the cache folder", parent)?;
+                }
+                e.path
+                    .persist(&dest)
+                    .map_err(|e| CacheError::io("write", &dest, e.error))
+            }
+            Err(e) => Err(CacheError::io("write", &dest, e.error)),
+        }
+    }
+}
+
+/// Writes everything `reader` yields to a temp file in the store's temp
+/// folder, under a digest only known at the end. The file is closed once
+/// written, so an archive of many files holds no descriptor per file.
+pub fn stage(
+    store: &LocalStore,
+    reader: &mut impl Read,
+) -> std::result::Result<Staged, IngestFailure> {
+    let dir = store.tmp_dir();
+    fs::create_dir_all(&dir)
+        .at("create the cache folder", &dir)
+        .map_err(IngestFailure::Local)?;
+    let tmp = tempfile::Builder::new()
+        .prefix("content-")
+        .permissions(Permissions::from_mode(0o444))
+        .tempfile_in(&dir)
+        .at("create a temp file in", &dir)
+        .map_err(IngestFailure::Local)?;
+    let mut reader = ContentReader::new(reader);
+    copy(&mut reader, tmp.as_file(), u64::MAX).map_err(|e| match e {
+        CopyError::Read(e) => IngestFailure::Read(e),
+        CopyError::Write(e) => {
+            IngestFailure::Local(CacheError::io("write to the cache", tmp.path(), e))
+        }
+    })?;
+    let (digest, size) = reader.finish();
+    let temp = if store.content_path(&digest).exists() {
+        None
+    } else {
+        Some(tmp.into_temp_path())
+    };
+    Ok(Staged { digest, size, temp })
+}

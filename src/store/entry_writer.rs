@@ -1,0 +1,118 @@
+//! The store's one write protocol for an entry, used by a put and by a
+//! remote ingest alike: take the shared lock, add contents and links, then
+//! commit, which moves staged contents in and writes the manifest last. A
+//! writer dropped before its commit leaves the store as it was (contents a
+//! put already stored stay, unreferenced, until a purge), and a crash at
+//! any point leaves no entry or a complete one.
+
+use std::io::Read;
+
+use super::content_writer::{self, IngestFailure, Staged};
+use super::lock::StoreLock;
+use super::manifest::{FileRecord, LinkRecord, Manifest, MANIFEST_VERSION};
+use super::LocalStore;
+use crate::cache_key::CacheKey;
+use crate::error::{CacheError, IoContext, Result};
+
+/// An entry being written; see the module doc.
+pub struct EntryWriter<'s> {
+    store: &'s LocalStore,
+    key: CacheKey,
+    files: Vec<FileRecord>,
+    links: Vec<LinkRecord>,
+    staged: Vec<Staged>,
+    _lock: Option<StoreLock>,
+}
+
+impl<'s> EntryWriter<'s> {
+    /// Starts the entry of `key`, creating the store if needed and taking
+    /// its shared lock until the commit (or the drop).
+    pub(super) fn begin(store: &'s LocalStore, key: &CacheKey) -> Result<Self> {
+        Ok(EntryWriter {
+            store,
+            key: key.clone(),
+            files: Vec::new(),
+            links: Vec::new(),
+            staged: Vec::new(),
+            _lock: StoreLock::shared(store.root(), true)?,
+        })
+    }
+
+    /// The store written to.
+    pub fn store(&self) -> &'s LocalStore {
+        self.store
+    }
+
+    /// Writes everything `reader` yields to the store's temp folder as one
+    /// content; it enters the store only if it is added and committed.
+    pub fn stage(&self, reader: &mut impl Read) -> std::result::Result<Staged, IngestFailure> {
+        content_writer::stage(self.store, reader)
+    }
+
+    /// Adds a file whose content is already in the store.
+    pub fn add_stored(&mut self, file: FileRecord) {
+        self.files.push(file);
+    }
+
+    /// Adds a file whose content was staged by [`EntryWriter::stage`].
+    pub fn add_staged(&mut self, file: FileRecord, content: Staged) {
+        self.files.push(file);
+        self.staged.push(content);
+    }
+
+    /// Adds a symbolic link.
+    pub fn add_link(&mut self, link: LinkRecord) {
+        self.links.push(link);
+    }
+
+    /// The entry as it would be committed now, paths sorted.
+    pub fn manifest(&self) -> Manifest {
+        let mut files = self.files.clone();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut links = self.links.clone();
+        links.sort_by(|a, b| a.path.cmp(&b.path));
+        Manifest {
+            version: MANIFEST_VERSION,
+            key: self.key.as_str().to_string(),
+            files,
+            links,
+        }
+    }
+
+    /// Moves the staged contents into the store, then writes the manifest;
+    /// the lock is released on return.
+    pub fn commit(self) -> Result<Manifest> {
+        let manifest = self.manifest();
+        for content in self.staged {
+            content.commit(self.store)?;
+        }
+        write_manifest(self.store, &self.key, &manifest)?;
+        Ok(manifest)
+    }
+}
+
+/// Writes a manifest: temp file, then rename over the entry. The file is
+/// created read-only (0444 less the umask), as contents are, so a store
+/// shared by several users (a CI cache, a container) serves them all.
+pub(super) fn write_manifest(
+    store: &LocalStore,
+    key: &CacheKey,
+    manifest: &Manifest,
+) -> Result<()> {
+    let json = manifest.encode().map_err(|e| {
+        CacheError::io(
+            "encode the manifest of",
+            &store.entry_path(key),
+            std::io::Error::other(e),
+        )
+    })?;
+    let dir = store.tmp_dir();
+    std::fs::create_dir_all(&dir).at("create the cache folder", &dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix("entry-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o444))
+        .tempfile_in(&dir)
+        .at("create a temp file in", &dir)?;
+    std::io::Write::write_all(tmp.as_file_mut(), &json).at("write to the cache", tmp.path())?;
+    content_writer::persist(tmp, &store.entry_path(key))
+}
