@@ -4,24 +4,22 @@
 //! miss and at most one warning per kind of failure per process; after a
 //! few failures in a row the remote is switched off for the process.
 
-use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use crate::archive::{archive_size, ingest_archive, write_archive, IngestError};
 use crate::cache_key::CacheKey;
 use crate::error::{CacheError, Result};
 use crate::remote::signature::Signer;
 use crate::remote::{
-    FailureKind, Health, Lookup, Remote, RemoteFailure, SizeLimited, TransferError,
+    FailureKind, Health, Lookup, Remote, RemoteFailure, SharedRemote, SizeLimited, TransferError,
 };
 use crate::store::{LocalStore, RestoreOptions, RestoreReport};
 
 /// A remote with the policy the engine applies to it.
 pub struct RemoteLayer {
-    pub remote: Arc<dyn Remote>,
-    pub health: Arc<Health>,
+    pub shared: Arc<SharedRemote>,
     pub max_size: Option<u64>,
     pub signing_key: Option<String>,
     pub write: bool,
@@ -45,34 +43,31 @@ pub struct Upload {
     pub warning: Option<String>,
 }
 
-/// Keys this process restored from a remote, with the remote's name: lage
-/// does not upload those to that remote again.
-fn remote_hits() -> &'static Mutex<HashSet<String>> {
-    static HITS: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
-    HITS.get_or_init(Default::default)
-}
-
 impl RemoteLayer {
-    fn hit_id(&self, key: &CacheKey) -> String {
-        format!("{}\n{}", self.remote.describe(), key.as_str())
+    fn remote(&self) -> &dyn Remote {
+        &*self.shared.remote
+    }
+
+    fn health(&self) -> &Health {
+        &self.shared.health
     }
 
     /// Turns a failure into a warning, once per kind of failure.
     fn failed(&self, f: &RemoteFailure, op: &str) -> Option<String> {
         if f.kind == FailureKind::Forbidden && op == "upload" {
-            self.health.uploads_refused();
-            return self.health.first_warning("forbidden-upload").then(|| {
+            self.health().uploads_refused();
+            return self.health().first_warning("forbidden-upload").then(|| {
                 format!(
                     "uploads to the remote cache ({}) are refused ({}): the credentials are read-only, \
                      such as a read-only SAS. Outputs are still cached locally. To fix it, use a read-write \
                      connection string where uploads should happen, or turn remote writes off here \
                      (unset LAGE_WRITE_REMOTE_CACHE)",
-                    self.remote.describe(),
+                    self.remote().describe(),
                     f.message
                 )
             });
         }
-        self.health.failed();
+        self.health().failed();
         // One warning per kind of failure per process: a remote that is down
         // is said once, not once per target and operation.
         let topic = format!("{:?}", f.kind);
@@ -81,7 +76,7 @@ impl RemoteLayer {
         } else {
             "treated as a miss"
         };
-        self.health.first_warning(&topic).then(|| {
+        self.health().first_warning(&topic).then(|| {
             let hint = match f.kind {
                 FailureKind::ContainerNotFound => "check the container name in BACKFILL_CACHE_PROVIDER_OPTIONS",
                 FailureKind::Forbidden => "check that the connection string or SAS is valid and not expired",
@@ -94,7 +89,7 @@ impl RemoteLayer {
             format!(
                 "remote cache ({}): {}; {outcome}. To fix it, {hint}. After {} failures in a row the \
                  remote cache is switched off until the process ends",
-                self.remote.describe(),
+                self.remote().describe(),
                 f.message,
                 crate::remote::FAILURES_BEFORE_OFF
             )
@@ -115,20 +110,20 @@ impl RemoteLayer {
                 note: None,
             })
         };
-        if self.health.is_off() {
+        if self.health().is_off() {
             return Ok(RemoteFetch::Miss {
                 warning: None,
                 note: Some("the remote cache is switched off after repeated failures".into()),
             });
         }
-        let blob = match self.remote.open(key, self.max_size) {
+        let blob = match self.remote().open(key, self.max_size) {
             Ok(Lookup::Found(b)) => b,
             Ok(Lookup::Miss) => {
-                self.health.succeeded();
+                self.health().succeeded();
                 return miss(None);
             }
             Ok(Lookup::TooLarge(size)) => {
-                self.health.succeeded();
+                self.health().succeeded();
                 return Ok(RemoteFetch::Miss {
                     warning: None,
                     note: Some(format!("the remote entry is {size} bytes, over maxSize")),
@@ -172,11 +167,11 @@ impl RemoteLayer {
             }
             Err(IngestError::Local(e)) => return Err(e),
             Err(IngestError::Refused(why)) => {
-                self.health.succeeded();
+                self.health().succeeded();
                 return miss(Some(format!(
                     "refused the remote entry for hash {} from {}: {why}; nothing was written, treated as a miss",
                     key.as_str(),
-                    self.remote.describe()
+                    self.remote().describe()
                 )));
             }
             Err(IngestError::Stream(e)) => {
@@ -199,21 +194,18 @@ impl RemoteLayer {
             };
             return miss(self.failed(&f, "download"));
         }
-        self.health.succeeded();
+        self.health().succeeded();
         if let Err(why) = signer.verify(&blob.metadata) {
             return miss(Some(format!(
                 "refused the remote entry for hash {} from {}: {why}; treated as a miss",
                 key.as_str(),
-                self.remote.describe()
+                self.remote().describe()
             )));
         }
         entry.commit()?;
         match store.restore(key, cwd, options)? {
             RestoreReport::Hit(r) => {
-                remote_hits()
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(self.hit_id(key));
+                self.shared.note_restored(key);
                 Ok(RemoteFetch::Hit(RestoreReport::Hit(r)))
             }
             RestoreReport::Unusable(why) => miss(Some(why)),
@@ -235,17 +227,13 @@ impl RemoteLayer {
                 "remote writes are off (set LAGE_WRITE_REMOTE_CACHE=true to turn them on)",
             );
         }
-        if self.health.is_off() {
+        if self.health().is_off() {
             return skip("the remote cache is switched off after repeated failures");
         }
-        if self.health.are_uploads_refused() {
+        if self.health().are_uploads_refused() {
             return skip("the remote cache refuses uploads with these credentials");
         }
-        if remote_hits()
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&self.hit_id(key))
-        {
+        if self.shared.was_restored(key) {
             return skip("the entry came from the remote cache");
         }
         let Some(manifest) = store.read_manifest(key) else {
@@ -282,7 +270,7 @@ impl RemoteLayer {
         // cannot pull contents from under the upload.
         let _lock = store.lock_shared()?;
         let mut local_error = None;
-        let result = self.remote.upload(key, size, &mut |out, metadata| {
+        let result = self.remote().upload(key, size, &mut |out, metadata| {
             let mut signer = Signer::new(self.signing_key.as_deref());
             let mut w = SigningWriter {
                 inner: out,
@@ -303,7 +291,7 @@ impl RemoteLayer {
         });
         match result {
             Ok(bytes) => {
-                self.health.succeeded();
+                self.health().succeeded();
                 Ok(Upload {
                     uploaded: true,
                     bytes,

@@ -19,7 +19,6 @@ use crate::cache_key::CacheKey;
 use crate::config::{Config, Options, Provider};
 use crate::error::Result;
 use crate::output_glob::OutputGlob;
-use crate::remote::Health;
 use crate::store::{LocalStore, PurgeReport, RestoreOptions, RestoreReport};
 pub use fallback::Upload;
 use fallback::{RemoteFetch, RemoteLayer};
@@ -75,10 +74,8 @@ impl Engine {
                         fix: "check the connection string".into(),
                     }
                 })?;
-                let health = Health::of(&remote.describe());
                 Some(RemoteLayer {
-                    remote,
-                    health,
+                    shared: remote,
                     max_size: azure.max_size,
                     signing_key: azure.signing_key.as_ref().map(|k| k.expose().to_string()),
                     write: config.write_remote_cache,
@@ -86,14 +83,18 @@ impl Engine {
             }
             _ => None,
         };
-        Ok(Engine {
+        Ok(Engine::assemble(config, remote))
+    }
+
+    fn assemble(config: Config, remote: Option<RemoteLayer>) -> Engine {
+        Engine {
             store: LocalStore::new(&config.cache_dir),
             remote,
             config,
             background_warnings: Mutex::default(),
             counters: Counters::default(),
             in_flight: Arc::default(),
-        })
+        }
     }
 
     /// The resolved configuration.
@@ -345,6 +346,9 @@ impl Engine {
         let _ = rx.wait_for(|n| *n == 0).await;
     }
 }
+
+#[cfg(test)]
+mod tests;
 
 fn hit(source: Source, r: crate::store::Restored, warnings: Vec<String>) -> FetchOutcome {
     FetchOutcome {

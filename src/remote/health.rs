@@ -1,13 +1,13 @@
 //! Switching a failing remote off for the rest of the process, so a remote
 //! that is down costs a few targets a few seconds, not every target.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Mutex;
 
 /// Failures in a row after which the remote is switched off.
 pub const FAILURES_BEFORE_OFF: u32 = 3;
 
-/// The health of one remote, shared by every engine using it in the process.
+/// The health of one remote, shared by every engine using it in the process
+/// (it lives in the remote's [`super::SharedRemote`]).
 #[derive(Debug, Default)]
 pub struct Health {
     state: Mutex<State>,
@@ -22,16 +22,6 @@ struct State {
 }
 
 impl Health {
-    /// The health record of the remote named `id`, process-wide.
-    pub fn of(id: &str) -> Arc<Health> {
-        static ALL: OnceLock<Mutex<HashMap<String, Arc<Health>>>> = OnceLock::new();
-        let mut all = ALL
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        all.entry(id.to_string()).or_default().clone()
-    }
-
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -70,5 +60,40 @@ impl Health {
     /// True the first time `topic` is seen for this remote in the process.
     pub fn first_warning(&self, topic: &str) -> bool {
         self.state().warned.insert(topic.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_in_a_row_switch_the_remote_off_and_a_success_resets_the_count() {
+        let h = Health::default();
+        for _ in 1..FAILURES_BEFORE_OFF {
+            assert!(!h.failed());
+        }
+        h.succeeded();
+        for _ in 1..FAILURES_BEFORE_OFF {
+            assert!(!h.failed());
+        }
+        assert!(!h.is_off(), "a success in between resets the count");
+        assert!(h.failed(), "the failure that switches it off says so");
+        assert!(h.is_off());
+        assert!(!h.failed(), "switched off once");
+        h.succeeded();
+        assert!(h.is_off(), "off stays off until the process ends");
+    }
+
+    #[test]
+    fn each_warning_topic_is_given_once_and_refused_uploads_are_remembered() {
+        let h = Health::default();
+        assert!(h.first_warning("Unavailable"));
+        assert!(!h.first_warning("Unavailable"));
+        assert!(h.first_warning("Forbidden"));
+        assert!(!h.are_uploads_refused());
+        h.uploads_refused();
+        assert!(h.are_uploads_refused());
+        assert!(!h.is_off(), "refused uploads do not switch fetches off");
     }
 }

@@ -8,6 +8,7 @@ mod azure_blob;
 mod connection;
 mod health;
 mod limits;
+pub mod registry;
 mod runtime;
 pub mod signature;
 
@@ -19,6 +20,7 @@ pub use azure_blob::AzureBlobRemote;
 pub use connection::parse_connection;
 pub use health::{Health, FAILURES_BEFORE_OFF};
 pub use limits::{Limits, OverMaxSize, SizeLimited};
+pub use registry::SharedRemote;
 
 use crate::cache_key::CacheKey;
 
@@ -86,18 +88,15 @@ pub enum Lookup {
     Found(RemoteBlob),
 }
 
-/// The Azure remote for `options`, made once per process and shared, so
-/// that lage asking for a provider per fetch and per put reuses one client
-/// and its pooled connections.
+/// The Azure remote for `options`, made once per process and shared (see
+/// [`registry`]).
 pub fn shared_azure(
     options: &crate::config::AzureBlobOptions,
-) -> Result<std::sync::Arc<dyn Remote>, String> {
-    use std::sync::{Arc, Mutex, OnceLock};
-    static ALL: OnceLock<Mutex<HashMap<String, Arc<dyn Remote>>>> = OnceLock::new();
+) -> Result<std::sync::Arc<SharedRemote>, String> {
     // Keyed by a digest, so no secret is kept in the key.
     let id = blake3::hash(
         format!(
-            "{}\n{}\n{}\n{}",
+            "azure-blob\n{}\n{}\n{}\n{}",
             options.connection_string.expose(),
             options.container,
             options.credential_name.as_deref().unwrap_or(""),
@@ -107,16 +106,9 @@ pub fn shared_azure(
     )
     .to_hex()
     .to_string();
-    let mut all = ALL
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    if let Some(remote) = all.get(&id) {
-        return Ok(remote.clone());
-    }
-    let remote: Arc<dyn Remote> = Arc::new(AzureBlobRemote::new(options)?);
-    all.insert(id, remote.clone());
-    Ok(remote)
+    registry::shared(&id, || {
+        Ok(std::sync::Arc::new(AzureBlobRemote::new(options)?))
+    })
 }
 
 /// Writes an archive into the upload stream and fills in the blob metadata.

@@ -97,17 +97,19 @@ fn hit(r: RestoreReport) -> restore::Restored {
     }
 }
 
-/// Each case: files to make, then the round trip miss, put, wipe, fetch,
-/// compare.
-#[test]
-fn round_trip_table() {
+/// One round-trip case: a name, files (path, bytes, mode), links (path,
+/// target).
+pub(crate) type RoundTripCase = (
+    &'static str,
+    Vec<(&'static str, Vec<u8>, u32)>,
+    Vec<(&'static str, &'static str)>,
+);
+
+/// The round-trip cases every backend is driven through: the store here,
+/// the engine local only and local plus remote (`engine/tests.rs`).
+pub(crate) fn round_trip_cases() -> Vec<RoundTripCase> {
     let big: Vec<u8> = (0..(9u32 << 20)).map(|i| (i % 251) as u8).collect();
-    type Case<'a> = (
-        &'a str,
-        Vec<(&'a str, Vec<u8>, u32)>,
-        Vec<(&'a str, &'a str)>,
-    );
-    let cases: Vec<Case> = vec![
+    vec![
         (
             "single file",
             vec![("lib/a.js", b"a".to_vec(), 0o644)],
@@ -126,7 +128,7 @@ fn round_trip_table() {
         ("empty file", vec![("lib/empty", vec![], 0o644)], vec![]),
         (
             "large file, streamed",
-            vec![("lib/big.bin", big.clone(), 0o644)],
+            vec![("lib/big.bin", big, 0o644)],
             vec![],
         ),
         (
@@ -135,16 +137,28 @@ fn round_trip_table() {
             vec![("lib/alias.js", "real.js"), ("lib/dangling", "../nowhere")],
         ),
         ("no files: an empty entry is a hit", vec![], vec![]),
-    ];
+    ]
+}
+
+/// Makes the files and links of a case under `pkg`.
+pub(crate) fn make_case(pkg: &Path, files: &[(&str, Vec<u8>, u32)], links: &[(&str, &str)]) {
+    for (rel, bytes, mode) in files {
+        write(pkg, rel, bytes, *mode);
+    }
+    for (rel, target) in links {
+        fs::create_dir_all(pkg.join(rel).parent().unwrap()).unwrap();
+        symlink(target, pkg.join(rel)).unwrap();
+    }
+}
+
+/// Each case: files to make, then the round trip miss, put, wipe, fetch,
+/// compare.
+#[test]
+fn round_trip_table() {
+    let cases = round_trip_cases();
     for (name, files, links) in cases {
         let f = fixture();
-        for (rel, bytes, mode) in &files {
-            write(&f.pkg, rel, bytes, *mode);
-        }
-        for (rel, target) in &links {
-            fs::create_dir_all(f.pkg.join(rel).parent().unwrap()).unwrap();
-            symlink(target, f.pkg.join(rel)).unwrap();
-        }
+        make_case(&f.pkg, &files, &links);
         let before = snapshot(&f.pkg);
         assert_eq!(fetch(&f, "k1"), RestoreReport::Miss, "{name}");
         let put = put_globs(&f, "k1", &["lib/**"]);

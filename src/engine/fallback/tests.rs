@@ -50,10 +50,8 @@ fn tar_of(name: &str, body: &[u8]) -> Vec<u8> {
 }
 
 fn layer(tar: Vec<u8>, max_size: Option<u64>) -> RemoteLayer {
-    let remote: Arc<dyn Remote> = Arc::new(Grown { tar });
     RemoteLayer {
-        health: Arc::new(Health::default()),
-        remote,
+        shared: SharedRemote::new(Arc::new(Grown { tar })),
         max_size,
         signing_key: None,
         write: false,

@@ -1,0 +1,408 @@
+//! The engine's policy through a fake remote: the store's round-trip table
+//! driven through `Engine` local only and local plus remote, as turborepo's
+//! shared test cases drive both its backends, then every way a remote can
+//! fail (404, 403, 503, a cut stream, tampered metadata, a transfer past
+//! its deadline) and what the engine makes of each: a miss, at most one
+//! warning per kind, the switch-off, nothing stored, the package untouched.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::*;
+use crate::remote::signature::DIGEST_KEY;
+use crate::remote::{
+    ArchiveWriter, FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure, SharedRemote,
+    FAILURES_BEFORE_OFF,
+};
+use crate::store::tests::{make_case, round_trip_cases, snapshot, write};
+
+/// What the fake remote does wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    None,
+    /// Every blob is missing (404).
+    NotFound,
+    /// The credentials may not do this (403).
+    Forbidden,
+    /// The service is down or throttling, after the retries (503).
+    Unavailable,
+    /// The connection drops after this many bytes of a download.
+    CutAfter(usize),
+    /// The digest in the metadata is not the blob's.
+    TamperedMetadata,
+    /// The body trickles, then the transfer hits its deadline.
+    PastDeadline,
+}
+
+/// A remote in memory that can be told to fail; it counts requests.
+struct FakeRemote {
+    blobs: Mutex<HashMap<String, (Vec<u8>, HashMap<String, String>)>>,
+    fault: Mutex<Fault>,
+    requests: AtomicUsize,
+}
+
+impl FakeRemote {
+    fn new() -> Arc<FakeRemote> {
+        Arc::new(FakeRemote {
+            blobs: Mutex::default(),
+            fault: Mutex::new(Fault::None),
+            requests: AtomicUsize::new(0),
+        })
+    }
+
+    fn set(&self, fault: Fault) {
+        *self.fault.lock().unwrap() = fault;
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    fn failure(&self, what: &str) -> Option<RemoteFailure> {
+        let (kind, status) = match *self.fault.lock().unwrap() {
+            Fault::Forbidden => (
+                FailureKind::Forbidden,
+                "403 AuthorizationPermissionMismatch",
+            ),
+            Fault::Unavailable => (FailureKind::Unavailable, "503 ServerBusy"),
+            _ => return None,
+        };
+        Some(RemoteFailure {
+            kind,
+            message: format!("{what} failed: HTTP {status}"),
+        })
+    }
+}
+
+/// Yields `bytes`, then fails as the fault says.
+struct Body {
+    bytes: io::Cursor<Vec<u8>>,
+    fail_after: Option<(usize, io::ErrorKind, &'static str)>,
+}
+
+impl Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some((after, kind, why)) = self.fail_after {
+            if self.bytes.position() as usize >= after {
+                return Err(io::Error::new(kind, why));
+            }
+            let room = (after - self.bytes.position() as usize).min(buf.len());
+            return self.bytes.read(&mut buf[..room]);
+        }
+        self.bytes.read(buf)
+    }
+}
+
+impl Remote for FakeRemote {
+    fn describe(&self) -> String {
+        "fake remote".into()
+    }
+
+    fn open(&self, key: &CacheKey, max_size: Option<u64>) -> Result<Lookup, RemoteFailure> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        if let Some(f) = self.failure("download") {
+            return Err(f);
+        }
+        let fault = *self.fault.lock().unwrap();
+        if fault == Fault::NotFound {
+            return Ok(Lookup::Miss);
+        }
+        let Some((bytes, mut metadata)) = self.blobs.lock().unwrap().get(key.as_str()).cloned()
+        else {
+            return Ok(Lookup::Miss);
+        };
+        if max_size.is_some_and(|m| bytes.len() as u64 > m) {
+            return Ok(Lookup::TooLarge(bytes.len() as u64));
+        }
+        if fault == Fault::TamperedMetadata {
+            metadata.insert(DIGEST_KEY.into(), "0".repeat(64));
+        }
+        let fail_after = match fault {
+            Fault::CutAfter(n) => Some((n, io::ErrorKind::ConnectionReset, "connection reset")),
+            Fault::PastDeadline => Some((
+                700,
+                io::ErrorKind::TimedOut,
+                "download failed: it did not finish within its deadline",
+            )),
+            _ => None,
+        };
+        Ok(Lookup::Found(RemoteBlob {
+            size: Some(bytes.len() as u64),
+            metadata,
+            body: Box::new(Body {
+                bytes: io::Cursor::new(bytes),
+                fail_after,
+            }),
+        }))
+    }
+
+    fn upload(
+        &self,
+        key: &CacheKey,
+        _size: u64,
+        write: &mut ArchiveWriter<'_>,
+    ) -> Result<u64, RemoteFailure> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        if let Some(f) = self.failure("upload") {
+            return Err(f);
+        }
+        let mut bytes = Vec::new();
+        let mut metadata = HashMap::new();
+        write(&mut bytes, &mut metadata).map_err(|e| RemoteFailure {
+            kind: FailureKind::Other,
+            message: format!("upload failed: {e}"),
+        })?;
+        let len = bytes.len() as u64;
+        self.blobs
+            .lock()
+            .unwrap()
+            .insert(key.as_str().to_string(), (bytes, metadata));
+        Ok(len)
+    }
+}
+
+/// A package folder and its engine, with its own local store.
+struct Machine {
+    _tmp: tempfile::TempDir,
+    pkg: PathBuf,
+    engine: Engine,
+}
+
+fn config(pkg: &Path, cache: &Path) -> Config {
+    let options = Options {
+        cache_folder: Some(cache.display().to_string()),
+        ..Options::default()
+    };
+    Config::load_with_env(pkg, &options, &HashMap::new()).unwrap()
+}
+
+/// A machine using `remote` (uploading when `write`), or the local store
+/// only.
+fn machine(remote: Option<&Arc<SharedRemote>>, write: bool) -> Machine {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join("pkg");
+    std::fs::create_dir(&pkg).unwrap();
+    let config = config(&pkg, &tmp.path().join("cache"));
+    let layer = remote.map(|shared| RemoteLayer {
+        shared: shared.clone(),
+        max_size: None,
+        signing_key: None,
+        write,
+    });
+    Machine {
+        engine: Engine::assemble(config, layer),
+        pkg,
+        _tmp: tmp,
+    }
+}
+
+fn shared(fake: &Arc<FakeRemote>) -> Arc<SharedRemote> {
+    SharedRemote::new(fake.clone())
+}
+
+fn wipe(pkg: &Path) {
+    if pkg.join("lib").exists() {
+        std::fs::remove_dir_all(pkg.join("lib")).unwrap();
+    }
+}
+
+#[test]
+fn the_round_trip_table_through_the_engine_local_only() {
+    for (name, files, links) in round_trip_cases() {
+        let m = machine(None, false);
+        make_case(&m.pkg, &files, &links);
+        let want = snapshot(&m.pkg);
+        assert!(!m.engine.fetch("k").unwrap().hit(), "{name}");
+        let put = m.engine.put("k", None).unwrap();
+        assert_eq!(
+            (put.stored, put.files as usize, put.links as usize),
+            (true, files.len(), links.len()),
+            "{name}"
+        );
+        wipe(&m.pkg);
+        let got = m.engine.fetch("k").unwrap();
+        assert_eq!(got.source, Some(Source::Local), "{name}");
+        assert_eq!(got.warnings, Vec::<String>::new(), "{name}");
+        assert_eq!(snapshot(&m.pkg), want, "{name}: restored tree differs");
+    }
+}
+
+#[test]
+fn the_round_trip_table_through_the_engine_local_plus_remote() {
+    for (name, files, links) in round_trip_cases() {
+        let fake = FakeRemote::new();
+        let remote = shared(&fake);
+        let ci = machine(Some(&remote), true);
+        make_case(&ci.pkg, &files, &links);
+        let want = snapshot(&ci.pkg);
+        let put = ci.engine.put("k", None).unwrap();
+        assert!(put.uploaded, "{name}: {:?}", put.upload_skipped);
+        assert_eq!(put.warnings, Vec::<String>::new(), "{name}");
+        // Another machine, empty local store: served by the remote, which
+        // fills its local store.
+        let dev = machine(Some(&shared(&fake)), false);
+        let got = dev.engine.fetch("k").unwrap();
+        assert_eq!(got.source, Some(Source::Remote), "{name}");
+        assert_eq!(got.warnings, Vec::<String>::new(), "{name}");
+        assert_eq!(snapshot(&dev.pkg), want, "{name}: restored tree differs");
+        wipe(&dev.pkg);
+        fake.set(Fault::Unavailable);
+        let again = dev.engine.fetch("k").unwrap();
+        assert_eq!(again.source, Some(Source::Local), "{name}");
+        assert_eq!(snapshot(&dev.pkg), want, "{name}");
+    }
+}
+
+/// A machine whose remote holds one good blob for "k" (outputs `lib/a.js`).
+fn remote_with_blob() -> (Arc<FakeRemote>, Vec<u8>) {
+    let fake = FakeRemote::new();
+    let ci = machine(Some(&shared(&fake)), true);
+    write(&ci.pkg, "lib/a.js", &[7u8; 3000], 0o644);
+    assert!(ci.engine.put("k", None).unwrap().uploaded);
+    let blob = fake.blobs.lock().unwrap()["k"].0.clone();
+    (fake, blob)
+}
+
+/// Asserts a fetch of "k" was a miss with `warnings` (as substrings) and
+/// left the package and the local store without the entry.
+fn assert_miss(m: &Machine, warnings: &[&str]) {
+    let got = m.engine.fetch("k").unwrap();
+    assert_eq!(got.source, None);
+    assert_eq!(got.warnings.len(), warnings.len(), "{:?}", got.warnings);
+    for (w, want) in got.warnings.iter().zip(warnings) {
+        assert!(w.contains(want), "{w:?} lacks {want:?}");
+    }
+    assert!(!m.pkg.join("lib").exists(), "the package was written");
+    let key = CacheKey::parse("k").unwrap();
+    assert!(
+        m.engine.store().read_manifest(&key).is_none(),
+        "an entry was stored"
+    );
+}
+
+#[test]
+fn a_missing_blob_is_a_plain_miss() {
+    let (fake, _) = remote_with_blob();
+    fake.set(Fault::NotFound);
+    let m = machine(Some(&shared(&fake)), false);
+    assert_miss(&m, &[]);
+}
+
+#[test]
+fn each_kind_of_remote_failure_is_a_miss_with_one_warning() {
+    let cases: Vec<(Fault, &str)> = vec![
+        (
+            Fault::Forbidden,
+            "remote cache (fake remote): download failed: HTTP 403 AuthorizationPermissionMismatch; treated as a miss. To fix it, check that the connection string or SAS is valid and not expired",
+        ),
+        (
+            Fault::Unavailable,
+            "remote cache (fake remote): download failed: HTTP 503 ServerBusy; treated as a miss. To fix it, check the network",
+        ),
+        (Fault::CutAfter(1500), "download of k failed: connection reset"),
+        (
+            Fault::PastDeadline,
+            "it did not finish within its deadline; treated as a miss",
+        ),
+        (
+            Fault::TamperedMetadata,
+            "refused the remote entry for hash k from fake remote",
+        ),
+    ];
+    for (fault, warning) in cases {
+        let (fake, _) = remote_with_blob();
+        fake.set(fault);
+        let m = machine(Some(&shared(&fake)), false);
+        assert_miss(&m, &[warning]);
+        // The same failure again is not warned about again.
+        if fault != Fault::TamperedMetadata {
+            assert_miss(&m, &[]);
+        }
+        // Healed, the same machine is served.
+        fake.set(Fault::None);
+        let got = m.engine.fetch("k").unwrap();
+        assert_eq!(got.source, Some(Source::Remote), "{fault:?}");
+        assert_eq!(std::fs::read(m.pkg.join("lib/a.js")).unwrap(), [7u8; 3000]);
+    }
+}
+
+#[test]
+fn repeated_failures_switch_the_remote_off_for_every_engine_sharing_it() {
+    let (fake, _) = remote_with_blob();
+    fake.set(Fault::Unavailable);
+    let remote = shared(&fake);
+    let m = machine(Some(&remote), true);
+    for _ in 0..FAILURES_BEFORE_OFF {
+        m.engine.fetch("k").unwrap();
+    }
+    let before = fake.requests();
+    fake.set(Fault::None);
+    // Another engine of the same process (another lage target) shares the
+    // switch-off: no request reaches the remote any more.
+    let other = machine(Some(&remote), true);
+    let got = other.engine.fetch("k").unwrap();
+    assert_eq!(got.source, None);
+    write(&other.pkg, "lib/b.js", b"b", 0o644);
+    let put = other.engine.put("k2", None).unwrap();
+    assert!(put.stored && !put.uploaded);
+    assert_eq!(
+        put.upload_skipped.as_deref(),
+        Some("the remote cache is switched off after repeated failures")
+    );
+    assert_eq!(fake.requests(), before);
+}
+
+#[test]
+fn a_read_only_credential_refuses_uploads_once_and_the_outputs_stay_cached_locally() {
+    let fake = FakeRemote::new();
+    fake.set(Fault::Forbidden);
+    let m = machine(Some(&shared(&fake)), true);
+    write(&m.pkg, "lib/a.js", b"a", 0o644);
+    let first = m.engine.put("k1", None).unwrap();
+    assert!(first.stored && !first.uploaded);
+    assert_eq!(first.warnings.len(), 1);
+    assert!(
+        first.warnings[0].contains("are refused"),
+        "{:?}",
+        first.warnings
+    );
+    let second = m.engine.put("k2", None).unwrap();
+    assert_eq!(second.warnings, Vec::<String>::new(), "said once");
+    assert_eq!(
+        second.upload_skipped.as_deref(),
+        Some("the remote cache refuses uploads with these credentials")
+    );
+    wipe(&m.pkg);
+    assert_eq!(m.engine.fetch("k1").unwrap().source, Some(Source::Local));
+}
+
+#[test]
+fn an_entry_restored_from_the_remote_is_not_uploaded_back() {
+    let (fake, _) = remote_with_blob();
+    let m = machine(Some(&shared(&fake)), true);
+    assert_eq!(m.engine.fetch("k").unwrap().source, Some(Source::Remote));
+    let requests = fake.requests();
+    let put = m.engine.put("k", None).unwrap();
+    assert_eq!(
+        put.upload_skipped.as_deref(),
+        Some("the entry came from the remote cache")
+    );
+    assert_eq!(fake.requests(), requests);
+}
+
+#[test]
+fn remote_writes_off_uploads_nothing() {
+    let fake = FakeRemote::new();
+    let m = machine(Some(&shared(&fake)), false);
+    write(&m.pkg, "lib/a.js", b"a", 0o644);
+    let put = m.engine.put("k", None).unwrap();
+    assert!(put.stored && !put.uploaded);
+    assert!(put
+        .upload_skipped
+        .as_deref()
+        .is_some_and(|s| s.starts_with("remote writes are off")));
+    assert_eq!(fake.requests(), 0);
+}
