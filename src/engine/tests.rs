@@ -37,9 +37,12 @@ enum Fault {
     PastDeadline,
 }
 
+/// A blob's bytes and metadata.
+type Blob = (Vec<u8>, HashMap<String, String>);
+
 /// A remote in memory that can be told to fail; it counts requests.
 struct FakeRemote {
-    blobs: Mutex<HashMap<String, (Vec<u8>, HashMap<String, String>)>>,
+    blobs: Mutex<HashMap<String, Blob>>,
     fault: Mutex<Fault>,
     requests: AtomicUsize,
 }
