@@ -11,6 +11,7 @@ pub mod error;
 pub mod hashing;
 pub mod output_glob;
 pub mod output_temp;
+pub mod platform;
 pub mod remote;
 pub mod store;
 

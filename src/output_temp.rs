@@ -57,7 +57,7 @@ pub fn is_stale(file_name: &str, path: &Path) -> bool {
         let Ok(pid) = rest[..digits].parse::<u32>() else {
             return false;
         };
-        return match process_is_running(pid) {
+        return match crate::platform::process_is_running(pid) {
             Some(running) => !running,
             None => older_than(path, UNOWNED_AGE),
         };
@@ -97,18 +97,6 @@ fn older_than(path: &Path, age: Duration) -> bool {
     fs::symlink_metadata(path)
         .and_then(|m| m.modified())
         .is_ok_and(|t| SystemTime::now().duration_since(t).is_ok_and(|d| d > age))
-}
-
-/// Whether process `pid` is running, where the system can tell (`/proc`).
-fn process_is_running(pid: u32) -> Option<bool> {
-    if pid == std::process::id() {
-        return Some(true);
-    }
-    let proc = Path::new("/proc");
-    if !proc.join("self").exists() {
-        return None;
-    }
-    Some(proc.join(pid.to_string()).exists())
 }
 
 #[cfg(test)]

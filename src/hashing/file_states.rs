@@ -14,7 +14,6 @@
 //! it takes to stat the files and look them up here.
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -46,21 +45,20 @@ impl Stamp {
 }
 
 impl From<&fs::Metadata> for Stamp {
+    /// Times are clamped to what an `i64` of ns holds (years 1677 to
+    /// 2262): a file stamped beyond that is never settled long enough to be
+    /// trusted, so it is simply always read. On Windows the change time is
+    /// the creation time and the inode the creation time too (see
+    /// `platform`): a rewrite in place still changes the last write time.
     fn from(m: &fs::Metadata) -> Stamp {
+        let (mtime_ns, ctime_ns) = crate::platform::stamp_times(m);
         Stamp {
-            size: m.size(),
-            mtime_ns: ns(m.mtime(), m.mtime_nsec()),
-            ctime_ns: ns(m.ctime(), m.ctime_nsec()),
-            inode: m.ino(),
+            size: m.len(),
+            mtime_ns,
+            ctime_ns,
+            inode: crate::platform::file_id(m),
         }
     }
-}
-
-/// Seconds and nanoseconds as ns since the epoch, clamped to what an `i64`
-/// holds (years 1677 to 2262): a file stamped beyond that is never settled
-/// long enough to be trusted, so it is simply always read.
-fn ns(secs: i64, nsecs: i64) -> i64 {
-    (secs as i128 * 1_000_000_000 + nsecs as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
 /// One file's state: its stamp when it was read, its digest, and when.

@@ -8,7 +8,7 @@ use super::content_writer::store_file;
 use super::manifest::{FileRecord, LinkRecord};
 use super::LocalStore;
 use crate::cache_key::CacheKey;
-use crate::error::{CacheError, IoContext, Result};
+use crate::error::{CacheError, Result};
 use crate::output_glob::FoundOutput;
 
 /// What a put stored.
@@ -36,20 +36,17 @@ pub fn put(store: &LocalStore, key: &CacheKey, outputs: &[FoundOutput]) -> Resul
             .par_iter()
             .map(|out| {
                 if out.is_symlink {
-                    let target = std::fs::read_link(&out.abs).at("read output link", &out.abs)?;
-                    let target = target.to_str().ok_or_else(|| {
-                        CacheError::io(
-                            "store output link",
-                            &out.abs,
-                            std::io::Error::new(
-                                std::io::ErrorKind::InvalidData,
-                                "its target is not valid UTF-8",
-                            ),
-                        )
+                    let target = crate::platform::link_target(&out.abs).map_err(|e| {
+                        let action = if e.kind() == std::io::ErrorKind::InvalidData {
+                            "store output link"
+                        } else {
+                            "read output link"
+                        };
+                        CacheError::io(action, &out.abs, e)
                     })?;
                     Ok(Captured::Link(LinkRecord {
                         path: out.rel.clone(),
-                        target: target.to_string(),
+                        target,
                     }))
                 } else {
                     let stored = store_file(store, &out.abs)?;

@@ -2,13 +2,13 @@
 //! (blake3 as it is read, size and digest checked at its end), and copying
 //! a stored content out into a package.
 
-use std::fs::{File, Permissions};
+use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use super::LocalStore;
 use crate::error::CacheError;
+use crate::platform;
 
 /// Contents up to this size are read in one piece; larger ones in chunks.
 pub const WHOLE_READ_LIMIT: u64 = 4 << 20;
@@ -177,18 +177,12 @@ pub fn copy_out(
     // rename), and remove it again if the content proves bad. A file that
     // appeared meanwhile sends us back to the temp file.
     let direct = if fresh {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(dest)
-            .ok()
-            .map(|f| (f, dest.to_path_buf()))
+        platform::create_new(dest, mode).ok()
     } else {
         None
     };
-    let (file, out) = match direct {
-        Some((f, path)) => (f, Copied::Direct(path)),
+    let (file, out, needs_chmod) = match direct {
+        Some((f, needs_chmod)) => (f, Copied::Direct(dest.to_path_buf()), needs_chmod),
         None => {
             let tmp = tempfile::Builder::new()
                 .prefix(&crate::output_temp::prefix())
@@ -198,12 +192,8 @@ pub fn copy_out(
                 .as_file()
                 .try_clone()
                 .map_err(|e| CopyFailure::Dest(CacheError::io("write", dest, e)))?;
-            (f, Copied::Temp(tmp))
+            (f, Copied::Temp(tmp), true)
         }
-    };
-    let needs_chmod = match &out {
-        Copied::Temp(_) => true,
-        Copied::Direct(_) => mode & !umask() != mode,
     };
     let write_err = |e| CopyFailure::Dest(CacheError::io("write", dest, e));
     let result = (|| {
@@ -220,8 +210,7 @@ pub fn copy_out(
         // Temp files are created 0600; a direct file got the mode masked by
         // the umask. Either way the stored mode is set exactly.
         if needs_chmod {
-            file.set_permissions(Permissions::from_mode(mode))
-                .map_err(write_err)?;
+            platform::set_file_mode(&file, mode).map_err(write_err)?;
         }
         Ok(())
     })();
@@ -247,22 +236,6 @@ impl Copied {
             let _ = std::fs::remove_file(p);
         }
     }
-}
-
-/// The process umask, read once (without changing it) from /proc.
-fn umask() -> u32 {
-    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *UMASK.get_or_init(|| {
-        std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("Umask:"))
-                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
-            })
-            // Unknown: assume every bit may be masked, so modes are always set.
-            .unwrap_or(0o7777)
-    })
 }
 
 #[cfg(test)]

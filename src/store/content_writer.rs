@@ -2,14 +2,14 @@
 //! blake3 digest, or a streamed content staged in the store's temp folder
 //! until the entry it belongs to is accepted.
 
-use std::fs::{self, File, Permissions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::content_reader::{copy, hash_reader, ContentReader, CopyError, WHOLE_READ_LIMIT};
 use super::LocalStore;
 use crate::error::{CacheError, IoContext, Result};
+use crate::platform;
 
 /// A file of the outputs, now in the store.
 #[derive(Debug)]
@@ -27,7 +27,7 @@ pub struct Stored {
 pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
     let mut file = File::open(src).at("read output", src)?;
     let meta = file.metadata().at("read output", src)?;
-    let mode = meta.permissions().mode() & super::manifest::MODE_MASK;
+    let mode = platform::mode_of(&meta) & super::manifest::MODE_MASK;
     let mtime = meta
         .modified()
         .ok()
@@ -86,10 +86,12 @@ pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
 fn new_temp(dest: &Path) -> Result<tempfile::NamedTempFile> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     let make = || {
-        tempfile::Builder::new()
-            .prefix(".tmp-")
-            .permissions(Permissions::from_mode(0o444))
-            .tempfile_in(dir)
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".tmp-");
+        if let Some(p) = platform::store_file_permissions() {
+            builder.permissions(p);
+        }
+        builder.tempfile_in(dir)
     };
     match make() {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -108,19 +110,26 @@ fn write_blob(blob: &Path, write: impl FnOnce(&mut File) -> io::Result<()>) -> R
 
 /// Renames a finished temp file to `dest`, creating its folder if needed.
 pub fn persist(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<()> {
-    match tmp.persist(dest) {
-        Ok(_) => Ok(()),
-        Err(e) if e.error.kind() == io::ErrorKind::NotFound => {
+    move_into(tmp.into_temp_path(), dest)
+}
+
+/// Renames the closed temp file `temp` to `dest`, creating its folder if
+/// needed (through the platform's rename, which waits out a file held open
+/// for a moment on Windows).
+fn move_into(temp: tempfile::TempPath, dest: &Path) -> Result<()> {
+    let moved = match platform::rename(&temp, dest) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
             if let Some(parent) = dest.parent() {
                 fs::create_dir_all(parent).at("create the cache folder", parent)?;
             }
-            e.file
-                .persist(dest)
-                .map(|_| ())
-                .map_err(|e| CacheError::io("write", dest, e.error))
+            platform::rename(&temp, dest)
         }
-        Err(e) => Err(CacheError::io("write", dest, e.error)),
-    }
+        other => other,
+    };
+    moved.map_err(|e| CacheError::io("write", dest, e))?;
+    // Renamed away: nothing is left for the guard to delete.
+    let _ = temp.keep();
+    Ok(())
 }
 
 /// Why a streamed content could not be stored.
@@ -169,19 +178,7 @@ impl Staged {
         let Some(temp) = self.temp else {
             return Ok(());
         };
-        let dest = store.content_path(&self.digest);
-        match temp.persist(&dest) {
-            Ok(()) => Ok(()),
-            Err(e) if e.error.kind() == io::ErrorKind::NotFound => {
-                if let Some(parent) = dest.parent() {
-                    fs::create_dir_all(parent).at("create the cache folder", parent)?;
-                }
-                e.path
-                    .persist(&dest)
-                    .map_err(|e| CacheError::io("write", &dest, e.error))
-            }
-            Err(e) => Err(CacheError::io("write", &dest, e.error)),
-        }
+        move_into(temp, &store.content_path(&self.digest))
     }
 }
 
@@ -196,9 +193,12 @@ pub fn stage(
     fs::create_dir_all(&dir)
         .at("create the cache folder", &dir)
         .map_err(IngestFailure::Local)?;
-    let tmp = tempfile::Builder::new()
-        .prefix("content-")
-        .permissions(Permissions::from_mode(0o444))
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("content-");
+    if let Some(p) = platform::store_file_permissions() {
+        builder.permissions(p);
+    }
+    let tmp = builder
         .tempfile_in(&dir)
         .at("create a temp file in", &dir)
         .map_err(IngestFailure::Local)?;

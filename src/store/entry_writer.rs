@@ -108,9 +108,12 @@ pub(super) fn write_manifest(
     })?;
     let dir = store.tmp_dir();
     std::fs::create_dir_all(&dir).at("create the cache folder", &dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix("entry-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o444))
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("entry-");
+    if let Some(p) = crate::platform::store_file_permissions() {
+        builder.permissions(p);
+    }
+    let mut tmp = builder
         .tempfile_in(&dir)
         .at("create a temp file in", &dir)?;
     std::io::Write::write_all(tmp.as_file_mut(), &json).at("write to the cache", tmp.path())?;

@@ -15,7 +15,6 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::io;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -27,6 +26,7 @@ use super::LocalStore;
 use crate::cache_key::CacheKey;
 use crate::error::{CacheError, IoContext, Result};
 use crate::output_temp;
+use crate::platform;
 
 /// How a fetch may treat the store.
 #[derive(Debug, Clone, Copy)]
@@ -123,7 +123,7 @@ pub fn restore(
     let unusable = |reason: String| {
         // Only the manifest that was read: a concurrent put may have renamed
         // a good one over it since.
-        let still_same = fs::metadata(&entry).is_ok_and(|m| m.ino() == read_inode);
+        let still_same = fs::metadata(&entry).is_ok_and(|m| platform::file_id(&m) == read_inode);
         let removed = options.may_write_store && still_same && fs::remove_file(&entry).is_ok();
         RestoreReport::Unusable(format!(
             "local cache entry for hash {} ({}) is unusable: {reason}; treated as a miss{}",
@@ -142,6 +142,18 @@ pub fn restore(
         Err(ManifestError::OldFormat(_)) => return Ok(RestoreReport::Miss),
         Err(ManifestError::Invalid(reason)) => return Ok(unusable(reason)),
     };
+
+    // An entry made elsewhere may hold names this system cannot: found
+    // before any change, a miss with a warning; the entry stays.
+    let unrestorable = |why: String| {
+        RestoreReport::Unusable(format!(
+            "local cache entry for hash {} cannot be restored on this system: {why}; treated as a miss",
+            key.as_str()
+        ))
+    };
+    if let Some(why) = platform_problem(&manifest) {
+        return Ok(unrestorable(why));
+    }
 
     let plan = plan(cwd, &manifest)?;
     // Leftovers of a killed fetch, in the folders this one writes to.
@@ -168,6 +180,10 @@ pub fn restore(
             undo.roll_back();
             Ok(unusable(why))
         }
+        Ok(Applied::NoLinks(why)) => {
+            undo.roll_back();
+            Ok(unrestorable(why))
+        }
         Ok(Applied::Unreadable(why)) => {
             undo.roll_back();
             Ok(unreadable(why))
@@ -179,9 +195,31 @@ pub fn restore(
     }
 }
 
+/// Why this system cannot hold the paths of `manifest` as they are.
+fn platform_problem(manifest: &Manifest) -> Option<String> {
+    let paths = || {
+        manifest
+            .files
+            .iter()
+            .map(|f| f.path.as_str())
+            .chain(manifest.links.iter().map(|l| l.path.as_str()))
+    };
+    if let Some(why) = paths().find_map(platform::name_problem) {
+        return Some(why);
+    }
+    if platform::CASE_INSENSITIVE {
+        if let Some((a, b)) = super::manifest::case_conflict(paths()) {
+            return Some(format!(
+                "{a:?} and {b:?} differ only in case, which this file system cannot hold apart"
+            ));
+        }
+    }
+    None
+}
+
 fn read_with_inode(path: &Path) -> io::Result<(Vec<u8>, u64)> {
     let mut file = fs::File::open(path)?;
-    let inode = file.metadata()?.ino();
+    let inode = platform::file_id(&file.metadata()?);
     let mut bytes = Vec::new();
     io::Read::read_to_end(&mut file, &mut bytes)?;
     Ok((bytes, inode))
@@ -300,9 +338,8 @@ fn plan_file(cwd: &Path, f: &FileRecord) -> Result<FilePlan> {
     if content::digest_of(&dest).as_deref() != Some(f.digest.as_str()) {
         return Ok(FilePlan::Replace);
     }
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode != f.mode & MODE_MASK {
-        return Ok(FilePlan::ModeOnly(mode));
+    if !platform::mode_matches(&meta, f.mode & MODE_MASK) {
+        return Ok(FilePlan::ModeOnly(platform::mode_of(&meta)));
     }
     Ok(FilePlan::Unchanged)
 }
@@ -340,6 +377,8 @@ enum Applied {
     Done(Restored),
     /// A stored content is missing or damaged.
     BadContent(String),
+    /// A link cannot be made on this system (Windows without the right).
+    NoLinks(String),
     /// A stored content may not be read by this user.
     Unreadable(String),
 }
@@ -361,10 +400,10 @@ impl Undo {
     /// already runs because something failed.
     fn roll_back(self) {
         for (path, mode) in self.modes.iter().rev() {
-            let _ = fs::set_permissions(path, fs::Permissions::from_mode(*mode));
+            let _ = platform::set_mode(path, *mode);
         }
         for (dest, backup) in self.replaced.iter().rev() {
-            let _ = fs::rename(backup, dest);
+            let _ = platform::rename(backup, dest);
         }
         for path in self.created.iter().rev() {
             let _ = fs::remove_file(path);
@@ -393,7 +432,7 @@ fn beside(dest: &Path, what: &str) -> PathBuf {
 /// there (removed since the plan) needs no backup.
 fn back_up(dest: &Path, undo: &mut Undo) -> Result<()> {
     let backup = beside(dest, "old");
-    match fs::rename(dest, &backup) {
+    match platform::rename(dest, &backup) {
         Ok(()) => {
             undo.replaced.push((dest.to_path_buf(), backup));
             Ok(())
@@ -483,8 +522,9 @@ fn apply(
         if let Copied::Temp(tmp) = copied {
             let dest = cwd.join(&f.path);
             back_up(&dest, undo)?;
-            tmp.persist(&dest)
-                .map_err(|e| CacheError::io("write", &dest, e.error))?;
+            let tmp = tmp.into_temp_path();
+            platform::rename(&tmp, &dest).at("write", &dest)?;
+            let _ = tmp.keep();
         }
         report.files_written += 1;
         report.bytes_written += f.size;
@@ -495,8 +535,7 @@ fn apply(
             FilePlan::Unchanged => report.files_unchanged += 1,
             FilePlan::ModeOnly(old) => {
                 let dest = cwd.join(&f.path);
-                fs::set_permissions(&dest, fs::Permissions::from_mode(f.mode & MODE_MASK))
-                    .at("set the mode of", &dest)?;
+                platform::set_mode(&dest, f.mode & MODE_MASK).at("set the mode of", &dest)?;
                 undo.modes.push((dest, *old));
                 report.files_unchanged += 1;
             }
@@ -508,12 +547,18 @@ fn apply(
         }
         let dest = cwd.join(&l.path);
         let tmp = beside(&dest, "link");
-        std::os::unix::fs::symlink(&l.target, &tmp).at("create link", &tmp)?;
+        if let Err(e) = platform::symlink(&l.target, &tmp) {
+            return Ok(Applied::NoLinks(format!(
+                "the link {} could not be created ({e}); {}",
+                l.path,
+                platform::LINK_HINT
+            )));
+        }
         let placed = (|| {
             if matches!(plan, LinkPlan::Replace) {
                 back_up(&dest, undo)?;
             }
-            fs::rename(&tmp, &dest).at("create link", &dest)
+            platform::rename(&tmp, &dest).at("create link", &dest)
         })();
         match placed {
             Ok(()) if matches!(plan, LinkPlan::Create) => undo.created.push(dest),

@@ -1,0 +1,39 @@
+//! Everything that differs between Unix and Windows, behind one small seam:
+//! file modes, file identity and timestamps, symbolic links, the umask,
+//! whether a process runs, renames over files others hold open, and the
+//! names a file system refuses. The rest of the engine calls these and
+//! never `std::os::*` itself; `unix.rs` and `windows.rs` each implement the
+//! same functions.
+//!
+//! What differs on Windows:
+//! - There is no exec bit or group and other bits. A put records 0o644, or
+//!   0o444 for a read-only file; a restore makes a file read-only exactly
+//!   when its stored mode has no write bit, and otherwise leaves it as
+//!   Windows makes it. Stored modes are kept as they are, so an entry put on
+//!   Linux keeps its modes when a Windows machine fetches it from the remote
+//!   and fills its local store.
+//! - Store files are not made read-only: Windows cannot rename over a
+//!   read-only file, and manifests are replaced that way.
+//! - A file's identity is its creation time (std has no stable file index),
+//!   and its change time is its last write time.
+//! - Creating a symbolic link needs Developer Mode or administrator rights.
+//! - Renames over a file another process holds open (an antivirus, an
+//!   editor, a watcher) fail for a moment: they are retried briefly.
+//! - Some names cannot exist (`CON`, `aux.js`, `a:b`, a trailing dot or
+//!   space): an entry holding one is a miss with a warning there.
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as imp;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as imp;
+
+pub use imp::{
+    create_new, file_id, link_target, mode_matches, mode_of, name_problem, process_is_running,
+    rename, set_file_mode, set_mode, stamp_times, store_file_permissions, symlink,
+    CASE_INSENSITIVE, LINK_HINT,
+};

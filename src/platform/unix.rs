@@ -1,0 +1,119 @@
+//! The Unix half of the platform seam.
+
+use std::fs::{self, File, Metadata, OpenOptions, Permissions};
+use std::io;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// Whether the usual file system ignores case (macOS's does).
+pub const CASE_INSENSITIVE: bool = cfg!(target_os = "macos");
+
+/// How to let a user create symbolic links, for a warning; Unix always may.
+pub const LINK_HINT: &str = "check that the file system supports symbolic links";
+
+/// The permission bits of a file.
+pub fn mode_of(meta: &Metadata) -> u32 {
+    meta.permissions().mode() & 0o7777
+}
+
+/// Whether a file's mode is `mode` as far as this system keeps modes.
+pub fn mode_matches(meta: &Metadata, mode: u32) -> bool {
+    mode_of(meta) == mode
+}
+
+/// Sets the mode of `path` exactly.
+pub fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    fs::set_permissions(path, Permissions::from_mode(mode))
+}
+
+/// Sets the mode of an open file exactly.
+pub fn set_file_mode(file: &File, mode: u32) -> io::Result<()> {
+    file.set_permissions(Permissions::from_mode(mode))
+}
+
+/// Creates `path`, which must not exist, with `mode` (less the umask);
+/// says whether the mode still needs setting once the file is written.
+pub fn create_new(path: &Path, mode: u32) -> io::Result<(File, bool)> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)?;
+    Ok((file, mode & !umask() != mode))
+}
+
+/// The permissions store files are created with: read-only for everyone
+/// the umask allows.
+pub fn store_file_permissions() -> Option<Permissions> {
+    Some(Permissions::from_mode(0o444))
+}
+
+/// What identifies a file across renames: its inode.
+pub fn file_id(meta: &Metadata) -> u64 {
+    meta.ino()
+}
+
+/// Modification and change times, ns since the epoch, clamped to an `i64`.
+pub fn stamp_times(meta: &Metadata) -> (i64, i64) {
+    (
+        ns(meta.mtime(), meta.mtime_nsec()),
+        ns(meta.ctime(), meta.ctime_nsec()),
+    )
+}
+
+fn ns(secs: i64, nsecs: i64) -> i64 {
+    (secs as i128 * 1_000_000_000 + nsecs as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
+/// Creates a symbolic link at `link` holding `target`.
+pub fn symlink(target: &str, link: &Path) -> io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
+
+/// The target of the link at `path`, as text with `/`.
+pub fn link_target(path: &Path) -> io::Result<String> {
+    let target = fs::read_link(path)?;
+    target
+        .to_str()
+        .map(str::to_string)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "its target is not valid UTF-8"))
+}
+
+/// Renames `from` to `to`, replacing it.
+pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    fs::rename(from, to)
+}
+
+/// Why this system cannot hold a file named `path` (package-relative,
+/// `/`-separated), if it cannot: Unix takes any name an entry may hold.
+pub fn name_problem(_path: &str) -> Option<String> {
+    None
+}
+
+/// Whether process `pid` is running, where the system can tell (`/proc`).
+pub fn process_is_running(pid: u32) -> Option<bool> {
+    if pid == std::process::id() {
+        return Some(true);
+    }
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return None;
+    }
+    Some(proc.join(pid.to_string()).exists())
+}
+
+/// The process umask, read once (without changing it) from /proc.
+fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Umask:"))
+                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            })
+            // Unknown: assume every bit may be masked, so modes are always set.
+            .unwrap_or(0o7777)
+    })
+}
