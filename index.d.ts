@@ -52,8 +52,14 @@ export declare class Cache {
   clear(): Promise<PurgeResult>
   /** `clear` on the calling thread. */
   clearSync(): PurgeResult
-  /** What the local store holds: entries, contents and their bytes. */
-  storeUsage(): StoreUsage
+  /**
+   * What the local store holds: entries, contents and their bytes. It
+   * lists every entry and stats every content of the store, off the JS
+   * thread.
+   */
+  storeUsage(): Promise<StoreUsage>
+  /** `storeUsage` on the calling thread. */
+  storeUsageSync(): StoreUsage
   /**
    * Counters since this cache was made: hits and misses by source, bytes,
    * time spent.

@@ -160,3 +160,17 @@ test('loads with import as well as require', async () => {
   assert.equal(typeof mod.Cache, 'function')
   assert.equal(typeof mod.default.getProvider, 'function')
 })
+
+test('storeUsage is async and storeUsageSync is its twin', async () => {
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, FILES)
+  const cache = new Cache({ cwd: repo.dirs.a })
+  const empty = cache.storeUsage()
+  assert.ok(empty instanceof Promise)
+  assert.deepEqual({ ...(await empty) }, { entries: 0, contents: 0, bytes: 0 })
+  await cache.put('u1', ['lib/**'])
+  await cache.put('u2', ['lib/**'])
+  const usage = await cache.storeUsage()
+  assert.deepEqual({ ...usage }, { entries: 2, contents: 3, bytes: 1502 })
+  assert.deepEqual({ ...cache.storeUsageSync() }, { ...usage })
+})

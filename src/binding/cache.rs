@@ -156,9 +156,17 @@ impl Cache {
         run_sync(&env, self.clear_task())
     }
 
-    /// What the local store holds: entries, contents and their bytes.
+    /// What the local store holds: entries, contents and their bytes. It
+    /// lists every entry and stats every content of the store, off the JS
+    /// thread.
+    #[napi(ts_return_type = "Promise<StoreUsage>")]
+    pub fn store_usage(&self) -> AsyncTask<EngineTask<StoreUsage>> {
+        AsyncTask::new(self.store_usage_task())
+    }
+
+    /// `storeUsage` on the calling thread.
     #[napi]
-    pub fn store_usage(&self, env: Env) -> Result<StoreUsage> {
+    pub fn store_usage_sync(&self, env: Env) -> Result<StoreUsage> {
         run_sync(&env, self.store_usage_task())
     }
 
