@@ -174,3 +174,24 @@ test('storeUsage is async and storeUsageSync is its twin', async () => {
   assert.deepEqual({ ...usage }, { entries: 2, contents: 3, bytes: 1502 })
   assert.deepEqual({ ...cache.storeUsageSync() }, { ...usage })
 })
+
+test('a miss has no source property, as typed (source?: local | remote)', async () => {
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, FILES)
+  const cache = new Cache({ cwd: repo.dirs.a })
+  const miss = await cache.fetch('s1')
+  assert.equal('source' in miss, false)
+  assert.equal('source' in cache.fetchSync('s1'), false)
+  await cache.put('s1', ['lib/**'])
+  assert.equal((await cache.fetch('s1')).source, 'local')
+})
+
+test('mode, provider and logLevel are typed as unions but take what the variables take', () => {
+  const repo = makeRepo(['a'])
+  const c = new Cache({ cwd: repo.dirs.a, mode: ' read_only ', logLevel: 'WARN', provider: '' }).config
+  assert.deepEqual([c.mode, c.logLevel, c.provider, c.warnings], ['READ_ONLY', 'warn', 'local', []])
+  const unknown = new Cache({ cwd: repo.dirs.a, provider: 'npm' }).config
+  assert.equal(unknown.provider, 'local')
+  assert.match(unknown.warnings[0], /^BACKFILL_CACHE_PROVIDER .* is "npm", which backfill-native does not support; using the local cache/)
+  assert.throws(() => new Cache({ cwd: repo.dirs.a, mode: 'FAST' }), { code: 'BACKFILL_NATIVE_CONFIG' })
+})

@@ -48,6 +48,7 @@ pub struct ResolvedConfig {
     /// The workspace root found for it.
     pub workspace_root: String,
     /// `local`, `local-skip` or `azure-blob`.
+    #[napi(ts_type = "'local' | 'local-skip' | 'azure-blob'")]
     pub provider: String,
     /// Remote options when the provider is `azure-blob`.
     pub remote: Option<RemoteConfig>,
@@ -58,8 +59,10 @@ pub struct ResolvedConfig {
     /// Output globs used when `put` gives none.
     pub output_glob: Vec<String>,
     /// `READ_WRITE`, `READ_ONLY`, `WRITE_ONLY` or `PASS`.
+    #[napi(ts_type = "'READ_WRITE' | 'READ_ONLY' | 'WRITE_ONLY' | 'PASS'")]
     pub mode: String,
     /// Lowest level sent to the logger.
+    #[napi(ts_type = "'silly' | 'verbose' | 'info' | 'warn' | 'error' | 'mute'")]
     pub log_level: String,
     /// The `.env` file that was read, if any.
     pub env_file: Option<String>,

@@ -14,8 +14,8 @@ fn ms(d: std::time::Duration) -> f64 {
 pub struct FetchResult {
     /// Whether the outputs were restored.
     pub hit: bool,
-    /// Where the hit came from; `null` on a miss.
-    #[napi(ts_type = "'local' | 'remote' | null")]
+    /// Where the hit came from; absent on a miss.
+    #[napi(ts_type = "'local' | 'remote'")]
     pub source: Option<String>,
     /// Files written into the package directory.
     pub files_restored: f64,
