@@ -4,10 +4,10 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 
-for (const k of Object.keys(process.env)) if (/^(BACKFILL_|LAGE_)/.test(k)) delete process.env[k]
+require('../support/env').scrubCacheEnv()
 
 const { Cache } = require('..')
-const { makeRepo, writeTree, snapshot } = require('./helpers')
+const { makeRepo, writeTree, snapshot } = require('../support/helpers')
 
 const FILES = {
   'lib/a.js': 'a'.repeat(1000),
