@@ -190,7 +190,7 @@ async function main(argv) {
     case 'stats': {
       expect(0)
       const c = cache()
-      const u = c.storeUsage()
+      const u = await c.storeUsage()
       print({ ...u, cacheFolder: c.config.cacheFolder }, `${c.config.cacheFolder}: ${u.entries} entries, ${u.contents} contents, ${mb(u.bytes)}`)
       return 0
     }

@@ -52,8 +52,14 @@ export declare class Cache {
   clear(): Promise<PurgeResult>
   /** `clear` on the calling thread. */
   clearSync(): PurgeResult
-  /** What the local store holds: entries, contents and their bytes. */
-  storeUsage(): StoreUsage
+  /**
+   * What the local store holds: entries, contents and their bytes. It
+   * lists every entry and stats every content of the store, off the JS
+   * thread.
+   */
+  storeUsage(): Promise<StoreUsage>
+  /** `storeUsage` on the calling thread. */
+  storeUsageSync(): StoreUsage
   /**
    * Counters since this cache was made: hits and misses by source, bytes,
    * time spent.
@@ -97,10 +103,11 @@ export interface CacheOptions {
   cwd?: string
   /**
    * Cache provider: `local`, `local-skip` or `azure-blob`
-   * (`BACKFILL_CACHE_PROVIDER`).
+   * (`BACKFILL_CACHE_PROVIDER`). At run time any other name is warned
+   * about and the local cache is used, as with the variable.
    * @default "local"
    */
-  provider?: string
+  provider?: 'local' | 'local-skip' | 'azure-blob'
   /**
    * Provider options, as in `BACKFILL_CACHE_PROVIDER_OPTIONS`; for
    * `azure-blob`: `{ connectionString, container, maxSize?,
@@ -121,15 +128,17 @@ export interface CacheOptions {
   outputGlob?: Array<string>
   /**
    * `READ_WRITE`, `READ_ONLY`, `WRITE_ONLY` or `PASS` (`BACKFILL_MODE`).
+   * At run time the case is ignored, as with the variable.
    * @default "READ_WRITE"
    */
-  mode?: string
+  mode?: 'READ_WRITE' | 'READ_ONLY' | 'WRITE_ONLY' | 'PASS'
   /**
    * `silly`, `verbose`, `info`, `warn`, `error` or `mute`
-   * (`BACKFILL_LOG_LEVEL`): the lowest level sent to the logger.
+   * (`BACKFILL_LOG_LEVEL`): the lowest level sent to the logger. At run
+   * time the case is ignored, as with the variable.
    * @default "info"
    */
-  logLevel?: string
+  logLevel?: 'silly' | 'verbose' | 'info' | 'warn' | 'error' | 'mute'
   /**
    * Upload to the remote cache on put (`LAGE_WRITE_REMOTE_CACHE`).
    * @default false
@@ -186,8 +195,8 @@ export declare function createProvider(options?: CacheOptions | undefined | null
 export interface FetchResult {
   /** Whether the outputs were restored. */
   hit: boolean
-  /** Where the hit came from; `null` on a miss. */
-  source?: 'local' | 'remote' | null
+  /** Where the hit came from; absent on a miss. */
+  source?: 'local' | 'remote'
   /** Files written into the package directory. */
   filesRestored: number
   /** Files already present with the right content, left alone. */
@@ -389,7 +398,7 @@ export interface ResolvedConfig {
   /** The workspace root found for it. */
   workspaceRoot: string
   /** `local`, `local-skip` or `azure-blob`. */
-  provider: string
+  provider: 'local' | 'local-skip' | 'azure-blob'
   /** Remote options when the provider is `azure-blob`. */
   remote?: RemoteConfig
   /** Whether puts upload to the remote cache. */
@@ -399,9 +408,9 @@ export interface ResolvedConfig {
   /** Output globs used when `put` gives none. */
   outputGlob: Array<string>
   /** `READ_WRITE`, `READ_ONLY`, `WRITE_ONLY` or `PASS`. */
-  mode: string
+  mode: 'READ_WRITE' | 'READ_ONLY' | 'WRITE_ONLY' | 'PASS'
   /** Lowest level sent to the logger. */
-  logLevel: string
+  logLevel: 'silly' | 'verbose' | 'info' | 'warn' | 'error' | 'mute'
   /** The `.env` file that was read, if any. */
   envFile?: string
   /** Problems that are not errors, such as an unknown provider. */

@@ -4,10 +4,10 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 
-for (const k of Object.keys(process.env)) if (/^(BACKFILL_|LAGE_)/.test(k)) delete process.env[k]
+require('../support/env').scrubCacheEnv()
 
 const { Cache } = require('..')
-const { makeRepo, writeTree, snapshot } = require('./helpers')
+const { makeRepo, writeTree, snapshot } = require('../support/helpers')
 
 const FILES = {
   'lib/a.js': 'a'.repeat(1000),
@@ -159,4 +159,39 @@ test('loads with import as well as require', async () => {
   assert.equal(mod.name, 'backfill-native')
   assert.equal(typeof mod.Cache, 'function')
   assert.equal(typeof mod.default.getProvider, 'function')
+})
+
+test('storeUsage is async and storeUsageSync is its twin', async () => {
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, FILES)
+  const cache = new Cache({ cwd: repo.dirs.a })
+  const empty = cache.storeUsage()
+  assert.ok(empty instanceof Promise)
+  assert.deepEqual({ ...(await empty) }, { entries: 0, contents: 0, bytes: 0 })
+  await cache.put('u1', ['lib/**'])
+  await cache.put('u2', ['lib/**'])
+  const usage = await cache.storeUsage()
+  assert.deepEqual({ ...usage }, { entries: 2, contents: 3, bytes: 1502 })
+  assert.deepEqual({ ...cache.storeUsageSync() }, { ...usage })
+})
+
+test('a miss has no source property, as typed (source?: local | remote)', async () => {
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, FILES)
+  const cache = new Cache({ cwd: repo.dirs.a })
+  const miss = await cache.fetch('s1')
+  assert.equal('source' in miss, false)
+  assert.equal('source' in cache.fetchSync('s1'), false)
+  await cache.put('s1', ['lib/**'])
+  assert.equal((await cache.fetch('s1')).source, 'local')
+})
+
+test('mode, provider and logLevel are typed as unions but take what the variables take', () => {
+  const repo = makeRepo(['a'])
+  const c = new Cache({ cwd: repo.dirs.a, mode: ' read_only ', logLevel: 'WARN', provider: '' }).config
+  assert.deepEqual([c.mode, c.logLevel, c.provider, c.warnings], ['READ_ONLY', 'warn', 'local', []])
+  const unknown = new Cache({ cwd: repo.dirs.a, provider: 'npm' }).config
+  assert.equal(unknown.provider, 'local')
+  assert.match(unknown.warnings[0], /^BACKFILL_CACHE_PROVIDER .* is "npm", which backfill-native does not support; using the local cache/)
+  assert.throws(() => new Cache({ cwd: repo.dirs.a, mode: 'FAST' }), { code: 'BACKFILL_NATIVE_CONFIG' })
 })

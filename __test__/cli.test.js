@@ -6,7 +6,8 @@ const path = require('node:path')
 const { spawnSync } = require('node:child_process')
 
 const { Cache } = require('..')
-const { makeRepo, writeTree, cleanEnv } = require('./helpers')
+const { makeRepo, writeTree } = require('../support/helpers')
+const { cleanEnv } = require('../support/env')
 
 const CLI = path.join(__dirname, '..', 'cli.js')
 const runWith = (vars, cwd, ...args) => spawnSync(process.execPath, [CLI, ...args], { cwd, env: cleanEnv(vars), encoding: 'utf8' })

@@ -6,10 +6,11 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
 
-for (const k of Object.keys(process.env)) if (/^(BACKFILL_|LAGE_)/.test(k)) delete process.env[k]
+require('../support/env').scrubCacheEnv()
 
 const { Cache } = require('..')
-const { makeRepo, writeTree, snapshot, cleanEnv } = require('./helpers')
+const { makeRepo, writeTree, snapshot } = require('../support/helpers')
+const { cleanEnv } = require('../support/env')
 
 function run(args) {
   return new Promise((resolve, reject) => {

@@ -7,7 +7,8 @@ const path = require('node:path')
 const crypto = require('node:crypto')
 const { execFileSync, spawnSync } = require('node:child_process')
 
-const { makeRepo, cleanEnv, tempDir, writeTree } = require('./helpers')
+const { makeRepo, tempDir, writeTree } = require('../support/helpers')
+const { cleanEnv } = require('../support/env')
 
 const ROOT = path.resolve(__dirname, '..')
 const SECRET_KEY = 'c2VjcmV0LWFjY291bnQta2V5LW5vdC1mb3ItbG9ncw=='

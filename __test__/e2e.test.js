@@ -7,10 +7,10 @@ const path = require('node:path')
 const crypto = require('node:crypto')
 const { Worker } = require('node:worker_threads')
 
-for (const k of Object.keys(process.env)) if (/^(BACKFILL_|LAGE_)/.test(k)) delete process.env[k]
+require('../support/env').scrubCacheEnv()
 
-const { makeRepo, writeTree, snapshot } = require('./helpers')
-const { startAzurite, blobClient } = require('./azurite')
+const { makeRepo, writeTree, snapshot } = require('../support/helpers')
+const { startAzurite, blobClient } = require('../support/azurite')
 
 const PACKAGES = Array.from({ length: 12 }, (_, i) => `pkg-${i}`)
 const WORKERS = 4

@@ -5,10 +5,10 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 
-for (const k of Object.keys(process.env)) if (/^(BACKFILL_|LAGE_)/.test(k)) delete process.env[k]
+require('../support/env').scrubCacheEnv()
 
 const native = require('..')
-const { makeRepo, writeTree } = require('./helpers')
+const { makeRepo, writeTree } = require('../support/helpers')
 
 test('hashFiles: digests keyed by package path; node_modules, .git and the cache are skipped', async () => {
   const repo = makeRepo(['a'])

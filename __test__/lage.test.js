@@ -5,9 +5,9 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 
-const { snapshot } = require('./helpers')
-const { makeLageRepo } = require('./lage-repo')
-const { startAzurite, blobClient, readOnlySas } = require('./azurite')
+const { snapshot } = require('../support/helpers')
+const { makeLageRepo } = require('../support/lage-repo')
+const { startAzurite, blobClient, readOnlySas } = require('../support/azurite')
 
 const outputs = (repo) => Object.fromEntries(repo.packages.map((p) => [p, snapshot(path.join(repo.dir(p), 'lib'))]))
 const wipeOutputs = (repo) => repo.packages.forEach((p) => fs.rmSync(path.join(repo.dir(p), 'lib'), { recursive: true, force: true }))

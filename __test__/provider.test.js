@@ -5,10 +5,10 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 
-for (const k of Object.keys(process.env)) if (/^(BACKFILL_|LAGE_)/.test(k)) delete process.env[k]
+require('../support/env').scrubCacheEnv()
 
 const native = require('..')
-const { makeRepo, writeTree, snapshot, recordingLogger } = require('./helpers')
+const { makeRepo, writeTree, snapshot, recordingLogger } = require('../support/helpers')
 
 const OUTPUTS = {
   'lib/index.js': 'module.exports = 1\n',

@@ -7,11 +7,11 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 
-for (const k of Object.keys(process.env)) if (/^(BACKFILL_|LAGE_)/.test(k)) delete process.env[k]
+require('../support/env').scrubCacheEnv()
 
 const native = require('..')
-const { makeRepo, writeTree, snapshot } = require('./helpers')
-const { startAzurite, blobClient, forgeTar } = require('./azurite')
+const { makeRepo, writeTree, snapshot } = require('../support/helpers')
+const { startAzurite, blobClient, forgeTar } = require('../support/azurite')
 
 let azurite
 test.before(async () => {

@@ -10,12 +10,12 @@ const fs = require('node:fs')
 const path = require('node:path')
 const crypto = require('node:crypto')
 
-for (const k of Object.keys(process.env)) if (/^(BACKFILL_|LAGE_)/.test(k)) delete process.env[k]
+require('../support/env').scrubCacheEnv()
 
 const native = require('..')
-const { makeRepo, writeTree, snapshot, recordingLogger } = require('./helpers')
-const { startAzurite, blobClient, KEY, ACCOUNT } = require('./azurite')
-const { startFaultProxy } = require('./fault-proxy')
+const { makeRepo, writeTree, snapshot, recordingLogger } = require('../support/helpers')
+const { startAzurite, blobClient, KEY, ACCOUNT } = require('../support/azurite')
+const { startFaultProxy } = require('../support/fault-proxy')
 
 let azurite
 const proxies = []

@@ -5,11 +5,11 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 
-for (const k of Object.keys(process.env)) if (/^(BACKFILL_|LAGE_)/.test(k)) delete process.env[k]
+require('../support/env').scrubCacheEnv()
 
 const native = require('..')
-const { makeRepo, writeTree, snapshot, tempDir } = require('./helpers')
-const { startAzurite, blobClient } = require('./azurite')
+const { makeRepo, writeTree, snapshot, tempDir } = require('../support/helpers')
+const { startAzurite, blobClient } = require('../support/azurite')
 
 const MB = 1 << 20
 // The bound is for a 1 GB entry; BFN_LARGE_MB makes it smaller for

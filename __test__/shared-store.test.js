@@ -8,10 +8,10 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
 
-for (const k of Object.keys(process.env)) if (/^(BACKFILL_|LAGE_)/.test(k)) delete process.env[k]
+require('../support/env').scrubCacheEnv()
 
 const native = require('..')
-const { tempDir, writeTree, snapshot } = require('./helpers')
+const { tempDir, writeTree, snapshot } = require('../support/helpers')
 
 const NOBODY = 65534
 const isRoot = process.getuid?.() === 0

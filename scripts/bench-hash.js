@@ -18,7 +18,7 @@ const crypto = require('node:crypto')
 const { execFileSync } = require('node:child_process')
 const { performance } = require('node:perf_hooks')
 
-for (const k of Object.keys(process.env)) if (/^(BACKFILL_|LAGE_)/.test(k)) delete process.env[k]
+require('../support/env').scrubCacheEnv()
 
 const native = require('..')
 const globHasher = require('glob-hasher')

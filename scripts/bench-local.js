@@ -26,7 +26,7 @@ const { performance } = require('node:perf_hooks')
 
 // The user's BACKFILL_*/LAGE_* settings would otherwise redirect the native
 // engine (cache folder, mode, provider) and skew or break the measurement.
-for (const k of Object.keys(process.env)) if (/^(BACKFILL_|LAGE_)/.test(k)) delete process.env[k]
+require('../support/env').scrubCacheEnv()
 
 const native = require('..')
 const { getCacheStorageProvider } = require('backfill-cache')

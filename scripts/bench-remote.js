@@ -20,12 +20,12 @@ const crypto = require('node:crypto')
 const { execFileSync } = require('node:child_process')
 const { performance } = require('node:perf_hooks')
 
-for (const k of Object.keys(process.env)) if (/^(BACKFILL_|LAGE_)/.test(k)) delete process.env[k]
+require('../support/env').scrubCacheEnv()
 
 const native = require('..')
 const { getCacheStorageProvider } = require('backfill-cache')
 const { makeLogger } = require('backfill-logger')
-const { startAzurite, blobClient } = require('../__test__/azurite')
+const { startAzurite, blobClient } = require('../support/azurite')
 
 const FILES = Number(process.env.BENCH_FILES || 5000)
 const MB = Number(process.env.BENCH_MB || 80)

@@ -12,10 +12,10 @@
 const fs = require('node:fs')
 const path = require('node:path')
 
-for (const k of Object.keys(process.env)) if (/^(BACKFILL_|LAGE_)/.test(k)) delete process.env[k]
+require('../support/env').scrubCacheEnv()
 
-const { makeLageRepo } = require('../__test__/lage-repo')
-const { startAzurite, blobClient } = require('../__test__/azurite')
+const { makeLageRepo } = require('../support/lage-repo')
+const { startAzurite, blobClient } = require('../support/azurite')
 
 /** What served each target, from the engine's verbose lines in lage's output. */
 function sources(output) {

@@ -5,9 +5,12 @@ use std::sync::Arc;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use super::job::{run_sync, Done, Job, Work};
+use super::config::ResolvedConfig;
+use super::error::js_error;
 use super::options::{self, CacheOptions};
-use super::results::{CacheStats, FetchResult, PurgeResult, PutResult, ResolvedConfig, StoreUsage};
+use super::results::{CacheStats, FetchResult, PurgeResult, PutResult, StoreUsage};
+use super::task::{run_sync, Done, EngineTask};
+use super::uploads::background_upload;
 use crate::engine::Engine;
 
 /// A build cache bound to one package directory, for scripts. Results say
@@ -20,43 +23,55 @@ pub struct Cache {
     engine: Arc<Engine>,
 }
 
-fn fetch_work(engine: &Arc<Engine>, hash: String) -> Work<FetchResult> {
-    let engine = engine.clone();
-    let busy = engine.begin();
-    Box::new(move || {
-        let _busy = busy;
-        Done::quiet(engine.fetch(&hash).map(FetchResult::from))
-    })
-}
+impl Cache {
+    // One task per operation: the async method hands it to libuv's pool, the
+    // `Sync` twin runs it on the calling thread.
 
-fn put_work(
-    engine: &Arc<Engine>,
-    hash: String,
-    output_glob: Option<Vec<String>>,
-) -> Work<PutResult> {
-    let engine = engine.clone();
-    // Taken now, not when the work starts, so `flush` waits for queued puts.
-    let busy = engine.begin();
-    Box::new(move || {
-        let _busy = busy;
-        let result = engine.put(&hash, output_glob.as_deref());
-        let pending = matches!(&result, Ok(o) if o.upload_pending);
-        let mut done = Done::quiet(result.map(PutResult::from));
-        if pending {
-            done.follow_up = Some(super::provider::upload_work(engine.clone(), hash));
-        }
-        done
-    })
-}
+    fn fetch_task(&self, hash: String) -> EngineTask<FetchResult> {
+        let engine = self.engine.clone();
+        let busy = engine.begin();
+        EngineTask::new(Box::new(move || {
+            let _busy = busy;
+            Done::quiet(engine.fetch(&hash).map(FetchResult::from))
+        }))
+    }
 
-fn purge_work(engine: &Arc<Engine>, days: f64) -> Work<PurgeResult> {
-    let engine = engine.clone();
-    Box::new(move || Done::quiet(engine.purge(days).map(PurgeResult::from)))
-}
+    fn put_task(&self, hash: String, output_glob: Option<Vec<String>>) -> EngineTask<PutResult> {
+        let engine = self.engine.clone();
+        // Taken now, not when the work starts, so `flush` waits for queued puts.
+        let busy = engine.begin();
+        EngineTask::new(Box::new(move || {
+            let _busy = busy;
+            let result = engine.put(&hash, output_glob.as_deref());
+            let pending = matches!(&result, Ok(o) if o.upload_pending);
+            let mut done = Done::quiet(result.map(PutResult::from));
+            if pending {
+                done.follow_up = Some(background_upload(engine.clone(), hash));
+            }
+            done
+        }))
+    }
 
-fn clear_work(engine: &Arc<Engine>) -> Work<PurgeResult> {
-    let engine = engine.clone();
-    Box::new(move || Done::quiet(engine.clear().map(PurgeResult::from)))
+    fn purge_task(&self, days: f64) -> EngineTask<PurgeResult> {
+        let engine = self.engine.clone();
+        EngineTask::new(Box::new(move || {
+            Done::quiet(engine.purge(days).map(PurgeResult::from))
+        }))
+    }
+
+    fn clear_task(&self) -> EngineTask<PurgeResult> {
+        let engine = self.engine.clone();
+        EngineTask::new(Box::new(move || {
+            Done::quiet(engine.clear().map(PurgeResult::from))
+        }))
+    }
+
+    fn store_usage_task(&self) -> EngineTask<StoreUsage> {
+        let engine = self.engine.clone();
+        EngineTask::new(Box::new(move || {
+            Done::quiet(engine.store().usage().map(StoreUsage::from))
+        }))
+    }
 }
 
 #[napi]
@@ -67,7 +82,7 @@ impl Cache {
     #[napi(constructor)]
     pub fn new(env: Env, options: Option<CacheOptions>) -> Result<Self> {
         let (cwd, opts) = options::resolve(None, options);
-        let engine = Engine::new(&cwd, &opts).map_err(|e| super::job::js_error(&env, &e))?;
+        let engine = Engine::new(&cwd, &opts).map_err(|e| js_error(&env, &e))?;
         Ok(Cache {
             engine: Arc::new(engine),
         })
@@ -83,22 +98,26 @@ impl Cache {
     /// A miss resolves with `hit: false`; a corrupt entry is a miss with a
     /// warning. Rejects on a bad hash or a local disk failure.
     #[napi(ts_return_type = "Promise<FetchResult>")]
-    pub fn fetch(&self, hash: String) -> AsyncTask<Job<FetchResult>> {
-        AsyncTask::new(Job::new(fetch_work(&self.engine, hash)))
+    pub fn fetch(&self, hash: String) -> AsyncTask<EngineTask<FetchResult>> {
+        AsyncTask::new(self.fetch_task(hash))
     }
 
     /// `fetch` on the calling thread.
     #[napi]
     pub fn fetch_sync(&self, env: Env, hash: String) -> Result<FetchResult> {
-        run_sync(&env, fetch_work(&self.engine, hash))
+        run_sync(&env, self.fetch_task(hash))
     }
 
     /// Stores the files matching `outputGlob` (globby patterns relative to
     /// the package directory; default: the configured output globs) as the
     /// entry of `hash`. Matching no file stores an empty entry.
     #[napi(ts_return_type = "Promise<PutResult>")]
-    pub fn put(&self, hash: String, output_glob: Option<Vec<String>>) -> AsyncTask<Job<PutResult>> {
-        AsyncTask::new(Job::new(put_work(&self.engine, hash, output_glob)))
+    pub fn put(
+        &self,
+        hash: String,
+        output_glob: Option<Vec<String>>,
+    ) -> AsyncTask<EngineTask<PutResult>> {
+        AsyncTask::new(self.put_task(hash, output_glob))
     }
 
     /// `put` on the calling thread.
@@ -109,42 +128,46 @@ impl Cache {
         hash: String,
         output_glob: Option<Vec<String>>,
     ) -> Result<PutResult> {
-        run_sync(&env, put_work(&self.engine, hash, output_glob))
+        run_sync(&env, self.put_task(hash, output_glob))
     }
 
     /// Removes entries not used (fetched or stored) within `olderThanDays`
     /// days, and the stored contents no remaining entry uses.
     #[napi(ts_return_type = "Promise<PurgeResult>")]
-    pub fn purge(&self, older_than_days: f64) -> AsyncTask<Job<PurgeResult>> {
-        AsyncTask::new(Job::new(purge_work(&self.engine, older_than_days)))
+    pub fn purge(&self, older_than_days: f64) -> AsyncTask<EngineTask<PurgeResult>> {
+        AsyncTask::new(self.purge_task(older_than_days))
     }
 
     /// `purge` on the calling thread.
     #[napi]
     pub fn purge_sync(&self, env: Env, older_than_days: f64) -> Result<PurgeResult> {
-        run_sync(&env, purge_work(&self.engine, older_than_days))
+        run_sync(&env, self.purge_task(older_than_days))
     }
 
     /// Removes everything from the local cache folder.
     #[napi(ts_return_type = "Promise<PurgeResult>")]
-    pub fn clear(&self) -> AsyncTask<Job<PurgeResult>> {
-        AsyncTask::new(Job::new(clear_work(&self.engine)))
+    pub fn clear(&self) -> AsyncTask<EngineTask<PurgeResult>> {
+        AsyncTask::new(self.clear_task())
     }
 
     /// `clear` on the calling thread.
     #[napi]
     pub fn clear_sync(&self, env: Env) -> Result<PurgeResult> {
-        run_sync(&env, clear_work(&self.engine))
+        run_sync(&env, self.clear_task())
     }
 
-    /// What the local store holds: entries, contents and their bytes.
+    /// What the local store holds: entries, contents and their bytes. It
+    /// lists every entry and stats every content of the store, off the JS
+    /// thread.
+    #[napi(ts_return_type = "Promise<StoreUsage>")]
+    pub fn store_usage(&self) -> AsyncTask<EngineTask<StoreUsage>> {
+        AsyncTask::new(self.store_usage_task())
+    }
+
+    /// `storeUsage` on the calling thread.
     #[napi]
-    pub fn store_usage(&self, env: Env) -> Result<StoreUsage> {
-        let engine = self.engine.clone();
-        run_sync(
-            &env,
-            Box::new(move || Done::quiet(engine.store().usage().map(StoreUsage::from))),
-        )
+    pub fn store_usage_sync(&self, env: Env) -> Result<StoreUsage> {
+        run_sync(&env, self.store_usage_task())
     }
 
     /// Counters since this cache was made: hits and misses by source, bytes,

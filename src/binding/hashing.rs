@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use super::job::{run_sync, Done, Job, Work};
-use super::results::Digests;
+use super::digests::Digests;
+use super::task::{run_sync, Done, EngineTask};
 use crate::config::{Config, Options};
 use crate::hashing::{self, HashOptions, PackageInputs};
 
@@ -79,19 +79,24 @@ fn walk_options(
     Ok((options, config))
 }
 
-fn files_work(cwd: String, patterns: Vec<String>, options: HashFilesOptions) -> Work<Digests> {
-    Box::new(move || {
+fn files_task(
+    cwd: String,
+    patterns: Vec<String>,
+    options: Option<HashFilesOptions>,
+) -> EngineTask<Digests> {
+    let options = options.unwrap_or_default();
+    EngineTask::new(Box::new(move || {
         let cwd = PathBuf::from(cwd);
         Done::quiet(
             walk_options(&cwd, &patterns, options.gitignore, options.incremental)
                 .and_then(|(o, c)| hashing::hash_file_list(&c.cwd, &patterns, &o))
                 .map(Digests),
         )
-    })
+    }))
 }
 
-fn package_work(p: HashPackageOptions) -> Work<String> {
-    Box::new(move || {
+fn package_task(p: HashPackageOptions) -> EngineTask<String> {
+    EngineTask::new(Box::new(move || {
         let cwd = PathBuf::from(&p.cwd);
         let patterns = p.inputs.clone().unwrap_or_else(hashing::every_file);
         Done::quiet(
@@ -110,7 +115,7 @@ fn package_work(p: HashPackageOptions) -> Work<String> {
                 },
             ),
         )
-    })
+    }))
 }
 
 /// blake3 digests (hex) of the files under `cwd` matching `patterns`
@@ -122,12 +127,8 @@ pub fn hash_files(
     cwd: String,
     patterns: Vec<String>,
     options: Option<HashFilesOptions>,
-) -> AsyncTask<Job<Digests>> {
-    AsyncTask::new(Job::new(files_work(
-        cwd,
-        patterns,
-        options.unwrap_or_default(),
-    )))
+) -> AsyncTask<EngineTask<Digests>> {
+    AsyncTask::new(files_task(cwd, patterns, options))
 }
 
 /// `hashFiles` on the calling thread.
@@ -138,7 +139,7 @@ pub fn hash_files_sync(
     patterns: Vec<String>,
     options: Option<HashFilesOptions>,
 ) -> Result<Digests> {
-    run_sync(&env, files_work(cwd, patterns, options.unwrap_or_default()))
+    run_sync(&env, files_task(cwd, patterns, options))
 }
 
 /// The cache key of a package task (blake3 hex): its input files, extra
@@ -146,12 +147,12 @@ pub fn hash_files_sync(
 /// keys of its dependencies. Stable across machines: independent of walk
 /// order, absolute paths and mtimes.
 #[napi(ts_return_type = "Promise<string>")]
-pub fn hash_package(options: HashPackageOptions) -> AsyncTask<Job<String>> {
-    AsyncTask::new(Job::new(package_work(options)))
+pub fn hash_package(options: HashPackageOptions) -> AsyncTask<EngineTask<String>> {
+    AsyncTask::new(package_task(options))
 }
 
 /// `hashPackage` on the calling thread.
 #[napi]
 pub fn hash_package_sync(env: Env, options: HashPackageOptions) -> Result<String> {
-    run_sync(&env, package_work(options))
+    run_sync(&env, package_task(options))
 }

@@ -16,8 +16,10 @@ pub struct CacheOptions {
     /// @default process.cwd()
     pub cwd: Option<String>,
     /// Cache provider: `local`, `local-skip` or `azure-blob`
-    /// (`BACKFILL_CACHE_PROVIDER`).
+    /// (`BACKFILL_CACHE_PROVIDER`). At run time any other name is warned
+    /// about and the local cache is used, as with the variable.
     /// @default "local"
+    #[napi(ts_type = "'local' | 'local-skip' | 'azure-blob'")]
     pub provider: Option<String>,
     /// Provider options, as in `BACKFILL_CACHE_PROVIDER_OPTIONS`; for
     /// `azure-blob`: `{ connectionString, container, maxSize?,
@@ -33,11 +35,15 @@ pub struct CacheOptions {
     /// @default ["lib/**"]
     pub output_glob: Option<Vec<String>>,
     /// `READ_WRITE`, `READ_ONLY`, `WRITE_ONLY` or `PASS` (`BACKFILL_MODE`).
+    /// At run time the case is ignored, as with the variable.
     /// @default "READ_WRITE"
+    #[napi(ts_type = "'READ_WRITE' | 'READ_ONLY' | 'WRITE_ONLY' | 'PASS'")]
     pub mode: Option<String>,
     /// `silly`, `verbose`, `info`, `warn`, `error` or `mute`
-    /// (`BACKFILL_LOG_LEVEL`): the lowest level sent to the logger.
+    /// (`BACKFILL_LOG_LEVEL`): the lowest level sent to the logger. At run
+    /// time the case is ignored, as with the variable.
     /// @default "info"
+    #[napi(ts_type = "'silly' | 'verbose' | 'info' | 'warn' | 'error' | 'mute'")]
     pub log_level: Option<String>,
     /// Upload to the remote cache on put (`LAGE_WRITE_REMOTE_CACHE`).
     /// @default false

@@ -10,9 +10,11 @@ use std::sync::Arc;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use super::job::{js_error, Done, Job, Work};
+use super::error::js_error;
 use super::logger::{self, LogLine};
 use super::options::{self, CacheOptions};
+use super::task::{Done, EngineTask, Work};
+use super::uploads::{background_upload, upload_note};
 use crate::config::LogLevel;
 use crate::engine::Engine;
 
@@ -108,7 +110,7 @@ fn put_work(engine: Arc<Engine>, hash: String, output_glob: Vec<String>) -> Work
             logs.push(LogLine::new(LogLevel::Verbose, text));
             let mut done = Done::logged(Ok(()), logs);
             if o.upload_pending {
-                done.follow_up = Some(upload_work(engine.clone(), hash));
+                done.follow_up = Some(background_upload(engine.clone(), hash));
             }
             done
         }
@@ -119,58 +121,14 @@ fn put_work(engine: Arc<Engine>, hash: String, output_glob: Vec<String>) -> Work
     })
 }
 
-/// The tail of a "stored" log line about the upload.
-pub fn upload_note(uploaded: bool, bytes: u64, skipped: &Option<String>, pending: bool) -> String {
-    match (uploaded, skipped, pending) {
-        (true, _, _) => format!(", uploaded {bytes} bytes"),
-        (false, _, true) => ", uploading in the background".to_string(),
-        (false, Some(why), _) => format!(", not uploaded: {why}"),
-        (false, None, _) => String::new(),
-    }
-}
-
-/// A background upload: its warnings go to the logger and to the engine's
-/// list for `flush`; a local failure is reported, not thrown, since nobody
-/// awaits it.
-pub fn upload_work(engine: Arc<Engine>, hash: String) -> Work<()> {
-    let busy = engine.begin();
-    Box::new(move || {
-        let _busy = busy;
-        let logs = match engine.upload(&hash) {
-            Ok(up) => {
-                let mut logs: Vec<LogLine> = up
-                    .warning
-                    .iter()
-                    .map(|w| LogLine::new(LogLevel::Warn, w.clone()))
-                    .collect();
-                let note = upload_note(up.uploaded, up.bytes, &up.skipped, false);
-                if !note.is_empty() {
-                    logs.push(LogLine::new(
-                        LogLevel::Verbose,
-                        format!("background upload of {hash}{note}"),
-                    ));
-                }
-                engine.note_background(up.warning);
-                logs
-            }
-            Err(e) => {
-                let text = format!("background upload of {hash} failed: {e}");
-                engine.note_background(Some(text.clone()));
-                vec![LogLine::new(LogLevel::Warn, text)]
-            }
-        };
-        Done::logged(Ok(()), logs)
-    })
-}
-
 #[napi]
 impl CacheStorage {
     /// Restores the outputs stored for `hash` into the package directory;
     /// resolves `true` on a hit, `false` on a miss.
     #[napi(ts_return_type = "Promise<boolean>")]
-    pub fn fetch(&self, env: Env, hash: String) -> Result<AsyncTask<Job<bool>>> {
+    pub fn fetch(&self, env: Env, hash: String) -> Result<AsyncTask<EngineTask<bool>>> {
         let work = fetch_work(self.engine.clone(), hash);
-        Ok(AsyncTask::new(Job::logged(
+        Ok(AsyncTask::new(EngineTask::logged(
             work,
             self.task_logger(&env)?,
             self.level(),
@@ -185,9 +143,9 @@ impl CacheStorage {
         env: Env,
         hash: String,
         output_glob: Vec<String>,
-    ) -> Result<AsyncTask<Job<()>>> {
+    ) -> Result<AsyncTask<EngineTask<()>>> {
         let work = put_work(self.engine.clone(), hash, output_glob);
-        Ok(AsyncTask::new(Job::logged(
+        Ok(AsyncTask::new(EngineTask::logged(
             work,
             self.task_logger(&env)?,
             self.level(),

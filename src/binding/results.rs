@@ -2,7 +2,6 @@
 
 use napi_derive::napi;
 
-use crate::config::Config;
 use crate::engine::{FetchOutcome, PutOutcome, Stats};
 use crate::store::PurgeReport;
 
@@ -15,8 +14,8 @@ fn ms(d: std::time::Duration) -> f64 {
 pub struct FetchResult {
     /// Whether the outputs were restored.
     pub hit: bool,
-    /// Where the hit came from; `null` on a miss.
-    #[napi(ts_type = "'local' | 'remote' | null")]
+    /// Where the hit came from; absent on a miss.
+    #[napi(ts_type = "'local' | 'remote'")]
     pub source: Option<String>,
     /// Files written into the package directory.
     pub files_restored: f64,
@@ -177,74 +176,6 @@ impl From<PurgeReport> for PurgeResult {
     }
 }
 
-/// Remote options as shown by `loadConfig`, the connection string redacted.
-#[napi(object)]
-pub struct RemoteConfig {
-    /// Always `"<redacted>"`: the connection string is never shown.
-    pub connection_string: String,
-    /// Container holding one blob per hash.
-    pub container: String,
-    /// Largest blob fetched and largest output uploaded, in bytes.
-    pub max_size: Option<f64>,
-    /// Azure identity credential used with an account URL.
-    pub credential_name: Option<String>,
-    /// Whether uploads are signed and downloads checked with a signing key
-    /// (the key itself is never shown).
-    pub signed: bool,
-}
-
-/// The resolved configuration, secrets redacted.
-#[napi(object)]
-pub struct ResolvedConfig {
-    /// The package directory.
-    pub cwd: String,
-    /// The workspace root found for it.
-    pub workspace_root: String,
-    /// `local`, `local-skip` or `azure-blob`.
-    pub provider: String,
-    /// Remote options when the provider is `azure-blob`.
-    pub remote: Option<RemoteConfig>,
-    /// Whether puts upload to the remote cache.
-    pub write_remote_cache: bool,
-    /// The local cache folder.
-    pub cache_folder: String,
-    /// Output globs used when `put` gives none.
-    pub output_glob: Vec<String>,
-    /// `READ_WRITE`, `READ_ONLY`, `WRITE_ONLY` or `PASS`.
-    pub mode: String,
-    /// Lowest level sent to the logger.
-    pub log_level: String,
-    /// The `.env` file that was read, if any.
-    pub env_file: Option<String>,
-    /// Problems that are not errors, such as an unknown provider.
-    pub warnings: Vec<String>,
-}
-
-impl From<&Config> for ResolvedConfig {
-    fn from(c: &Config) -> Self {
-        let path = |p: &std::path::Path| p.display().to_string();
-        ResolvedConfig {
-            cwd: path(&c.cwd),
-            workspace_root: path(&c.workspace_root),
-            provider: c.provider.as_str().to_string(),
-            remote: c.azure.as_ref().map(|a| RemoteConfig {
-                connection_string: "<redacted>".to_string(),
-                container: a.container.clone(),
-                max_size: a.max_size.map(|m| m as f64),
-                credential_name: a.credential_name.clone(),
-                signed: a.signing_key.is_some(),
-            }),
-            write_remote_cache: c.write_remote_cache,
-            cache_folder: path(&c.cache_dir),
-            output_glob: c.output_glob.clone(),
-            mode: c.mode.as_str().to_string(),
-            log_level: c.log_level.as_str().to_string(),
-            env_file: c.env_file.as_deref().map(path),
-            warnings: c.warnings.clone(),
-        }
-    }
-}
-
 /// What the local store holds.
 #[napi(object)]
 pub struct StoreUsage {
@@ -263,80 +194,5 @@ impl From<crate::store::Usage> for StoreUsage {
             contents: u.contents as f64,
             bytes: u.bytes as f64,
         }
-    }
-}
-
-/// File digests by path, handed to JavaScript as a plain object of hex
-/// strings. Built directly with Node-API: each digest is written as hex on
-/// the stack and made a one-byte string, with no Rust string per file.
-pub struct Digests(pub Vec<(String, blake3::Hash)>);
-
-impl napi::bindgen_prelude::TypeName for Digests {
-    fn type_name() -> &'static str {
-        "Record<string, string>"
-    }
-
-    fn value_type() -> napi::ValueType {
-        napi::ValueType::Object
-    }
-}
-
-impl napi::bindgen_prelude::ToNapiValue for Digests {
-    unsafe fn to_napi_value(
-        env: napi::sys::napi_env,
-        val: Self,
-    ) -> napi::Result<napi::sys::napi_value> {
-        use napi::sys;
-        let check = |status: sys::napi_status| {
-            if status == sys::Status::napi_ok {
-                Ok(())
-            } else {
-                Err(napi::Error::from_reason(format!(
-                    "backfill-native: could not build the digests object (Node-API status {status})"
-                )))
-            }
-        };
-        let mut object = std::ptr::null_mut();
-        // SAFETY: `env` is the live environment napi-rs calls us with; every
-        // pointer passed points to memory that outlives the call, with its
-        // exact length.
-        unsafe {
-            check(sys::napi_create_object(env, &mut object))?;
-            for (rel, digest) in &val.0 {
-                let hex = digest.to_hex();
-                let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
-                check(sys::napi_create_string_utf8(
-                    env,
-                    rel.as_ptr().cast(),
-                    rel.len() as isize,
-                    &mut key,
-                ))?;
-                check(sys::napi_create_string_latin1(
-                    env,
-                    hex.as_ptr().cast(),
-                    hex.len() as isize,
-                    &mut value,
-                ))?;
-                if rel == "__proto__" {
-                    // Setting it would set the prototype (a string is
-                    // ignored): define an own property, as for the others.
-                    use sys::PropertyAttributes::{configurable, enumerable, writable};
-                    let own = sys::napi_property_descriptor {
-                        utf8name: std::ptr::null(),
-                        name: key,
-                        method: None,
-                        getter: None,
-                        setter: None,
-                        value,
-                        attributes: writable | enumerable | configurable,
-                        data: std::ptr::null_mut(),
-                    };
-                    check(sys::napi_define_properties(env, object, 1, &own))?;
-                } else {
-                    check(sys::napi_set_property(env, object, key, value))?;
-                }
-            }
-        }
-        Ok(object)
     }
 }

@@ -11,7 +11,6 @@ pub use in_flight::InFlightGuard;
 pub use outcome::{FetchOutcome, PutOutcome, Source, Stats};
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -23,35 +22,15 @@ use crate::store::{LocalStore, PurgeReport, RestoreOptions, RestoreReport};
 pub use fallback::Upload;
 use fallback::{RemoteFetch, RemoteLayer};
 
-#[derive(Default)]
-struct Counters {
-    local_hits: AtomicU64,
-    remote_hits: AtomicU64,
-    uploads: AtomicU64,
-    bytes_uploaded: AtomicU64,
-    misses: AtomicU64,
-    puts: AtomicU64,
-    skipped: AtomicU64,
-    errors: AtomicU64,
-    files_restored: AtomicU64,
-    bytes_restored: AtomicU64,
-    bytes_stored: AtomicU64,
-    bytes_written: AtomicU64,
-    fetch_micros: AtomicU64,
-    put_micros: AtomicU64,
-}
-
-fn add(counter: &AtomicU64, n: u64) {
-    counter.fetch_add(n, Ordering::Relaxed);
-}
-
 /// A cache engine bound to one package directory.
 pub struct Engine {
     config: Config,
     store: LocalStore,
     remote: Option<RemoteLayer>,
     background_warnings: Mutex<Vec<String>>,
-    counters: Counters,
+    /// One lock for all counters, so a snapshot is consistent and a new
+    /// counter is one field of [`Stats`].
+    stats: Mutex<Stats>,
     in_flight: Arc<InFlight>,
 }
 
@@ -92,7 +71,7 @@ impl Engine {
             remote,
             config,
             background_warnings: Mutex::default(),
-            counters: Counters::default(),
+            stats: Mutex::default(),
             in_flight: Arc::default(),
         }
     }
@@ -115,17 +94,19 @@ impl Engine {
         let start = Instant::now();
         let result = self.fetch_key(&key);
         let micros = start.elapsed().as_micros() as u64;
-        add(&self.counters.fetch_micros, micros);
-        let mut outcome = result.inspect_err(|_| add(&self.counters.errors, 1))?;
+        self.record(|s| s.fetch_micros += micros);
+        let mut outcome = result.inspect_err(|_| self.record(|s| s.errors += 1))?;
         outcome.duration = start.elapsed();
-        match outcome.source {
-            Some(Source::Local) => add(&self.counters.local_hits, 1),
-            Some(Source::Remote) => add(&self.counters.remote_hits, 1),
-            None if outcome.skipped.is_some() => add(&self.counters.skipped, 1),
-            None => add(&self.counters.misses, 1),
-        }
-        add(&self.counters.files_restored, outcome.files_restored);
-        add(&self.counters.bytes_restored, outcome.bytes_restored);
+        self.record(|s| {
+            match outcome.source {
+                Some(Source::Local) => s.local_hits += 1,
+                Some(Source::Remote) => s.remote_hits += 1,
+                None if outcome.skipped.is_some() => s.skipped += 1,
+                None => s.misses += 1,
+            }
+            s.files_restored += outcome.files_restored;
+            s.bytes_restored += outcome.bytes_restored;
+        });
         Ok(outcome)
     }
 
@@ -200,19 +181,19 @@ impl Engine {
         let _busy = self.in_flight.enter();
         let start = Instant::now();
         let result = self.put_key(&key, &glob);
-        add(
-            &self.counters.put_micros,
-            start.elapsed().as_micros() as u64,
-        );
-        let mut outcome = result.inspect_err(|_| add(&self.counters.errors, 1))?;
+        let micros = start.elapsed().as_micros() as u64;
+        self.record(|s| s.put_micros += micros);
+        let mut outcome = result.inspect_err(|_| self.record(|s| s.errors += 1))?;
         outcome.duration = start.elapsed();
-        if outcome.stored {
-            add(&self.counters.puts, 1);
-            add(&self.counters.bytes_stored, outcome.bytes);
-            add(&self.counters.bytes_written, outcome.new_bytes);
-        } else {
-            add(&self.counters.skipped, 1);
-        }
+        self.record(|s| {
+            if outcome.stored {
+                s.puts += 1;
+                s.bytes_stored += outcome.bytes;
+                s.bytes_written += outcome.new_bytes;
+            } else {
+                s.skipped += 1;
+            }
+        });
         Ok(outcome)
     }
 
@@ -263,8 +244,10 @@ impl Engine {
         };
         let up = remote.upload(&self.store, key)?;
         if up.uploaded {
-            add(&self.counters.uploads, 1);
-            add(&self.counters.bytes_uploaded, up.bytes);
+            self.record(|s| {
+                s.uploads += 1;
+                s.bytes_uploaded += up.bytes;
+            });
         }
         Ok(up)
     }
@@ -290,26 +273,15 @@ impl Engine {
         self.store.clear()
     }
 
-    /// The counters so far.
+    /// A snapshot of the counters so far.
     pub fn stats(&self) -> Stats {
-        let c = &self.counters;
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        Stats {
-            local_hits: get(&c.local_hits),
-            remote_hits: get(&c.remote_hits),
-            uploads: get(&c.uploads),
-            bytes_uploaded: get(&c.bytes_uploaded),
-            misses: get(&c.misses),
-            puts: get(&c.puts),
-            skipped: get(&c.skipped),
-            errors: get(&c.errors),
-            files_restored: get(&c.files_restored),
-            bytes_restored: get(&c.bytes_restored),
-            bytes_stored: get(&c.bytes_stored),
-            bytes_written: get(&c.bytes_written),
-            fetch_micros: get(&c.fetch_micros),
-            put_micros: get(&c.put_micros),
-        }
+        self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Updates the counters under their lock. A panic elsewhere while it was
+    /// held leaves plain numbers behind, so a poisoned lock is still used.
+    fn record(&self, update: impl FnOnce(&mut Stats)) {
+        update(&mut self.stats.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
     /// Keeps a warning of a background upload for [`Engine::take_background_warnings`].

@@ -3,7 +3,8 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
-const { tempDir, cleanEnv } = require('./helpers')
+const { tempDir } = require('./helpers')
+const { cleanEnv } = require('./env')
 
 const ROOT = path.resolve(__dirname, '..')
 const LAGE = path.join(ROOT, 'node_modules', 'lage', 'dist', 'lage.js')

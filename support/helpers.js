@@ -1,5 +1,5 @@
-// Shared helpers for the JS tests: real folders on a real disk, snapshots of
-// what a user would compare (bytes, modes, link targets).
+// Shared helpers for the JS tests and scripts: real folders on a real disk,
+// snapshots of what a user would compare (bytes, modes, link targets).
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -69,13 +69,4 @@ function recordingLogger() {
   return { logger, lines, at: (level) => lines.filter((l) => l.level === level).map((l) => l.text) }
 }
 
-/** Every BACKFILL_* / LAGE_* variable removed, so tests see only their own. */
-function cleanEnv(extra = {}) {
-  const env = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!/^(BACKFILL_|LAGE_)/.test(k)) env[k] = v
-  }
-  return { ...env, ...extra }
-}
-
-module.exports = { tempDir, writeTree, snapshot, makeRepo, recordingLogger, cleanEnv }
+module.exports = { tempDir, writeTree, snapshot, makeRepo, recordingLogger }

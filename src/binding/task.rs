@@ -1,10 +1,11 @@
-//! One napi task that runs a piece of engine work on libuv's thread pool and
-//! reports its log lines to a lage logger on the JS thread. The async API and
-//! its `Sync` twins run the same closures.
+//! One napi task that runs a piece of engine work and reports its log lines
+//! to a lage logger on the JS thread. The async API hands it to libuv's
+//! thread pool; its `Sync` twin runs the very same `compute`, then `resolve`,
+//! on the calling thread (as node-rs argon2 does).
 
 use napi::bindgen_prelude::*;
-use napi::JsError;
 
+use super::error::js_error;
 use super::logger::{self, LogLine};
 use crate::config::LogLevel;
 use crate::error::CacheError;
@@ -42,16 +43,16 @@ impl<T> Done<T> {
 }
 
 /// The napi task around a piece of work.
-pub struct Job<T: Send + 'static> {
+pub struct EngineTask<T: Send + 'static> {
     work: Option<Work<T>>,
     logger: Option<ObjectRef<false>>,
     level: LogLevel,
 }
 
-impl<T: Send + 'static> Job<T> {
+impl<T: Send + 'static> EngineTask<T> {
     /// A task that logs nothing.
     pub fn new(work: Work<T>) -> Self {
-        Job {
+        EngineTask {
             work: Some(work),
             logger: None,
             level: LogLevel::Mute,
@@ -60,7 +61,7 @@ impl<T: Send + 'static> Job<T> {
 
     /// A task whose log lines go to `logger`, filtered by `level`.
     pub fn logged(work: Work<T>, logger: Option<ObjectRef<false>>, level: LogLevel) -> Self {
-        Job {
+        EngineTask {
             work: Some(work),
             logger,
             level,
@@ -68,7 +69,7 @@ impl<T: Send + 'static> Job<T> {
     }
 }
 
-impl<T: Send + ToNapiValue + TypeName + 'static> Task for Job<T> {
+impl<T: Send + ToNapiValue + TypeName + 'static> Task for EngineTask<T> {
     type Output = Done<T>;
     type JsValue = T;
 
@@ -88,7 +89,7 @@ impl<T: Send + ToNapiValue + TypeName + 'static> Task for Job<T> {
             // Queued async work keeps Node alive until it ends, so a
             // background upload is not lost when the process ends normally.
             let logger = logger.and_then(|l| l.create_ref().ok());
-            env.spawn(Job::logged(work, logger, self.level))?;
+            env.spawn(EngineTask::logged(work, logger, self.level))?;
         }
         output.result.map_err(|e| js_error(&env, &e))
     }
@@ -101,18 +102,15 @@ impl<T: Send + ToNapiValue + TypeName + 'static> Task for Job<T> {
     }
 }
 
-/// Runs work on the calling thread (the `Sync` twins); follow-up work (a
-/// background upload) is queued as for the async API.
-pub fn run_sync<T>(env: &Env, work: Work<T>) -> Result<T> {
-    let done = work();
-    if let Some(follow_up) = done.follow_up {
-        env.spawn(Job::new(follow_up))?;
-    }
-    done.result.map_err(|e| js_error(env, &e))
-}
-
-/// A JS `Error` whose `code` is the engine's stable error code.
-pub fn js_error(env: &Env, e: &CacheError) -> Error {
-    let js = JsError::from(Error::new(e.code(), e.to_string())).into_unknown(*env);
-    Error::from(js)
+/// Runs `task` on the calling thread (the `Sync` twins): `compute`, then
+/// `resolve` and `finally`, exactly what the async API runs, so follow-up
+/// work (a background upload) is queued and logged the same way.
+pub fn run_sync<T: Send + ToNapiValue + TypeName + 'static>(
+    env: &Env,
+    mut task: EngineTask<T>,
+) -> Result<T> {
+    let value = task.compute().and_then(|output| task.resolve(*env, output));
+    let finally = task.finally(*env);
+    let value = value?;
+    finally.map(|()| value)
 }

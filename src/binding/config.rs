@@ -1,0 +1,96 @@
+//! The resolved configuration as JavaScript sees it (`loadConfig()`,
+//! `cache.config`), secrets redacted.
+
+use napi_derive::napi;
+
+use super::error::js_error;
+use super::options::{self, CacheOptions};
+use crate::config::Config;
+
+/// Resolves the configuration the engine would use for package directory
+/// `cwd` (default: the current directory) from `options`, the nearest `.env`
+/// and the environment, in that order of precedence. Secrets are redacted.
+///
+/// Throws (with `error.code` `BACKFILL_NATIVE_CONFIG`) when a value is invalid.
+#[napi]
+pub fn load_config(
+    env: napi::Env,
+    cwd: Option<String>,
+    options: Option<CacheOptions>,
+) -> napi::Result<ResolvedConfig> {
+    let (dir, opts) = options::resolve(cwd, options);
+    Config::load(&dir, &opts)
+        .map(|c| ResolvedConfig::from(&c))
+        .map_err(|e| js_error(&env, &e))
+}
+
+/// Remote options as shown by `loadConfig`, the connection string redacted.
+#[napi(object)]
+pub struct RemoteConfig {
+    /// Always `"<redacted>"`: the connection string is never shown.
+    pub connection_string: String,
+    /// Container holding one blob per hash.
+    pub container: String,
+    /// Largest blob fetched and largest output uploaded, in bytes.
+    pub max_size: Option<f64>,
+    /// Azure identity credential used with an account URL.
+    pub credential_name: Option<String>,
+    /// Whether uploads are signed and downloads checked with a signing key
+    /// (the key itself is never shown).
+    pub signed: bool,
+}
+
+/// The resolved configuration, secrets redacted.
+#[napi(object)]
+pub struct ResolvedConfig {
+    /// The package directory.
+    pub cwd: String,
+    /// The workspace root found for it.
+    pub workspace_root: String,
+    /// `local`, `local-skip` or `azure-blob`.
+    #[napi(ts_type = "'local' | 'local-skip' | 'azure-blob'")]
+    pub provider: String,
+    /// Remote options when the provider is `azure-blob`.
+    pub remote: Option<RemoteConfig>,
+    /// Whether puts upload to the remote cache.
+    pub write_remote_cache: bool,
+    /// The local cache folder.
+    pub cache_folder: String,
+    /// Output globs used when `put` gives none.
+    pub output_glob: Vec<String>,
+    /// `READ_WRITE`, `READ_ONLY`, `WRITE_ONLY` or `PASS`.
+    #[napi(ts_type = "'READ_WRITE' | 'READ_ONLY' | 'WRITE_ONLY' | 'PASS'")]
+    pub mode: String,
+    /// Lowest level sent to the logger.
+    #[napi(ts_type = "'silly' | 'verbose' | 'info' | 'warn' | 'error' | 'mute'")]
+    pub log_level: String,
+    /// The `.env` file that was read, if any.
+    pub env_file: Option<String>,
+    /// Problems that are not errors, such as an unknown provider.
+    pub warnings: Vec<String>,
+}
+
+impl From<&Config> for ResolvedConfig {
+    fn from(c: &Config) -> Self {
+        let path = |p: &std::path::Path| p.display().to_string();
+        ResolvedConfig {
+            cwd: path(&c.cwd),
+            workspace_root: path(&c.workspace_root),
+            provider: c.provider.as_str().to_string(),
+            remote: c.azure.as_ref().map(|a| RemoteConfig {
+                connection_string: "<redacted>".to_string(),
+                container: a.container.clone(),
+                max_size: a.max_size.map(|m| m as f64),
+                credential_name: a.credential_name.clone(),
+                signed: a.signing_key.is_some(),
+            }),
+            write_remote_cache: c.write_remote_cache,
+            cache_folder: path(&c.cache_dir),
+            output_glob: c.output_glob.clone(),
+            mode: c.mode.as_str().to_string(),
+            log_level: c.log_level.as_str().to_string(),
+            env_file: c.env_file.as_deref().map(path),
+            warnings: c.warnings.clone(),
+        }
+    }
+}

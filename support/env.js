@@ -1,0 +1,17 @@
+// The one rule for keeping a developer's cache settings out of tests and
+// scripts: every BACKFILL_* and LAGE_* variable (cache folder, mode,
+// provider, remote writes) would otherwise redirect or skew what they check.
+const CACHE_ENV = /^(BACKFILL_|LAGE_)/
+
+/** Removes every BACKFILL_* / LAGE_* variable from `env` (default: this process's), in place. */
+function scrubCacheEnv(env = process.env) {
+  for (const k of Object.keys(env)) if (CACHE_ENV.test(k)) delete env[k]
+  return env
+}
+
+/** A copy of this process's environment without them, plus `extra`: for child processes. */
+function cleanEnv(extra = {}) {
+  return { ...scrubCacheEnv({ ...process.env }), ...extra }
+}
+
+module.exports = { scrubCacheEnv, cleanEnv, CACHE_ENV }
