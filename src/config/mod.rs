@@ -1,6 +1,7 @@
 //! Resolved configuration: defaults < options passed in code < the nearest
 //! `.env` < the process environment (the order backfill uses).
 
+mod azure_connection;
 mod env_file;
 mod provider_options;
 mod redact;
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+pub use azure_connection::parse_connection;
 pub use env_file::EnvFile;
 pub use provider_options::AZURE_BLOB_FIELDS;
 pub use redact::secret_kind;

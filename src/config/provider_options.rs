@@ -149,7 +149,7 @@ pub(super) fn azure_options(
         ));
     }
     if let Err(why) =
-        crate::remote::parse_connection(&connection_string, credential_name.as_deref())
+        super::azure_connection::parse_connection(&connection_string, credential_name.as_deref())
     {
         return Err(invalid(
             VAR,

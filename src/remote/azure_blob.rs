@@ -20,12 +20,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::connection::parse_connection;
 use super::limits::Limits;
 use super::runtime::runtime;
 use super::{ArchiveWriter, FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure, TransferError};
 use crate::cache_key::CacheKey;
-use crate::config::AzureBlobOptions;
+use crate::config::{parse_connection, AzureBlobOptions};
 
 /// Downloads are asked for in ranges of this size.
 const CHUNK: u64 = 8 << 20;

@@ -5,7 +5,6 @@
 //! warning), never an error: a broken remote must not break the build.
 
 mod azure_blob;
-mod connection;
 mod health;
 mod limits;
 mod runtime;
@@ -16,7 +15,6 @@ use std::fmt;
 use std::io::Read;
 
 pub use azure_blob::AzureBlobRemote;
-pub use connection::parse_connection;
 pub use health::{Health, FAILURES_BEFORE_OFF};
 pub use limits::{Limits, OverMaxSize, SizeLimited};
 
