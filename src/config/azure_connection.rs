@@ -1,38 +1,116 @@
-//! Turning a connection string into where the blobs are and how to sign in.
+//! `connectionString` (with `credentialName`): where the blobs are and how
+//! to sign in, parsed once, at configuration time, into plain data.
 //!
-//! `azure_storage_blobs` parses connection strings but has no "client from
-//! connection string", so the location is built here: a custom
-//! `BlobEndpoint`, the emulator, or the public cloud from the account name.
+//! Nothing here uses the Azure SDK or builds a credential: the remote maps
+//! an [`AzureConnection`] to SDK types (`src/remote/connection.rs`). The
+//! location is decided here: a custom `BlobEndpoint`, the emulator, or the
+//! public cloud from the account name. Secrets are kept in [`Secret`].
 
-use std::sync::Arc;
-
-use azure_core::auth::TokenCredential;
-use azure_identity::{
-    AzureCliCredential, DefaultAzureCredential, EnvironmentCredential, TokenCredentialOptions,
-    VirtualMachineManagedIdentityCredential, WorkloadIdentityCredential,
-};
-use azure_storage::{CloudLocation, ConnectionString, StorageCredentials};
+use super::Secret;
 
 /// The `credentialName` values accepted with an account URL, as lage names them.
 pub const CREDENTIAL_NAMES: &str = "environment, workload-identity, managed-identity, azure-cli";
 
-/// Where the blobs are and the credentials to use; `endpoint` names the
-/// place in messages and holds no secret.
-pub struct Connection {
-    pub location: CloudLocation,
-    pub credentials: StorageCredentials,
+/// Where the blobs are and how to sign in; `endpoint` names the place in
+/// messages and holds no secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AzureConnection {
+    /// Where the blob service is.
+    pub location: AzureLocation,
+    /// How requests are authorised.
+    pub auth: AzureAuth,
+    /// Scheme, host and port of the blob service, for messages.
     pub endpoint: String,
+}
+
+/// Where the blob service of an account is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AzureLocation {
+    /// The public cloud: `https://<account>.blob.core.windows.net`.
+    Public {
+        /// The storage account.
+        account: String,
+    },
+    /// The local emulator (Azurite), account `devstoreaccount1`.
+    Emulator {
+        /// Host of the emulator.
+        address: String,
+        /// Port of its blob service.
+        port: u16,
+    },
+    /// Any other blob endpoint.
+    Custom {
+        /// The storage account.
+        account: String,
+        /// The endpoint, without a trailing slash.
+        uri: String,
+    },
+}
+
+/// How requests are authorised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AzureAuth {
+    /// Shared key: `AccountName` with `AccountKey`.
+    Key {
+        /// The storage account.
+        account: String,
+        /// The account key.
+        key: Secret,
+    },
+    /// A shared access signature (`SharedAccessSignature`).
+    Sas(Secret),
+    /// The emulator's well-known account and key.
+    Emulator,
+    /// An Azure identity, for an account URL.
+    Identity(AzureIdentity),
+}
+
+/// The Azure identity credential named by `credentialName`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AzureIdentity {
+    /// No `credentialName`: the default Azure credential chain.
+    Default,
+    /// `environment`: `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` with
+    /// `AZURE_CLIENT_SECRET` or `AZURE_FEDERATED_TOKEN_FILE`.
+    Environment,
+    /// `workload-identity`.
+    WorkloadIdentity,
+    /// `managed-identity`.
+    ManagedIdentity,
+    /// `azure-cli`.
+    AzureCli,
+}
+
+impl AzureIdentity {
+    /// The identity `credentialName` names; `None` names the default chain.
+    fn named(name: Option<&str>) -> Result<Self, String> {
+        Ok(match name {
+            None => AzureIdentity::Default,
+            Some("environment") => AzureIdentity::Environment,
+            Some("workload-identity") => AzureIdentity::WorkloadIdentity,
+            Some("managed-identity") => AzureIdentity::ManagedIdentity,
+            Some("azure-cli") => AzureIdentity::AzureCli,
+            Some(other) => {
+                return Err(format!(
+                    "its credentialName {other:?} is not one backfill-native supports ({CREDENTIAL_NAMES})"
+                ))
+            }
+        })
+    }
 }
 
 /// Parses `text`, a connection string or (as lage accepts) an account URL
 /// signed in with the Azure identity `credential_name`; the error says what
 /// is wrong without quoting the secret.
-pub fn parse_connection(text: &str, credential_name: Option<&str>) -> Result<Connection, String> {
+pub fn parse_connection(
+    text: &str,
+    credential_name: Option<&str>,
+) -> Result<AzureConnection, String> {
     let trimmed = text.trim();
     if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
         return account_url(trimmed, credential_name);
     }
-    let cs = ConnectionString::new(trimmed).map_err(|_| {
+    let cs = ConnectionString::parse(trimmed).ok_or_else(|| {
         "it could not be parsed: expected Key=Value pairs separated by ';'".to_string()
     })?;
 
@@ -48,16 +126,27 @@ pub fn parse_connection(text: &str, credential_name: Option<&str>) -> Result<Con
             None => ("127.0.0.1".to_string(), 10000),
         };
         let endpoint = format!("http://{address}:{port}/devstoreaccount1");
-        return Ok(Connection {
-            location: CloudLocation::Emulator { address, port },
-            credentials: StorageCredentials::emulator(),
+        return Ok(AzureConnection {
+            location: AzureLocation::Emulator { address, port },
+            auth: AzureAuth::Emulator,
             endpoint,
         });
     }
 
-    let credentials = cs.storage_credentials().map_err(|_| {
-        "it has neither an AccountKey (with AccountName) nor a SharedAccessSignature".to_string()
-    })?;
+    // A SAS wins over an account key, as in the SDK.
+    let auth = match (cs.sas, cs.account_name, cs.account_key) {
+        (Some(sas), _, _) => AzureAuth::Sas(Secret::new(sas)),
+        (None, Some(account), Some(key)) => AzureAuth::Key {
+            account: account.to_string(),
+            key: Secret::new(key),
+        },
+        _ => {
+            return Err(
+                "it has neither an AccountKey (with AccountName) nor a SharedAccessSignature"
+                    .into(),
+            )
+        }
+    };
     if let Some(endpoint) = cs.blob_endpoint {
         // A trailing slash would make every request path start with "//",
         // which the service answers with 400.
@@ -84,44 +173,42 @@ pub fn parse_connection(text: &str, credential_name: Option<&str>) -> Result<Con
             url.host_str().unwrap_or(""),
             url.port().map(|p| format!(":{p}")).unwrap_or_default()
         );
-        return Ok(Connection {
-            location: CloudLocation::Custom { account, uri },
-            credentials,
+        return Ok(AzureConnection {
+            location: AzureLocation::Custom { account, uri },
+            auth,
             endpoint,
         });
     }
     let Some(account) = cs.account_name else {
         return Err("it names no AccountName and no BlobEndpoint".into());
     };
-    let protocol = match cs.default_endpoints_protocol {
-        Some(azure_storage::EndpointProtocol::Http) => "http",
-        _ => "https",
-    };
+    let protocol = if cs.http { "http" } else { "https" };
     match cs.endpoint_suffix {
         Some(suffix) if suffix != "core.windows.net" || protocol == "http" => {
             let uri = format!("{protocol}://{account}.blob.{suffix}");
-            Ok(Connection {
+            Ok(AzureConnection {
                 endpoint: uri.clone(),
-                location: CloudLocation::Custom {
+                location: AzureLocation::Custom {
                     account: account.to_string(),
                     uri,
                 },
-                credentials,
+                auth,
             })
         }
-        _ => Ok(Connection {
+        _ => Ok(AzureConnection {
             endpoint: format!("https://{account}.blob.core.windows.net"),
-            location: CloudLocation::Public {
+            location: AzureLocation::Public {
                 account: account.to_string(),
             },
-            credentials,
+            auth,
         }),
     }
 }
 
 /// An account URL (`https://<account>.blob.core.windows.net`) with an Azure
-/// identity credential. No token is asked for until the first request.
-fn account_url(text: &str, credential_name: Option<&str>) -> Result<Connection, String> {
+/// identity credential, which the remote builds; no token is asked for
+/// until the first request.
+fn account_url(text: &str, credential_name: Option<&str>) -> Result<AzureConnection, String> {
     let uri = text.trim_end_matches('/').to_string();
     let url = url::Url::parse(&uri).map_err(|_| "it is not a valid account URL".to_string())?;
     if url.query().is_some() {
@@ -134,48 +221,89 @@ fn account_url(text: &str, credential_name: Option<&str>) -> Result<Connection, 
         .filter(|a| !a.is_empty())
         .map(str::to_string)
         .unwrap_or_else(|| host.split('.').next().unwrap_or_default().to_string());
-    let options = TokenCredentialOptions::default();
-    let unusable =
-        |name: &str, needs: &str| format!("the {name} credential cannot be used here: {needs}");
-    let credential: Arc<dyn TokenCredential> = match credential_name {
-        None => Arc::new(
-            DefaultAzureCredential::create(options)
-                .map_err(|_| unusable("default Azure", "no Azure identity is available"))?,
-        ),
-        Some("environment") => Arc::new(EnvironmentCredential::create(options).map_err(|_| {
-            unusable(
-                "environment",
-                "set AZURE_TENANT_ID and AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE",
-            )
-        })?),
-        Some("workload-identity") => Arc::new(WorkloadIdentityCredential::create(options).map_err(|_| {
-            unusable(
-                "workload identity",
-                "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE",
-            )
-        })?),
-        Some("managed-identity") => Arc::new(VirtualMachineManagedIdentityCredential::new(options)),
-        Some("azure-cli") => Arc::new(AzureCliCredential::new()),
-        Some(other) => {
-            return Err(format!(
-                "its credentialName {other:?} is not one backfill-native supports ({CREDENTIAL_NAMES})"
-            ))
-        }
-    };
-    Ok(Connection {
+    let identity = AzureIdentity::named(credential_name)?;
+    Ok(AzureConnection {
         endpoint: format!(
             "{}://{}{}",
             url.scheme(),
             host,
             url.port().map(|p| format!(":{p}")).unwrap_or_default()
         ),
-        location: CloudLocation::Custom { account, uri },
-        credentials: StorageCredentials::token_credential(credential),
+        location: AzureLocation::Custom { account, uri },
+        auth: AzureAuth::Identity(identity),
     })
 }
 
 fn url_of(text: &str) -> Result<url::Url, String> {
     url::Url::parse(text).map_err(|_| "its BlobEndpoint is not a valid URL".to_string())
+}
+
+/// The fields of a connection string this engine reads, with the rules of
+/// the Azure SDK's parser (`azure_storage::ConnectionString`): names are
+/// case-sensitive, an unknown name, a pair without `=` or with an empty
+/// name or value is an error, and a repeated name keeps the last value.
+#[derive(Default)]
+struct ConnectionString<'a> {
+    account_name: Option<&'a str>,
+    account_key: Option<&'a str>,
+    sas: Option<&'a str>,
+    endpoint_suffix: Option<&'a str>,
+    /// `DefaultEndpointsProtocol=http`.
+    http: bool,
+    use_development_storage: Option<bool>,
+    development_storage_proxy_uri: Option<&'a str>,
+    blob_endpoint: Option<&'a str>,
+}
+
+/// Names the SDK accepts that do not concern blobs; they are ignored.
+const OTHER_SERVICE_NAMES: &[&str] = &[
+    "BlobSecondaryEndpoint",
+    "TableEndpoint",
+    "TableSecondaryEndpoint",
+    "QueueEndpoint",
+    "QueueSecondaryEndpoint",
+    "FileEndpoint",
+    "FileSecondaryEndpoint",
+];
+
+impl<'a> ConnectionString<'a> {
+    /// `None` when `text` is not a connection string (never says why: the
+    /// reason would quote it).
+    fn parse(text: &'a str) -> Option<Self> {
+        let mut cs = ConnectionString::default();
+        for pair in text.split(';').filter(|s| !s.trim().is_empty()) {
+            let (name, value) = pair.trim().split_once('=')?;
+            let (name, value) = (name.trim(), value.trim());
+            if name.is_empty() || value.is_empty() {
+                return None;
+            }
+            match name {
+                "AccountName" => cs.account_name = Some(value),
+                "AccountKey" => cs.account_key = Some(value),
+                "SharedAccessSignature" => cs.sas = Some(value),
+                "EndpointSuffix" => cs.endpoint_suffix = Some(value),
+                "DefaultEndpointsProtocol" => {
+                    cs.http = match value {
+                        "http" => true,
+                        "https" => false,
+                        _ => return None,
+                    }
+                }
+                "UseDevelopmentStorage" => {
+                    cs.use_development_storage = Some(match value {
+                        "true" => true,
+                        "false" => false,
+                        _ => return None,
+                    })
+                }
+                "DevelopmentStorageProxyUri" => cs.development_storage_proxy_uri = Some(value),
+                "BlobEndpoint" => cs.blob_endpoint = Some(value),
+                other if OTHER_SERVICE_NAMES.contains(&other) => {}
+                _ => return None,
+            }
+        }
+        Some(cs)
+    }
 }
 
 #[cfg(test)]
@@ -193,7 +321,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.endpoint, "http://127.0.0.1:10123");
         match c.location {
-            CloudLocation::Custom { account, uri } => {
+            AzureLocation::Custom { account, uri } => {
                 assert_eq!(account, "devstoreaccount1");
                 assert_eq!(
                     uri, "http://127.0.0.1:10123/devstoreaccount1",
@@ -208,16 +336,21 @@ mod tests {
         )
         .unwrap();
         assert!(
-            matches!(sas.location, CloudLocation::Custom { ref account, .. } if account == "acct")
+            matches!(sas.location, AzureLocation::Custom { ref account, .. } if account == "acct")
         );
         let public = parse_connection(&format!("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={KEY};EndpointSuffix=core.windows.net"), None).unwrap();
         assert!(
-            matches!(public.location, CloudLocation::Public { ref account } if account == "acct")
+            matches!(public.location, AzureLocation::Public { ref account } if account == "acct")
         );
+        assert!(
+            matches!(c.auth, AzureAuth::Key { ref account, ref key } if account == "devstoreaccount1" && key.expose() == KEY)
+        );
+        assert!(matches!(sas.auth, AzureAuth::Sas(ref s) if s.expose() == "sv=2022&sig=abc"));
         let dev = parse_connection("UseDevelopmentStorage=true", None).unwrap();
+        assert_eq!(dev.auth, AzureAuth::Emulator);
         assert!(matches!(
             dev.location,
-            CloudLocation::Emulator { port: 10000, .. }
+            AzureLocation::Emulator { port: 10000, .. }
         ));
     }
 
@@ -227,8 +360,9 @@ mod tests {
             .ok()
             .unwrap();
         assert_eq!(c.endpoint, "https://acct.blob.core.windows.net");
+        assert_eq!(c.auth, AzureAuth::Identity(AzureIdentity::AzureCli));
         assert!(
-            matches!(c.location, CloudLocation::Custom { ref account, .. } if account == "acct")
+            matches!(c.location, AzureLocation::Custom { ref account, .. } if account == "acct")
         );
         assert!(parse_connection(
             "http://127.0.0.1:10000/devstoreaccount1",
@@ -244,6 +378,35 @@ mod tests {
         assert!(
             err.contains("not one backfill-native supports (environment, workload-identity"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn what_the_sdk_parser_refuses_is_refused() {
+        for text in [
+            "AccountName=",
+            "AccountName    =",
+            "MissingEquals",
+            "=",
+            "x=123;",
+            "AccountName=a;AccountKey=k;DefaultEndpointsProtocol=ftp",
+            "UseDevelopmentStorage=yes",
+            "accountname=a;accountkey=k",
+        ] {
+            let err = parse_connection(text, None).err().unwrap();
+            assert!(err.contains("could not be parsed"), "{text}: {err}");
+        }
+        let c = parse_connection(
+            &format!("AccountName=acct;AccountKey={KEY};QueueEndpoint=https://q;AccountName=other"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            c.location,
+            AzureLocation::Public {
+                account: "other".into()
+            },
+            "other services ignored, the last value wins"
         );
     }
 

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-pub use azure_connection::parse_connection;
+pub use azure_connection::{
+    parse_connection, AzureAuth, AzureConnection, AzureIdentity, AzureLocation, CREDENTIAL_NAMES,
+};
 pub use env_file::EnvFile;
 pub use provider_options::AZURE_BLOB_FIELDS;
 pub use redact::secret_kind;
@@ -159,6 +161,10 @@ impl LogLevel {
 pub struct Secret(String);
 
 impl Secret {
+    pub(crate) fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
     /// The secret itself, for the code that authenticates.
     pub fn expose(&self) -> &str {
         &self.0
@@ -176,6 +182,9 @@ impl fmt::Debug for Secret {
 pub struct AzureBlobOptions {
     /// Connection string or account URL; never printed.
     pub connection_string: Secret,
+    /// What `connection_string` (with `credential_name`) says: where the
+    /// blobs are and how to sign in.
+    pub connection: AzureConnection,
     /// Container holding one blob per hash.
     pub container: String,
     /// Blobs and outputs larger than this many bytes are skipped.

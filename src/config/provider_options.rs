@@ -148,18 +148,20 @@ pub(super) fn azure_options(
             "set \"credentialName\" to one of those names; the connection string or account URL goes in \"connectionString\"",
         ));
     }
-    if let Err(why) =
-        super::azure_connection::parse_connection(&connection_string, credential_name.as_deref())
-    {
-        return Err(invalid(
+    let connection = super::azure_connection::parse_connection(
+        &connection_string,
+        credential_name.as_deref(),
+    )
+    .map_err(|why| {
+        invalid(
             VAR,
             origin,
             "\"connectionString\" to be an Azure Storage connection string with an AccountKey or a SharedAccessSignature, \
              or an account URL with a \"credentialName\"",
             format!("a connection string where {why} (the value is not shown because it holds a secret)"),
             "copy the connection string again from the storage account's \"Access keys\" or \"Shared access signature\" page",
-        ));
-    }
+        )
+    })?;
     let signing_key = string_field("signingKey", false)?.map(Secret);
     let container = string_field("container", true)?.unwrap_or_default();
     if secret_kind(&container).is_some() {
@@ -218,6 +220,7 @@ pub(super) fn azure_options(
     }
     Ok(AzureBlobOptions {
         connection_string: Secret(connection_string),
+        connection,
         container,
         max_size,
         credential_name,

@@ -5,6 +5,7 @@
 //! warning), never an error: a broken remote must not break the build.
 
 mod azure_blob;
+mod connection;
 mod health;
 mod limits;
 mod runtime;
