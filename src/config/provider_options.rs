@@ -6,9 +6,31 @@
 
 use serde_json::Value;
 
-use super::redact::{secret_kind, shown};
-use super::{invalid, json_kind, raw_text, AzureBlobOptions, Origin, Raw, Secret};
-use crate::error::Result;
+use super::azure_connection::{parse_connection, AzureConnection};
+use super::layers::{Origin, Raw};
+use super::redact::{secret_kind, shown, Secret};
+use super::values::{invalid, json_kind};
+use crate::error::{CacheError, Result};
+
+/// Options of the `azure-blob` provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AzureBlobOptions {
+    /// Connection string or account URL; never printed.
+    pub connection_string: Secret,
+    /// What `connection_string` (with `credential_name`) says: where the
+    /// blobs are and how to sign in.
+    pub connection: AzureConnection,
+    /// Container holding one blob per hash.
+    pub container: String,
+    /// Blobs and outputs larger than this many bytes are skipped.
+    pub max_size: Option<u64>,
+    /// Azure identity credential to use with an account URL.
+    pub credential_name: Option<String>,
+    /// Shared key to sign uploads with and to check downloads against.
+    pub signing_key: Option<Secret>,
+    /// Multiplies every time bound of the remote (`timeoutScale`, default 1).
+    pub timeout_scale: f64,
+}
 
 /// Every field the `azure-blob` provider reads. A field not listed here is
 /// warned about (with the closest listed one) and ignored: a new option is
@@ -37,7 +59,7 @@ pub(super) fn parse_provider_options(raw: Raw, origin: &Origin) -> Result<Value>
     let value = match raw {
         Raw::Json(v) => v,
         other => {
-            let text = raw_text(other);
+            let text = other.into_text();
             serde_json::from_str::<Value>(&text).map_err(|e| {
                 // Only the position is shown: the value may hold a secret.
                 invalid(
@@ -66,9 +88,27 @@ pub(super) fn parse_provider_options(raw: Raw, origin: &Origin) -> Result<Value>
     Ok(value)
 }
 
+/// The options of the `azure-blob` provider, from the provider options that
+/// were given (with their origin); they are required.
+pub(super) fn azure_blob_options(
+    given: Option<(Value, Origin)>,
+    warnings: &mut Vec<String>,
+) -> Result<AzureBlobOptions> {
+    match given {
+        Some((json, origin)) => azure_options(&json, &origin, warnings),
+        None => Err(CacheError::Config {
+            variable: VAR.into(),
+            origin: "(not set)".into(),
+            expected: "a JSON object with connectionString and container, because BACKFILL_CACHE_PROVIDER is azure-blob".into(),
+            received: "nothing".into(),
+            fix: "set it in the environment or in .env, for example BACKFILL_CACHE_PROVIDER_OPTIONS={\"connectionString\":\"...\",\"container\":\"...\"}".into(),
+        }),
+    }
+}
+
 /// The options of the `azure-blob` provider. Unknown fields add a warning to
 /// `warnings`; a near miss of a security field is an error.
-pub(super) fn azure_options(
+fn azure_options(
     json: &Value,
     origin: &Origin,
     warnings: &mut Vec<String>,
@@ -148,19 +188,21 @@ pub(super) fn azure_options(
             "set \"credentialName\" to one of those names; the connection string or account URL goes in \"connectionString\"",
         ));
     }
-    if let Err(why) =
-        crate::remote::parse_connection(&connection_string, credential_name.as_deref())
-    {
-        return Err(invalid(
+    let connection = parse_connection(
+        &connection_string,
+        credential_name.as_deref(),
+    )
+    .map_err(|why| {
+        invalid(
             VAR,
             origin,
             "\"connectionString\" to be an Azure Storage connection string with an AccountKey or a SharedAccessSignature, \
              or an account URL with a \"credentialName\"",
             format!("a connection string where {why} (the value is not shown because it holds a secret)"),
             "copy the connection string again from the storage account's \"Access keys\" or \"Shared access signature\" page",
-        ));
-    }
-    let signing_key = string_field("signingKey", false)?.map(Secret);
+        )
+    })?;
+    let signing_key = string_field("signingKey", false)?.map(Secret::new);
     let container = string_field("container", true)?.unwrap_or_default();
     if secret_kind(&container).is_some() {
         return Err(invalid(
@@ -217,7 +259,8 @@ pub(super) fn azure_options(
         ));
     }
     Ok(AzureBlobOptions {
-        connection_string: Secret(connection_string),
+        connection_string: Secret::new(connection_string),
+        connection,
         container,
         max_size,
         credential_name,

@@ -54,6 +54,28 @@ pub fn fix_for(value: &str, fix: &str) -> String {
     }
 }
 
+/// A value that must never be printed (connection strings, keys): its
+/// `Debug` output is `<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub(crate) fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the code that authenticates.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// A JSON object, or the start of one (`{"name":`); not a glob's `{a,b}`.
 fn is_json_object(value: &str) -> bool {
     value.trim_start().starts_with('{')

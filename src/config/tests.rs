@@ -141,21 +141,56 @@ fn remote_write_switches() {
         ..Options::default()
     };
     assert!(load(&r.pkg, &opt, &[]).unwrap().write_remote_cache);
-    let msg = err(
-        &r.pkg,
-        &Options::default(),
-        &[("LAGE_WRITE_REMOTE_CACHE", "maybe")],
-    );
-    assert_eq!(
-        msg,
-        "LAGE_WRITE_REMOTE_CACHE (from the environment) is invalid: expected true, 1, yes, false, 0, no or an empty value, \
-         received \"maybe\". To fix it, set it to true to turn remote writes on, or false (or unset it) to leave them off"
-    );
 }
+
+/// Bad values from the environment: (variable, value, the whole error).
+const BAD_VALUES: &[(&str, &str, &str)] = &[
+    (
+        "BACKFILL_MODE",
+        "FAST",
+        r#"BACKFILL_MODE (from the environment) is invalid: expected one of READ_ONLY, WRITE_ONLY, READ_WRITE, PASS, received "FAST". To fix it, set one of those values or unset it (READ_WRITE is the default)"#,
+    ),
+    (
+        "BACKFILL_LOG_LEVEL",
+        "loud",
+        r#"BACKFILL_LOG_LEVEL (from the environment) is invalid: expected one of silly, verbose, info, warn, error, mute, received "loud". To fix it, set one of those values or unset it (info is the default)"#,
+    ),
+    (
+        "BACKFILL_OUTPUT_GLOB",
+        "lib/**",
+        r#"BACKFILL_OUTPUT_GLOB (from the environment) is invalid: expected a JSON array of glob strings such as ["lib/**","dist/**"], received "lib/**". To fix it, write the globs as a JSON array of strings, starting with [ and ending with ]"#,
+    ),
+    (
+        "LAGE_WRITE_REMOTE_CACHE",
+        "maybe",
+        r#"LAGE_WRITE_REMOTE_CACHE (from the environment) is invalid: expected true, 1, yes, false, 0, no or an empty value, received "maybe". To fix it, set it to true to turn remote writes on, or false (or unset it) to leave them off"#,
+    ),
+    (
+        "LAGE_WRITE_CACHE",
+        "maybe",
+        r#"LAGE_WRITE_CACHE (from the environment) is invalid: expected true, 1, yes, false, 0, no or an empty value, received "maybe". To fix it, set it to true to turn remote writes on, or false (or unset it) to leave them off"#,
+    ),
+    (
+        "BACKFILL_INTERNAL_CACHE_FOLDER",
+        " ",
+        r#"BACKFILL_INTERNAL_CACHE_FOLDER (from the environment) is invalid: expected a folder path, relative to the package directory or absolute, received an empty value. To fix it, unset it to use the default folder, or give a path"#,
+    ),
+    (
+        "BACKFILL_CACHE_PROVIDER_OPTIONS",
+        "[1]",
+        r#"BACKFILL_CACHE_PROVIDER_OPTIONS (from the environment) is invalid: expected a JSON object such as {"connectionString":"...","container":"..."}, received a JSON array. To fix it, give a JSON object"#,
+    ),
+];
 
 #[test]
 fn bad_values_name_the_variable_where_it_came_from_and_what_was_expected() {
     let r = repo();
+    for (variable, value, expected) in BAD_VALUES {
+        let msg = err(&r.pkg, &Options::default(), &[(variable, value)]);
+        assert_eq!(msg, *expected, "{variable}={value:?}");
+    }
+
+    // The origin named is where the winning value came from.
     fs::write(r.root.join(".env"), "BACKFILL_LOG_LEVEL=loud\n").unwrap();
     let msg = err(&r.pkg, &Options::default(), &[]);
     assert_eq!(
@@ -167,23 +202,18 @@ fn bad_values_name_the_variable_where_it_came_from_and_what_was_expected() {
         )
     );
     fs::remove_file(r.root.join(".env")).unwrap();
-    let msg = err(
-        &r.pkg,
-        &Options::default(),
-        &[("BACKFILL_OUTPUT_GLOB", "lib/**")],
+    let code = Options {
+        mode: Some("FAST".into()),
+        ..Options::default()
+    };
+    assert_eq!(
+        err(&r.pkg, &code, &[]),
+        BAD_VALUES[0].2.replace(
+            "(from the environment)",
+            "(from the options passed in code)"
+        )
     );
-    assert!(
-        msg.starts_with(
-            "BACKFILL_OUTPUT_GLOB (from the environment) is invalid: expected a JSON array"
-        ),
-        "{msg}"
-    );
-    assert!(msg.contains("received \"lib/**\""), "{msg}");
-    let msg = err(&r.pkg, &Options::default(), &[("BACKFILL_MODE", "FAST")]);
-    assert!(
-        msg.contains("expected one of READ_ONLY, WRITE_ONLY, READ_WRITE, PASS, received \"FAST\""),
-        "{msg}"
-    );
+
     let missing = r.root.join("nope");
     let msg = load(&missing, &Options::default(), &[])
         .unwrap_err()

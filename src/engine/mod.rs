@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::cache_key::CacheKey;
-use crate::config::{Config, Options, Provider};
+use crate::config::{AzureAuth, Config, Options, Provider, CREDENTIAL_NAMES};
 use crate::error::Result;
 use crate::output_glob::OutputGlob;
 use crate::store::{LocalStore, PurgeReport, RestoreOptions, RestoreReport};
@@ -50,7 +50,14 @@ impl Engine {
                         origin: "(from the provider options)".into(),
                         expected: "options the azure-blob provider can connect with".into(),
                         received: why,
-                        fix: "check the connection string".into(),
+                        // The connection string was checked by the config:
+                        // what fails here is an identity or the HTTP client.
+                        fix: match azure.connection.auth {
+                            AzureAuth::Identity(_) => format!(
+                                "give the Azure identity what it needs, or name another in \"credentialName\" ({CREDENTIAL_NAMES})"
+                            ),
+                            _ => "make sure the system's TLS setup works; the options themselves were accepted".into(),
+                        },
                     }
                 })?;
                 Some(RemoteLayer {

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::connection::parse_connection;
+use super::connection::sdk_connection;
 use super::limits::Limits;
 use super::runtime::runtime;
 use super::{ArchiveWriter, FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure, TransferError};
@@ -43,14 +43,11 @@ pub struct AzureBlobRemote {
 }
 
 impl AzureBlobRemote {
-    /// Connects (lazily: no request is made) to the container of `options`;
-    /// the error says what is wrong with the connection string, never
-    /// quoting it.
+    /// Connects (lazily: no request is made) to the container of `options`,
+    /// whose connection the configuration parsed; the error says what is
+    /// missing (an Azure identity's variables, say), never quoting a secret.
     pub fn new(options: &AzureBlobOptions) -> Result<Self, String> {
-        let conn = parse_connection(
-            options.connection_string.expose(),
-            options.credential_name.as_deref(),
-        )?;
+        let conn = sdk_connection(&options.connection)?;
         let limits = Limits::scaled(options.timeout_scale);
         let http = reqwest::Client::builder()
             .connect_timeout(limits.connect)
@@ -64,7 +61,7 @@ impl AzureBlobRemote {
         Ok(AzureBlobRemote {
             container,
             name: options.container.clone(),
-            endpoint: conn.endpoint,
+            endpoint: options.connection.endpoint.clone(),
             limits,
         })
     }

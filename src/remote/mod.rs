@@ -17,7 +17,6 @@ use std::fmt;
 use std::io::Read;
 
 pub use azure_blob::AzureBlobRemote;
-pub use connection::parse_connection;
 pub use health::{Health, FAILURES_BEFORE_OFF};
 pub use limits::{Limits, OverMaxSize, SizeLimited};
 pub use registry::SharedRemote;
