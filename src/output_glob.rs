@@ -313,8 +313,8 @@ mod tests {
     #[test]
     fn skips_the_cache_folder_and_keeps_symlinks_as_links() {
         let dir = tree(&["lib/a.js", "lib/.cache/x"]);
-        std::os::unix::fs::symlink("a.js", dir.path().join("lib/link.js")).unwrap();
-        std::os::unix::fs::symlink("../lib", dir.path().join("lib/dirlink")).unwrap();
+        crate::platform::testing::symlink("a.js", dir.path().join("lib/link.js")).unwrap();
+        crate::platform::testing::symlink("../lib", dir.path().join("lib/dirlink")).unwrap();
         let glob = OutputGlob::new(&["lib/**".to_string()]).unwrap();
         let out = glob
             .find(dir.path(), Some(&dir.path().join("lib/.cache")))

@@ -213,10 +213,9 @@ fn make_tree(dir: &Path) {
         let p = dir.join(rel);
         fs::create_dir_all(p.parent().unwrap()).unwrap();
         fs::write(&p, body).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+        crate::platform::testing::set_mode(&p, mode);
     }
-    std::os::unix::fs::symlink("a.js", dir.join("lib/alias.js")).unwrap();
+    crate::platform::testing::symlink("a.js", dir.join("lib/alias.js")).unwrap();
 }
 
 /// Compares two trees like a user would, printing only the paths on failure.
@@ -332,8 +331,7 @@ fn a_damaged_store_content_fails_the_archive() {
     let (_pkg, s, m) = stored_package(tmp.path(), "k");
     let f = m.files.iter().find(|f| f.path == "lib/a.js").unwrap();
     let blob = s.content_path(&f.digest);
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(&blob, fs::Permissions::from_mode(0o644)).unwrap();
+    crate::platform::testing::set_mode(&blob, 0o644);
     fs::write(&blob, b"ALPHA").unwrap();
     let err = write_archive(&s, &m, std::io::sink()).unwrap_err();
     assert!(
@@ -531,7 +529,7 @@ fn archive_size_is_the_exact_length_written() {
             fs::create_dir_all(p.parent().unwrap()).unwrap();
             match (size, link) {
                 (Some(n), _) => fs::write(&p, vec![b'x'; *n]).unwrap(),
-                (None, Some(t)) => std::os::unix::fs::symlink(t, &p).unwrap(),
+                (None, Some(t)) => crate::platform::testing::symlink(t, &p).unwrap(),
                 _ => unreachable!(),
             }
         }

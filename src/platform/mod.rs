@@ -37,3 +37,25 @@ pub use imp::{
     rename, set_file_mode, set_mode, stamp_times, store_file_permissions, symlink,
     CASE_INSENSITIVE, LINK_HINT,
 };
+
+/// For tests on either system: a link at `link` to `target`, and a mode.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::path::Path;
+
+    /// Creates a symbolic link (see [`super::symlink`]).
+    pub fn symlink(target: impl AsRef<Path>, link: impl AsRef<Path>) -> std::io::Result<()> {
+        let target = target.as_ref().to_str().expect("a UTF-8 link target");
+        super::symlink(&target.replace('\\', "/"), link.as_ref())
+    }
+
+    /// Sets the mode of `path` (see [`super::set_mode`]).
+    pub fn set_mode(path: impl AsRef<Path>, mode: u32) {
+        super::set_mode(path.as_ref(), mode).unwrap()
+    }
+
+    /// The mode of `path`, as this system keeps it.
+    pub fn mode(path: impl AsRef<Path>) -> u32 {
+        super::mode_of(&std::fs::metadata(path.as_ref()).unwrap())
+    }
+}

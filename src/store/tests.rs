@@ -1,8 +1,8 @@
 //! Round trips and failure cases of the local store, on real files.
 
+use crate::platform::testing::{mode as mode_of, set_mode, symlink};
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -37,7 +37,7 @@ pub(crate) fn snapshot(dir: &Path) -> BTreeMap<String, Node> {
                 Node::Link(fs::read_link(e.path()).unwrap().to_str().unwrap().into()),
             );
         } else if ft.is_file() {
-            let mode = e.metadata().unwrap().permissions().mode() & 0o7777;
+            let mode = crate::platform::mode_of(&e.metadata().unwrap());
             out.insert(rel, Node::File(fs::read(e.path()).unwrap(), mode));
         }
     }
@@ -66,7 +66,7 @@ pub(crate) fn write(pkg: &Path, rel: &str, bytes: &[u8], mode: u32) {
     let p = pkg.join(rel);
     fs::create_dir_all(p.parent().unwrap()).unwrap();
     fs::write(&p, bytes).unwrap();
-    fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+    set_mode(&p, mode);
 }
 
 fn key(s: &str) -> CacheKey {
@@ -204,7 +204,7 @@ fn restore_overwrites_changed_files_and_fixes_modes_only_where_needed() {
     put_globs(&f, "k", &["lib/**"]);
     let want = snapshot(&f.pkg);
     write(&f.pkg, "lib/a.js", b"edited by hand", 0o644);
-    fs::set_permissions(f.pkg.join("lib/b.js"), fs::Permissions::from_mode(0o600)).unwrap();
+    set_mode(f.pkg.join("lib/b.js"), 0o600);
     // An extra file in the output folder is left alone, as backfill does.
     write(&f.pkg, "lib/extra.js", b"extra", 0o644);
     let r = hit(fetch(&f, "k"));
@@ -226,7 +226,7 @@ fn corrupt_content_is_a_miss_with_a_warning_and_outputs_stay_as_they_were() {
     // Tamper with one content, keeping its size.
     let digest = blake3::hash(b"bbbb").to_hex().to_string();
     let blob = f.store.content_path(&digest);
-    fs::set_permissions(&blob, fs::Permissions::from_mode(0o644)).unwrap();
+    set_mode(&blob, 0o644);
     fs::write(&blob, b"XXXX").unwrap();
     // The package has other content now; a failed restore must keep it.
     write(&f.pkg, "lib/a.js", b"local edit", 0o644);
@@ -471,11 +471,7 @@ fn never_changes_a_mode_through_a_symlinked_folder() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("lib: it is a symbolic link"), "{err}");
-    let mode = fs::metadata(outside.join("a.js"))
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o7777;
+    let mode = mode_of(outside.join("a.js"));
     assert_eq!(
         mode, 0o600,
         "the mode of a file outside the package changed"
@@ -600,7 +596,7 @@ fn a_bad_content_late_in_a_restore_puts_back_folders_files_and_modes() {
     put_globs(&f, "k", &["lib/**"]);
     let digest = blake3::hash(b"bbbb").to_hex().to_string();
     let blob = f.store.content_path(&digest);
-    fs::set_permissions(&blob, fs::Permissions::from_mode(0o644)).unwrap();
+    set_mode(&blob, 0o644);
     fs::write(&blob, b"XXXX").unwrap();
     fs::remove_dir_all(f.pkg.join("lib")).unwrap();
     write(&f.pkg, "lib/a.js", b"old a", 0o644);
@@ -622,7 +618,7 @@ fn an_edited_manifest_is_a_miss_with_a_warning() {
     put_globs(&f, "k", &["lib/**"]);
     let path = f.store.entry_path(&key("k"));
     let text = fs::read_to_string(&path).unwrap();
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    set_mode(&path, 0o644);
     fs::write(&path, text.replace("lib/a.js", "lib/b.js")).unwrap();
     fs::remove_dir_all(f.pkg.join("lib")).unwrap();
     match fetch(&f, "k") {
@@ -683,7 +679,7 @@ fn manifests_are_readable_like_contents() {
     let f = fixture();
     write(&f.pkg, "lib/a.js", b"aaaa", 0o644);
     put_globs(&f, "k", &["lib/**"]);
-    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mode = |p: &Path| mode_of(p) & 0o777;
     let content = mode(&f.store.content_path(&blake3::hash(b"aaaa").to_hex()));
     assert_eq!(mode(&f.store.entry_path(&key("k"))), content);
     assert_ne!(
