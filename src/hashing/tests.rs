@@ -186,6 +186,8 @@ fn skips_node_modules_git_and_the_cache_folder_and_optionally_gitignored_files()
     assert_eq!(only_src.into_keys().collect::<Vec<_>>(), vec!["src/a.ts"]);
 }
 
+// Unix only: Windows has no FIFOs in the file system.
+#[cfg(unix)]
 #[test]
 fn fifos_are_skipped_not_read() {
     let t = tempfile::tempdir().unwrap();
@@ -433,6 +435,7 @@ fn gitignore_rules_apply_from_the_repository_root_down() {
     assert_eq!(every.len(), 9);
 }
 
+#[cfg(unix)]
 fn git(dir: &Path, args: &[&str]) -> String {
     let o = std::process::Command::new("git")
         .args(["-c", "user.name=t", "-c", "user.email=t@t"])
@@ -448,6 +451,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 
 /// With `gitignore: true` the inputs are exactly what git lists as tracked
 /// or untracked-but-not-ignored.
+#[cfg(unix)]
 fn same_as_git(pkg: &Path) {
     use std::collections::BTreeSet;
     let expected: BTreeSet<String> = git(pkg, &["ls-files", "-co", "--exclude-standard"])
@@ -471,6 +475,8 @@ fn same_as_git(pkg: &Path) {
     );
 }
 
+// Unix only: it compares with the git command, which the Windows test run (wine) does not have.
+#[cfg(unix)]
 #[test]
 fn gitignore_agrees_with_git_ls_files() {
     let t = tempfile::tempdir().unwrap();
@@ -529,6 +535,8 @@ fn gitignore_agrees_with_git_ls_files() {
 /// In a linked work tree `.git` is a file naming the real git folder: the
 /// shared `info/exclude` still applies, and the `.git` file (which holds an
 /// absolute path) is never an input.
+// Unix only: it makes the work tree with the git command, which the Windows test run (wine) does not have.
+#[cfg(unix)]
 #[test]
 fn gitignore_in_a_linked_work_tree() {
     let t = tempfile::tempdir().unwrap();

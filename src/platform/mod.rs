@@ -34,7 +34,7 @@ use windows as imp;
 
 pub use imp::{
     create_new, file_id, link_target, mode_matches, mode_of, name_problem, process_is_running,
-    rename, set_file_mode, set_mode, stamp_times, store_file_permissions, symlink,
+    remove_file, rename, set_file_mode, set_mode, stamp_times, store_file_permissions, symlink,
     CASE_INSENSITIVE, LINK_HINT,
 };
 

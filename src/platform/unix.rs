@@ -79,6 +79,11 @@ pub fn link_target(path: &Path) -> io::Result<String> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "its target is not valid UTF-8"))
 }
 
+/// Removes the file (or link) `path`.
+pub fn remove_file(path: &Path) -> io::Result<()> {
+    fs::remove_file(path)
+}
+
 /// Renames `from` to `to`, replacing it.
 pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
     fs::rename(from, to)

@@ -101,6 +101,25 @@ pub fn link_target(path: &Path) -> io::Result<String> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "its target is not valid UTF-8"))
 }
 
+/// Removes the file (or link) `path`, read-only or not: Windows refuses to
+/// delete a read-only file, and a backup of a read-only output is one.
+pub fn remove_file(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            let meta = fs::symlink_metadata(path)?;
+            let mut p = meta.permissions();
+            if !p.readonly() {
+                return Err(e);
+            }
+            #[allow(clippy::permissions_set_readonly_false)]
+            p.set_readonly(false);
+            fs::set_permissions(path, p)?;
+            fs::remove_file(path)
+        }
+        other => other,
+    }
+}
+
 /// Renames `from` to `to`, replacing it; a file another process holds open
 /// (an antivirus, an editor, a watcher) is retried for about 2 seconds.
 pub fn rename(from: &Path, to: &Path) -> io::Result<()> {

@@ -233,7 +233,7 @@ impl Copied {
     /// file removes itself when dropped.
     pub fn discard(&self) {
         if let Copied::Direct(p) = self {
-            let _ = std::fs::remove_file(p);
+            let _ = crate::platform::remove_file(p);
         }
     }
 }

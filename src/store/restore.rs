@@ -406,7 +406,7 @@ impl Undo {
             let _ = platform::rename(backup, dest);
         }
         for path in self.created.iter().rev() {
-            let _ = fs::remove_file(path);
+            let _ = platform::remove_file(path);
         }
         for dir in self.created_dirs.iter().rev() {
             let _ = fs::remove_dir(dir);
@@ -416,7 +416,7 @@ impl Undo {
     /// Removes the backups once the restore is complete.
     fn finish(self) {
         for (_, backup) in &self.replaced {
-            let _ = fs::remove_file(backup);
+            let _ = platform::remove_file(backup);
         }
     }
 }
@@ -564,7 +564,7 @@ fn apply(
             Ok(()) if matches!(plan, LinkPlan::Create) => undo.created.push(dest),
             Ok(()) => {}
             Err(e) => {
-                let _ = fs::remove_file(&tmp);
+                let _ = platform::remove_file(&tmp);
                 return Err(e);
             }
         }
