@@ -202,7 +202,7 @@ impl OutputGlob {
                 let name = entry.file_name().to_string_lossy();
                 let is_restore_temp = output_temp::is_temp(&name);
                 if is_restore_temp && output_temp::is_stale(&name, entry.path()) {
-                    let _ = std::fs::remove_file(entry.path());
+                    let _ = crate::platform::remove_file(entry.path());
                 }
                 if self.matches(&rel) && !is_restore_temp {
                     found.push(FoundOutput {

@@ -59,12 +59,23 @@ pub fn is_stale(file_name: &str, path: &Path) -> bool {
         };
         return match crate::platform::process_is_running(pid) {
             Some(running) => !running,
+            // A backup is a user's old output renamed aside: its times are
+            // the old file's, so only a change time (which the rename set)
+            // tells its age; where there is none (Windows), it is kept.
+            None if rest[digits + 1..].starts_with("old") => {
+                crate::platform::changed_time(path).is_some_and(|t| older(t, UNOWNED_AGE))
+            }
             None => older_than(path, UNOWNED_AGE),
         };
     }
-    // `tempfile`'s six random characters, as the first format named them.
+    // `tempfile`'s six random characters, as the first format named them
+    // (with a digit or a capital, so that a word such as `config` is not
+    // taken for one).
     rest.len() == 6
         && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+        && rest
+            .bytes()
+            .any(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
         && older_than(path, UNOWNED_AGE)
 }
 
@@ -96,7 +107,11 @@ pub fn remove_stale_in(dir: &Path) -> u64 {
 fn older_than(path: &Path, age: Duration) -> bool {
     fs::symlink_metadata(path)
         .and_then(|m| m.modified())
-        .is_ok_and(|t| SystemTime::now().duration_since(t).is_ok_and(|d| d > age))
+        .is_ok_and(|t| older(t, age))
+}
+
+fn older(t: SystemTime, age: Duration) -> bool {
+    SystemTime::now().duration_since(t).is_ok_and(|d| d > age)
 }
 
 // Unix only: the test starts `true` and `sleep`; on Windows process liveness
@@ -131,7 +146,19 @@ mod tests {
         for (name, _) in &names {
             fs::write(dir.path().join(name), b"x").unwrap();
         }
-        assert_eq!(remove_stale_in(dir.path()), 3);
+        // Older than an hour, without a process id: the first format's
+        // random names go, a word that only looks like one stays.
+        let two_hours_ago = SystemTime::now() - Duration::from_secs(7200);
+        for (name, _) in [
+            (format!("{PREFIX}Ab12cd"), true),
+            (format!("{PREFIX}config"), false),
+        ] {
+            let f = fs::File::create(dir.path().join(&name)).unwrap();
+            f.set_modified(two_hours_ago).unwrap();
+        }
+        assert_eq!(remove_stale_in(dir.path()), 4);
+        assert!(!dir.path().join(format!("{PREFIX}Ab12cd")).exists());
+        assert!(dir.path().join(format!("{PREFIX}config")).exists());
         for (name, stale) in &names {
             assert_eq!(!dir.path().join(name).exists(), *stale, "{name}");
         }

@@ -33,9 +33,9 @@ mod windows;
 use windows as imp;
 
 pub use imp::{
-    create_new, file_id, link_target, mode_matches, mode_of, name_problem, process_is_running,
-    remove_file, rename, set_file_mode, set_mode, stamp_times, store_file_permissions, symlink,
-    CASE_INSENSITIVE, LINK_HINT,
+    changed_time, create_new, file_id, link_target, mode_matches, mode_of, name_problem,
+    process_is_running, remove_file, rename, set_file_mode, set_mode, stamp_times,
+    store_file_permissions, symlink, CASE_INSENSITIVE, LINK_HINT,
 };
 
 /// For tests on either system: a link at `link` to `target`, and a mode.

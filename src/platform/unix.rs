@@ -65,6 +65,13 @@ fn ns(secs: i64, nsecs: i64) -> i64 {
     (secs as i128 * 1_000_000_000 + nsecs as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
+/// When the file (not following a link) last changed, a rename included.
+pub fn changed_time(path: &Path) -> Option<std::time::SystemTime> {
+    let meta = fs::symlink_metadata(path).ok()?;
+    let ns = u64::try_from(stamp_times(&meta).1).ok()?;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns))
+}
+
 /// Creates a symbolic link at `link` holding `target`.
 pub fn symlink(target: &str, link: &Path) -> io::Result<()> {
     std::os::unix::fs::symlink(target, link)

@@ -79,6 +79,11 @@ pub fn stamp_times(meta: &Metadata) -> (i64, i64) {
     (ns(meta.last_write_time()), ns(meta.creation_time()))
 }
 
+/// Windows keeps no time a rename sets.
+pub fn changed_time(_path: &Path) -> Option<std::time::SystemTime> {
+    None
+}
+
 /// Creates a symbolic link at `link` holding `target` (with `\`), as a
 /// folder link when the target is a folder.
 pub fn symlink(target: &str, link: &Path) -> io::Result<()> {

@@ -181,24 +181,29 @@ pub fn copy_out(
     } else {
         None
     };
-    let (file, out, needs_chmod) = match direct {
-        Some((f, needs_chmod)) => (f, Copied::Direct(dest.to_path_buf()), needs_chmod),
+    // The file being written: in place, or a temp file beside it.
+    enum Out {
+        Direct(File),
+        Temp(tempfile::NamedTempFile),
+    }
+    let (out, needs_chmod) = match direct {
+        Some((f, needs_chmod)) => (Out::Direct(f), needs_chmod),
         None => {
             let tmp = tempfile::Builder::new()
                 .prefix(&crate::output_temp::prefix())
                 .tempfile_in(dir)
                 .map_err(|e| CopyFailure::Dest(CacheError::io("create a temp file in", dir, e)))?;
-            let f = tmp
-                .as_file()
-                .try_clone()
-                .map_err(|e| CopyFailure::Dest(CacheError::io("write", dest, e)))?;
-            (f, Copied::Temp(tmp), true)
+            (Out::Temp(tmp), true)
         }
+    };
+    let file = match &out {
+        Out::Direct(f) => f,
+        Out::Temp(t) => t.as_file(),
     };
     let write_err = |e| CopyFailure::Dest(CacheError::io("write", dest, e));
     let result = (|| {
         let mut src = ContentReader::expecting(src, size, digest);
-        copy(&mut src, &file, size).map_err(|e| match e {
+        copy(&mut src, file, size).map_err(|e| match e {
             CopyError::Read(e) if e.kind() == io::ErrorKind::InvalidData => {
                 CopyFailure::Content(e.to_string())
             }
@@ -210,32 +215,31 @@ pub fn copy_out(
         // Temp files are created 0600; a direct file got the mode masked by
         // the umask. Either way the stored mode is set exactly.
         if needs_chmod {
-            platform::set_file_mode(&file, mode).map_err(write_err)?;
+            platform::set_file_mode(file, mode).map_err(write_err)?;
         }
         Ok(())
     })();
-    if let Err(e) = result {
-        out.discard();
-        return Err(e);
+    // Every file is closed on return: a restore replacing thousands of
+    // files holds no descriptor per file while it waits to rename them.
+    match (result, out) {
+        (Ok(()), Out::Direct(_)) => Ok(Copied::Direct(dest.to_path_buf())),
+        (Ok(()), Out::Temp(t)) => Ok(Copied::Temp(t.into_temp_path())),
+        (Err(e), Out::Direct(f)) => {
+            drop(f);
+            let _ = platform::remove_file(dest);
+            Err(e)
+        }
+        // A temp file removes itself when dropped.
+        (Err(e), Out::Temp(_)) => Err(e),
     }
-    Ok(out)
 }
 
 /// A restored file: written in place, or a temp file to rename into place.
 #[derive(Debug)]
 pub enum Copied {
     Direct(std::path::PathBuf),
-    Temp(tempfile::NamedTempFile),
-}
-
-impl Copied {
-    /// Removes a file written in place (it did not exist before); a temp
-    /// file removes itself when dropped.
-    pub fn discard(&self) {
-        if let Copied::Direct(p) = self {
-            let _ = crate::platform::remove_file(p);
-        }
-    }
+    /// Closed; removed when dropped unless renamed into place.
+    Temp(tempfile::TempPath),
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //!
 //! Stored as versioned JSON; content is referenced by blake3 digest so that
 //! equal files are kept once across hashes and packages. The file is an
-//! envelope, `{"digest":"<blake3 hex>","manifest":{...}}`, whose digest
+//! envelope, `{"format":2,"digest":"<blake3 hex>","manifest":{...}}`, whose digest
 //! covers the manifest's bytes exactly as stored: a manifest edited or
 //! damaged on disk is refused, never restored.
 
@@ -60,8 +60,9 @@ pub struct Manifest {
 /// Why a stored manifest is not used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ManifestError {
-    /// Written by an older version of the format: a plain miss.
-    OldFormat(u32),
+    /// Written in another format (an older version, or a newer one sharing
+    /// the store): a plain miss, and the entry is left alone.
+    OtherFormat(u32),
     /// Damaged, edited or unsafe; the text says why, for a warning.
     Invalid(String),
 }
@@ -69,7 +70,7 @@ pub enum ManifestError {
 impl std::fmt::Display for ManifestError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ManifestError::OldFormat(v) => {
+            ManifestError::OtherFormat(v) => {
                 write!(f, "it has format version {v}, expected {MANIFEST_VERSION}")
             }
             ManifestError::Invalid(why) => f.write_str(why),
@@ -84,9 +85,12 @@ struct Envelope<'a> {
     manifest: &'a serde_json::value::RawValue,
 }
 
+/// The format of a stored manifest, however it is laid out: `format` of
+/// an envelope, or `version` of a version-1 file.
 #[derive(Deserialize)]
-struct VersionOnly {
-    version: u32,
+struct FormatOnly {
+    format: Option<u32>,
+    version: Option<u32>,
 }
 
 impl Manifest {
@@ -99,22 +103,28 @@ impl Manifest {
     pub fn encode(&self) -> serde_json::Result<Vec<u8>> {
         let body = serde_json::to_string(self)?;
         let digest = blake3::hash(body.as_bytes()).to_hex();
-        Ok(format!("{{\"digest\":\"{digest}\",\"manifest\":{body}}}").into_bytes())
+        Ok(
+            format!(
+                "{{\"format\":{MANIFEST_VERSION},\"digest\":\"{digest}\",\"manifest\":{body}}}"
+            )
+            .into_bytes(),
+        )
     }
 
     /// Parses a stored manifest, checking its digest, version, key, paths
     /// and digests, and that its paths can all exist at once.
     pub fn parse(bytes: &[u8], key: &str) -> Result<Manifest, ManifestError> {
         let invalid = ManifestError::Invalid;
-        let envelope: Envelope = match serde_json::from_slice(bytes) {
-            Ok(e) => e,
-            Err(e) => {
-                return Err(match serde_json::from_slice::<VersionOnly>(bytes) {
-                    Ok(v) if v.version < MANIFEST_VERSION => ManifestError::OldFormat(v.version),
-                    _ => invalid(format!("it is not valid ({e})")),
-                })
+        // Another format (older, or written by a newer version sharing the
+        // store) is not damage: it is left alone.
+        if let Ok(FormatOnly { format, version }) = serde_json::from_slice(bytes) {
+            match format.or(version) {
+                Some(v) if v != MANIFEST_VERSION => return Err(ManifestError::OtherFormat(v)),
+                _ => {}
             }
-        };
+        }
+        let envelope: Envelope =
+            serde_json::from_slice(bytes).map_err(|e| invalid(format!("it is not valid ({e})")))?;
         let body = envelope.manifest.get();
         if blake3::hash(body.as_bytes()).to_hex().as_str() != envelope.digest {
             return Err(invalid(
@@ -380,11 +390,16 @@ mod tests {
     }
 
     #[test]
-    fn a_version_1_manifest_is_an_old_format_not_damage() {
+    fn manifests_of_other_formats_are_left_alone_not_damage() {
         let v1 = br#"{"version":1,"key":"k","files":[],"links":[]}"#;
         assert_eq!(
             Manifest::parse(v1, "k").unwrap_err(),
-            ManifestError::OldFormat(1)
+            ManifestError::OtherFormat(1)
+        );
+        let newer = br#"{"format":3,"whatever":"it holds"}"#;
+        assert_eq!(
+            Manifest::parse(newer, "k").unwrap_err(),
+            ManifestError::OtherFormat(3)
         );
     }
 

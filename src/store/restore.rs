@@ -138,8 +138,9 @@ pub fn restore(
     };
     let manifest = match Manifest::parse(&bytes, key.as_str()) {
         Ok(m) => m,
-        // Written by an older version: stored again by the next put.
-        Err(ManifestError::OldFormat(_)) => return Ok(RestoreReport::Miss),
+        // Written by another version: a miss, left alone (an older entry
+        // is stored again by the next put; a newer one serves its version).
+        Err(ManifestError::OtherFormat(_)) => return Ok(RestoreReport::Miss),
         Err(ManifestError::Invalid(reason)) => return Ok(unusable(reason)),
     };
 
@@ -428,8 +429,10 @@ fn beside(dest: &Path, what: &str) -> PathBuf {
         .join(output_temp::name(what))
 }
 
-/// Moves what is at `dest` to a backup beside it, recording it; nothing
-/// there (removed since the plan) needs no backup.
+/// Moves what is at `dest` to a backup beside it, recording it. Nothing
+/// there (removed since the plan, maybe by a concurrent restore of the same
+/// package that is about to put its own file there) needs no backup, and
+/// what then ends up there is not ours to remove on a roll-back.
 fn back_up(dest: &Path, undo: &mut Undo) -> Result<()> {
     let backup = beside(dest, "old");
     match platform::rename(dest, &backup) {
@@ -437,10 +440,7 @@ fn back_up(dest: &Path, undo: &mut Undo) -> Result<()> {
             undo.replaced.push((dest.to_path_buf(), backup));
             Ok(())
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            undo.created.push(dest.to_path_buf());
-            Ok(())
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(CacheError::io("move aside the old output", dest, e)),
     }
 }
@@ -522,7 +522,6 @@ fn apply(
         if let Copied::Temp(tmp) = copied {
             let dest = cwd.join(&f.path);
             back_up(&dest, undo)?;
-            let tmp = tmp.into_temp_path();
             platform::rename(&tmp, &dest).at("write", &dest)?;
             let _ = tmp.keep();
         }
