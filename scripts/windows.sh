@@ -5,7 +5,8 @@
 # test executables. Installs what it needs (idempotently) first.
 #
 #   scripts/windows.sh check   cargo check --all-targets for Windows
-#   scripts/windows.sh test    cargo test --lib under wine (not all pass yet)
+#   scripts/windows.sh test    cargo test --lib under wine; tests of links say they
+#                              are skipped there (wine makes no real links)
 #
 # Work folders: target/windows (cargo), target/windows-wine (the wine prefix).
 set -euo pipefail

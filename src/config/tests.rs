@@ -99,6 +99,11 @@ fn nearest_dotenv_wins_and_is_never_written_to_the_process() {
 
 #[test]
 fn cache_folder_is_relative_to_the_package() {
+    const ABS: &str = if cfg!(windows) {
+        "C:\\abs\\cache"
+    } else {
+        "/abs/cache"
+    };
     let r = repo();
     let c = load(
         &r.pkg,
@@ -110,10 +115,10 @@ fn cache_folder_is_relative_to_the_package() {
     let c = load(
         &r.pkg,
         &Options::default(),
-        &[("BACKFILL_INTERNAL_CACHE_FOLDER", "/abs/cache")],
+        &[("BACKFILL_INTERNAL_CACHE_FOLDER", ABS)],
     )
     .unwrap();
-    assert_eq!(c.cache_dir, PathBuf::from("/abs/cache"));
+    assert_eq!(c.cache_dir, PathBuf::from(ABS));
 }
 
 #[test]

@@ -35,6 +35,11 @@ fn key(dir: &Path, change: impl FnOnce(&mut PackageInputs)) -> String {
 
 #[test]
 fn digests_are_blake3_of_contents_and_links_of_their_target() {
+    if crate::platform::testing::skip_without_links(
+        "digests_are_blake3_of_contents_and_links_of_their_target",
+    ) {
+        return;
+    }
     let t = tempfile::tempdir().unwrap();
     write(t.path(), "src/a.ts", b"alpha");
     write(t.path(), "empty", b"");
@@ -353,7 +358,12 @@ fn inputs_come_out_sorted_and_their_states_are_kept() {
         "_",
         "a/.hidden",
     ];
-    for rel in names {
+    // "A" beside the folder "a" needs a file system that tells case apart.
+    let names: Vec<&str> = names
+        .into_iter()
+        .filter(|n| !(crate::platform::CASE_INSENSITIVE && *n == "A"))
+        .collect();
+    for rel in &names {
         write(&pkg, rel, rel.as_bytes());
     }
     let found: Vec<String> = find_inputs(&pkg, &all(), &HashOptions::default())

@@ -54,6 +54,44 @@ pub(crate) mod testing {
         super::set_mode(path.as_ref(), mode).unwrap()
     }
 
+    /// Whether this system makes real symbolic links (wine, for one, does
+    /// not): tests of links say they are skipped where it does not.
+    pub fn links_work() -> bool {
+        static WORKS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *WORKS.get_or_init(|| {
+            let Ok(dir) = tempfile::tempdir() else {
+                return false;
+            };
+            std::fs::write(dir.path().join("t"), b"t").is_ok()
+                && super::symlink("t", &dir.path().join("l")).is_ok()
+                && std::fs::symlink_metadata(dir.path().join("l"))
+                    .is_ok_and(|m| m.file_type().is_symlink())
+        })
+    }
+
+    /// Says a test is skipped because this system makes no links.
+    pub fn skip_without_links(test: &str) -> bool {
+        let skip = !links_work();
+        if skip {
+            eprintln!("{test}: skipped, this system does not create symbolic links");
+        }
+        skip
+    }
+
+    /// Removes the folder `path` and everything in it, read-only files too
+    /// (Windows refuses to delete those).
+    pub fn remove_tree(path: impl AsRef<Path>) {
+        let path = path.as_ref();
+        if cfg!(windows) {
+            for e in walkdir::WalkDir::new(path).into_iter().flatten() {
+                if e.file_type().is_file() {
+                    let _ = super::set_mode(e.path(), 0o644);
+                }
+            }
+        }
+        std::fs::remove_dir_all(path).unwrap()
+    }
+
     /// The mode of `path`, as this system keeps it.
     pub fn mode(path: impl AsRef<Path>) -> u32 {
         super::mode_of(&std::fs::metadata(path.as_ref()).unwrap())
