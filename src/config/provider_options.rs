@@ -213,39 +213,26 @@ fn azure_options(
             "set \"container\" to the container's name; the connection string goes in \"connectionString\"",
         ));
     }
-    let max_size = match json.get("maxSize") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_u64().ok_or_else(|| {
-            invalid(
-                VAR,
-                origin,
-                "\"maxSize\" to be a whole number of bytes",
-                match v {
-                    Value::Number(n) => format!("{n}"),
-                    other => format!("a JSON {}", json_kind(other)),
-                },
-                "give maxSize as a number of bytes, or leave it out",
-            )
-        })?),
-    };
-    let timeout_scale = match json.get("timeoutScale") {
-        None | Some(Value::Null) => 1.0,
-        Some(v) => v
-            .as_f64()
-            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 1000.0)
-            .ok_or_else(|| {
-                invalid(
-                    VAR,
-                    origin,
-                    "\"timeoutScale\" to be a number above 0 and at most 1000",
-                    match v {
-                        Value::Number(n) => format!("{n}"),
-                        other => format!("a JSON {}", json_kind(other)),
-                    },
-                    "give timeoutScale as a number such as 2 (twice the default time bounds), or leave it out",
-                )
-            })?,
-    };
+    let max_size = number_field(
+        json,
+        origin,
+        "maxSize",
+        Value::as_u64,
+        "\"maxSize\" to be a whole number of bytes",
+        "give maxSize as a number of bytes, or leave it out",
+    )?;
+    let timeout_scale = number_field(
+        json,
+        origin,
+        "timeoutScale",
+        |v| {
+            v.as_f64()
+                .filter(|s| s.is_finite() && *s > 0.0 && *s <= 1000.0)
+        },
+        "\"timeoutScale\" to be a number above 0 and at most 1000",
+        "give timeoutScale as a number such as 2 (twice the default time bounds), or leave it out",
+    )?
+    .unwrap_or(1.0);
 
     for key in unknown {
         let hint = match closest(key) {
@@ -267,6 +254,33 @@ fn azure_options(
         signing_key,
         timeout_scale,
     })
+}
+
+/// A number field: absent or null is `None`; `read` gives the value it
+/// accepts, anything else is an error naming what was expected.
+fn number_field<T>(
+    json: &Value,
+    origin: &Origin,
+    field: &str,
+    read: impl Fn(&Value) -> Option<T>,
+    expected: &str,
+    fix: &str,
+) -> Result<Option<T>> {
+    match json.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => read(v).map(Some).ok_or_else(|| {
+            invalid(
+                VAR,
+                origin,
+                expected,
+                match v {
+                    Value::Number(n) => format!("{n}"),
+                    other => format!("a JSON {}", json_kind(other)),
+                },
+                fix,
+            )
+        }),
+    }
 }
 
 /// The known field `key` is most likely a misspelling of, if any: the

@@ -80,13 +80,14 @@ impl std::fmt::Display for ManifestError {
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
+    format: Option<u32>,
     digest: String,
     #[serde(borrow)]
     manifest: &'a serde_json::value::RawValue,
 }
 
-/// The format of a stored manifest, however it is laid out: `format` of
-/// an envelope, or `version` of a version-1 file.
+/// The format of a stored file that is not an envelope: `format` of
+/// another layout, or `version` of a version-1 file.
 #[derive(Deserialize)]
 struct FormatOnly {
     format: Option<u32>,
@@ -116,15 +117,24 @@ impl Manifest {
     pub fn parse(bytes: &[u8], key: &str) -> Result<Manifest, ManifestError> {
         let invalid = ManifestError::Invalid;
         // Another format (older, or written by a newer version sharing the
-        // store) is not damage: it is left alone.
-        if let Ok(FormatOnly { format, version }) = serde_json::from_slice(bytes) {
-            match format.or(version) {
-                Some(v) if v != MANIFEST_VERSION => return Err(ManifestError::OtherFormat(v)),
-                _ => {}
+        // store) is not damage: it is left alone. Only a file that is not an
+        // envelope is read a second time, to tell which.
+        let other = |v: Option<u32>| v.filter(|v| *v != MANIFEST_VERSION);
+        let envelope: Envelope = match serde_json::from_slice(bytes) {
+            Ok(e) => e,
+            Err(e) => {
+                return Err(match serde_json::from_slice::<FormatOnly>(bytes) {
+                    Ok(f) => match other(f.format.or(f.version)) {
+                        Some(v) => ManifestError::OtherFormat(v),
+                        None => invalid(format!("it is not valid ({e})")),
+                    },
+                    Err(_) => invalid(format!("it is not valid ({e})")),
+                })
             }
+        };
+        if let Some(v) = other(envelope.format) {
+            return Err(ManifestError::OtherFormat(v));
         }
-        let envelope: Envelope =
-            serde_json::from_slice(bytes).map_err(|e| invalid(format!("it is not valid ({e})")))?;
         let body = envelope.manifest.get();
         if blake3::hash(body.as_bytes()).to_hex().as_str() != envelope.digest {
             return Err(invalid(
