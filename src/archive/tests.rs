@@ -11,7 +11,7 @@ use std::process::Command;
 use super::*;
 use crate::cache_key::CacheKey;
 use crate::output_glob::OutputGlob;
-use crate::store::{LocalStore, Manifest, RestoreOptions};
+use crate::store::{LocalStore, Manifest, RestoreOptions, RestoreReport};
 
 fn key(s: &str) -> CacheKey {
     CacheKey::parse(s).unwrap()
@@ -553,4 +553,97 @@ fn archive_size_is_the_exact_length_written() {
         );
         assert!(written.len() as u64 >= manifest.bytes() + 1024, "{what}");
     }
+}
+
+/// An entry made on Linux may hold names Windows refuses. On Windows each
+/// is a miss with a warning naming the path and why, before anything is
+/// written; Unix holds them all.
+#[test]
+fn names_windows_refuses_are_a_miss_there_and_restore_elsewhere() {
+    let cases = [
+        ("lib/CON", "which Windows reserves for a device"),
+        ("lib/aux.js", "which Windows reserves for a device"),
+        ("lib/com1.d.ts", "which Windows reserves for a device"),
+        ("lib/a:b", "holds ':', which Windows file names cannot"),
+        ("lib/q?.js", "holds '?', which Windows file names cannot"),
+        ("lib/dot.", "ending in a dot or a space"),
+        ("lib/space /x.js", "ending in a dot or a space"),
+    ];
+    for (path, why) in cases {
+        let (tmp, s) = store();
+        let mut v = vec![];
+        raw_entry(&mut v, "lib/fine.js", b'0', "", b"fine");
+        raw_entry(&mut v, path, b'0', "", b"odd");
+        ingest(&s, &finish(v)).unwrap();
+        let out = tmp.path().join("out");
+        fs::create_dir(&out).unwrap();
+        let options = RestoreOptions {
+            may_write_store: true,
+        };
+        let report = s.restore(&key("k"), &out, options).unwrap();
+        if cfg!(windows) {
+            match report {
+                RestoreReport::Unusable(warning) => {
+                    assert!(
+                        warning.starts_with(
+                            "local cache entry for hash k cannot be restored on this system: "
+                        ) && warning.contains(&format!("{path:?}"))
+                            && warning.contains(why)
+                            && warning.ends_with("; treated as a miss"),
+                        "{path}: {warning}"
+                    );
+                }
+                other => panic!("{path}: expected a miss with a warning, got {other:?}"),
+            }
+            assert_eq!(
+                files_under(&out),
+                Vec::<String>::new(),
+                "{path}: something was written"
+            );
+        } else {
+            assert!(
+                matches!(report, RestoreReport::Hit(_)),
+                "{path}: {report:?}"
+            );
+            assert_eq!(fs::read(out.join(path)).unwrap(), b"odd");
+        }
+    }
+}
+
+/// Where links cannot be made (Windows without Developer Mode, wine), an
+/// entry holding one is a miss with one warning saying how to enable them,
+/// and the package is left exactly as it was.
+#[test]
+fn an_entry_with_a_link_where_links_cannot_be_made_changes_nothing() {
+    if crate::platform::testing::links_work() {
+        eprintln!(
+            "an_entry_with_a_link_where_links_cannot_be_made_changes_nothing: \
+             skipped, this system makes links (the Windows run under wine checks it)"
+        );
+        return;
+    }
+    let (tmp, s) = store();
+    let mut v = vec![];
+    raw_entry(&mut v, "lib/a.js", b'0', "", b"new a");
+    raw_entry(&mut v, "lib/new/b.js", b'0', "", b"new b");
+    raw_entry(&mut v, "lib/zz", b'2', "a.js", b"");
+    ingest(&s, &finish(v)).unwrap();
+    let out = tmp.path().join("out");
+    fs::create_dir_all(out.join("lib")).unwrap();
+    fs::write(out.join("lib/a.js"), b"old a").unwrap();
+    let before = files_under(&out);
+    let options = RestoreOptions {
+        may_write_store: true,
+    };
+    match s.restore(&key("k"), &out, options).unwrap() {
+        RestoreReport::Unusable(warning) => assert!(
+            warning.contains("the link lib/zz could not be created")
+                && warning.contains(crate::platform::LINK_HINT),
+            "{warning}"
+        ),
+        other => panic!("expected a miss with a warning, got {other:?}"),
+    }
+    assert_eq!(files_under(&out), before);
+    assert_eq!(fs::read(out.join("lib/a.js")).unwrap(), b"old a");
+    assert!(!out.join("lib/new").exists(), "a folder was left");
 }

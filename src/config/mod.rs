@@ -179,8 +179,8 @@ impl Config {
                 parse_cache_folder,
             )?
             .map_or_else(
-                || workspace_root.join("node_modules/.cache/backfill-native"),
-                |folder| cwd.join(folder),
+                || folder_under(&workspace_root, "node_modules/.cache/backfill-native"),
+                |folder| folder_under(&cwd, &folder),
             );
         let output_glob = layers
             .resolve(
@@ -215,6 +215,15 @@ impl Config {
             warnings,
         })
     }
+}
+
+/// `folder` (relative to `base`, or absolute) with this system's one kind
+/// of separator: on Windows `C:\repo\node_modules\.cache`, never a mix of
+/// `\` and `/`.
+fn folder_under(base: &Path, folder: &str) -> PathBuf {
+    let mut path = base.to_path_buf();
+    path.extend(Path::new(folder).components());
+    path
 }
 
 fn absolute_dir(cwd: &Path) -> Result<PathBuf> {

@@ -121,6 +121,30 @@ fn cache_folder_is_relative_to_the_package() {
     assert_eq!(c.cache_dir, PathBuf::from(ABS));
 }
 
+/// The cache folder `loadConfig` shows has this system's one kind of
+/// separator, whatever the user wrote (Windows accepts both; a mix reads
+/// as a bug). Checked on Windows by the run under wine.
+#[test]
+fn the_cache_folder_has_one_kind_of_separator() {
+    let r = repo();
+    let foreign = if cfg!(windows) { '/' } else { '\\' };
+    for folder in [
+        None,
+        Some("node_modules/.cache/x"),
+        Some("./build/./cache/"),
+    ] {
+        let vars: Vec<(&str, &str)> = folder
+            .map(|f| ("BACKFILL_INTERNAL_CACHE_FOLDER", f))
+            .into_iter()
+            .collect();
+        let c = load(&r.pkg, &Options::default(), &vars).unwrap();
+        let shown = c.cache_dir.to_str().unwrap();
+        assert!(!shown.contains(foreign), "{folder:?}: {shown}");
+        let last = c.cache_dir.file_name().unwrap().to_str().unwrap();
+        assert!(["backfill-native", "x", "cache"].contains(&last), "{shown}");
+    }
+}
+
 #[test]
 fn remote_write_switches() {
     let r = repo();

@@ -90,9 +90,21 @@ pub fn symlink(target: &str, link: &Path) -> io::Result<()> {
     let target = target.replace('/', "\\");
     let resolved = link.parent().unwrap_or(Path::new(".")).join(&target);
     if resolved.is_dir() {
-        std::os::windows::fs::symlink_dir(&target, link)
+        std::os::windows::fs::symlink_dir(&target, link)?;
     } else {
-        std::os::windows::fs::symlink_file(&target, link)
+        std::os::windows::fs::symlink_file(&target, link)?;
+    }
+    // Some systems (wine) answer success without making a link: what is
+    // not a link now is no link, and anything made in its place goes.
+    match fs::symlink_metadata(link) {
+        Ok(m) if m.file_type().is_symlink() => Ok(()),
+        Ok(_) => {
+            let _ = remove_file(link);
+            Err(io::Error::other("the system made a plain file instead"))
+        }
+        Err(_) => Err(io::Error::other(
+            "the system reported it made, but it does not exist",
+        )),
     }
 }
 

@@ -58,3 +58,80 @@ fn open(root: &Path, create: bool) -> Result<Option<File>> {
         Err(e) => Err(e).at("open the cache lock file", &path),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::path::PathBuf;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    const CHILD_DIR: &str = "BACKFILL_NATIVE_LOCK_TEST_DIR";
+
+    fn wait_for(path: &Path, what: &str) {
+        let start = Instant::now();
+        while !path.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The other process of `the_lock_holds_across_processes`: holds the
+    /// exclusive lock until told to let go. Ignored, so it runs only when
+    /// that test starts it (and returns at once if run by hand).
+    #[test]
+    #[ignore = "run as a child process by the_lock_holds_across_processes"]
+    fn hold_the_lock_in_a_child() {
+        let Some(dir) = std::env::var_os(CHILD_DIR).map(PathBuf::from) else {
+            return;
+        };
+        let lock = StoreLock::exclusive(&dir.join("cache")).unwrap().unwrap();
+        fs::write(dir.join("held"), b"").unwrap();
+        wait_for(&dir.join("release"), "the parent to release the child");
+        drop(lock);
+    }
+
+    /// A purge in one process (the exclusive lock) keeps a fetch or put in
+    /// another (the shared lock) waiting until it ends, on Unix (`flock`)
+    /// and Windows (`LockFileEx`) alike.
+    #[test]
+    fn the_lock_holds_across_processes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        fs::create_dir(dir.join("cache")).unwrap();
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "store::lock::tests::hold_the_lock_in_a_child",
+                "--ignored",
+                "--test-threads=1",
+            ])
+            .env(CHILD_DIR, &dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for(&dir.join("held"), "the child to take the lock");
+
+        let (tx, rx) = mpsc::channel();
+        let root = dir.join("cache");
+        let waiter = std::thread::spawn(move || {
+            let lock = StoreLock::shared(&root, true).unwrap().unwrap();
+            tx.send(()).unwrap();
+            drop(lock);
+        });
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(700)),
+            Err(mpsc::RecvTimeoutError::Timeout),
+            "the shared lock was granted while another process held the exclusive one"
+        );
+        fs::write(dir.join("release"), b"").unwrap();
+        assert!(child.wait().unwrap().success());
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("the shared lock was not granted once the other process let go");
+        waiter.join().unwrap();
+    }
+}

@@ -25,13 +25,15 @@ pub(crate) fn snapshot(dir: &Path) -> BTreeMap<String, Node> {
     }
     for e in walkdir::WalkDir::new(dir).follow_links(false) {
         let e = e.unwrap();
+        // Keys with `/` on every system, as manifests have them.
         let rel = e
             .path()
             .strip_prefix(dir)
             .unwrap()
-            .to_str()
-            .unwrap()
-            .to_string();
+            .components()
+            .map(|c| c.as_os_str().to_str().unwrap())
+            .collect::<Vec<_>>()
+            .join("/");
         let ft = e.file_type();
         if ft.is_symlink() {
             out.insert(
@@ -768,4 +770,59 @@ fn a_failure_while_renaming_into_place_puts_everything_back() {
         !names.iter().any(|n| n.starts_with(".backfill-native-")),
         "temp files or backups were left: {names:?}"
     );
+}
+
+/// Read-only outputs on either system (Windows keeps only this of a mode):
+/// a read-only file restores read-only, a replaced read-only file is
+/// replaced (Windows refuses to rename over one), and a file made read-only
+/// or writable by hand gets its stored state back.
+#[test]
+fn read_only_outputs_round_trip_and_are_replaced() {
+    let f = fixture();
+    write(&f.pkg, "lib/ro.d.ts", b"export {}", 0o444);
+    write(&f.pkg, "lib/rw.js", b"rw", 0o644);
+    write(&f.pkg, "lib/flip.js", b"flip", 0o444);
+    put_globs(&f, "k", &["lib/**"]);
+    let want = snapshot(&f.pkg);
+    assert_eq!(
+        want["lib/ro.d.ts"],
+        Node::File(b"export {}".to_vec(), 0o444)
+    );
+
+    // Edited: the read-only file holds other bytes (still read-only), the
+    // writable one was made read-only, the read-only one writable.
+    set_mode(f.pkg.join("lib/ro.d.ts"), 0o644);
+    fs::write(f.pkg.join("lib/ro.d.ts"), b"edited").unwrap();
+    set_mode(f.pkg.join("lib/ro.d.ts"), 0o444);
+    set_mode(f.pkg.join("lib/rw.js"), 0o444);
+    set_mode(f.pkg.join("lib/flip.js"), 0o644);
+    let r = hit(fetch(&f, "k"));
+    assert_eq!((r.files_written, r.files_unchanged), (1, 2));
+    assert_eq!(snapshot(&f.pkg), want);
+
+    // Wiped: restored read-only where it was.
+    remove_tree(f.pkg.join("lib"));
+    hit(fetch(&f, "k"));
+    assert_eq!(snapshot(&f.pkg), want);
+    remove_tree(f.pkg.join("lib"));
+}
+
+/// Paths longer than Windows' old 260-character limit are stored and
+/// restored (Rust's std adds the `\\?\` prefix where needed).
+#[test]
+fn paths_longer_than_260_characters_round_trip() {
+    let f = fixture();
+    let deep: Vec<String> = (0..12)
+        .map(|i| format!("folder-{i:02}-{}", "x".repeat(20)))
+        .collect();
+    let rel = format!("lib/{}/file-with-a-long-name.js", deep.join("/"));
+    assert!(f.pkg.join(&rel).to_str().unwrap().len() > 300);
+    write(&f.pkg, &rel, b"deep", 0o644);
+    let put = put_globs(&f, "k", &["lib/**"]);
+    assert_eq!(put.files, 1);
+    let manifest = f.store.read_manifest(&key("k")).unwrap();
+    assert_eq!(manifest.files[0].path, rel, "manifest paths use / only");
+    remove_tree(f.pkg.join("lib"));
+    hit(fetch(&f, "k"));
+    assert_eq!(fs::read(f.pkg.join(&rel)).unwrap(), b"deep");
 }
