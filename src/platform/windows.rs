@@ -199,3 +199,77 @@ pub fn name_problem(path: &str) -> Option<String> {
 pub fn process_is_running(pid: u32) -> Option<bool> {
     (pid == std::process::id()).then_some(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::windows::fs::OpenOptionsExt;
+    use std::time::Instant;
+
+    /// Opens `path` as an antivirus or an editor may: shared with no one.
+    fn hold(path: &Path) -> File {
+        OpenOptions::new()
+            .read(true)
+            .share_mode(0)
+            .open(path)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_rename_over_a_file_held_open_waits_for_it_then_fails_clearly() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (from, to) = (tmp.path().join("new"), tmp.path().join("out.js"));
+        fs::write(&to, b"old").unwrap();
+
+        // Let go after a moment: the rename waits and succeeds.
+        fs::write(&from, b"new").unwrap();
+        let held = hold(&to);
+        let letting_go = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(held);
+        });
+        rename(&from, &to).unwrap();
+        letting_go.join().unwrap();
+        assert_eq!(fs::read(&to).unwrap(), b"new");
+
+        // Held for good: an error after about two seconds, the file intact.
+        fs::write(&from, b"newer").unwrap();
+        let _held = hold(&to);
+        let start = Instant::now();
+        let err = rename(&from, &to).unwrap_err();
+        assert!(is_busy(&err), "{err}");
+        assert!(
+            start.elapsed() >= Duration::from_millis(1500),
+            "{:?}",
+            start.elapsed()
+        );
+        drop(_held);
+        assert_eq!(fs::read(&to).unwrap(), b"new");
+        assert_eq!(fs::read(&from).unwrap(), b"newer");
+    }
+
+    #[test]
+    fn names_windows_refuses_are_told_and_others_are_fine() {
+        for bad in [
+            "CON",
+            "lib/aux.js",
+            "lib/Com1.d.ts",
+            "lpt9",
+            "a/b:c",
+            "x/y?",
+            "dot.",
+            "sp /x",
+        ] {
+            assert!(name_problem(bad).is_some(), "{bad}");
+        }
+        for good in [
+            "lib/con-fig.js",
+            "lib/console.js",
+            "com0",
+            "lib/.env",
+            "a b/c.d",
+        ] {
+            assert_eq!(name_problem(good), None, "{good}");
+        }
+    }
+}
