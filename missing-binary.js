@@ -90,7 +90,7 @@ function missingBinaryError(cause) {
     const why = loadFailure(cause)
     message =
       `${PACKAGE}: ${pkg} is installed but its binary did not load on this platform (${key}, Node ${process.versions.node})` +
-      `${why ? `: ${why}` : ''}. ${supported} Linux gnu binaries need glibc 2.28 or later. ` +
+      `${why ? `: ${why}` : ''}. ${supported} The Linux gnu binaries need glibc 2.17 or later. ` +
       `Fix: reinstall so that ${pkg}${v ? `@${v}` : ''} matches ${PACKAGE}${v ? `@${v}` : ''} (delete node_modules and install again).`
   } else {
     message =

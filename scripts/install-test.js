@@ -25,6 +25,9 @@ const { spawn, spawnSync, execFileSync } = require('node:child_process')
 const ROOT = path.resolve(__dirname, '..')
 const TOOLS = path.join(__dirname, 'install-test')
 const WORK = path.join(ROOT, 'target', 'install-test')
+// The monorepos, outside any project (yarn 4 would take them for part of
+// this one), removed at the end.
+const REPOS = fs.mkdtempSync(path.join(os.tmpdir(), 'bfn-install-test-'))
 const DIST = path.join(ROOT, 'dist')
 const PKG = require('../package.json')
 const VERSION = PKG.version
@@ -66,7 +69,7 @@ function installTools() {
 
 /** A folder with the commands a user's shell has, but no cargo or rustc. */
 function userBin(extra = {}) {
-  const dir = fs.mkdtempSync(path.join(WORK, 'bin-'))
+  const dir = fs.mkdtempSync(path.join(REPOS, 'bin-'))
   const which = (c) => {
     for (const d of (process.env.PATH || '').split(':')) {
       const p = path.join(d, c)
@@ -184,7 +187,7 @@ function publish(reg) {
   const standIns = []
   for (const key of fs.readdirSync(path.join(ROOT, 'npm'))) {
     if (built.has(key)) continue
-    const dir = fs.mkdtempSync(path.join(WORK, `standin-${key}-`))
+    const dir = fs.mkdtempSync(path.join(REPOS, `standin-${key}-`))
     const manifest = { ...require(`../npm/${key}/package.json`), version: VERSION }
     manifest.files = ['README.md']
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest, null, 2))
@@ -273,8 +276,8 @@ const MANAGERS = {
 }
 
 function makeRepo(name, pm, reg) {
-  const root = fs.mkdtempSync(path.join(WORK, `repo-${name}-`))
-  const cache = fs.mkdtempSync(path.join(WORK, `cache-${name}-`))
+  const root = fs.mkdtempSync(path.join(REPOS, `repo-${name}-`))
+  const cache = fs.mkdtempSync(path.join(REPOS, `cache-${name}-`))
   const write = (rel, text) => {
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true })
     fs.writeFileSync(path.join(root, rel), text)
@@ -373,8 +376,10 @@ function monorepoTest(name, reg, published) {
   const built = libs()
   assert.equal(Object.keys(built.c).length, 2)
   for (const p of ['a', 'b', 'c']) fs.rmSync(path.join(root, 'packages', p, 'lib'), { recursive: true })
-  const warm = timed('lage warm', () => sh(pm.exec(['lage', 'build', '--reporter', 'default'])))
+  // The engine's lines show as the README says: BACKFILL_LOG_LEVEL=verbose with lage's --verbose.
+  const warm = timed('lage warm', () => sh(pm.exec(['lage', 'build', '--reporter', 'default', '--verbose']), { BACKFILL_LOG_LEVEL: 'verbose' }))
   assert.equal(warm.status, 0, warm.out)
+  assert.equal(warm.out.split('\n').filter((l) => / backfill-native: hit for [0-9a-f]+ from the local cache: 2 files restored/.test(l)).length, 3, warm.out)
   assert.deepEqual(builds(), ['a', 'b', 'c'], `a build script ran on a hit:\n${warm.out}`)
   assert.match(warm.out, /success: 0, skipped: 3/, warm.out)
   assert.deepEqual(libs(), built, 'lib/ differs after the restore')
@@ -416,7 +421,7 @@ function arm64Test() {
     ok('tar', ['xzf', file], { cwd: nodeDir })
     fs.rmSync(path.join(nodeDir, file))
   }
-  const dir = fs.mkdtempSync(path.join(WORK, 'arm64-'))
+  const dir = fs.mkdtempSync(path.join(REPOS, 'arm64-'))
   const nm = path.join(dir, 'node_modules')
   for (const [tgz, name] of [
     [path.join(DIST, `backfill-native-${VERSION}.tgz`), 'backfill-native'],
@@ -436,7 +441,6 @@ function arm64Test() {
 
 // --- the run --------------------------------------------------------------------------
 fs.mkdirSync(WORK, { recursive: true })
-for (const e of fs.readdirSync(WORK)) if (/^(repo|cache|bin|standin|arm64)-/.test(e)) fs.rmSync(path.join(WORK, e), { recursive: true, force: true })
 let reg
 let published
 test.before(async () => {
@@ -447,10 +451,10 @@ test.before(async () => {
 })
 test.after(() => {
   if (reg) reg.stop()
+  if (!process.env.INSTALL_TEST_KEEP) fs.rmSync(REPOS, { recursive: true, force: true })
   log(`total ${secs(Date.now() - started)}`)
 })
 for (const name of Object.keys(MANAGERS)) {
   test(`${name}: install as the README says, lage build cold and from the cache, require, import, tsc, the CLI`, { skip: !wanted(name) }, () => monorepoTest(name, reg, published))
 }
 test('linux-arm64-gnu: loads in arm64 Node under qemu-user and round-trips a put and a fetch', { skip: !wanted('arm64') }, () => arm64Test())
-void os

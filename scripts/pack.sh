@@ -8,6 +8,7 @@
 #
 #   bash scripts/pack.sh            # both targets
 #   PACK_TARGETS=x64 bash scripts/pack.sh
+#   PACK_TOOLCHAINS_ONLY=1 bash scripts/pack.sh   # only the cross toolchains
 #   PACK_PREBUILT=npm bash scripts/pack.sh   # no build: the binaries that
 #       `napi artifacts` put in npm/<platform>/ (the CI workflow's artifacts)
 set -euo pipefail
@@ -55,13 +56,19 @@ debian_rust() {
 # The highest GLIBC_x.y symbol version the binary needs, checked against the floor.
 glibc_needed() {
   local objdump=$1 file=$2 v
-  v=$("$objdump" -T "$file" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -Vu | tail -1)
+  v=$("$objdump" -T "$file" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -Vu | tail -1)
   say "$(basename "$file") needs glibc $v (GLIBC_$v; the floor is $GLIBC_FLOOR)"
   if [ "$(printf '%s\n%s\n' "$v" "$GLIBC_FLOOR" | sort -V | tail -1)" != "$GLIBC_FLOOR" ]; then
     say "error: $(basename "$file") needs glibc $v, above the floor $GLIBC_FLOOR" >&2
     exit 1
   fi
 }
+
+# The workflow's Linux gnu build jobs call only this part.
+if [ -n "${PACK_TOOLCHAINS_ONLY:-}" ]; then
+  for triple in "${!XTC_PACKAGE[@]}"; do toolchain "$triple"; done
+  exit 0
+fi
 
 OUT=$ROOT/target/pack
 mkdir -p "$OUT"
@@ -84,6 +91,9 @@ build() {
     # Debian's toolchain builds std for arm64 from source; its own target
     # folder, so the rustup build's is left alone.
     debian_rust
+    # The toolchain's gcc 4.8 does not define __ARM_ARCH, which ring's
+    # assembly needs.
+    CFLAGS_aarch64_unknown_linux_gnu="-D__ARM_ARCH=8" \
     CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
       npx napi build --platform --release --use-napi-cross --target "$triple" \
       --target-dir "$ROOT/target/debian-cross" \
