@@ -106,11 +106,10 @@ function freePort() {
 async function startRegistry() {
   const dir = path.join(WORK, 'registry')
   const storage = path.join(dir, 'storage')
+  // A fresh registry at every run: the packuments it caches from the uplink
+  // name its own address, whose port changes from run to run.
+  fs.rmSync(dir, { recursive: true, force: true })
   fs.mkdirSync(storage, { recursive: true })
-  // Published at every run: what an earlier run published goes; what the
-  // uplink served stays cached.
-  for (const e of fs.readdirSync(storage)) if (e.startsWith('backfill-native')) fs.rmSync(path.join(storage, e), { recursive: true, force: true })
-  fs.rmSync(path.join(dir, 'htpasswd'), { force: true })
   const upstream = execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim()
   const port = await freePort()
   const config = path.join(dir, 'config.yaml')
@@ -303,7 +302,7 @@ function makeRepo(name, pm, reg) {
   if (pm.linker) {
     write(
       '.yarnrc.yml',
-      `nodeLinker: ${pm.linker}\nnpmRegistryServer: "${reg.url}"\nunsafeHttpWhitelist:\n  - "127.0.0.1"\nnpmMinimalAgeGate: 0\nenableGlobalCache: false\nenableTelemetry: false\n`,
+      `nodeLinker: ${pm.linker}\nnpmRegistryServer: "${reg.url}"\nunsafeHttpWhitelist:\n  - "127.0.0.1"\nnpmMinimalAgeGate: 0\nenableGlobalCache: false\nglobalFolder: "${cache}/yarn4"\nenableTelemetry: false\n`,
     )
   }
   const git = (...args) => ok('git', args, { cwd: root, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } })
