@@ -36,8 +36,24 @@ const isMarker = (c) => !!c && typeof c === 'object' && c.provider === 'custom' 
  * backfill-native's CacheOptions (plain data: they cross into the workers).
  */
 function cacheStorageConfig(options = {}) {
+  exitUnlessBinaryLoads()
   installWorkerHook()
   return { provider: 'custom', plugin: PLUGIN, options }
+}
+
+/**
+ * A missing binary stops lage here, in its main process, with one line:
+ * otherwise each target worker would crash with a long trace, and a lage
+ * that got no provider would silently use its own cache instead.
+ */
+function exitUnlessBinaryLoads() {
+  try {
+    require('./index.js')
+  } catch (err) {
+    if (!wt.isMainThread || err.code !== 'BFN_NO_BINARY') throw err
+    process.stderr.write(`${err.message}\n`)
+    process.exit(1)
+  }
 }
 
 /** Makes lage's target workers that carry the marker run `setupLageWorker` first. */
@@ -63,7 +79,14 @@ function setupLageWorker() {
   const wd = wt.workerData
   const csc = wd && wd.cacheOptions && wd.cacheOptions.cacheStorageConfig
   if (wt.isMainThread || !isMarker(csc)) return
-  const { getProvider } = require('./index.js')
+  let getProvider
+  try {
+    ;({ getProvider } = require('./index.js'))
+  } catch (err) {
+    // Never a silent fall back to lage's cache: the target fails, with the one line.
+    if (err.code === 'BFN_NO_BINARY') err.stack = err.message
+    throw err
+  }
   const options = csc.options || {}
   // lage gives providers backfill's logger set to "error": send our lines to
   // lage's own logger instead, which shows warnings in lage's output.
