@@ -193,6 +193,8 @@ impl LocalStore {
 }
 
 #[cfg(test)]
+mod eviction_bench;
+#[cfg(test)]
 mod eviction_tests;
 #[cfg(test)]
 pub(crate) mod tests;
