@@ -82,19 +82,45 @@ pub fn evict(
     policy: &EvictPolicy,
     evictor: Option<fs::File>,
 ) -> Result<EvictReport> {
+    if !store.root().is_dir() {
+        return Ok(EvictReport::default());
+    }
+    // The manifests that changed are read before the lock is taken
+    // (reading needs no lock: manifests appear by rename), so a rebuild
+    // does not hold up builds; under the lock only what changed since then
+    // is read again.
+    let mut report = EvictReport::default();
+    let mut index = match Index::load(store) {
+        Some(i) => i,
+        None => {
+            report.rebuilt = true;
+            Index {
+                last_sweep: secs(SystemTime::now()),
+                ..Index::default()
+            }
+        }
+    };
+    let (early, mut unused) = index.refresh(store)?;
+    report.manifests_read = early.parsed;
     let Some(lock) = StoreLock::exclusive(store.root())? else {
         return Ok(EvictReport::default());
     };
     let start = Instant::now();
-    let result = evict_locked(store, policy, start);
+    let result = evict_locked(store, policy, start, index, &mut unused, report);
     drop(evictor);
     drop(lock);
     result
 }
 
-fn evict_locked(store: &LocalStore, policy: &EvictPolicy, start: Instant) -> Result<EvictReport> {
+fn evict_locked(
+    store: &LocalStore,
+    policy: &EvictPolicy,
+    start: Instant,
+    mut index: Index,
+    unused: &mut Vec<(index::Digest, u64)>,
+    mut report: EvictReport,
+) -> Result<EvictReport> {
     let now = SystemTime::now();
-    let mut report = EvictReport::default();
     // Temp files of an index being written when a run was killed.
     for path in list(store.root())? {
         if path
@@ -105,20 +131,15 @@ fn evict_locked(store: &LocalStore, policy: &EvictPolicy, start: Instant) -> Res
             let _ = remove(&path);
         }
     }
-    let mut index = match Index::load(store) {
-        Some(i) => i,
-        None => {
-            report.rebuilt = true;
-            Index {
-                last_sweep: secs(now),
-                ..Index::default()
-            }
-        }
-    };
     let (refreshed, freed) = index.refresh(store)?;
-    report.manifests_read = refreshed.parsed;
-    // Contents of entries that vanished since the last run.
-    for (d, size) in freed {
+    report.manifests_read += refreshed.parsed;
+    unused.extend(freed);
+    // Contents of entries that vanished or were replaced since the last
+    // run, unless a manifest written since the early scan uses them again.
+    for (d, size) in unused.drain(..) {
+        if index.contents.contains_key(&d) {
+            continue;
+        }
         if remove(&store.content_path(&to_hex(&d)))? {
             report.contents_removed += 1;
             report.bytes_freed += size;

@@ -118,8 +118,13 @@ impl Index {
     pub fn save(&self, store: &LocalStore) -> Result<()> {
         let bytes = self.encode();
         let root = store.root();
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".index-")
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".index-");
+        // Readable by every user the umask allows, as the store's files are.
+        if let Some(p) = platform::store_file_permissions() {
+            builder.permissions(p);
+        }
+        let mut tmp = builder
             .tempfile_in(root)
             .at("create a temp file in", root)?;
         std::io::Write::write_all(tmp.as_file_mut(), &bytes).at("write", tmp.path())?;
