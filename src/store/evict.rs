@@ -85,23 +85,25 @@ pub fn evict(
     if !store.root().is_dir() {
         return Ok(EvictReport::default());
     }
-    // The manifests that changed are read before the lock is taken
-    // (reading needs no lock: manifests appear by rename), so a rebuild
-    // does not hold up builds; under the lock only what changed since then
-    // is read again.
+    // A rebuild reads every manifest before the lock is taken (reading
+    // needs no lock: manifests appear by rename), so it does not hold up
+    // builds; under the lock only what changed since then is read again.
     let mut report = EvictReport::default();
-    let mut index = match Index::load(store) {
+    let mut unused = Vec::new();
+    let index = match Index::load(store) {
         Some(i) => i,
         None => {
             report.rebuilt = true;
-            Index {
+            let mut index = Index {
                 last_sweep: secs(SystemTime::now()),
                 ..Index::default()
-            }
+            };
+            let (early, freed) = index.refresh(store)?;
+            report.manifests_read = early.parsed;
+            unused = freed;
+            index
         }
     };
-    let (early, mut unused) = index.refresh(store)?;
-    report.manifests_read = early.parsed;
     let Some(lock) = StoreLock::exclusive(store.root())? else {
         return Ok(EvictReport::default());
     };

@@ -41,6 +41,27 @@ const MAGIC: &[u8; 8] = b"BFNIDX\x00\x01";
 /// A content digest, as bytes.
 pub(super) type Digest = [u8; 32];
 
+/// Hashes a digest for a map by taking its first 8 bytes: a blake3 digest
+/// is already evenly spread, and a million of them are looked up per run.
+#[derive(Default)]
+pub(super) struct DigestHasher(u64);
+
+impl std::hash::Hasher for DigestHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut head = [0u8; 8];
+        let n = bytes.len().min(8);
+        head[..n].copy_from_slice(&bytes[..n]);
+        self.0 ^= u64::from_le_bytes(head);
+    }
+    fn write_usize(&mut self, _len: usize) {}
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map keyed by digests.
+pub(super) type DigestMap<V> = HashMap<Digest, V, std::hash::BuildHasherDefault<DigestHasher>>;
+
 /// One content the index knows: its size and how many entries use it.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Content {
@@ -86,7 +107,7 @@ pub struct EvictionRecord {
 /// The index in memory.
 #[derive(Debug, Default)]
 pub(super) struct Index {
-    pub contents: HashMap<Digest, Content>,
+    pub contents: DigestMap<Content>,
     pub entries: HashMap<String, Indexed>,
     /// When unused contents were last swept from the content folders, s
     /// since the epoch (a rebuild sweeps).
@@ -274,7 +295,7 @@ impl Index {
     fn encode(&self) -> Vec<u8> {
         let live: Vec<(&Digest, &Content)> =
             self.contents.iter().filter(|(_, c)| c.refs > 0).collect();
-        let slot: HashMap<&Digest, u32> = live
+        let slot: HashMap<&Digest, u32, std::hash::BuildHasherDefault<DigestHasher>> = live
             .iter()
             .enumerate()
             .map(|(i, (d, _))| (*d, i as u32))
@@ -353,6 +374,7 @@ fn decode(bytes: &[u8]) -> Option<Index> {
         let d: Digest = r.take(32)?.try_into().ok()?;
         slots.push((d, r.u64()?));
     }
+    index.contents.reserve(slots.len());
     let entries = usize::try_from(r.u64()?).ok()?;
     index.entries.reserve(entries.min(body.len() / 96));
     for _ in 0..entries {
