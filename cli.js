@@ -2,7 +2,7 @@
 // backfill-native's command line: thin JS over the native API.
 //
 //   backfill-native [options] -- <command> [args...]   cached run of a build step
-//   backfill-native hash | fetch <hash> | put <hash> | stats | purge | clear | config
+//   backfill-native hash | fetch <hash> | put <hash> | stats | evict | purge | clear | config
 //
 // Exit codes: 0 done (fetch: a hit), 1 the operation failed, 2 bad
 // arguments, 3 fetch: a miss; a cached run exits with its command's code.
@@ -20,7 +20,10 @@ const USAGE = `usage:
   backfill-native fetch <hash> [--json]      restore the outputs stored for <hash>
   backfill-native put <hash> [--outputs <glob>...] [--json]
                                              store the outputs as <hash>
-  backfill-native stats [--json]             what the local store holds
+  backfill-native stats [--json]             what the local store holds: size, cap, age limit,
+                                             oldest entry, last eviction
+  backfill-native evict [--json]             evict now: least recently used entries over the
+                                             size cap, entries over the age limit
   backfill-native purge [--days N] [--json]  remove entries unused for N days (default 30)
                                              and contents no entry uses (lage cache --prune N)
   backfill-native clear [--json]             remove everything from the local store (lage cache --clear)
@@ -89,6 +92,13 @@ async function withProgress(label, promise) {
 
 const mb = (bytes) => `${(bytes / 1048576).toFixed(1)} MB`
 const ms = (n) => `${Math.round(n)} ms`
+const ago = (at) => {
+  const s = Math.max(0, (Date.now() - at) / 1000)
+  if (s < 120) return `${Math.round(s)} s ago`
+  if (s < 7200) return `${Math.round(s / 60)} min ago`
+  if (s < 172800) return `${Math.round(s / 3600)} h ago`
+  return `${Math.round(s / 86400)} days ago`
+}
 
 async function main(argv) {
   const { command, positional, flags, run } = parse(argv)
@@ -190,8 +200,23 @@ async function main(argv) {
     case 'stats': {
       expect(0)
       const c = cache()
-      const u = await c.storeUsage()
-      print({ ...u, cacheFolder: c.config.cacheFolder }, `${c.config.cacheFolder}: ${u.entries} entries, ${u.contents} contents, ${mb(u.bytes)}`)
+      const s = await c.storeStats()
+      const when = (ms) => `${new Date(ms).toISOString()} (${ago(ms)})`
+      const cap = s.maxSize == null ? 'no size cap' : `cap ${mb(s.maxSize)}`
+      const age = s.maxAgeDays == null ? 'no age limit' : `age limit ${+s.maxAgeDays.toFixed(3)} days`
+      const last = s.lastEviction
+      print({ ...s, cacheFolder: c.config.cacheFolder }, [
+        `${c.config.cacheFolder}: ${s.entries} entries, ${s.contents} contents, ${mb(s.bytes)} (${cap}, ${age})`,
+        `oldest entry: ${s.oldestUsed == null ? 'none' : `last used ${when(s.oldestUsed)}`}`,
+        `last eviction: ${last ? `${when(last.at)}: ${last.entriesRemoved} entries and ${last.contentsRemoved} contents removed, ${mb(last.bytesFreed)} freed, in ${ms(last.durationMs)}` : 'none yet'}`,
+      ].join('\n'))
+      return 0
+    }
+    case 'evict': {
+      expect(0)
+      const c = cache()
+      const r = await c.evict()
+      print(r, `evicted from ${c.config.cacheFolder}: ${r.entriesRemoved} entries and ${r.contentsRemoved} contents removed, ${mb(r.bytesFreed)} freed; ${r.entries} entries, ${mb(r.bytes)} left (${ms(r.durationMs)}${r.rebuilt ? ', index rebuilt' : ''})`)
       return 0
     }
     case 'purge': {

@@ -53,6 +53,23 @@ export declare class Cache {
   /** `clear` on the calling thread. */
   clearSync(): PurgeResult
   /**
+   * Evicts now, whatever the interval: least recently used entries over
+   * the size cap and entries over the age limit go, except those used
+   * within the keep-recent time. It waits for the fetches and puts under
+   * way (the store's exclusive lock).
+   */
+  evict(): Promise<EvictResult>
+  /** `evict` on the calling thread. */
+  evictSync(): EvictResult
+  /**
+   * The local store's size, entries and contents, its cap and age limit,
+   * its least recently used entry and its last eviction. Reads the
+   * eviction index and the manifests that changed since; takes no lock.
+   */
+  storeStats(): Promise<StoreStats>
+  /** `storeStats` on the calling thread. */
+  storeStatsSync(): StoreStats
+  /**
    * What the local store holds: entries, contents and their bytes. It
    * lists every entry and stats every content of the store, off the JS
    * thread.
@@ -151,6 +168,40 @@ export interface CacheOptions {
    * @default false
    */
   backgroundUploads?: boolean
+  /**
+   * Size cap of the local store (`BACKFILL_NATIVE_CACHE_MAX_SIZE`): a
+   * number of bytes, a size such as `"10GB"`, `"500MB"` or `"2GiB"`, or
+   * `"off"` / `false`. Least recently used entries go first.
+   * @default "10GiB"
+   */
+  cacheMaxSize?: number | string | false
+  /**
+   * Age limit of the local store's entries (`BACKFILL_NATIVE_CACHE_MAX_AGE`):
+   * a number of days, a duration such as `"30d"` or `"12h"`, or `"off"` /
+   * `false`. Entries not fetched or stored for longer are removed.
+   * @default "30d"
+   */
+  cacheMaxAge?: number | string | false
+  /**
+   * Least time between two evictions of a store, run after puts
+   * (`BACKFILL_NATIVE_EVICT_INTERVAL`): seconds, or a duration such as `"5m"`.
+   * @default "5m"
+   */
+  evictInterval?: number | string
+  /**
+   * An entry fetched or stored within this time is never evicted
+   * (`BACKFILL_NATIVE_EVICT_KEEP_RECENT`): seconds, or a duration such as `"10m"`.
+   * @default "10m"
+   */
+  evictKeepRecent?: number | string
+  /**
+   * Branches whose builds may upload to the remote cache, names or globs
+   * such as `["main", "release/*"]` (`BACKFILL_NATIVE_UPLOAD_BRANCHES`,
+   * comma-separated). Other branches skip uploads with one line saying
+   * why; a pull request build never uploads. Default: any branch that is
+   * not a pull request.
+   */
+  uploadBranches?: Array<string>
 }
 
 /** Counters of one `Cache` since it was made. */
@@ -190,6 +241,31 @@ export interface CacheStats {
  * lage 2 types as `cacheOptions.cacheStorageConfig.provider`.
  */
 export declare function createProvider(options?: CacheOptions | undefined | null): (logger: Logger | null | undefined, cwd: string) => CacheStorage
+
+/** What an eviction did and left. */
+export interface EvictResult {
+  /** Entries removed. */
+  entriesRemoved: number
+  /** Stored contents removed (no remaining entry used them). */
+  contentsRemoved: number
+  /** Bytes freed. */
+  bytesFreed: number
+  /** Entries left. */
+  entries: number
+  /** Contents left. */
+  contents: number
+  /** Bytes left (contents in use and manifests). */
+  bytes: number
+  /**
+   * Manifests read: new or replaced since the last run, or all of them
+   * when the index was rebuilt.
+   */
+  manifestsRead: number
+  /** Whether the index was missing or damaged and rebuilt from the folders. */
+  rebuilt: boolean
+  /** Time spent holding the store's exclusive lock. */
+  durationMs: number
+}
 
 /** The outcome of `Cache.fetch`. */
 export interface FetchResult {
@@ -307,6 +383,17 @@ export interface HashPackageOptions {
 /** `hashPackage` on the calling thread. */
 export declare function hashPackageSync(options: HashPackageOptions): string
 
+/** The last eviction of a store, by any process. */
+export interface LastEviction {
+  /** When it ended, ms since the epoch (as `Date.now()`). */
+  at: number
+  /** How long it held the store's lock. */
+  durationMs: number
+  entriesRemoved: number
+  contentsRemoved: number
+  bytesFreed: number
+}
+
 /**
  * Resolves the configuration the engine would use for package directory
  * `cwd` (default: the current directory) from `options`, the nearest `.env`
@@ -411,10 +498,46 @@ export interface ResolvedConfig {
   mode: 'READ_WRITE' | 'READ_ONLY' | 'WRITE_ONLY' | 'PASS'
   /** Lowest level sent to the logger. */
   logLevel: 'silly' | 'verbose' | 'info' | 'warn' | 'error' | 'mute'
+  /** The local store's size cap in bytes; `null` when off. */
+  cacheMaxSize?: number
+  /** The local store's age limit in days; `null` when off. */
+  cacheMaxAgeDays?: number
+  /** Least seconds between two evictions of the store. */
+  evictIntervalSeconds: number
+  /** Seconds a fetched or stored entry is never evicted. */
+  evictKeepRecentSeconds: number
+  /** Branches whose builds may upload; `null`: any that is not a pull request. */
+  uploadBranches?: Array<string>
+  /**
+   * Why this build does not upload (a pull request, a branch not
+   * allowed); `null` when it may (or remote writes are off).
+   */
+  uploadRefused?: string
   /** The `.env` file that was read, if any. */
   envFile?: string
   /** Problems that are not errors, such as an unknown provider. */
   warnings: Array<string>
+}
+
+/** The local store, its limits and its last eviction. */
+export interface StoreStats {
+  /** Entries (hashes). */
+  entries: number
+  /** Stored contents in use. */
+  contents: number
+  /** Bytes of the contents in use and the manifests. */
+  bytes: number
+  /** The size cap in bytes; `null` when off. */
+  maxSize?: number
+  /** The age limit in days; `null` when off. */
+  maxAgeDays?: number
+  /**
+   * When the least recently used entry was last fetched or stored, ms
+   * since the epoch; `null` when the store is empty.
+   */
+  oldestUsed?: number
+  /** The last eviction; `null` when none ran. */
+  lastEviction?: LastEviction
 }
 
 /** What the local store holds. */

@@ -16,7 +16,8 @@ const run = (cwd, ...args) => runWith({}, cwd, ...args)
 test('clear and purge --days work on the store of the current folder', async () => {
   const repo = makeRepo(['a'])
   writeTree(repo.dirs.a, { 'lib/a.js': 'a'.repeat(2000) })
-  const cache = new Cache({ cwd: repo.dirs.a })
+  // No age limit here: the background eviction would race the purge.
+  const cache = new Cache({ cwd: repo.dirs.a, cacheMaxAge: false })
   await cache.put('old', ['lib/**'])
   await cache.put('new', ['lib/**'])
   const entries = path.join(repo.cacheDir, 'v1', 'entries')
@@ -135,4 +136,43 @@ test('a cached run: outputs are not inputs, so an unchanged second run is a hit 
     assert.ok(!third.stderr.includes(hash), `${name}: an edited input kept the key`)
     assert.equal(runs(), 'xx', name)
   }
+})
+
+test('stats shows the size, cap, age limit, oldest entry and last eviction; evict evicts now', async () => {
+  const repo = makeRepo(['a'])
+  const env = { BACKFILL_NATIVE_CACHE_MAX_SIZE: '1GiB', BACKFILL_NATIVE_CACHE_MAX_AGE: '7d' }
+  const empty = runWith(env, repo.dirs.a, 'stats')
+  assert.equal(empty.status, 0, empty.stderr)
+  assert.match(empty.stdout, /^.*backfill-native: 0 entries, 0 contents, 0\.0 MB \(cap 1024\.0 MB, age limit 7 days\)\noldest entry: none\nlast eviction: none yet\n$/)
+
+  // Stored with eviction off, then the old one aged by ten days.
+  const cache = new Cache({ cwd: repo.dirs.a, cacheMaxSize: false, cacheMaxAge: false })
+  writeTree(repo.dirs.a, { 'lib/a.js': 'old '.repeat(1000) })
+  await cache.put('old', ['lib/**'])
+  writeTree(repo.dirs.a, { 'lib/a.js': 'new '.repeat(1000) })
+  await cache.put('new', ['lib/**'])
+  const entries = path.join(repo.cacheDir, 'v1', 'entries')
+  const tenDaysAgo = new Date(Date.now() - 10 * 86400e3)
+  for (const shard of fs.readdirSync(entries)) {
+    const f = path.join(entries, shard, 'old.json')
+    if (fs.existsSync(f)) fs.utimesSync(f, tenDaysAgo, tenDaysAgo)
+  }
+  const before = runWith(env, repo.dirs.a, 'stats')
+  assert.match(before.stdout, /: 2 entries, 2 contents, 0\.0 MB \(cap 1024\.0 MB, age limit 7 days\)\n/)
+  assert.match(before.stdout, /\noldest entry: last used \d{4}-\d\d-\d\dT[\d:.]+Z \(10 days ago\)\nlast eviction: none yet\n$/)
+
+  const evict = runWith(env, repo.dirs.a, 'evict')
+  assert.equal(evict.status, 0, evict.stderr)
+  assert.match(evict.stdout, /^evicted from .*: 1 entries and 1 contents removed, 0\.0 MB freed; 1 entries, 0\.0 MB left \(\d+ ms, index rebuilt\)\n$/)
+  assert.equal((await cache.fetch('old')).hit, false)
+  assert.equal((await cache.fetch('new')).hit, true)
+
+  const after = JSON.parse(runWith(env, repo.dirs.a, 'stats', '--json').stdout)
+  assert.deepEqual([after.entries, after.contents, after.maxSize, after.maxAgeDays], [1, 1, 1 << 30, 7])
+  assert.ok(Date.now() - after.oldestUsed < 60e3, 'the fetch just now is the last use')
+  assert.deepEqual([after.lastEviction.entriesRemoved, after.lastEviction.contentsRemoved], [1, 1])
+  assert.ok(Date.now() - after.lastEviction.at < 60e3)
+  const off = runWith({ BACKFILL_NATIVE_CACHE_MAX_SIZE: 'off', BACKFILL_NATIVE_CACHE_MAX_AGE: 'off' }, repo.dirs.a, 'stats')
+  assert.match(off.stdout, /\(no size cap, no age limit\)\n/)
+  assert.match(off.stdout, /\nlast eviction: \d{4}-[^\n]+\(\d+ s ago\): 1 entries and 1 contents removed, 0\.0 MB freed, in \d+ ms\n$/)
 })

@@ -32,7 +32,8 @@ async function containerWith(blobs) {
 
 /** Every file of the local store but its lock. */
 function storeFiles(cacheDir) {
-  return Object.keys(snapshot(cacheDir)).filter((p) => p !== 'v1/lock')
+  // The lock files are the store's, not the blob's.
+  return Object.keys(snapshot(cacheDir)).filter((p) => p !== 'v1/lock' && p !== 'v1/gate')
 }
 
 const body = (s) => Buffer.from(s)

@@ -4,10 +4,11 @@ const assert = require('node:assert/strict')
 
 const { scrubCacheEnv, cleanEnv } = require('../support/env')
 
-test('scrubCacheEnv removes every BACKFILL_* and LAGE_* variable and nothing else', () => {
+test('scrubCacheEnv removes every BACKFILL_* and LAGE_* variable and the CI markers, and nothing else', () => {
   const env = { BACKFILL_MODE: 'PASS', BACKFILL_CACHE_PROVIDER_OPTIONS: '{}', LAGE_WRITE_CACHE: 'true', PATH: '/bin', BFN_LARGE_MB: '64', backfill_mode: 'x' }
+  Object.assign(env, { GITHUB_ACTIONS: 'true', TF_BUILD: 'True', GITLAB_CI: 'true', BUILDKITE: 'true', JENKINS_URL: 'http://ci', GITHUB_REF_NAME: 'main' })
   assert.equal(scrubCacheEnv(env), env)
-  assert.deepEqual(env, { PATH: '/bin', BFN_LARGE_MB: '64', backfill_mode: 'x' })
+  assert.deepEqual(env, { PATH: '/bin', BFN_LARGE_MB: '64', backfill_mode: 'x', GITHUB_REF_NAME: 'main' })
 })
 
 test('cleanEnv is a scrubbed copy plus extras, leaving process.env alone', () => {

@@ -1,9 +1,11 @@
 // The one rule for keeping a developer's cache settings out of tests and
 // scripts: every BACKFILL_* and LAGE_* variable (cache folder, mode,
 // provider, remote writes) would otherwise redirect or skew what they check.
-const CACHE_ENV = /^(BACKFILL_|LAGE_)/
+// The CI markers go too: the branch and pull request a CI names decide
+// whether uploads happen (BACKFILL_NATIVE_UPLOAD_BRANCHES).
+const CACHE_ENV = /^(BACKFILL_|LAGE_|GITHUB_ACTIONS$|TF_BUILD$|GITLAB_CI$|BUILDKITE$|JENKINS_URL$|JENKINS_HOME$)/
 
-/** Removes every BACKFILL_* / LAGE_* variable from `env` (default: this process's), in place. */
+/** Removes every BACKFILL_* / LAGE_* variable and CI marker from `env` (default: this process's), in place. */
 function scrubCacheEnv(env = process.env) {
   for (const k of Object.keys(env)) if (CACHE_ENV.test(k)) delete env[k]
   return env

@@ -357,7 +357,8 @@ fn files_under(dir: &Path) -> Vec<String> {
     walkdir::WalkDir::new(dir)
         .into_iter()
         .map(|e| e.unwrap())
-        .filter(|e| !e.file_type().is_dir() && e.file_name() != "lock")
+        // The lock files are the store's, not an entry's.
+        .filter(|e| !e.file_type().is_dir() && e.file_name() != "lock" && e.file_name() != "gate")
         .map(|e| e.path().strip_prefix(dir).unwrap().display().to_string())
         .collect()
 }

@@ -8,7 +8,9 @@ use napi_derive::napi;
 use super::config::ResolvedConfig;
 use super::error::js_error;
 use super::options::{self, CacheOptions};
-use super::results::{CacheStats, FetchResult, PurgeResult, PutResult, StoreUsage};
+use super::results::{
+    CacheStats, EvictResult, FetchResult, PurgeResult, PutResult, StoreStats, StoreUsage,
+};
 use super::task::{run_sync, Done, EngineTask};
 use super::uploads::background_upload;
 use crate::engine::Engine;
@@ -63,6 +65,24 @@ impl Cache {
         let engine = self.engine.clone();
         EngineTask::new(Box::new(move || {
             Done::quiet(engine.clear().map(PurgeResult::from))
+        }))
+    }
+
+    fn evict_task(&self) -> EngineTask<EvictResult> {
+        let engine = self.engine.clone();
+        EngineTask::new(Box::new(move || {
+            Done::quiet(engine.evict().map(EvictResult::from))
+        }))
+    }
+
+    fn store_stats_task(&self) -> EngineTask<StoreStats> {
+        let engine = self.engine.clone();
+        EngineTask::new(Box::new(move || {
+            Done::quiet(
+                engine
+                    .store_stats()
+                    .map(|s| StoreStats::new(s, engine.config())),
+            )
         }))
     }
 
@@ -154,6 +174,35 @@ impl Cache {
     #[napi]
     pub fn clear_sync(&self, env: Env) -> Result<PurgeResult> {
         run_sync(&env, self.clear_task())
+    }
+
+    /// Evicts now, whatever the interval: least recently used entries over
+    /// the size cap and entries over the age limit go, except those used
+    /// within the keep-recent time. It waits for the fetches and puts under
+    /// way (the store's exclusive lock).
+    #[napi(ts_return_type = "Promise<EvictResult>")]
+    pub fn evict(&self) -> AsyncTask<EngineTask<EvictResult>> {
+        AsyncTask::new(self.evict_task())
+    }
+
+    /// `evict` on the calling thread.
+    #[napi]
+    pub fn evict_sync(&self, env: Env) -> Result<EvictResult> {
+        run_sync(&env, self.evict_task())
+    }
+
+    /// The local store's size, entries and contents, its cap and age limit,
+    /// its least recently used entry and its last eviction. Reads the
+    /// eviction index and the manifests that changed since; takes no lock.
+    #[napi(ts_return_type = "Promise<StoreStats>")]
+    pub fn store_stats(&self) -> AsyncTask<EngineTask<StoreStats>> {
+        AsyncTask::new(self.store_stats_task())
+    }
+
+    /// `storeStats` on the calling thread.
+    #[napi]
+    pub fn store_stats_sync(&self, env: Env) -> Result<StoreStats> {
+        run_sync(&env, self.store_stats_task())
     }
 
     /// What the local store holds: entries, contents and their bytes. It

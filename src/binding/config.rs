@@ -64,6 +64,19 @@ pub struct ResolvedConfig {
     /// Lowest level sent to the logger.
     #[napi(ts_type = "'silly' | 'verbose' | 'info' | 'warn' | 'error' | 'mute'")]
     pub log_level: String,
+    /// The local store's size cap in bytes; `null` when off.
+    pub cache_max_size: Option<f64>,
+    /// The local store's age limit in days; `null` when off.
+    pub cache_max_age_days: Option<f64>,
+    /// Least seconds between two evictions of the store.
+    pub evict_interval_seconds: f64,
+    /// Seconds a fetched or stored entry is never evicted.
+    pub evict_keep_recent_seconds: f64,
+    /// Branches whose builds may upload; `null`: any that is not a pull request.
+    pub upload_branches: Option<Vec<String>>,
+    /// Why this build does not upload (a pull request, a branch not
+    /// allowed); `null` when it may (or remote writes are off).
+    pub upload_refused: Option<String>,
     /// The `.env` file that was read, if any.
     pub env_file: Option<String>,
     /// Problems that are not errors, such as an unknown provider.
@@ -89,6 +102,12 @@ impl From<&Config> for ResolvedConfig {
             output_glob: c.output_glob.clone(),
             mode: c.mode.as_str().to_string(),
             log_level: c.log_level.as_str().to_string(),
+            cache_max_size: c.eviction.max_size.map(|m| m as f64),
+            cache_max_age_days: c.eviction.max_age.map(|a| a.as_secs_f64() / 86_400.0),
+            evict_interval_seconds: c.eviction.interval.as_secs_f64(),
+            evict_keep_recent_seconds: c.eviction.keep_recent.as_secs_f64(),
+            upload_branches: c.upload_trust.branches.clone(),
+            upload_refused: c.upload_trust.refusal.clone(),
             env_file: c.env_file.as_deref().map(path),
             warnings: c.warnings.clone(),
         }

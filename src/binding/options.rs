@@ -53,6 +53,34 @@ pub struct CacheOptions {
     /// before they end, but a terminated worker thread drops them.
     /// @default false
     pub background_uploads: Option<bool>,
+    /// Size cap of the local store (`BACKFILL_NATIVE_CACHE_MAX_SIZE`): a
+    /// number of bytes, a size such as `"10GB"`, `"500MB"` or `"2GiB"`, or
+    /// `"off"` / `false`. Least recently used entries go first.
+    /// @default "10GiB"
+    #[napi(ts_type = "number | string | false")]
+    pub cache_max_size: Option<serde_json::Value>,
+    /// Age limit of the local store's entries (`BACKFILL_NATIVE_CACHE_MAX_AGE`):
+    /// a number of days, a duration such as `"30d"` or `"12h"`, or `"off"` /
+    /// `false`. Entries not fetched or stored for longer are removed.
+    /// @default "30d"
+    #[napi(ts_type = "number | string | false")]
+    pub cache_max_age: Option<serde_json::Value>,
+    /// Least time between two evictions of a store, run after puts
+    /// (`BACKFILL_NATIVE_EVICT_INTERVAL`): seconds, or a duration such as `"5m"`.
+    /// @default "5m"
+    #[napi(ts_type = "number | string")]
+    pub evict_interval: Option<serde_json::Value>,
+    /// An entry fetched or stored within this time is never evicted
+    /// (`BACKFILL_NATIVE_EVICT_KEEP_RECENT`): seconds, or a duration such as `"10m"`.
+    /// @default "10m"
+    #[napi(ts_type = "number | string")]
+    pub evict_keep_recent: Option<serde_json::Value>,
+    /// Branches whose builds may upload to the remote cache, names or globs
+    /// such as `["main", "release/*"]` (`BACKFILL_NATIVE_UPLOAD_BRANCHES`,
+    /// comma-separated). Other branches skip uploads with one line saying
+    /// why; a pull request build never uploads. Default: any branch that is
+    /// not a pull request.
+    pub upload_branches: Option<Vec<String>>,
 }
 
 /// The package directory and engine options for a call: `cwd` given as an
@@ -73,6 +101,11 @@ pub fn resolve(cwd: Option<String>, options: Option<CacheOptions>) -> (PathBuf, 
         log_level: o.log_level,
         write_remote_cache: o.write_remote_cache,
         background_uploads: o.background_uploads,
+        cache_max_size: o.cache_max_size,
+        cache_max_age: o.cache_max_age,
+        evict_interval: o.evict_interval,
+        evict_keep_recent: o.evict_keep_recent,
+        upload_branches: o.upload_branches,
     };
     (dir, opts)
 }

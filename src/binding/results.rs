@@ -196,3 +196,99 @@ impl From<crate::store::Usage> for StoreUsage {
         }
     }
 }
+
+/// What an eviction did and left.
+#[napi(object)]
+pub struct EvictResult {
+    /// Entries removed.
+    pub entries_removed: f64,
+    /// Stored contents removed (no remaining entry used them).
+    pub contents_removed: f64,
+    /// Bytes freed.
+    pub bytes_freed: f64,
+    /// Entries left.
+    pub entries: f64,
+    /// Contents left.
+    pub contents: f64,
+    /// Bytes left (contents in use and manifests).
+    pub bytes: f64,
+    /// Manifests read: new or replaced since the last run, or all of them
+    /// when the index was rebuilt.
+    pub manifests_read: f64,
+    /// Whether the index was missing or damaged and rebuilt from the folders.
+    pub rebuilt: bool,
+    /// Time spent holding the store's exclusive lock.
+    pub duration_ms: f64,
+}
+
+impl From<crate::store::EvictReport> for EvictResult {
+    fn from(r: crate::store::EvictReport) -> Self {
+        EvictResult {
+            entries_removed: r.entries_removed as f64,
+            contents_removed: r.contents_removed as f64,
+            bytes_freed: r.bytes_freed as f64,
+            entries: r.entries as f64,
+            contents: r.contents as f64,
+            bytes: r.bytes as f64,
+            manifests_read: r.manifests_read as f64,
+            rebuilt: r.rebuilt,
+            duration_ms: r.duration.as_secs_f64() * 1000.0,
+        }
+    }
+}
+
+/// The last eviction of a store, by any process.
+#[napi(object)]
+pub struct LastEviction {
+    /// When it ended, ms since the epoch (as `Date.now()`).
+    pub at: f64,
+    /// How long it held the store's lock.
+    pub duration_ms: f64,
+    pub entries_removed: f64,
+    pub contents_removed: f64,
+    pub bytes_freed: f64,
+}
+
+/// The local store, its limits and its last eviction.
+#[napi(object)]
+pub struct StoreStats {
+    /// Entries (hashes).
+    pub entries: f64,
+    /// Stored contents in use.
+    pub contents: f64,
+    /// Bytes of the contents in use and the manifests.
+    pub bytes: f64,
+    /// The size cap in bytes; `null` when off.
+    pub max_size: Option<f64>,
+    /// The age limit in days; `null` when off.
+    pub max_age_days: Option<f64>,
+    /// When the least recently used entry was last fetched or stored, ms
+    /// since the epoch; `null` when the store is empty.
+    pub oldest_used: Option<f64>,
+    /// The last eviction; `null` when none ran.
+    pub last_eviction: Option<LastEviction>,
+}
+
+impl StoreStats {
+    pub fn new(s: crate::store::StoreStats, config: &crate::config::Config) -> Self {
+        let ms = |t: std::time::SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        };
+        StoreStats {
+            entries: s.entries as f64,
+            contents: s.contents as f64,
+            bytes: s.bytes as f64,
+            max_size: config.eviction.max_size.map(|m| m as f64),
+            max_age_days: config.eviction.max_age.map(|a| a.as_secs_f64() / 86_400.0),
+            oldest_used: s.oldest_used.map(ms),
+            last_eviction: s.last_eviction.map(|e| LastEviction {
+                at: e.at_ms as f64,
+                duration_ms: e.duration_us as f64 / 1000.0,
+                entries_removed: e.entries_removed as f64,
+                contents_removed: e.contents_removed as f64,
+                bytes_freed: e.bytes_freed as f64,
+            }),
+        }
+    }
+}

@@ -14,9 +14,11 @@
 
 mod azure_connection;
 mod env_file;
+mod eviction;
 mod layers;
 mod provider_options;
 mod redact;
+mod upload_trust;
 mod values;
 mod workspace_root;
 
@@ -30,8 +32,10 @@ pub use azure_connection::{
     parse_connection, AzureAuth, AzureConnection, AzureIdentity, AzureLocation, CREDENTIAL_NAMES,
 };
 pub use env_file::EnvFile;
+pub use eviction::{describe_size, Eviction};
 pub use provider_options::{AzureBlobOptions, AZURE_BLOB_FIELDS};
 pub use redact::{secret_kind, Secret};
+pub use upload_trust::{detect as detect_build, Build, UploadTrust};
 pub use values::{LogLevel, Mode, Provider};
 pub use workspace_root::workspace_root;
 
@@ -63,6 +67,16 @@ pub struct Options {
     pub write_remote_cache: Option<bool>,
     /// Upload after `put` returns instead of before.
     pub background_uploads: Option<bool>,
+    /// `BACKFILL_NATIVE_CACHE_MAX_SIZE`: bytes, a size with a unit, or off.
+    pub cache_max_size: Option<Value>,
+    /// `BACKFILL_NATIVE_CACHE_MAX_AGE`: days, a duration, or off.
+    pub cache_max_age: Option<Value>,
+    /// `BACKFILL_NATIVE_EVICT_INTERVAL`: seconds or a duration.
+    pub evict_interval: Option<Value>,
+    /// `BACKFILL_NATIVE_EVICT_KEEP_RECENT`: seconds or a duration.
+    pub evict_keep_recent: Option<Value>,
+    /// `BACKFILL_NATIVE_UPLOAD_BRANCHES`: branch names or globs.
+    pub upload_branches: Option<Vec<String>>,
 }
 
 impl fmt::Debug for Options {
@@ -72,6 +86,7 @@ impl fmt::Debug for Options {
             v.as_ref()
                 .map(|l| l.iter().map(|g| shown(g)).collect::<Vec<_>>())
         };
+        let json = |v: &Option<Value>| v.as_ref().map(|v| shown(&v.to_string()));
         f.debug_struct("Options")
             .field("provider", &text(&self.provider))
             .field(
@@ -84,6 +99,11 @@ impl fmt::Debug for Options {
             .field("log_level", &text(&self.log_level))
             .field("write_remote_cache", &self.write_remote_cache)
             .field("background_uploads", &self.background_uploads)
+            .field("cache_max_size", &json(&self.cache_max_size))
+            .field("cache_max_age", &json(&self.cache_max_age))
+            .field("evict_interval", &json(&self.evict_interval))
+            .field("evict_keep_recent", &json(&self.evict_keep_recent))
+            .field("upload_branches", &globs(&self.upload_branches))
             .finish()
     }
 }
@@ -111,6 +131,10 @@ pub struct Config {
     pub mode: Mode,
     /// `BACKFILL_LOG_LEVEL`.
     pub log_level: LogLevel,
+    /// The local store's eviction settings.
+    pub eviction: Eviction,
+    /// Which builds may upload, and whether this one may.
+    pub upload_trust: UploadTrust,
     /// The `.env` file that was read, if any.
     pub env_file: Option<PathBuf>,
     /// Problems that are not errors (an unknown provider, say), to be logged.
@@ -200,7 +224,18 @@ impl Config {
             )?
             .unwrap_or(LogLevel::Info);
 
+        let eviction = eviction::resolve(&layers, options)?;
+        let upload_trust = upload_trust::resolve(
+            &layers,
+            options.upload_branches.clone(),
+            env,
+            &cwd,
+            write_remote_cache && provider == Provider::AzureBlob,
+        )?;
+
         Ok(Config {
+            eviction,
+            upload_trust,
             cwd,
             workspace_root,
             provider,

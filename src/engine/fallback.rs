@@ -23,6 +23,9 @@ pub struct RemoteLayer {
     pub max_size: Option<u64>,
     pub signing_key: Option<String>,
     pub write: bool,
+    /// Why this build must not upload (a pull request, a branch not
+    /// allowed), from the configuration.
+    pub refusal: Option<String>,
 }
 
 /// What the remote gave for a fetch.
@@ -226,6 +229,17 @@ impl RemoteLayer {
             return skip(
                 "remote writes are off (set LAGE_WRITE_REMOTE_CACHE=true to turn them on)",
             );
+        }
+        if let Some(why) = &self.refusal {
+            // One line per process says why; every result says it too.
+            return Ok(Upload {
+                skipped: Some(why.clone()),
+                warning: self
+                    .health()
+                    .first_warning("untrusted-upload")
+                    .then(|| why.clone()),
+                ..Upload::default()
+            });
         }
         if self.health().is_off() {
             return skip("the remote cache is switched off after repeated failures");

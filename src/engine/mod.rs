@@ -2,6 +2,7 @@
 //! remote fallback, modes and statistics. Plain Rust; the JS binding is a
 //! thin layer over it.
 
+mod eviction;
 mod fallback;
 mod in_flight;
 mod outcome;
@@ -18,7 +19,9 @@ use crate::cache_key::CacheKey;
 use crate::config::{AzureAuth, Config, Options, Provider, CREDENTIAL_NAMES};
 use crate::error::Result;
 use crate::output_glob::OutputGlob;
-use crate::store::{LocalStore, PurgeReport, RestoreOptions, RestoreReport};
+use crate::store::{
+    EvictPolicy, EvictReport, LocalStore, PurgeReport, RestoreOptions, RestoreReport, StoreStats,
+};
 pub use fallback::Upload;
 use fallback::{RemoteFetch, RemoteLayer};
 
@@ -65,6 +68,7 @@ impl Engine {
                     max_size: azure.max_size,
                     signing_key: azure.signing_key.as_ref().map(|k| k.expose().to_string()),
                     write: config.write_remote_cache,
+                    refusal: config.upload_trust.refusal.clone(),
                 })
             }
             _ => None,
@@ -163,7 +167,12 @@ impl Engine {
         mut warnings: Vec<String>,
     ) -> Result<FetchOutcome> {
         match remote.fetch(store, key, &self.config.cwd, options)? {
-            RemoteFetch::Hit(RestoreReport::Hit(r)) => Ok(hit(Source::Remote, r, warnings)),
+            RemoteFetch::Hit(RestoreReport::Hit(r)) => {
+                if std::ptr::eq(store, &self.store) {
+                    self.evict_soon();
+                }
+                Ok(hit(Source::Remote, r, warnings))
+            }
             RemoteFetch::Hit(_) => Ok(FetchOutcome {
                 warnings,
                 ..FetchOutcome::default()
@@ -214,6 +223,7 @@ impl Engine {
         let cwd = &self.config.cwd;
         let outputs = glob.find(cwd, Some(&self.config.cache_dir))?;
         let r = self.store.put(key, &outputs)?;
+        self.evict_soon();
         let mut outcome = PutOutcome {
             stored: true,
             files: r.files,
@@ -278,6 +288,37 @@ impl Engine {
     /// Removes everything from the local store.
     pub fn clear(&self) -> Result<PurgeReport> {
         self.store.clear()
+    }
+
+    /// The eviction policy of the configuration.
+    pub fn evict_policy(&self) -> EvictPolicy {
+        let e = &self.config.eviction;
+        EvictPolicy {
+            max_size: e.max_size,
+            max_age: e.max_age,
+            keep_recent: e.keep_recent,
+        }
+    }
+
+    /// Evicts now, whatever the interval, waiting for the store lock.
+    pub fn evict(&self) -> Result<EvictReport> {
+        self.store.evict(&self.evict_policy())
+    }
+
+    /// Size, entries, the oldest entry's last use and the last eviction.
+    pub fn store_stats(&self) -> Result<StoreStats> {
+        self.store.stats()
+    }
+
+    /// Starts an eviction in the background if one is due (see
+    /// `eviction.rs`); the put or fetch that wrote the store does not wait.
+    fn evict_soon(&self) {
+        eviction::after_write(
+            &self.store,
+            self.evict_policy(),
+            self.config.eviction.interval,
+            self.in_flight.enter(),
+        );
     }
 
     /// A snapshot of the counters so far.

@@ -194,6 +194,7 @@ fn machine(remote: Option<&Arc<SharedRemote>>, write: bool) -> Machine {
         max_size: None,
         signing_key: None,
         write,
+        refusal: None,
     });
     Machine {
         engine: Engine::assemble(config, layer),
@@ -414,4 +415,45 @@ fn remote_writes_off_uploads_nothing() {
         .as_deref()
         .is_some_and(|s| s.starts_with("remote writes are off")));
     assert_eq!(fake.requests(), 0);
+}
+
+/// Eviction runs by itself after puts, off the put's path: once the
+/// background run ends (`idle` waits for it), the store is under its cap
+/// and the evicted entries are misses.
+#[test]
+fn puts_evict_in_the_background_down_to_the_cap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join("pkg");
+    std::fs::create_dir(&pkg).unwrap();
+    let options = Options {
+        cache_folder: Some(tmp.path().join("cache").display().to_string()),
+        cache_max_size: Some(serde_json::json!("20KB")),
+        evict_interval: Some(serde_json::json!(0)),
+        evict_keep_recent: Some(serde_json::json!(0)),
+        ..Options::default()
+    };
+    let engine = Engine::new(&pkg, &options).unwrap();
+    for i in 0..12 {
+        std::fs::create_dir_all(pkg.join("lib")).unwrap();
+        std::fs::write(pkg.join("lib/out.bin"), vec![i as u8; 4000]).unwrap();
+        assert!(engine.put(&format!("k{i}"), None).unwrap().stored);
+        // Distinct last-use times, oldest first.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    futures::executor::block_on(engine.idle());
+    let stats = engine.store_stats().unwrap();
+    assert!(stats.bytes <= 20_000, "{} bytes over the cap", stats.bytes);
+    assert!(stats.entries >= 3, "kept {} entries", stats.entries);
+    assert!(stats.last_eviction.is_some());
+    wipe(&pkg);
+    assert_eq!(
+        engine.fetch("k0").unwrap().source,
+        None,
+        "the oldest is evicted"
+    );
+    assert_eq!(engine.fetch("k11").unwrap().source, Some(Source::Local));
+    assert_eq!(
+        std::fs::read(pkg.join("lib/out.bin")).unwrap(),
+        vec![11u8; 4000]
+    );
 }

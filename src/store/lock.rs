@@ -1,8 +1,15 @@
-//! The store lock: fetches and puts share it, purge and clear take it alone,
-//! so a purge never deletes content a concurrent put has just counted on.
+//! The store lock: fetches and puts share it, purge, clear and eviction take
+//! it alone, so none of them ever deletes content a concurrent put has just
+//! counted on, or an entry a fetch is restoring.
 //!
 //! It is an advisory file lock (`flock`), so it works across processes and,
-//! since every holder opens the file itself, across threads too.
+//! since every holder opens the file itself, across threads too. A file
+//! lock prefers nobody: shared holders coming and going without a gap would
+//! keep an exclusive taker waiting forever (a busy lage build and its
+//! eviction). So a second file, the gate, is taken shared for an instant
+//! before the lock, and an exclusive taker holds the gate while it waits:
+//! new fetches and puts queue behind it, the ones under way finish, and it
+//! gets the lock.
 
 use std::fs::{File, OpenOptions};
 use std::path::Path;
@@ -13,34 +20,65 @@ use crate::error::{IoContext, Result};
 #[derive(Debug)]
 pub struct StoreLock {
     _file: File,
+    _gate: Option<File>,
 }
 
 impl StoreLock {
     /// Takes the shared lock, creating the store folder if `create`;
     /// `None` when the store does not exist and `create` is false.
     pub fn shared(root: &Path, create: bool) -> Result<Option<StoreLock>> {
-        let Some(file) = open(root, create)? else {
+        let Some(file) = open(root, "lock", create)? else {
             return Ok(None);
         };
+        // Passed as soon as no exclusive taker waits; released at once. A
+        // store made before the gate existed (or read-only) has none.
+        if let Some(gate) = open(root, "gate", create)? {
+            gate.lock_shared().at("lock the cache folder", root)?;
+        }
         file.lock_shared().at("lock the cache folder", root)?;
-        Ok(Some(StoreLock { _file: file }))
+        Ok(Some(StoreLock {
+            _file: file,
+            _gate: None,
+        }))
     }
 
-    /// Takes the exclusive lock; `None` when the store does not exist.
+    /// Takes the exclusive lock, waiting for the fetches and puts under way
+    /// and keeping new ones out meanwhile; `None` when the store does not
+    /// exist.
     pub fn exclusive(root: &Path) -> Result<Option<StoreLock>> {
         if !root.is_dir() {
             return Ok(None);
         }
-        let Some(file) = open(root, true)? else {
+        let Some(gate) = open(root, "gate", true)? else {
+            return Ok(None);
+        };
+        gate.lock().at("lock the cache folder", root)?;
+        let Some(file) = open(root, "lock", true)? else {
             return Ok(None);
         };
         file.lock().at("lock the cache folder", root)?;
-        Ok(Some(StoreLock { _file: file }))
+        Ok(Some(StoreLock {
+            _file: file,
+            _gate: Some(gate),
+        }))
+    }
+
+    /// The lock of one eviction at a time in the store, across processes:
+    /// `None` when another process evicts now (or the store is gone).
+    pub fn try_evictor(root: &Path) -> Result<Option<File>> {
+        let Some(file) = open(root, "evict.lock", true)? else {
+            return Ok(None);
+        };
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e).at("lock the cache folder", root),
+        }
     }
 }
 
-fn open(root: &Path, create: bool) -> Result<Option<File>> {
-    let path = root.join("lock");
+fn open(root: &Path, name: &str, create: bool) -> Result<Option<File>> {
+    let path = root.join(name);
     if create {
         std::fs::create_dir_all(root).at("create the cache folder", root)?;
     }

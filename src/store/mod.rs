@@ -7,7 +7,10 @@
 //! v1/content/<first 2 hex>/<64-hex blake3>   file contents, read-only
 //! v1/entries/<2 hex of blake3(key)>/<key>.json  manifests
 //! v1/tmp/                                      temp files, renamed into place
-//! v1/lock                                      shared by fetch/put, exclusive for purge/clear
+//! v1/lock                                      shared by fetch/put, exclusive for purge/clear/eviction
+//! v1/gate                                      passed by fetch/put, held by an exclusive taker
+//! v1/index                                     the eviction index (rebuilt if lost)
+//! v1/evict.lock                                one eviction at a time
 //! ```
 //!
 //! Every file appears by rename, so a reader never sees half of one; a
@@ -18,6 +21,8 @@ mod capture;
 mod content_reader;
 mod content_writer;
 mod entry_writer;
+mod evict;
+mod index;
 mod io_pool;
 pub mod lock;
 mod manifest;
@@ -30,6 +35,8 @@ pub use capture::PutReport;
 pub use content_reader::ContentReader;
 pub use content_writer::{IngestFailure, Ingested, Staged};
 pub use entry_writer::EntryWriter;
+pub use evict::{EvictPolicy, EvictReport, StoreStats};
+pub use index::EvictionRecord;
 pub(crate) use io_pool::on_io_pool;
 pub use manifest::{
     case_conflict, is_safe_relative, layout_conflict, FileRecord, LinkRecord, Manifest,
@@ -69,11 +76,15 @@ impl LocalStore {
     }
 
     pub(crate) fn entry_path(&self, key: &CacheKey) -> PathBuf {
-        let shard = blake3::hash(key.as_str().as_bytes()).to_hex();
+        self.entry_path_of(key.as_str())
+    }
+
+    fn entry_path_of(&self, key: &str) -> PathBuf {
+        let shard = blake3::hash(key.as_bytes()).to_hex();
         self.root
             .join("entries")
             .join(&shard.as_str()[..2])
-            .join(format!("{}.json", key.as_str()))
+            .join(format!("{key}.json"))
     }
 
     pub(crate) fn tmp_dir(&self) -> PathBuf {
@@ -152,7 +163,38 @@ impl LocalStore {
     pub fn clear(&self) -> Result<PurgeReport> {
         purge::clear(self)
     }
+
+    /// Removes least-recently-used entries over the size cap and entries
+    /// over the age limit (see [`EvictPolicy`]), under the exclusive lock.
+    pub fn evict(&self, policy: &EvictPolicy) -> Result<EvictReport> {
+        evict::evict(self, policy, None)
+    }
+
+    /// As [`LocalStore::evict`], releasing `evictor` (the lock of one
+    /// eviction at a time, [`lock::StoreLock::try_evictor`]) just before the
+    /// store lock.
+    pub fn evict_holding(
+        &self,
+        policy: &EvictPolicy,
+        evictor: std::fs::File,
+    ) -> Result<EvictReport> {
+        evict::evict(self, policy, Some(evictor))
+    }
+
+    /// Size, entries, the oldest entry's last use and the last eviction.
+    pub fn stats(&self) -> Result<StoreStats> {
+        evict::stats(self)
+    }
+
+    /// When the last eviction ended.
+    pub fn last_eviction_time(&self) -> Option<std::time::SystemTime> {
+        evict::last_run(self)
+    }
 }
 
+#[cfg(test)]
+mod eviction_bench;
+#[cfg(test)]
+mod eviction_tests;
 #[cfg(test)]
 pub(crate) mod tests;

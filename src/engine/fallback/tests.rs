@@ -55,6 +55,7 @@ fn layer(tar: Vec<u8>, max_size: Option<u64>) -> RemoteLayer {
         max_size,
         signing_key: None,
         write: false,
+        refusal: None,
     }
 }
 

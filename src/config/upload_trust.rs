@@ -1,0 +1,367 @@
+//! Which builds may upload to the remote cache: the branches named in
+//! `BACKFILL_NATIVE_UPLOAD_BRANCHES` (globs), never a pull request build.
+//! The branch and whether this is a pull request come from the CI's own
+//! variables (GitHub Actions, Azure Pipelines, GitLab CI, Buildkite,
+//! Jenkins), else from git.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::layers::{Layers, Origin, Raw};
+use super::redact::{fix_for, secret_kind, shown};
+use super::values::invalid;
+use crate::error::Result;
+
+/// What this build is, as far as uploads go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Build {
+    /// Where it was read from: `GitHub Actions`, ..., `git`.
+    pub source: String,
+    /// The branch, and the variable it came from.
+    pub branch: Option<(String, String)>,
+    /// Why this is a pull request build (`GITHUB_EVENT_NAME=pull_request`).
+    pub pull_request: Option<String>,
+}
+
+/// The upload rule and this build.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UploadTrust {
+    /// `BACKFILL_NATIVE_UPLOAD_BRANCHES`; `None`: any branch.
+    pub branches: Option<Vec<String>>,
+    /// Why uploads are skipped in this build; `None`: they may happen.
+    pub refusal: Option<String>,
+}
+
+const VAR: &str = "BACKFILL_NATIVE_UPLOAD_BRANCHES";
+
+/// Resolves the rule and, when remote writes are on, checks this build.
+pub(super) fn resolve(
+    layers: &Layers,
+    option: Option<Vec<String>>,
+    env: &HashMap<String, String>,
+    cwd: &Path,
+    writes: bool,
+) -> Result<UploadTrust> {
+    let branches = layers.resolve(VAR, option.map(Raw::List), parse_branches)?;
+    let matchers = match &branches {
+        Some(list) => Some(globs(list)?),
+        None => None,
+    };
+    let refusal = if writes {
+        let build = detect(env, cwd);
+        refusal(&build, branches.as_deref(), matchers.as_ref())
+    } else {
+        None
+    };
+    Ok(UploadTrust { branches, refusal })
+}
+
+/// A comma-separated list (`main,release/*`) or a JSON array.
+fn parse_branches(raw: Raw, origin: &Origin) -> Result<Vec<String>> {
+    let list = match raw {
+        Raw::List(l) => l,
+        other => {
+            let text = other.into_text();
+            let t = text.trim();
+            if t.starts_with('[') {
+                serde_json::from_str::<Vec<String>>(t).map_err(|_| {
+                    invalid(
+                        VAR,
+                        origin,
+                        "branch names or globs, comma-separated (main,release/*) or as a JSON array",
+                        shown(&text),
+                        &fix_for(&text, "write the array as [\"main\",\"release/*\"]"),
+                    )
+                })?
+            } else {
+                t.split(',').map(|s| s.trim().to_string()).collect()
+            }
+        }
+    };
+    let list: Vec<String> = list
+        .into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if let Some(s) = list.iter().find(|s| secret_kind(s).is_some()) {
+        return Err(invalid(
+            VAR,
+            origin,
+            "branch names or globs",
+            shown(s),
+            &fix_for(s, "give only branch names"),
+        ));
+    }
+    Ok(list)
+}
+
+fn globs(list: &[String]) -> Result<Vec<globset::GlobMatcher>> {
+    list.iter()
+        .map(|p| {
+            globset::GlobBuilder::new(p)
+                .literal_separator(true)
+                .build()
+                .map(|g| g.compile_matcher())
+                .map_err(|e| {
+                    invalid(
+                        VAR,
+                        &Origin::Options,
+                        "branch names or globs (* does not cross /, ** does)",
+                        shown(p),
+                        &format!("fix the glob ({})", e.kind()),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Why this build must not upload, if it must not.
+fn refusal(
+    build: &Build,
+    branches: Option<&[String]>,
+    matchers: Option<&Vec<globset::GlobMatcher>>,
+) -> Option<String> {
+    const TAIL: &str = "outputs are still cached locally";
+    if let Some(why) = &build.pull_request {
+        return Some(format!(
+            "remote cache uploads are skipped: this is a pull request build ({}: {why}), and pull \
+             request builds never upload; {TAIL}",
+            build.source
+        ));
+    }
+    let (branches, matchers) = (branches?, matchers?);
+    let allowed = if branches.is_empty() {
+        "no branch".to_string()
+    } else {
+        branches
+            .iter()
+            .map(|b| shown(b))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match &build.branch {
+        Some((name, from)) if matchers.iter().any(|m| m.is_match(name)) => {
+            let _ = from;
+            None
+        }
+        Some((name, from)) => Some(format!(
+            "remote cache uploads are skipped: branch {} (from {from}) is not one of the branches \
+             {VAR} allows ({allowed}); {TAIL}",
+            shown(name)
+        )),
+        None => Some(format!(
+            "remote cache uploads are skipped: the branch of this build is unknown ({}), and {VAR} \
+             allows only {allowed}; {TAIL}",
+            if build.source == "git" {
+                "no CI variable names it, and git is not on a branch".to_string()
+            } else {
+                format!("{} names no branch", build.source)
+            }
+        )),
+    }
+}
+
+/// What the CI's variables (else git) say this build is.
+pub fn detect(env: &HashMap<String, String>, cwd: &Path) -> Build {
+    let get = |k: &str| env.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let named = |var: &str, value: Option<&str>| value.map(|v| (v.to_string(), var.to_string()));
+    let heads = |v: &str| v.strip_prefix("refs/heads/").map(str::to_string);
+    let mut build = Build::default();
+    if get("GITHUB_ACTIONS").is_some() {
+        build.source = "GitHub Actions".into();
+        if let Some(event) = get("GITHUB_EVENT_NAME").filter(|e| e.starts_with("pull_request")) {
+            build.pull_request = Some(format!("GITHUB_EVENT_NAME={event}"));
+        }
+        build.branch = named("GITHUB_HEAD_REF", get("GITHUB_HEAD_REF")).or_else(|| {
+            let is_branch = get("GITHUB_REF_TYPE").is_none_or(|t| t == "branch");
+            named(
+                "GITHUB_REF_NAME",
+                get("GITHUB_REF_NAME").filter(|_| is_branch),
+            )
+        });
+    } else if get("TF_BUILD").is_some() {
+        build.source = "Azure Pipelines".into();
+        if let Some(id) = get("SYSTEM_PULLREQUEST_PULLREQUESTID") {
+            build.pull_request = Some(format!("SYSTEM_PULLREQUEST_PULLREQUESTID={id}"));
+        } else if get("BUILD_REASON") == Some("PullRequest") {
+            build.pull_request = Some("BUILD_REASON=PullRequest".into());
+        }
+        build.branch = get("SYSTEM_PULLREQUEST_SOURCEBRANCH")
+            .map(|b| heads(b).unwrap_or_else(|| b.to_string()))
+            .map(|b| (b, "SYSTEM_PULLREQUEST_SOURCEBRANCH".to_string()))
+            .or_else(|| {
+                get("BUILD_SOURCEBRANCH")
+                    .and_then(heads)
+                    .map(|b| (b, "BUILD_SOURCEBRANCH".to_string()))
+            });
+    } else if get("GITLAB_CI").is_some() {
+        build.source = "GitLab CI".into();
+        if let Some(iid) = get("CI_MERGE_REQUEST_IID") {
+            build.pull_request = Some(format!("CI_MERGE_REQUEST_IID={iid}"));
+        } else if get("CI_PIPELINE_SOURCE") == Some("merge_request_event") {
+            build.pull_request = Some("CI_PIPELINE_SOURCE=merge_request_event".into());
+        }
+        build.branch = named("CI_COMMIT_BRANCH", get("CI_COMMIT_BRANCH")).or_else(|| {
+            named(
+                "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME",
+                get("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"),
+            )
+        });
+    } else if get("BUILDKITE").is_some() {
+        build.source = "Buildkite".into();
+        if let Some(pr) = get("BUILDKITE_PULL_REQUEST").filter(|p| *p != "false") {
+            build.pull_request = Some(format!("BUILDKITE_PULL_REQUEST={pr}"));
+        }
+        build.branch = named("BUILDKITE_BRANCH", get("BUILDKITE_BRANCH"));
+    } else if get("JENKINS_URL").is_some() || get("JENKINS_HOME").is_some() {
+        build.source = "Jenkins".into();
+        if let Some(id) = get("CHANGE_ID") {
+            build.pull_request = Some(format!("CHANGE_ID={id}"));
+        }
+        build.branch = named(
+            "CHANGE_BRANCH",
+            get("CHANGE_BRANCH").filter(|_| get("CHANGE_ID").is_some()),
+        )
+        .or_else(|| named("BRANCH_NAME", get("BRANCH_NAME")))
+        .or_else(|| {
+            get("GIT_BRANCH").map(|b| {
+                let b = b.strip_prefix("origin/").unwrap_or(b);
+                (b.to_string(), "GIT_BRANCH".to_string())
+            })
+        });
+    } else {
+        build.source = "git".into();
+        build.branch = git_branch(cwd).map(|b| (b, "git".to_string()));
+    }
+    build
+}
+
+/// The branch git is on in `cwd`; `None` on a detached HEAD, outside a
+/// repository or without git.
+fn git_branch(cwd: &Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["symbolic-ref", "--short", "-q", "HEAD"])
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let name = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !name.is_empty()).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(vars: &[(&str, &str)]) -> Build {
+        let env = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        detect(&env, Path::new("/"))
+    }
+
+    fn check(vars: &[(&str, &str)], branches: &[&str]) -> Option<String> {
+        let list: Vec<String> = branches.iter().map(|s| s.to_string()).collect();
+        let m = globs(&list).unwrap();
+        refusal(&build(vars), Some(&list), Some(&m))
+    }
+
+    #[test]
+    fn each_ci_names_its_branch_and_its_pull_requests() {
+        let b = build(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REF_NAME", "main"),
+            ("GITHUB_EVENT_NAME", "push"),
+        ]);
+        assert_eq!(b.branch, Some(("main".into(), "GITHUB_REF_NAME".into())));
+        assert_eq!(b.pull_request, None);
+        let b = build(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REF_NAME", "12/merge"),
+            ("GITHUB_HEAD_REF", "main"),
+            ("GITHUB_EVENT_NAME", "pull_request_target"),
+        ]);
+        assert_eq!(b.branch, Some(("main".into(), "GITHUB_HEAD_REF".into())));
+        assert_eq!(
+            b.pull_request.as_deref(),
+            Some("GITHUB_EVENT_NAME=pull_request_target")
+        );
+        let b = build(&[
+            ("TF_BUILD", "True"),
+            ("BUILD_SOURCEBRANCH", "refs/heads/release/2.0"),
+        ]);
+        assert_eq!(
+            b.branch,
+            Some(("release/2.0".into(), "BUILD_SOURCEBRANCH".into()))
+        );
+        let b = build(&[
+            ("TF_BUILD", "True"),
+            ("BUILD_REASON", "PullRequest"),
+            ("SYSTEM_PULLREQUEST_SOURCEBRANCH", "refs/heads/main"),
+        ]);
+        assert_eq!(b.pull_request.as_deref(), Some("BUILD_REASON=PullRequest"));
+        let b = build(&[
+            ("GITLAB_CI", "true"),
+            ("CI_MERGE_REQUEST_IID", "7"),
+            ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "main"),
+        ]);
+        assert_eq!(b.pull_request.as_deref(), Some("CI_MERGE_REQUEST_IID=7"));
+        let b = build(&[
+            ("BUILDKITE", "true"),
+            ("BUILDKITE_BRANCH", "main"),
+            ("BUILDKITE_PULL_REQUEST", "false"),
+        ]);
+        assert_eq!(
+            (b.branch.map(|b| b.0), b.pull_request),
+            (Some("main".into()), None)
+        );
+        let b = build(&[
+            ("JENKINS_URL", "http://ci"),
+            ("BRANCH_NAME", "PR-3"),
+            ("CHANGE_ID", "3"),
+            ("CHANGE_BRANCH", "main"),
+        ]);
+        assert_eq!(b.pull_request.as_deref(), Some("CHANGE_ID=3"));
+    }
+
+    #[test]
+    fn only_allowed_branches_upload_and_never_a_pull_request() {
+        let gh = |branch: &'static str| {
+            [
+                ("GITHUB_ACTIONS", "true"),
+                ("GITHUB_REF_NAME", branch),
+                ("GITHUB_EVENT_NAME", "push"),
+            ]
+        };
+        assert_eq!(check(&gh("main"), &["main", "release/*"]), None);
+        assert_eq!(check(&gh("release/1.2"), &["main", "release/*"]), None);
+        let why = check(&gh("release/1.2/hotfix"), &["main", "release/*"]).unwrap();
+        assert_eq!(
+            why,
+            "remote cache uploads are skipped: branch \"release/1.2/hotfix\" (from GITHUB_REF_NAME) is not one of \
+             the branches BACKFILL_NATIVE_UPLOAD_BRANCHES allows (\"main\", \"release/*\"); outputs are still cached locally"
+        );
+        let pr = [
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_HEAD_REF", "main"),
+            ("GITHUB_EVENT_NAME", "pull_request"),
+        ];
+        let why = check(&pr, &["main"]).unwrap();
+        assert!(
+            why.contains(
+                "this is a pull request build (GitHub Actions: GITHUB_EVENT_NAME=pull_request)"
+            ),
+            "{why}"
+        );
+        // Without a branch rule, any branch uploads, but a pull request never.
+        assert_eq!(refusal(&build(&gh("feature")), None, None), None);
+        assert!(refusal(&build(&pr), None, None).is_some());
+        let why = check(&[("BUILDKITE", "true")], &["main"]).unwrap();
+        assert!(
+            why.contains("the branch of this build is unknown (Buildkite names no branch)"),
+            "{why}"
+        );
+    }
+}

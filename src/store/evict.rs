@@ -1,0 +1,277 @@
+//! Eviction: least-recently-used entries go until the store is under its
+//! size cap, and entries unused for longer than the age limit go whatever
+//! the size; entries used within the last minutes always stay. It runs
+//! under the exclusive lock, so no put or fetch is under way, and through
+//! the index (see `index.rs`), so its cost is one `stat` per entry plus the
+//! manifests that changed and the files it removes.
+//!
+//! Killed at any point, it leaves a consistent store: it removes an entry's
+//! manifest before any of its contents, a content only once no manifest on
+//! disk uses it, and the index is replaced whole at the end; the next run
+//! finds the manifests that are gone and finishes their removal.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::index::{self, to_hex, EvictionRecord, Index};
+use super::lock::StoreLock;
+use super::LocalStore;
+use crate::error::{CacheError, Result};
+use crate::platform;
+
+/// Unused contents (left by a killed put) are swept this often.
+const SWEEP_EVERY: Duration = Duration::from_secs(7 * 86_400);
+
+/// What an eviction keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvictPolicy {
+    /// The size cap in bytes (contents in use and manifests); `None`: no cap.
+    pub max_size: Option<u64>,
+    /// Entries unused for longer are removed; `None`: no age limit.
+    pub max_age: Option<Duration>,
+    /// Entries used (fetched or stored) within this time always stay.
+    pub keep_recent: Duration,
+}
+
+impl EvictPolicy {
+    /// Whether this policy can remove anything.
+    pub fn is_on(&self) -> bool {
+        self.max_size.is_some() || self.max_age.is_some()
+    }
+}
+
+/// What an eviction did and left.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EvictReport {
+    pub entries_removed: u64,
+    pub contents_removed: u64,
+    pub bytes_freed: u64,
+    /// What the store holds after it.
+    pub entries: u64,
+    pub contents: u64,
+    pub bytes: u64,
+    /// Manifests read (new or replaced since the last run, or all of them
+    /// when the index was rebuilt).
+    pub manifests_read: u64,
+    /// Whether the index was missing or damaged and rebuilt from the folders.
+    pub rebuilt: bool,
+    /// Time spent under the exclusive lock.
+    pub duration: Duration,
+}
+
+/// What `stats` shows of a store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub entries: u64,
+    pub contents: u64,
+    /// Bytes of the contents in use and of the manifests.
+    pub bytes: u64,
+    /// When the least recently used entry was last used.
+    pub oldest_used: Option<SystemTime>,
+    /// The last eviction, if one ran.
+    pub last_eviction: Option<EvictionRecord>,
+}
+
+/// Evicts under the exclusive lock. `evictor` (the lock that lets one
+/// eviction run at a time) is released just before the store lock, so a
+/// put landing after this run's scan can always start the next run.
+pub fn evict(
+    store: &LocalStore,
+    policy: &EvictPolicy,
+    evictor: Option<fs::File>,
+) -> Result<EvictReport> {
+    if !store.root().is_dir() {
+        return Ok(EvictReport::default());
+    }
+    // A rebuild reads every manifest before the lock is taken (reading
+    // needs no lock: manifests appear by rename), so it does not hold up
+    // builds; under the lock only what changed since then is read again.
+    let mut report = EvictReport::default();
+    let mut unused = Vec::new();
+    let index = match Index::load(store) {
+        Some(i) => i,
+        None => {
+            report.rebuilt = true;
+            let mut index = Index {
+                last_sweep: secs(SystemTime::now()),
+                ..Index::default()
+            };
+            let (early, freed) = index.refresh(store)?;
+            report.manifests_read = early.parsed;
+            unused = freed;
+            index
+        }
+    };
+    let Some(lock) = StoreLock::exclusive(store.root())? else {
+        return Ok(EvictReport::default());
+    };
+    let start = Instant::now();
+    let result = evict_locked(store, policy, start, index, &mut unused, report);
+    drop(evictor);
+    drop(lock);
+    result
+}
+
+fn evict_locked(
+    store: &LocalStore,
+    policy: &EvictPolicy,
+    start: Instant,
+    mut index: Index,
+    unused: &mut Vec<(index::Digest, u64)>,
+    mut report: EvictReport,
+) -> Result<EvictReport> {
+    let now = SystemTime::now();
+    // Temp files of an index being written when a run was killed.
+    for path in list(store.root())? {
+        if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(".index-"))
+        {
+            let _ = remove(&path);
+        }
+    }
+    let (refreshed, freed) = index.refresh(store)?;
+    report.manifests_read += refreshed.parsed;
+    unused.extend(freed);
+    // Contents of entries that vanished or were replaced since the last
+    // run, unless a manifest written since the early scan uses them again.
+    for (d, size) in unused.drain(..) {
+        if index.contents.contains_key(&d) {
+            continue;
+        }
+        if remove(&store.content_path(&to_hex(&d)))? {
+            report.contents_removed += 1;
+            report.bytes_freed += size;
+        }
+    }
+    if secs(now).saturating_sub(index.last_sweep) >= SWEEP_EVERY.as_secs() {
+        sweep(store, &index, &mut report)?;
+        index.last_sweep = secs(now);
+    }
+
+    let recent = now.checked_sub(policy.keep_recent).unwrap_or(UNIX_EPOCH);
+    let too_old = policy
+        .max_age
+        .map(|age| now.checked_sub(age).unwrap_or(UNIX_EPOCH));
+    let mut candidates: Vec<(SystemTime, String)> = index
+        .entries
+        .iter()
+        .map(|(k, e)| (e.used(), k.clone()))
+        .filter(|(used, _)| *used < recent)
+        .collect();
+    candidates.sort_unstable();
+    let mut total = index.bytes();
+    for (used, key) in candidates {
+        let old = too_old.is_some_and(|t| used < t);
+        let over = policy.max_size.is_some_and(|max| total > max);
+        if !old && !over {
+            // Later candidates are newer, and the total only shrinks.
+            break;
+        }
+        let Some(entry) = index.entries.remove(&key) else {
+            continue;
+        };
+        // The manifest first: from here the entry is a miss, and a run
+        // killed now is finished by the next one.
+        remove(&store.entry_path_of(&key))?;
+        report.entries_removed += 1;
+        report.bytes_freed += entry.len;
+        total = total.saturating_sub(entry.len);
+        for (d, size) in index.drop_refs(&entry.contents) {
+            if remove(&store.content_path(&to_hex(&d)))? {
+                report.contents_removed += 1;
+            }
+            report.bytes_freed += size;
+            total = total.saturating_sub(size);
+        }
+    }
+    report.entries = index.entries.len() as u64;
+    report.contents = index.content_count();
+    report.bytes = total;
+    report.duration = start.elapsed();
+    index.last_eviction = Some(EvictionRecord {
+        at_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+        duration_us: report.duration.as_micros() as u64,
+        entries_removed: report.entries_removed,
+        contents_removed: report.contents_removed,
+        bytes_freed: report.bytes_freed,
+    });
+    index.save(store)?;
+    Ok(report)
+}
+
+/// What the store holds, from the index brought up to date in memory
+/// (nothing is written, no lock is taken: manifests appear by rename).
+pub fn stats(store: &LocalStore) -> Result<StoreStats> {
+    if !store.root().is_dir() {
+        return Ok(StoreStats::default());
+    }
+    let mut index = Index::load(store).unwrap_or_default();
+    index.refresh(store)?;
+    Ok(StoreStats {
+        entries: index.entries.len() as u64,
+        contents: index.content_count(),
+        bytes: index.bytes(),
+        oldest_used: index.entries.values().map(|e| e.used()).min(),
+        last_eviction: index.last_eviction,
+    })
+}
+
+/// When the last eviction ended, from the index file's time.
+pub fn last_run(store: &LocalStore) -> Option<SystemTime> {
+    fs::metadata(index::index_path(store))
+        .and_then(|m| m.modified())
+        .ok()
+}
+
+/// Removes contents no entry uses (left by a killed put) and temp files;
+/// no put runs while the exclusive lock is held.
+fn sweep(store: &LocalStore, index: &Index, report: &mut EvictReport) -> Result<()> {
+    let dir = store.root().join("content");
+    for shard in list(&dir)? {
+        for path in list(&shard)? {
+            let used = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(index::parse_hex)
+                .is_some_and(|d| index.contents.get(&d).is_some_and(|c| c.refs > 0));
+            if !used {
+                let len = fs::symlink_metadata(&path).map_or(0, |m| m.len());
+                if remove(&path)? {
+                    report.contents_removed += 1;
+                    report.bytes_freed += len;
+                }
+            }
+        }
+    }
+    for path in list(&store.tmp_dir())? {
+        let _ = remove(&path);
+    }
+    Ok(())
+}
+
+fn list(dir: &Path) -> Result<Vec<PathBuf>> {
+    match fs::read_dir(dir) {
+        Ok(it) => Ok(it.flatten().map(|e| e.path()).collect()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(CacheError::io("list", dir, e)),
+    }
+}
+
+/// Removes a store file (read-only ones too); `false` when it was gone.
+fn remove(path: &Path) -> Result<bool> {
+    match platform::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(CacheError::io("remove", path, e)),
+    }
+}
+
+fn secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
