@@ -35,7 +35,9 @@
 // Run: `npm run bench:e2e` (builds the addon first). Env:
 //   BENCH_PACKAGES (30), BENCH_FILES (3000), BENCH_MB (60), BENCH_CONCURRENCY (2),
 //   BENCH_ROUNDS (4), BENCH_DIR (work folder's parent; default /dev/shm, tmpfs;
-//   give a folder on disk to measure the disk), BENCH_TURBO=0 (skip turbo),
+//   give a folder on disk to measure the disk), BENCH_SYNC=0 (no `sync`
+//   before each run: earlier writes are written back during the runs),
+//   BENCH_TURBO=0 (skip turbo),
 //   BENCH_KEEP=1 (keep the work folder).
 // Quick run: BENCH_PACKAGES=8 BENCH_FILES=400 BENCH_MB=8 BENCH_ROUNDS=2 npm run bench:e2e
 'use strict'
@@ -171,11 +173,35 @@ function deleteOutputs(v, pkgs) {
 const emptyTrash = (v) => fs.rmSync(v.trash, { recursive: true, force: true })
 const deleteCaches = (v) => v.caches.forEach((c) => fs.rmSync(c, { recursive: true, force: true }))
 
-// Flushes writes of the setup so that their writeback lands in no timing
-// (it matters on a disk).
-const settle = () => execFileSync('sync')
+// Flushes earlier writes (the setup's, the previous run's, deleted
+// outputs) so that their writeback lands in no timing (it matters on a
+// disk). BENCH_SYNC=0 leaves them to the kernel, as a developer's machine
+// does, to see how much that writeback moves the timings.
+const SYNC = process.env.BENCH_SYNC !== '0'
+const settle = () => SYNC && execFileSync('sync')
 
 // ---------------------------------------------------------------- runs
+
+// On a disk: the block device's counters (/sys/dev/block/M:m/stat) around
+// each run, to tell what the run wrote from what the disk was busy with.
+// They count the whole device (other sessions' writes too).
+let DEVICE_STAT = null
+function deviceStatFor(dir) {
+  try {
+    const dev = fs.statSync(dir).dev
+    const file = `/sys/dev/block/${Math.floor(dev / 256)}:${dev % 256}/stat`
+    return fs.existsSync(file) && fsType(dir) !== 'tmpfs' ? file : null
+  } catch {
+    return null
+  }
+}
+function deviceSample() {
+  const dirty = Number((/^Dirty:\s+(\d+)/m.exec(fs.readFileSync('/proc/meminfo', 'utf8')) || [])[1] || 0)
+  if (!DEVICE_STAT) return { dirtyKiB: dirty }
+  const f = fs.readFileSync(DEVICE_STAT, 'utf8').trim().split(/\s+/).map(Number)
+  // Fields: 5 writes completed, 7 sectors written, 8 ms spent writing, 10 ms busy.
+  return { dirtyKiB: dirty, writes: f[4], sectors: f[6], writeMs: f[7], busyMs: f[9] }
+}
 
 const FLOOR_ENV = { NODE_OPTIONS: `--require ${path.join(__dirname, 'bench-e2e-floor.js')}` }
 
@@ -183,6 +209,7 @@ function run(v, env = {}) {
   const cmd = v.isTurbo
     ? [path.join(v.dir, 'node_modules', '.bin', 'turbo'), ['run', 'build', `--concurrency=${CONCURRENCY}`, '--output-logs=none']]
     : [process.execPath, [path.join(v.dir, 'node_modules', 'lage', 'dist', 'lage.js'), 'build', '--concurrency', String(CONCURRENCY), '--reporter', 'json', '--log-level', 'info']]
+  const before = deviceSample()
   const started = Date.now()
   const t0 = process.hrtime.bigint()
   const r = spawnSync(cmd[0], cmd[1], {
@@ -193,8 +220,18 @@ function run(v, env = {}) {
     timeout: 600000,
   })
   const ms = Number(process.hrtime.bigint() - t0) / 1e6
+  const after = deviceSample()
+  let disk = null
+  if (DEVICE_STAT) {
+    // What the run left for the disk to write: the time a sync takes now.
+    const s0 = process.hrtime.bigint()
+    if (SYNC) execFileSync('sync')
+    const syncMs = SYNC ? Number(process.hrtime.bigint() - s0) / 1e6 : NaN
+    const synced = deviceSample()
+    disk = { dirtyKiB: before.dirtyKiB, mib: ((after.sectors - before.sectors) * 512) / 1048576, writes: after.writes - before.writes, busyMs: after.busyMs - before.busyMs, syncMs, syncMib: ((synced.sectors - after.sectors) * 512) / 1048576 }
+  }
   if (r.status !== 0) throw new Error(`${v.name} build failed (${r.status}):\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`)
-  return { ms, split: v.isTurbo ? null : lageSplit(r.stdout, started, ms), stderr: r.stderr }
+  return { ms, split: v.isTurbo ? null : lageSplit(r.stdout, started, ms), disk, stderr: r.stderr }
 }
 
 /** The split of one lage run, from its JSON reporter's lines. */
@@ -260,10 +297,11 @@ const splitMed = (scenario, name, key) => median((samples[`${scenario}/${name}`]
 async function main() {
   fs.mkdirSync(BASE, { recursive: true })
   const root = fs.mkdtempSync(path.join(BASE, 'bfn-e2e-'))
+  DEVICE_STAT = deviceStatFor(root)
   const pkgs = plan({ packages: PACKAGES, files: FILES, mb: MB })
   const t = totals(pkgs)
   console.log(`bench-e2e: ${pkgs.length} packages in ${new Set(pkgs.map((p) => p.level)).size} levels, ${t.files} output files, ${(t.bytes / 1048576).toFixed(1)} MiB (${(t.distinctBytes / 1048576).toFixed(1)} MiB distinct), concurrency ${CONCURRENCY}, ${ROUNDS} rounds`)
-  console.log(`work folder ${root} (${fsType(root)}), node ${process.version}, ${os.cpus().length} cpus, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  console.log(`work folder ${root} (${fsType(root)}${SYNC ? '' : ', no sync between runs'}), node ${process.version}, ${os.cpus().length} cpus, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`)
   let azurite
   const variants = []
   try {
@@ -384,6 +422,19 @@ function report(variants) {
   for (const [what, value, op, goal, unit] of targets) {
     const met = op === '>=' ? value >= goal : value <= goal
     console.log(`| ${what} | ${value.toFixed(unit === 'x' ? 2 : 1)}${unit} | ${op} ${goal}${unit} | ${met ? 'met' : 'NOT MET'} |`)
+  }
+  if (DEVICE_STAT) {
+    console.log(`\non the disk (${DEVICE_STAT}, whole device, other sessions included): medians per run\n`)
+    console.log('| scenario | variant | wall (min-max) | MiB written during the run | write requests | device busy ms | dirty KiB at start | sync after: ms | sync after: MiB |')
+    console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+    for (const sc of SCENARIOS) {
+      for (const n of names) {
+        const xs = (samples[`${sc}/${n}`] || []).map((x) => x.disk).filter(Boolean)
+        if (!xs.length) continue
+        const m = (k) => median(xs.map((x) => x[k]))
+        console.log(`| ${sc} | ${n} | ${cell(sc, n)} | ${m('mib').toFixed(1)} | ${m('writes').toFixed(0)} | ${m('busyMs').toFixed(0)} | ${m('dirtyKiB').toFixed(0)} | ${m('syncMs').toFixed(0)} | ${m('syncMib').toFixed(1)} |`)
+      }
+    }
   }
   const floorWall = median([...msOf('present', 'lage-floor'), ...msOf('present1', 'lage-floor')])
   console.log(`\nlage's floor (a provider that answers "hit" at once and touches nothing): ${sec(floorWall)}, of which before targets ${splitMed('present', 'lage-floor', 'beforeTargets').toFixed(0)} ms, first target per worker ${splitMed('present', 'lage-floor', 'firstTarget').toFixed(0)} ms, other targets ${splitMed('present', 'lage-floor', 'otherTarget').toFixed(0)} ms each.`)
