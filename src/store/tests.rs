@@ -802,6 +802,10 @@ fn an_output_in_place_whose_recorded_state_still_matches_is_not_read() {
     assert_eq!(fs::read(f.pkg.join("lib/a.js")).unwrap(), b"cached a");
 }
 
+// Unix only: on Windows the change time is the creation time (see
+// `platform::stamp_times`), so an edit that puts the modification time back
+// is not seen there, for outputs in place as for input hashing.
+#[cfg(unix)]
 #[test]
 fn an_edit_keeping_size_and_mtime_is_found_although_a_state_is_recorded() {
     let f = fixture();
