@@ -29,6 +29,26 @@ const HIDDEN_FROM_LAGE = ['BACKFILL_CACHE_PROVIDER', 'BACKFILL_CACHE_PROVIDER_OP
 // lage's log levels, for messages posted to its main thread.
 const LAGE_LEVEL = { error: 10, warn: 20, info: 30, verbose: 40, silly: 50 }
 
+/**
+ * The level lage shows, read off its command line as lage reads it
+ * (`--verbose`, `--log-level <level>`, default info); `--log-file` writes
+ * verbose lines to a file whatever the level. Read in lage's main thread:
+ * a worker thread has its own, empty argv.
+ */
+function lageLogLevel(argv = process.argv) {
+  let level = 'info'
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--verbose') level = 'verbose'
+    else if (a === '--log-level' && LAGE_LEVEL[argv[i + 1]]) level = argv[i + 1]
+    else if (a.startsWith('--log-level=') && LAGE_LEVEL[a.slice(12)]) level = a.slice(12)
+  }
+  if (argv.some((a) => a === '--log-file' || a.startsWith('--log-file='))) {
+    if (LAGE_LEVEL[level] < LAGE_LEVEL.verbose) level = 'verbose'
+  }
+  return level
+}
+
 const isMarker = (c) => !!c && typeof c === 'object' && c.provider === 'custom' && c.plugin === PLUGIN
 
 /**
@@ -64,7 +84,10 @@ function installWorkerHook() {
     constructor(script, opts = {}) {
       const csc = opts && opts.workerData && opts.workerData.cacheOptions && opts.workerData.cacheOptions.cacheStorageConfig
       if (typeof script === 'string' && !opts.eval && isMarker(csc)) {
-        super(`require(${JSON.stringify(__filename)}).setupLageWorker(); require(${JSON.stringify(script)})`, { ...opts, eval: true })
+        // The worker's copy of the marker also says what lage shows.
+        const marker = { ...csc, lage: { logLevel: lageLogLevel() } }
+        const workerData = { ...opts.workerData, cacheOptions: { ...opts.workerData.cacheOptions, cacheStorageConfig: marker } }
+        super(`require(${JSON.stringify(__filename)}).setupLageWorker(); require(${JSON.stringify(script)})`, { ...opts, workerData, eval: true })
       } else {
         super(script, opts)
       }
@@ -74,7 +97,12 @@ function installWorkerHook() {
   wt.Worker = Worker
 }
 
-/** Inside a lage target worker, before lage reads its workerData. */
+/**
+ * Inside a lage target worker, before lage reads its workerData. The hook
+ * adds to the marker what lage's main thread knows (its log level); without
+ * it (the NODE_OPTIONS preload) every line the engine's level lets through
+ * is sent.
+ */
 function setupLageWorker() {
   const wd = wt.workerData
   const csc = wd && wd.cacheOptions && wd.cacheOptions.cacheStorageConfig
@@ -87,16 +115,37 @@ function setupLageWorker() {
     if (err.code === 'BFN_NO_BINARY') err.stack = err.message
     throw err
   }
-  const options = csc.options || {}
+  const lage = csc.lage || {}
+  const shown = LAGE_LEVEL[lage.logLevel]
+  // Unless configured otherwise, the engine logs at lage's level, so
+  // `lage build --verbose` shows hits and misses.
+  const options = { ...(shown && { logLevel: lage.logLevel }), ...csc.options }
   // lage gives providers backfill's logger set to "error": send our lines to
-  // lage's own logger instead, which shows warnings in lage's output.
+  // lage's own logger instead, which shows warnings in lage's output. Lines
+  // lage would not show are not sent (each is a message to its main thread);
+  // the engine skips a level the logger has no method for.
   const post = (level) => (...args) => {
     try {
       wt.parentPort.postMessage({ type: 'log', level: LAGE_LEVEL[level], msg: args.join(' ') })
     } catch {}
   }
-  const logger = { silly: post('silly'), verbose: post('verbose'), info: post('info'), warn: post('warn'), error: post('error') }
-  wd.cacheOptions.cacheStorageConfig = { provider: (_backfillLogger, cwd) => getProvider(logger, cwd, options) }
+  const logger = {}
+  for (const level of Object.keys(LAGE_LEVEL)) {
+    if (!shown || LAGE_LEVEL[level] <= shown) logger[level] = post(level)
+  }
+  // lage asks for a provider for every fetch and every put: one storage per
+  // package folder serves them all (the options and environment of a
+  // worker do not change).
+  const storages = new Map()
+  const provider = (_backfillLogger, cwd) => {
+    let storage = storages.get(cwd)
+    if (!storage) {
+      storage = getProvider(logger, cwd, options)
+      storages.set(cwd, storage)
+    }
+    return storage
+  }
+  wd.cacheOptions.cacheStorageConfig = { provider }
   // The native store is the only cache: lage's own local cache is not asked
   // and not written, and lage always calls put (the engine decides uploads,
   // following LAGE_WRITE_REMOTE_CACHE as the lage docs say).

@@ -20,7 +20,8 @@ function assertGreen(run, { success, skipped }) {
 }
 
 test('lage build: cold, then served by the native store; lage keeps no cache of its own', () => {
-  const repo = makeLageRepo({ logLevel: 'verbose' })
+  // No log level configured: the engine follows lage's, so --verbose shows hits.
+  const repo = makeLageRepo()
   const cold = repo.lage(['--verbose'])
   assertGreen(cold, { success: 5, skipped: 0 })
   assert.deepEqual(repo.builds().sort(), ['a', 'b', 'c', 'd', 'e'])

@@ -8,6 +8,7 @@ pub mod cache_key;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod file_states;
 pub mod hashing;
 pub mod output_glob;
 pub mod output_temp;

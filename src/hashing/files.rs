@@ -16,8 +16,8 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::Match;
 use rayon::prelude::*;
 
-use super::file_states::Stamp;
 use crate::error::{CacheError, Result};
+use crate::file_states::Stamp;
 use crate::output_glob::OutputGlob;
 
 /// How to find and hash inputs.

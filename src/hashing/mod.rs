@@ -2,16 +2,16 @@
 //! package task built from them.
 //!
 //! `files.rs` finds the input files, `digest.rs` hashes one file,
-//! `file_states.rs` remembers what was hashed so an unchanged tree rehashes
-//! almost for free, and `package.rs` combines everything into one key.
+//! `crate::file_states` remembers what was hashed so an unchanged tree
+//! rehashes almost for free, and `package.rs` combines everything into one
+//! key.
 
 mod digest;
-mod file_states;
 mod files;
 mod package;
 
+pub use crate::file_states::{FileState, FileStates, Stamp};
 pub use digest::digest_file;
-pub use file_states::{FileState, FileStates, Stamp};
 pub use files::{find_inputs, HashOptions, Input};
 pub use package::{every_file, hash_package, state_file_for, PackageInputs};
 
@@ -46,7 +46,7 @@ pub fn hash_file_list(
     // Every file read by this hash is recorded as hashed at its start, before
     // any stamp is taken: an edit at any moment after the stamp then falls
     // within the racy window and is read again next time.
-    let started = file_states::now_ns();
+    let started = crate::file_states::now_ns();
     // The walk is bound by the CPU (the kernel's stat), so it runs on rayon's
     // pool of one thread a core; reading files waits on the disk, so it runs
     // on the I/O pool.

@@ -136,7 +136,13 @@ pub fn clear(store: &LocalStore) -> Result<PurgeReport> {
         .prefix("trash-")
         .tempdir_in(store.root())
         .at("create a folder in", store.root())?;
-    for name in ["entries", "content", "tmp", "index"] {
+    for name in [
+        "entries",
+        "content",
+        "tmp",
+        "index",
+        super::restore::OUTPUT_STATES,
+    ] {
         let from = store.root().join(name);
         match fs::rename(&from, trash.path().join(name)) {
             Ok(()) => {}

@@ -11,6 +11,11 @@
 //! renamed back, new files, links and folders removed, modes reset), so the
 //! outputs are exactly as before. Files already present with the same
 //! content are not rewritten.
+//!
+//! Whether a file in place has the cached content is known from its stamp
+//! (size, times, inode) when an earlier fetch read it and it has not changed
+//! since (the output states, as input hashing keeps them: see
+//! `file_states`); only other files are read and hashed.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -25,6 +30,7 @@ use super::manifest::{FileRecord, LinkRecord, Manifest, ManifestError, MODE_MASK
 use super::LocalStore;
 use crate::cache_key::CacheKey;
 use crate::error::{CacheError, IoContext, Result};
+use crate::file_states::{self, FileState, FileStates, Stamp};
 use crate::output_temp;
 use crate::platform;
 
@@ -156,7 +162,9 @@ pub fn restore(
         return Ok(unrestorable(why));
     }
 
-    let plan = plan(cwd, &manifest)?;
+    let states_path = output_states_path(store, cwd);
+    let recorded = FileStates::load(&states_path);
+    let plan = plan(cwd, &manifest, &recorded)?;
     // Leftovers of a killed fetch, in the folders this one writes to.
     super::on_io_pool(|| {
         plan.existing_dirs.par_iter().for_each(|d| {
@@ -168,6 +176,18 @@ pub fn restore(
     match apply(store, cwd, &manifest, &plan, options, &mut undo) {
         Ok(Applied::Done(report)) => {
             undo.finish();
+            if options.may_write_store && plan.states_changed {
+                // What was found in place, for the next fetch; failing to
+                // record it only costs that fetch a read.
+                let _ = FileStates::save(
+                    &states_path,
+                    manifest
+                        .files
+                        .iter()
+                        .zip(&plan.states)
+                        .filter_map(|(f, s)| Some((f.path.as_str(), s.as_ref()?))),
+                );
+            }
             if options.may_write_store {
                 // Record the use for purge; failing to is not worth failing
                 // the fetch.
@@ -235,9 +255,23 @@ struct Plan {
     existing_dirs: Vec<PathBuf>,
     files: Vec<FilePlan>,
     links: Vec<LinkPlan>,
+    /// Per file, its state to record: files found in place with the cached
+    /// content and mode (read now, or known from their recorded state).
+    states: Vec<Option<FileState>>,
+    /// Whether `states` differ from what was recorded.
+    states_changed: bool,
 }
 
-fn plan(cwd: &Path, manifest: &Manifest) -> Result<Plan> {
+/// Where the output states of package folder `cwd` are kept in `store`.
+pub(crate) fn output_states_path(store: &LocalStore, cwd: &Path) -> PathBuf {
+    let id = blake3::hash(cwd.as_os_str().as_encoded_bytes()).to_hex();
+    store.root().join(OUTPUT_STATES).join(&id.as_str()[..32])
+}
+
+/// The folder of output states in the store.
+pub(crate) const OUTPUT_STATES: &str = "output-states";
+
+fn plan(cwd: &Path, manifest: &Manifest, recorded: &FileStates) -> Result<Plan> {
     let mut dirs = BTreeSet::new();
     let mut top_level = false;
     for path in manifest
@@ -283,20 +317,28 @@ fn plan(cwd: &Path, manifest: &Manifest) -> Result<Plan> {
         }
     }
     let in_missing = |path: &str| parent_of(path).is_some_and(|p| missing.contains(p));
-    // Decide per file, in parallel (it hashes files already present).
-    let files = super::on_io_pool(|| {
+    // Files are sorted by path, as the lookup needs.
+    let known = recorded.get_sorted(manifest.files.iter().map(|f| f.path.as_str()));
+    // Taken before any file is looked at: the time of what is read now.
+    let started = file_states::now_ns();
+    // Decide per file, in parallel (it hashes files present whose state is
+    // not known).
+    let decided = super::on_io_pool(|| {
         manifest
             .files
             .par_iter()
-            .map(|f| {
+            .zip(known.par_iter())
+            .map(|(f, known)| {
                 if in_missing(&f.path) {
-                    Ok(FilePlan::Create)
+                    Ok((FilePlan::Create, None))
                 } else {
-                    plan_file(cwd, f)
+                    plan_file(cwd, f, known.as_ref(), started)
                 }
             })
             .collect::<Result<Vec<_>>>()
     })?;
+    let states_changed = decided.iter().zip(&known).any(|((_, s), k)| s != k);
+    let (files, states) = decided.into_iter().unzip();
     let links = manifest
         .links
         .iter()
@@ -313,6 +355,8 @@ fn plan(cwd: &Path, manifest: &Manifest) -> Result<Plan> {
         existing_dirs,
         files,
         links,
+        states,
+        states_changed,
     })
 }
 
@@ -320,11 +364,19 @@ fn parent_of(path: &str) -> Option<&str> {
     path.rfind('/').map(|i| &path[..i])
 }
 
-fn plan_file(cwd: &Path, f: &FileRecord) -> Result<FilePlan> {
+/// What file `f` needs, and the state to record for it (`started`: when
+/// this fetch began looking). A file whose recorded state `known` its stamp
+/// still matches is not read.
+fn plan_file(
+    cwd: &Path,
+    f: &FileRecord,
+    known: Option<&FileState>,
+    started: i64,
+) -> Result<(FilePlan, Option<FileState>)> {
     let dest = cwd.join(&f.path);
     let meta = match fs::symlink_metadata(&dest) {
         Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(FilePlan::Create),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((FilePlan::Create, None)),
         Err(e) => return Err(CacheError::io("check existing output", &dest, e)),
     };
     if meta.is_dir() {
@@ -334,15 +386,34 @@ fn plan_file(cwd: &Path, f: &FileRecord) -> Result<FilePlan> {
         });
     }
     if !meta.is_file() || meta.len() != f.size {
-        return Ok(FilePlan::Replace);
+        return Ok((FilePlan::Replace, None));
     }
-    if content::digest_of(&dest).as_deref() != Some(f.digest.as_str()) {
-        return Ok(FilePlan::Replace);
+    let stamp = Stamp::from(&meta);
+    let (digest, state) = match known.and_then(|k| Some((k.reusable(&stamp)?, *k))) {
+        Some((digest, k)) => (digest.to_hex().to_string(), k),
+        None => {
+            let Some(digest) = content::digest_of(&dest) else {
+                return Ok((FilePlan::Replace, None));
+            };
+            let state = blake3::Hash::from_hex(&digest).ok().map(|d| FileState {
+                stamp,
+                digest: d,
+                hashed_ns: started,
+            });
+            let Some(state) = state else {
+                return Ok((FilePlan::Replace, None));
+            };
+            (digest, state)
+        }
+    };
+    if digest != f.digest {
+        return Ok((FilePlan::Replace, None));
     }
     if !platform::mode_matches(&meta, f.mode & MODE_MASK) {
-        return Ok(FilePlan::ModeOnly(platform::mode_of(&meta)));
+        // Its mode is set now, which changes its stamp: read next time.
+        return Ok((FilePlan::ModeOnly(platform::mode_of(&meta)), None));
     }
-    Ok(FilePlan::Unchanged)
+    Ok((FilePlan::Unchanged, Some(state)))
 }
 
 fn plan_link(cwd: &Path, l: &LinkRecord) -> Result<LinkPlan> {

@@ -1,5 +1,6 @@
 //! What was hashed, and when: lets an unchanged tree rehash without reading
-//! a file, like git's index.
+//! a file, like git's index. Input hashing uses it for a package's inputs,
+//! a fetch for the outputs it finds already in place.
 //!
 //! A file's digest is reused only when its size, modification time, inode
 //! and change time are those recorded AND both times are older than the

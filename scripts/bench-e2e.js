@@ -1,0 +1,451 @@
+#!/usr/bin/env node
+// End-to-end benchmark: a cached `lage build` as a user waits for it.
+//
+// Generates a deterministic monorepo (scripts/bench-e2e-repo.js: packages in
+// dependency levels, mixed output sizes, some outputs identical across
+// packages), installs lage and turbo into copies of it from the npm registry
+// as a user would, and runs, interleaved round by round:
+//   - lage-js:     lage 2.17.0 with its own cache (backfill-cache in JS)
+//   - lage-native: lage 2.17.0 with the README's line,
+//                  require("backfill-native/lage").cacheStorageConfig()
+//   - turbo:       turborepo with its local cache, as a reference
+// in the scenarios:
+//   - cold:     empty cache, no outputs: every build script runs
+//   - restored: everything cached, outputs deleted
+//   - present after build: everything cached, outputs present and unchanged,
+//               the first run after the build that wrote them
+//   - present:  the same, run again (what a developer re-running `lage build`
+//               with nothing changed waits for)
+//   - remote:   (lage variants) empty local cache, outputs deleted, restored
+//               from Azurite (support/azurite.js), filled once before the rounds
+// and, as a bound, "lage-floor": lage-native's repo with a provider that
+// answers every fetch "hit" at once and touches nothing
+// (scripts/bench-e2e-floor.js), in the present scenarios: lage's own cost
+// with a free cache, under which no provider can go.
+// Every run is checked: after a cached run no build script ran (builds.log)
+// and the outputs are byte for byte (and mode) those of the first cold build.
+//
+// The split of lage's time comes from lage's JSON reporter at its default
+// log level (`--reporter json --log-level info`): its target events carry a
+// timestamp and the worker thread. "before targets" is the time from the
+// spawn to the first target starting, "first target" the first target of
+// each worker (worker start: thread, lage's worker code, the cache provider's
+// first call), "other targets" every other target.
+//
+// Run: `npm run bench:e2e` (builds the addon first). Env:
+//   BENCH_PACKAGES (30), BENCH_FILES (3000), BENCH_MB (60), BENCH_CONCURRENCY (2),
+//   BENCH_ROUNDS (4), BENCH_DIR (work folder's parent; default /dev/shm, tmpfs;
+//   give a folder on disk to measure the disk), BENCH_SYNC=0 (no `sync`
+//   before each run: earlier writes are written back during the runs),
+//   BENCH_TURBO=0 (skip turbo),
+//   BENCH_KEEP=1 (keep the work folder).
+// Quick run: BENCH_PACKAGES=8 BENCH_FILES=400 BENCH_MB=8 BENCH_ROUNDS=2 npm run bench:e2e
+'use strict'
+
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const crypto = require('node:crypto')
+const { spawnSync, execFileSync } = require('node:child_process')
+
+const { cleanEnv, scrubCacheEnv } = require('../support/env')
+const { startAzurite, blobClient } = require('../support/azurite')
+const { plan, writeRepo, totals } = require('./bench-e2e-repo')
+
+scrubCacheEnv()
+
+const ROOT = path.resolve(__dirname, '..')
+const LAGE_VERSION = '2.17.0'
+// The newest turbo whose binary installs and runs on Node 20 here.
+const TURBO_VERSION = '2.11.11'
+
+function num(name, fallback, { int = true } = {}) {
+  const raw = process.env[name]
+  const v = raw === undefined || raw === '' ? fallback : Number(raw)
+  if (!Number.isFinite(v) || v <= 0 || (int && !Number.isInteger(v))) throw new Error(`${name} must be a positive ${int ? 'integer' : 'number'}, got ${raw}`)
+  return v
+}
+
+const PACKAGES = num('BENCH_PACKAGES', 30)
+const FILES = num('BENCH_FILES', 3000)
+const MB = num('BENCH_MB', 60, { int: false })
+const CONCURRENCY = num('BENCH_CONCURRENCY', 2)
+const ROUNDS = num('BENCH_ROUNDS', 4)
+const WITH_TURBO = process.env.BENCH_TURBO !== '0'
+const BASE = process.env.BENCH_DIR || (fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir())
+
+const fsType = (dir) => {
+  try {
+    return execFileSync('stat', ['-f', '-c', '%T', dir], { encoding: 'utf8' }).trim()
+  } catch {
+    return 'unknown'
+  }
+}
+
+// ---------------------------------------------------------------- the repos
+
+const LAGE_CONFIG = {
+  'lage-js': `module.exports = {
+  pipeline: { build: ["^build"] },
+  npmClient: "npm",
+  cacheOptions: {
+    outputGlob: ["lib/**"],
+  },
+};
+`,
+  // The README's "Use with lage" line.
+  'lage-native': `module.exports = {
+  pipeline: { build: ["^build"] },
+  npmClient: "npm",
+  cacheOptions: {
+    outputGlob: ["lib/**"],
+    cacheStorageConfig: require("backfill-native/lage").cacheStorageConfig(),
+  },
+};
+`,
+}
+
+const TURBO_JSON = JSON.stringify({ $schema: 'https://turborepo.com/schema.json', ui: 'stream', tasks: { build: { dependsOn: ['^build'], outputs: ['lib/**'] } } }, null, 2)
+
+const npmVersion = () => execFileSync('npm', ['--version'], { encoding: 'utf8' }).trim()
+
+function makeVariant(root, name, pkgs) {
+  const dir = path.join(root, name)
+  const isTurbo = name === 'turbo'
+  writeRepo(dir, pkgs, {
+    packageManager: `npm@${npmVersion()}`,
+    devDependencies: isTurbo ? { turbo: TURBO_VERSION } : { lage: LAGE_VERSION },
+    extra: isTurbo ? { 'turbo.json': TURBO_JSON } : { 'lage.config.js': LAGE_CONFIG[name] },
+  })
+  const npm = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, env: cleanEnv(), encoding: 'utf8' })
+  if (npm.status !== 0) throw new Error(`npm install in ${dir} failed:\n${npm.stdout}${npm.stderr}`)
+  if (name === 'lage-native') {
+    // How a user gets this package: node_modules/backfill-native (this
+    // clone, with the addon just built, linked in place of an install).
+    fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'backfill-native'))
+  }
+  const git = (...args) => execFileSync('git', args, { cwd: dir, env: cleanEnv({ GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' }) })
+  git('init', '-q')
+  git('add', '-A')
+  git('commit', '-qm', 'init')
+  const caches = {
+    'lage-js': [path.join(dir, 'node_modules', '.cache', 'lage', 'cache')],
+    'lage-native': [path.join(dir, 'node_modules', '.cache', 'backfill-native'), path.join(dir, 'node_modules', '.cache', 'lage', 'cache')],
+    turbo: [path.join(dir, '.turbo'), path.join(dir, 'node_modules', '.cache', 'turbo')],
+  }[name]
+  return { name, dir, isTurbo, caches, trash: path.join(root, 'trash') }
+}
+
+// ---------------------------------------------------------------- checks
+
+function outputsDigest(v, pkgs) {
+  const h = crypto.createHash('sha256')
+  const walk = (base, rel) => {
+    const abs = path.join(base, rel)
+    if (!fs.existsSync(abs)) return
+    for (const e of fs.readdirSync(abs, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const r = path.posix.join(rel, e.name)
+      const p = path.join(base, r)
+      if (e.isDirectory()) walk(base, r)
+      else h.update(`${r}\0${fs.lstatSync(p).mode & 0o777}\0`).update(fs.readFileSync(p))
+    }
+  }
+  for (const p of pkgs) {
+    h.update(`#${p.name}\0`)
+    walk(path.join(v.dir, 'packages', p.name), 'lib')
+  }
+  return h.digest('hex')
+}
+
+const builds = (v) => {
+  const log = path.join(v.dir, 'builds.log')
+  return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0
+}
+
+let trashCount = 0
+function deleteOutputs(v, pkgs) {
+  fs.mkdirSync(v.trash, { recursive: true })
+  for (const p of pkgs) {
+    const lib = path.join(v.dir, 'packages', p.name, 'lib')
+    if (fs.existsSync(lib)) fs.renameSync(lib, path.join(v.trash, `${++trashCount}`))
+  }
+}
+const emptyTrash = (v) => fs.rmSync(v.trash, { recursive: true, force: true })
+const deleteCaches = (v) => v.caches.forEach((c) => fs.rmSync(c, { recursive: true, force: true }))
+
+// Flushes earlier writes (the setup's, the previous run's, deleted
+// outputs) so that their writeback lands in no timing (it matters on a
+// disk). BENCH_SYNC=0 leaves them to the kernel, as a developer's machine
+// does, to see how much that writeback moves the timings.
+const SYNC = process.env.BENCH_SYNC !== '0'
+const settle = () => SYNC && execFileSync('sync')
+
+// ---------------------------------------------------------------- runs
+
+// On a disk: the block device's counters (/sys/dev/block/M:m/stat) around
+// each run, to tell what the run wrote from what the disk was busy with.
+// They count the whole device (other sessions' writes too).
+let DEVICE_STAT = null
+function deviceStatFor(dir) {
+  try {
+    const dev = fs.statSync(dir).dev
+    const file = `/sys/dev/block/${Math.floor(dev / 256)}:${dev % 256}/stat`
+    return fs.existsSync(file) && fsType(dir) !== 'tmpfs' ? file : null
+  } catch {
+    return null
+  }
+}
+function deviceSample() {
+  const dirty = Number((/^Dirty:\s+(\d+)/m.exec(fs.readFileSync('/proc/meminfo', 'utf8')) || [])[1] || 0)
+  if (!DEVICE_STAT) return { dirtyKiB: dirty }
+  const f = fs.readFileSync(DEVICE_STAT, 'utf8').trim().split(/\s+/).map(Number)
+  // Fields: 5 writes completed, 7 sectors written, 8 ms spent writing, 10 ms busy.
+  return { dirtyKiB: dirty, writes: f[4], sectors: f[6], writeMs: f[7], busyMs: f[9] }
+}
+
+const FLOOR_ENV = { NODE_OPTIONS: `--require ${path.join(__dirname, 'bench-e2e-floor.js')}` }
+
+function run(v, env = {}) {
+  const cmd = v.isTurbo
+    ? [path.join(v.dir, 'node_modules', '.bin', 'turbo'), ['run', 'build', `--concurrency=${CONCURRENCY}`, '--output-logs=none']]
+    : [process.execPath, [path.join(v.dir, 'node_modules', 'lage', 'dist', 'lage.js'), 'build', '--concurrency', String(CONCURRENCY), '--reporter', 'json', '--log-level', 'info']]
+  const before = deviceSample()
+  const started = Date.now()
+  const t0 = process.hrtime.bigint()
+  const r = spawnSync(cmd[0], cmd[1], {
+    cwd: v.dir,
+    env: cleanEnv({ CI: '', TF_BUILD: '', GITHUB_ACTIONS: '', TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1', TURBO_NO_UPDATE_NOTIFIER: '1', ...env }),
+    encoding: 'utf8',
+    maxBuffer: 256 * 1048576,
+    timeout: 600000,
+  })
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6
+  const after = deviceSample()
+  let disk = null
+  if (DEVICE_STAT) {
+    // What the run left for the disk to write: the time a sync takes now.
+    const s0 = process.hrtime.bigint()
+    if (SYNC) execFileSync('sync')
+    const syncMs = SYNC ? Number(process.hrtime.bigint() - s0) / 1e6 : NaN
+    const synced = deviceSample()
+    disk = { dirtyKiB: before.dirtyKiB, mib: ((after.sectors - before.sectors) * 512) / 1048576, writes: after.writes - before.writes, busyMs: after.busyMs - before.busyMs, syncMs, syncMib: ((synced.sectors - after.sectors) * 512) / 1048576 }
+  }
+  if (r.status !== 0) throw new Error(`${v.name} build failed (${r.status}):\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`)
+  return { ms, split: v.isTurbo ? null : lageSplit(r.stdout, started, ms), disk, stderr: r.stderr }
+}
+
+/** The split of one lage run, from its JSON reporter's lines. */
+function lageSplit(stdout, started, wallMs) {
+  const runs = new Map()
+  let summary = null
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('{')) continue
+    let e
+    try {
+      e = JSON.parse(line)
+    } catch {
+      continue
+    }
+    if (e.summary) summary = e.summary
+    const d = e.data
+    if (!d || !d.target || !d.status || d.target.id.startsWith('__')) continue
+    const t = runs.get(d.target.id) || {}
+    if (d.status === 'running') Object.assign(t, { start: e.timestamp, thread: d.threadId })
+    else if (['success', 'skipped', 'failed', 'aborted'].includes(d.status)) t.end = e.timestamp
+    runs.set(d.target.id, t)
+  }
+  const done = [...runs.values()].filter((t) => t.start && t.end)
+  if (!done.length) return null
+  const byThread = new Map()
+  for (const t of done.sort((a, b) => a.start - b.start)) if (!byThread.has(t.thread)) byThread.set(t.thread, t)
+  const firsts = new Set(byThread.values())
+  const firstStart = Math.min(...done.map((t) => t.start))
+  const lastEnd = Math.max(...done.map((t) => t.end))
+  return {
+    beforeClock: summary ? wallMs - Number(summary.duration) * 1000 : null,
+    beforeTargets: firstStart - started,
+    firstTarget: median([...firsts].map((t) => t.end - t.start)),
+    otherTarget: median(done.filter((t) => !firsts.has(t)).map((t) => t.end - t.start)),
+    targets: lastEnd - firstStart,
+    afterTargets: started + wallMs - lastEnd,
+  }
+}
+
+// ---------------------------------------------------------------- numbers
+
+function median(xs) {
+  if (!xs.length) return NaN
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+const samples = {} // `${scenario}/${variant}` -> [{ ms, split }]
+const record = (scenario, v, result) => (samples[`${scenario}/${v.name}`] ||= []).push(result)
+const msOf = (scenario, name) => (samples[`${scenario}/${name}`] || []).map((s) => s.ms)
+const med = (scenario, name) => median(msOf(scenario, name))
+const sec = (ms) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : '–')
+const cell = (scenario, name) => {
+  const xs = msOf(scenario, name)
+  if (!xs.length) return '–'
+  return `${sec(median(xs))} (${(Math.min(...xs) / 1000).toFixed(2)}-${(Math.max(...xs) / 1000).toFixed(2)})`
+}
+const splitMed = (scenario, name, key) => median((samples[`${scenario}/${name}`] || []).map((s) => s.split && s.split[key]).filter((x) => Number.isFinite(x)))
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  fs.mkdirSync(BASE, { recursive: true })
+  const root = fs.mkdtempSync(path.join(BASE, 'bfn-e2e-'))
+  DEVICE_STAT = deviceStatFor(root)
+  const pkgs = plan({ packages: PACKAGES, files: FILES, mb: MB })
+  const t = totals(pkgs)
+  console.log(`bench-e2e: ${pkgs.length} packages in ${new Set(pkgs.map((p) => p.level)).size} levels, ${t.files} output files, ${(t.bytes / 1048576).toFixed(1)} MiB (${(t.distinctBytes / 1048576).toFixed(1)} MiB distinct), concurrency ${CONCURRENCY}, ${ROUNDS} rounds`)
+  console.log(`work folder ${root} (${fsType(root)}${SYNC ? '' : ', no sync between runs'}), node ${process.version}, ${os.cpus().length} cpus, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  let azurite
+  const variants = []
+  try {
+    const names = ['lage-js', 'lage-native', ...(WITH_TURBO ? ['turbo'] : [])]
+    for (const name of names) variants.push(makeVariant(root, name, pkgs))
+    const turbo = variants.find((v) => v.isTurbo)
+    if (turbo) console.log(`installed lage ${LAGE_VERSION} and turbo ${execFileSync(path.join(turbo.dir, 'node_modules', '.bin', 'turbo'), ['--version'], { encoding: 'utf8' }).trim()} from the npm registry`)
+    const lages = variants.filter((v) => !v.isTurbo)
+    const native = variants.find((v) => v.name === 'lage-native')
+    const floor = { ...native, name: 'lage-floor' }
+
+    azurite = await startAzurite()
+    const remoteEnv = {}
+    for (const v of lages) {
+      const container = v.name.replace(/[^a-z]/g, '')
+      await blobClient(azurite.connectionString).getContainerClient(container).create()
+      remoteEnv[v.name] = { BACKFILL_CACHE_PROVIDER: 'azure-blob', BACKFILL_CACHE_PROVIDER_OPTIONS: JSON.stringify({ connectionString: azurite.connectionString, container }) }
+    }
+
+    let expected = null
+    const check = (v, scenario, before, wantBuilds) => {
+      const got = builds(v) - before
+      if (got !== wantBuilds) throw new Error(`${v.name} ${scenario}: ${got} build scripts ran, expected ${wantBuilds}`)
+      const digest = outputsDigest(v, pkgs)
+      expected ||= digest
+      if (digest !== expected) throw new Error(`${v.name} ${scenario}: the outputs differ from the first cold build's`)
+    }
+    const step = (scenario, v, prepare, wantBuilds, env) => {
+      prepare()
+      settle()
+      const before = builds(v)
+      const r = run(v, env)
+      check(v, scenario, before, wantBuilds)
+      emptyTrash(v)
+      record(scenario, v, r)
+      return r
+    }
+
+    // Fill each lage variant's container once: a cold build that uploads,
+    // as CI would (lage uploads when CI is set; backfill-native follows
+    // LAGE_WRITE_REMOTE_CACHE).
+    for (const v of lages) {
+      deleteCaches(v)
+      deleteOutputs(v, pkgs)
+      const before = builds(v)
+      run(v, { ...remoteEnv[v.name], CI: 'true', LAGE_WRITE_REMOTE_CACHE: 'true' })
+      check(v, 'upload', before, pkgs.length)
+    }
+
+    for (let round = 0; round < ROUNDS; round++) {
+      // A different order each round, so drifting load hits each alike.
+      const order = variants.map((_, i) => variants[(i + round) % variants.length])
+      for (const v of order) step('cold', v, () => (deleteCaches(v), deleteOutputs(v, pkgs)), pkgs.length)
+      for (const v of order) step('present1', v, () => {}, 0)
+      for (const v of order) step('present', v, () => {}, 0)
+      if (floor) {
+        step('present1', floor, () => {}, 0, FLOOR_ENV)
+        step('present', floor, () => {}, 0, FLOOR_ENV)
+      }
+      for (const v of order) step('restored', v, () => deleteOutputs(v, pkgs), 0)
+      for (const v of order.filter((x) => !x.isTurbo)) step('remote', v, () => (deleteCaches(v), deleteOutputs(v, pkgs)), 0, remoteEnv[v.name])
+      const last = (s, v) => (samples[`${s}/${v.name}`] || []).slice(-1)[0]
+      console.log(`round ${round + 1}: ${[...variants, floor].map((v) => `${v.name} ${SCENARIOS.map((s) => (last(s, v) ? `${s} ${(last(s, v).ms / 1000).toFixed(2)}` : null)).filter(Boolean).join(' ')}`).join(' | ')}`)
+    }
+    report([...variants, floor])
+  } finally {
+    if (azurite) await azurite.stop()
+    if (process.env.BENCH_KEEP === '1') console.log(`kept ${root}`)
+    else fs.rmSync(root, { recursive: true, force: true })
+  }
+}
+
+const SCENARIOS = ['cold', 'restored', 'present1', 'present', 'remote']
+const LABEL = {
+  cold: 'cold (empty cache)',
+  restored: 'all restored (outputs deleted)',
+  present1: 'all present, first run after the build',
+  present: 'all present, run again',
+  remote: 'restore from Azurite, empty local cache',
+}
+
+function report(variants) {
+  const names = variants.map((v) => v.name)
+  const label = LABEL
+  console.log(`\nmedian wall time of \`lage build\` / \`turbo run build\` (min-max), ${ROUNDS} rounds\n`)
+  console.log(`| scenario | ${names.join(' | ')} | lage-js / lage-native |`)
+  console.log(`| --- | ${names.map(() => '---:').join(' | ')} | ---: |`)
+  for (const s of SCENARIOS) {
+    console.log(`| ${label[s]} | ${names.map((n) => cell(s, n)).join(' | ')} | ${(med(s, 'lage-js') / med(s, 'lage-native')).toFixed(2)} |`)
+  }
+
+  console.log('\nsplit of lage\'s time (medians, ms; from its JSON reporter)\n')
+  console.log('| scenario | variant | wall | before targets | before lage\'s clock | first target per worker | other targets (each) | after targets |')
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+  for (const s of SCENARIOS) {
+    for (const n of ['lage-js', 'lage-native', 'lage-floor']) {
+      if (!msOf(s, n).length) continue
+      const f = (k) => splitMed(s, n, k).toFixed(0)
+      console.log(`| ${s} | ${n} | ${med(s, n).toFixed(0)} | ${f('beforeTargets')} | ${f('beforeClock')} | ${f('firstTarget')} | ${f('otherTarget')} | ${f('afterTargets')} |`)
+    }
+  }
+
+  const ratio = (s) => med(s, 'lage-js') / med(s, 'lage-native')
+  const addonShare = (s) => splitMed(s, 'lage-native', 'firstTarget') - splitMed(s, 'lage-js', 'firstTarget')
+  const targets = [
+    ['all restored: lage-js / lage-native', ratio('restored'), '>=', 1.5, 'x'],
+    ['all present, run again: lage-js / lage-native', ratio('present'), '>=', 1.3, 'x'],
+    ['all present, first run after the build: lage-js / lage-native', ratio('present1'), '>=', 1.3, 'x'],
+    ['restore from Azurite: lage-js / lage-native', ratio('remote'), '>=', 3, 'x'],
+    ['per-target time of a cached fetch (all restored, median)', splitMed('restored', 'lage-native', 'otherTarget'), '<=', 5, ' ms'],
+    ['per-target time of a cached fetch (all present, run again, median)', splitMed('present', 'lage-native', 'otherTarget'), '<=', 5, ' ms'],
+    ['per-target time of a cached fetch (all present, first run, median)', splitMed('present1', 'lage-native', 'otherTarget'), '<=', 5, ' ms'],
+    ["addon's share of a worker's first target (all restored)", addonShare('restored'), '<=', 20, ' ms'],
+    ["addon's share of a worker's first target (all present)", addonShare('present'), '<=', 20, ' ms'],
+  ]
+  console.log('\n| target | measured | goal | |')
+  console.log('| --- | ---: | ---: | --- |')
+  for (const [what, value, op, goal, unit] of targets) {
+    const met = op === '>=' ? value >= goal : value <= goal
+    console.log(`| ${what} | ${value.toFixed(unit === 'x' ? 2 : 1)}${unit} | ${op} ${goal}${unit} | ${met ? 'met' : 'NOT MET'} |`)
+  }
+  if (DEVICE_STAT) {
+    console.log(`\non the disk (${DEVICE_STAT}, whole device, other sessions included): medians per run\n`)
+    console.log('| scenario | variant | wall (min-max) | MiB written during the run | write requests | device busy ms | dirty KiB at start | sync after: ms | sync after: MiB |')
+    console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+    for (const sc of SCENARIOS) {
+      for (const n of names) {
+        const xs = (samples[`${sc}/${n}`] || []).map((x) => x.disk).filter(Boolean)
+        if (!xs.length) continue
+        const m = (k) => median(xs.map((x) => x[k]))
+        console.log(`| ${sc} | ${n} | ${cell(sc, n)} | ${m('mib').toFixed(1)} | ${m('writes').toFixed(0)} | ${m('busyMs').toFixed(0)} | ${m('dirtyKiB').toFixed(0)} | ${m('syncMs').toFixed(0)} | ${m('syncMib').toFixed(1)} |`)
+      }
+    }
+  }
+  const floorWall = median([...msOf('present', 'lage-floor'), ...msOf('present1', 'lage-floor')])
+  console.log(`\nlage's floor (a provider that answers "hit" at once and touches nothing): ${sec(floorWall)}, of which before targets ${splitMed('present', 'lage-floor', 'beforeTargets').toFixed(0)} ms, first target per worker ${splitMed('present', 'lage-floor', 'firstTarget').toFixed(0)} ms, other targets ${splitMed('present', 'lage-floor', 'otherTarget').toFixed(0)} ms each.`)
+  console.log(`The best ratio any provider could reach against lage-js: all restored ${(med('restored', 'lage-js') / floorWall).toFixed(2)}x, all present (again) ${(med('present', 'lage-js') / floorWall).toFixed(2)}x, first present ${(med('present1', 'lage-js') / floorWall).toFixed(2)}x, from Azurite ${(med('remote', 'lage-js') / floorWall).toFixed(2)}x.`)
+  console.log(`Per-target time above the floor (lage-native minus lage-floor, other targets): restored ${(splitMed('restored', 'lage-native', 'otherTarget') - splitMed('present', 'lage-floor', 'otherTarget')).toFixed(1)} ms, present again ${(splitMed('present', 'lage-native', 'otherTarget') - splitMed('present', 'lage-floor', 'otherTarget')).toFixed(1)} ms.`)
+  if (names.includes('turbo')) {
+    console.log(`\nturbo reference: all restored ${(med('restored', 'lage-native') / med('restored', 'turbo')).toFixed(2)}x faster than lage-native, all present ${(med('present', 'lage-native') / med('present', 'turbo')).toFixed(2)}x`)
+  }
+}
+
+main().catch((e) => {
+  console.error(`bench-e2e failed: ${e.stack || e}`)
+  process.exitCode = 1
+})
