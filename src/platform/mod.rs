@@ -33,7 +33,7 @@ mod windows;
 use windows as imp;
 
 pub use imp::{
-    changed_time, create_new, file_id, link_target, mode_matches, mode_of, name_problem,
+    changed_time, create_new, file_id, link_target, mark_used, mode_matches, mode_of, name_problem,
     process_is_running, remove_file, rename, set_file_mode, set_mode, stamp_times,
     store_file_permissions, symlink, CASE_INSENSITIVE, LINK_HINT,
 };

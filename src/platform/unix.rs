@@ -72,6 +72,13 @@ pub fn changed_time(path: &Path) -> Option<std::time::SystemTime> {
     Some(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns))
 }
 
+/// Sets the modification time of `path` to now, as a record of its last
+/// use. The owner may do it through a read-only handle (the file itself
+/// may be read-only).
+pub fn mark_used(path: &Path) -> io::Result<()> {
+    File::open(path)?.set_modified(std::time::SystemTime::now())
+}
+
 /// Creates a symbolic link at `link` holding `target`.
 pub fn symlink(target: &str, link: &Path) -> io::Result<()> {
     std::os::unix::fs::symlink(target, link)

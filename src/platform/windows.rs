@@ -84,6 +84,18 @@ pub fn changed_time(_path: &Path) -> Option<std::time::SystemTime> {
     None
 }
 
+/// Sets the modification time of `path` to now, as a record of its last
+/// use: Windows wants a handle opened for writing attributes, which a
+/// read-only handle is not.
+pub fn mark_used(path: &Path) -> io::Result<()> {
+    use std::os::windows::fs::OpenOptionsExt;
+    const FILE_WRITE_ATTRIBUTES: u32 = 0x100;
+    OpenOptions::new()
+        .access_mode(FILE_WRITE_ATTRIBUTES)
+        .open(path)?
+        .set_modified(std::time::SystemTime::now())
+}
+
 /// Creates a symbolic link at `link` holding `target` (with `\`), as a
 /// folder link when the target is a folder.
 pub fn symlink(target: &str, link: &Path) -> io::Result<()> {

@@ -191,9 +191,7 @@ pub fn restore(
             if options.may_write_store {
                 // Record the use for purge; failing to is not worth failing
                 // the fetch.
-                if let Ok(file) = fs::File::open(&entry) {
-                    let _ = file.set_modified(std::time::SystemTime::now());
-                }
+                let _ = platform::mark_used(&entry);
             }
             Ok(RestoreReport::Hit(report))
         }
