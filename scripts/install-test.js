@@ -351,7 +351,6 @@ function monorepoTest(name, reg, published) {
   assert.deepEqual([c.miss, c.stored, c.hit, c.source, c.text, c.marker, c.config], [false, true, true, 'local', 'hello from x64', 'backfill-native', 'function'])
   assert.equal(c.binary.length, 1, cjs.out)
   assert.match(c.binary[0], new RegExp(`[/\\\\]backfill-native-${HOST_KEY}[/\\\\]backfill-native\\.${HOST_KEY}\\.node$`))
-  const mainDir = path.dirname(path.dirname(c.binary[0]))
   const esm = sh([...pm.node, 'check.mjs'])
   assert.equal(esm.status, 0, esm.out)
   assert.deepEqual(JSON.parse(esm.stdout.trim().split('\n').pop()), { Cache: 'function', hashFiles: 'function', loadConfig: 'function', marker: 'backfill-native' })
@@ -364,7 +363,6 @@ function monorepoTest(name, reg, published) {
   assert.deepEqual(inst.files.filter((f) => f.endsWith('.node')), [], 'the main package holds a binary')
   const expected = name === 'yarn1' ? [HOST_KEY, 'linux-x64-musl'] : [HOST_KEY]
   assert.deepEqual(inst.installed.sort(), expected.sort(), `platform packages installed: ${inst.installed}`)
-  void mainDir
 
   // 3. lage build, cold; then with lib/ deleted: no build script runs, lib/ comes back byte-identical.
   const cold = timed('lage cold', () => sh(pm.exec(['lage', 'build', '--reporter', 'default'])))
