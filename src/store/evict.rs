@@ -105,7 +105,12 @@ pub fn evict(
             index
         }
     };
-    let Some(lock) = StoreLock::exclusive(store.root())? else {
+    // An eviction started by a put gives up after a while (a store busy
+    // with long transfers); the next put tries again.
+    let deadline = evictor
+        .is_some()
+        .then(|| Instant::now() + Duration::from_secs(120));
+    let Some(lock) = StoreLock::exclusive_until(store.root(), deadline)? else {
         return Ok(EvictReport::default());
     };
     let start = Instant::now();
