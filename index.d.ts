@@ -498,19 +498,19 @@ export interface ResolvedConfig {
   mode: 'READ_WRITE' | 'READ_ONLY' | 'WRITE_ONLY' | 'PASS'
   /** Lowest level sent to the logger. */
   logLevel: 'silly' | 'verbose' | 'info' | 'warn' | 'error' | 'mute'
-  /** The local store's size cap in bytes; `null` when off. */
+  /** The local store's size cap in bytes; absent when off. */
   cacheMaxSize?: number
-  /** The local store's age limit in days; `null` when off. */
+  /** The local store's age limit in days; absent when off. */
   cacheMaxAgeDays?: number
   /** Least seconds between two evictions of the store. */
   evictIntervalSeconds: number
   /** Seconds a fetched or stored entry is never evicted. */
   evictKeepRecentSeconds: number
-  /** Branches whose builds may upload; `null`: any that is not a pull request. */
+  /** Branches whose builds may upload; absent: any that is not a pull request. */
   uploadBranches?: Array<string>
   /**
    * Why this build does not upload (a pull request, a branch not
-   * allowed); `null` when it may (or remote writes are off).
+   * allowed); absent when it may (or remote writes are off).
    */
   uploadRefused?: string
   /** The `.env` file that was read, if any. */
@@ -527,16 +527,16 @@ export interface StoreStats {
   contents: number
   /** Bytes of the contents in use and the manifests. */
   bytes: number
-  /** The size cap in bytes; `null` when off. */
+  /** The size cap in bytes; absent when off. */
   maxSize?: number
-  /** The age limit in days; `null` when off. */
+  /** The age limit in days; absent when off. */
   maxAgeDays?: number
   /**
    * When the least recently used entry was last fetched or stored, ms
-   * since the epoch; `null` when the store is empty.
+   * since the epoch; absent when the store is empty.
    */
   oldestUsed?: number
-  /** The last eviction; `null` when none ran. */
+  /** The last eviction; absent when none ran. */
   lastEviction?: LastEviction
 }
 

@@ -64,18 +64,18 @@ pub struct ResolvedConfig {
     /// Lowest level sent to the logger.
     #[napi(ts_type = "'silly' | 'verbose' | 'info' | 'warn' | 'error' | 'mute'")]
     pub log_level: String,
-    /// The local store's size cap in bytes; `null` when off.
+    /// The local store's size cap in bytes; absent when off.
     pub cache_max_size: Option<f64>,
-    /// The local store's age limit in days; `null` when off.
+    /// The local store's age limit in days; absent when off.
     pub cache_max_age_days: Option<f64>,
     /// Least seconds between two evictions of the store.
     pub evict_interval_seconds: f64,
     /// Seconds a fetched or stored entry is never evicted.
     pub evict_keep_recent_seconds: f64,
-    /// Branches whose builds may upload; `null`: any that is not a pull request.
+    /// Branches whose builds may upload; absent: any that is not a pull request.
     pub upload_branches: Option<Vec<String>>,
     /// Why this build does not upload (a pull request, a branch not
-    /// allowed); `null` when it may (or remote writes are off).
+    /// allowed); absent when it may (or remote writes are off).
     pub upload_refused: Option<String>,
     /// The `.env` file that was read, if any.
     pub env_file: Option<String>,

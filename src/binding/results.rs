@@ -258,14 +258,14 @@ pub struct StoreStats {
     pub contents: f64,
     /// Bytes of the contents in use and the manifests.
     pub bytes: f64,
-    /// The size cap in bytes; `null` when off.
+    /// The size cap in bytes; absent when off.
     pub max_size: Option<f64>,
-    /// The age limit in days; `null` when off.
+    /// The age limit in days; absent when off.
     pub max_age_days: Option<f64>,
     /// When the least recently used entry was last fetched or stored, ms
-    /// since the epoch; `null` when the store is empty.
+    /// since the epoch; absent when the store is empty.
     pub oldest_used: Option<f64>,
-    /// The last eviction; `null` when none ran.
+    /// The last eviction; absent when none ran.
     pub last_eviction: Option<LastEviction>,
 }
 

@@ -31,13 +31,29 @@ fn slots() -> &'static Mutex<HashMap<PathBuf, Arc<Mutex<Slot>>>> {
     SLOTS.get_or_init(Mutex::default)
 }
 
-/// Whether the last eviction of `store` ended `interval` ago or more.
+/// Whether the last eviction of `store` ended `interval` ago or more. A
+/// store that never had one is due `interval` after its first put (the
+/// time `evict.lock` was made), so short runs on a new store start none.
 fn due(store: &LocalStore, interval: Duration) -> bool {
-    match store.last_eviction_time() {
-        None => true,
-        Some(t) => SystemTime::now()
+    let older = |t: SystemTime| {
+        SystemTime::now()
             .duration_since(t)
-            .map_or(true, |age| age >= interval),
+            .map_or(true, |age| age >= interval)
+    };
+    if let Some(t) = store.last_eviction_time() {
+        return older(t);
+    }
+    let stamp = store.root().join("evict.lock");
+    match std::fs::metadata(&stamp).and_then(|m| m.modified()) {
+        Ok(t) => older(t),
+        Err(_) => {
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&stamp);
+            interval.is_zero()
+        }
     }
 }
 

@@ -7,8 +7,9 @@
 //!
 //! Killed at any point, it leaves a consistent store: it removes an entry's
 //! manifest before any of its contents, a content only once no manifest on
-//! disk uses it, and the index is replaced whole at the end; the next run
-//! finds the manifests that are gone and finishes their removal.
+//! disk uses it, and the index is replaced whole at the end (after the lock
+//! is released); the next run finds the manifests that are gone and
+//! finishes their removal.
 
 use std::fs;
 use std::io;
@@ -104,14 +105,25 @@ pub fn evict(
             index
         }
     };
-    let Some(lock) = StoreLock::exclusive(store.root())? else {
+    // An eviction started by a put gives up after a while (a store busy
+    // with long transfers); the next put tries again.
+    let deadline = evictor
+        .is_some()
+        .then(|| Instant::now() + Duration::from_secs(120));
+    let Some(lock) = StoreLock::exclusive_until(store.root(), deadline)? else {
         return Ok(EvictReport::default());
     };
     let start = Instant::now();
     let result = evict_locked(store, policy, start, index, &mut unused, report);
     drop(evictor);
     drop(lock);
-    result
+    // Written after the lock is released: the index is checked against the
+    // folders by every run before anything is removed, so one a moment
+    // old (a put landed meanwhile) is as good, and builds do not wait for
+    // the write.
+    let (report, index) = result?;
+    index.save(store)?;
+    Ok(report)
 }
 
 fn evict_locked(
@@ -121,14 +133,19 @@ fn evict_locked(
     mut index: Index,
     unused: &mut Vec<(index::Digest, u64)>,
     mut report: EvictReport,
-) -> Result<EvictReport> {
+) -> Result<(EvictReport, Index)> {
     let now = SystemTime::now();
-    // Temp files of an index being written when a run was killed.
+    // Temp files of an index being written when a run was killed (a
+    // minute old: another run may be writing its own right now).
     for path in list(store.root())? {
-        if path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with(".index-"))
+        let stale = fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > Duration::from_secs(60));
+        if stale
+            && path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(".index-"))
         {
             let _ = remove(&path);
         }
@@ -201,8 +218,7 @@ fn evict_locked(
         contents_removed: report.contents_removed,
         bytes_freed: report.bytes_freed,
     });
-    index.save(store)?;
-    Ok(report)
+    Ok((report, index))
 }
 
 /// What the store holds, from the index brought up to date in memory

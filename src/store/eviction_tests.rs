@@ -204,11 +204,22 @@ fn a_run_cut_short_is_finished_by_the_next() {
     for i in 0..3 {
         fs::remove_file(f.store.entry_path(&key(&format!("e{i}")))).unwrap();
     }
-    fs::write(f.store.root().join(".index-half"), b"BFN").unwrap();
+    let half = f.store.root().join(".index-half");
+    fs::write(&half, b"BFN").unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&half)
+        .unwrap()
+        .set_modified(SystemTime::now() - Duration::from_secs(120))
+        .unwrap();
+    // One being written by another run right now stays.
+    let writing = f.store.root().join(".index-writing");
+    fs::write(&writing, b"BFN").unwrap();
     let r = f.store.evict(&policy(None, None)).unwrap();
     assert_eq!((r.entries, r.contents_removed), (7, 3));
     assert_eq!(content_count(&f), 8);
-    assert!(!f.store.root().join(".index-half").exists());
+    assert!(!half.exists());
+    assert!(writing.exists());
     for i in 3..10 {
         assert!(hits(&f, &format!("e{i}")));
     }

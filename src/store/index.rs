@@ -12,10 +12,12 @@
 //!
 //! What makes it safe:
 //! - It is a cache of what the folders say, never the truth: the manifests
-//!   are. It is written only by an eviction, under the store's exclusive
-//!   lock, whole, to a temp file renamed over the old one, and it ends with
-//!   a blake3 digest of its bytes. A missing, truncated, damaged or foreign
-//!   index is rebuilt from the folders.
+//!   are. Every eviction checks it against the entry folders under the
+//!   store's exclusive lock before it removes anything, so an index a moment
+//!   old is as good as a new one. It is written only by an eviction, whole,
+//!   to a temp file renamed over the old one, and it ends with a blake3
+//!   digest of its bytes. A missing, truncated, damaged or foreign index is
+//!   rebuilt from the folders.
 //! - An entry is known by its file's identity, times and length; when any
 //!   of them changed (a fetch records a use by setting the time; a put
 //!   renames a new manifest in), the manifest's own digest, at the head of

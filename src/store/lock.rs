@@ -9,10 +9,13 @@
 //! eviction). So a second file, the gate, is taken shared for an instant
 //! before the lock, and an exclusive taker holds the gate while it waits:
 //! new fetches and puts queue behind it, the ones under way finish, and it
-//! gets the lock.
+//! gets the lock. It holds the gate for a moment at a time only
+//! ([`GATE_HOLD`]): a holder of the shared lock may be a long upload or
+//! download, and the builds must not all wait for it.
 
 use std::fs::{File, OpenOptions};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::error::{IoContext, Result};
 
@@ -46,21 +49,45 @@ impl StoreLock {
     /// and keeping new ones out meanwhile; `None` when the store does not
     /// exist.
     pub fn exclusive(root: &Path) -> Result<Option<StoreLock>> {
+        Self::exclusive_until(root, None)
+    }
+
+    /// As [`StoreLock::exclusive`], giving up at `deadline` (`None` when
+    /// the lock was not had by then, or the store does not exist).
+    pub fn exclusive_until(root: &Path, deadline: Option<Instant>) -> Result<Option<StoreLock>> {
         if !root.is_dir() {
             return Ok(None);
         }
-        let Some(gate) = open(root, "gate", true)? else {
+        let (Some(gate), Some(file)) = (open(root, "gate", true)?, open(root, "lock", true)?)
+        else {
             return Ok(None);
         };
-        gate.lock().at("lock the cache folder", root)?;
-        let Some(file) = open(root, "lock", true)? else {
-            return Ok(None);
-        };
-        file.lock().at("lock the cache folder", root)?;
-        Ok(Some(StoreLock {
-            _file: file,
-            _gate: Some(gate),
-        }))
+        loop {
+            gate.lock().at("lock the cache folder", root)?;
+            let held = Instant::now();
+            while held.elapsed() < GATE_HOLD {
+                match file.try_lock() {
+                    Ok(()) => {
+                        return Ok(Some(StoreLock {
+                            _file: file,
+                            _gate: Some(gate),
+                        }))
+                    }
+                    Err(std::fs::TryLockError::WouldBlock) => {
+                        std::thread::sleep(Duration::from_millis(2))
+                    }
+                    Err(std::fs::TryLockError::Error(e)) => {
+                        return Err(e).at("lock the cache folder", root)
+                    }
+                }
+            }
+            // A long holder (an upload, a download): let the others pass.
+            gate.unlock().at("lock the cache folder", root)?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
+            std::thread::sleep(GATE_HOLD / 2);
+        }
     }
 
     /// The lock of one eviction at a time in the store, across processes:
@@ -76,6 +103,10 @@ impl StoreLock {
         }
     }
 }
+
+/// How long an exclusive taker keeps new fetches and puts waiting at the
+/// gate before it lets them pass and tries again.
+pub const GATE_HOLD: Duration = Duration::from_millis(200);
 
 fn open(root: &Path, name: &str, create: bool) -> Result<Option<File>> {
     let path = root.join(name);
