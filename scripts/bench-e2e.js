@@ -355,12 +355,11 @@ async function main() {
       // A different order each round, so drifting load hits each alike.
       const order = variants.map((_, i) => variants[(i + round) % variants.length])
       for (const v of order) step('cold', v, () => (deleteCaches(v), deleteOutputs(v, pkgs)), pkgs.length)
-      for (const v of order) step('present1', v, () => {}, 0)
-      for (const v of order) step('present', v, () => {}, 0)
-      if (floor) {
-        step('present1', floor, () => {}, 0, FLOOR_ENV)
-        step('present', floor, () => {}, 0, FLOOR_ENV)
-      }
+      // The floor runs among the others, in a rotating place too.
+      const withFloor = [...variants, floor].map((_, i, all) => all[(i + round) % all.length])
+      const env = (v) => (v === floor ? FLOOR_ENV : {})
+      for (const v of withFloor) step('present1', v, () => {}, 0, env(v))
+      for (const v of withFloor) step('present', v, () => {}, 0, env(v))
       for (const v of order) step('restored', v, () => deleteOutputs(v, pkgs), 0)
       for (const v of order.filter((x) => !x.isTurbo)) step('remote', v, () => (deleteCaches(v), deleteOutputs(v, pkgs)), 0, remoteEnv[v.name])
       const last = (s, v) => (samples[`${s}/${v.name}`] || []).slice(-1)[0]
