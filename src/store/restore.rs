@@ -178,15 +178,21 @@ pub fn restore(
             undo.finish();
             if options.may_write_store && plan.states_changed {
                 // What was found in place, for the next fetch; failing to
-                // record it only costs that fetch a read.
-                let _ = FileStates::save(
-                    &states_path,
-                    manifest
-                        .files
-                        .iter()
-                        .zip(&plan.states)
-                        .filter_map(|(f, s)| Some((f.path.as_str(), s.as_ref()?))),
-                );
+                // record it only costs that fetch a read. Nothing found in
+                // place (a full restore) removes the record: no file is
+                // written for it.
+                if plan.states.iter().all(Option::is_none) {
+                    let _ = fs::remove_file(&states_path);
+                } else {
+                    let _ = FileStates::save(
+                        &states_path,
+                        manifest
+                            .files
+                            .iter()
+                            .zip(&plan.states)
+                            .filter_map(|(f, s)| Some((f.path.as_str(), s.as_ref()?))),
+                    );
+                }
             }
             if options.may_write_store {
                 // Record the use for purge; failing to is not worth failing
