@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-GLIBC_FLOOR=2.28
+GLIBC_FLOOR=2.17
 TARGETS=${PACK_TARGETS:-"x64 arm64"}
 
 say() { printf 'pack: %s\n' "$*"; }

@@ -50,7 +50,7 @@ impl From<&fs::Metadata> for Stamp {
     /// 2262): a file stamped beyond that is never settled long enough to be
     /// trusted, so it is simply always read. On Windows the change time is
     /// the creation time and the inode the creation time too (see
-    /// `platform`): a rewrite in place still changes the last write time.
+    /// `platform`), which miss some writes: states are not trusted there.
     fn from(m: &fs::Metadata) -> Stamp {
         let (mtime_ns, ctime_ns) = crate::platform::stamp_times(m);
         Stamp {
@@ -83,7 +83,11 @@ pub fn now_ns() -> i64 {
 impl FileState {
     /// The digest, if `stamp` shows the file unchanged since and it had
     /// settled (both times older than the read by more than the granularity).
+    /// Never where stamps miss some writes (Windows).
     pub fn reusable(&self, stamp: &Stamp) -> Option<blake3::Hash> {
+        if !crate::platform::STAMPS_SHOW_EVERY_WRITE {
+            return None;
+        }
         let settled = stamp.mtime_ns.saturating_add(RACY_NS) < self.hashed_ns
             && stamp.ctime_ns.saturating_add(RACY_NS) < self.hashed_ns;
         (self.stamp == *stamp && settled).then_some(self.digest)

@@ -3,7 +3,7 @@
 // provider, remote writes) would otherwise redirect or skew what they check.
 // The CI markers go too: the branch and pull request a CI names decide
 // whether uploads happen (BACKFILL_NATIVE_UPLOAD_BRANCHES).
-const CACHE_ENV = /^(BACKFILL_|LAGE_|GITHUB_ACTIONS$|TF_BUILD$|GITLAB_CI$|BUILDKITE$|JENKINS_URL$|JENKINS_HOME$)/
+const CACHE_ENV = /^(BACKFILL_|LAGE_|GITHUB_ACTIONS$|TF_BUILD$|GITLAB_CI$|BUILDKITE$|JENKINS_URL$|JENKINS_HOME$|CIRCLE_PULL_REQUEST$|TRAVIS_PULL_REQUEST$|BITBUCKET_PR_ID$)/
 
 /** Removes every BACKFILL_* / LAGE_* variable and CI marker from `env` (default: this process's), in place. */
 function scrubCacheEnv(env = process.env) {

@@ -198,8 +198,12 @@ pub fn detect(env: &HashMap<String, String>, cwd: &Path) -> Build {
         build.source = "GitLab CI".into();
         if let Some(iid) = get("CI_MERGE_REQUEST_IID") {
             build.pull_request = Some(format!("CI_MERGE_REQUEST_IID={iid}"));
-        } else if get("CI_PIPELINE_SOURCE") == Some("merge_request_event") {
-            build.pull_request = Some("CI_PIPELINE_SOURCE=merge_request_event".into());
+        } else if let Some(iid) = get("CI_EXTERNAL_PULL_REQUEST_IID") {
+            build.pull_request = Some(format!("CI_EXTERNAL_PULL_REQUEST_IID={iid}"));
+        } else if let Some(source) = get("CI_PIPELINE_SOURCE")
+            .filter(|s| matches!(*s, "merge_request_event" | "external_pull_request_event"))
+        {
+            build.pull_request = Some(format!("CI_PIPELINE_SOURCE={source}"));
         }
         build.branch = named("CI_COMMIT_BRANCH", get("CI_COMMIT_BRANCH")).or_else(|| {
             named(
@@ -232,6 +236,18 @@ pub fn detect(env: &HashMap<String, String>, cwd: &Path) -> Build {
     } else {
         build.source = "git".into();
         build.branch = git_branch(cwd).map(|b| (b, "git".to_string()));
+        // Other CIs name the branch no differently from git, but a pull
+        // request build still says it is one.
+        build.pull_request = [
+            ("CIRCLE_PULL_REQUEST", None),
+            ("TRAVIS_PULL_REQUEST", Some("false")),
+            ("BITBUCKET_PR_ID", None),
+        ]
+        .into_iter()
+        .find_map(|(var, not_pr)| {
+            let value = get(var).filter(|v| Some(*v) != not_pr)?;
+            Some(format!("{var}={value}"))
+        });
     }
     build
 }
@@ -324,6 +340,31 @@ mod tests {
             ("CHANGE_BRANCH", "main"),
         ]);
         assert_eq!(b.pull_request.as_deref(), Some("CHANGE_ID=3"));
+        let b = build(&[
+            ("GITLAB_CI", "true"),
+            ("CI_PIPELINE_SOURCE", "external_pull_request_event"),
+            ("CI_COMMIT_BRANCH", "main"),
+        ]);
+        assert_eq!(
+            b.pull_request.as_deref(),
+            Some("CI_PIPELINE_SOURCE=external_pull_request_event")
+        );
+        // CIs known only by their pull-request variables (the branch comes
+        // from git): CircleCI, Travis, Bitbucket.
+        for (vars, pr) in [
+            (
+                &[("CIRCLE_PULL_REQUEST", "https://github.com/o/r/pull/9")][..],
+                Some("CIRCLE_PULL_REQUEST=https://github.com/o/r/pull/9"),
+            ),
+            (
+                &[("TRAVIS_PULL_REQUEST", "12")][..],
+                Some("TRAVIS_PULL_REQUEST=12"),
+            ),
+            (&[("TRAVIS_PULL_REQUEST", "false")][..], None),
+            (&[("BITBUCKET_PR_ID", "4")][..], Some("BITBUCKET_PR_ID=4")),
+        ] {
+            assert_eq!(build(vars).pull_request.as_deref(), pr, "{vars:?}");
+        }
     }
 
     #[test]

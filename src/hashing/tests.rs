@@ -238,6 +238,15 @@ fn file_states_never_miss_an_edit_and_reuse_settled_files() {
     );
     assert_eq!(second["a.txt"], blake3::hash(b"bbbb").to_hex().as_str());
 
+    if !crate::platform::STAMPS_SHOW_EVERY_WRITE {
+        // Windows: no recorded state is trusted, settled or not.
+        let states = FileStates::load(&state);
+        assert_eq!(states.len(), 1);
+        let stamp = Stamp::of(&pkg.join("a.txt")).unwrap();
+        assert!(states.get("a.txt").is_some());
+        assert_eq!(states.reusable("a.txt", &stamp), None);
+        return;
+    }
     // A settled file (older than the hashing by more than the granularity)
     // is reused: prove it by changing the bytes behind the same stamp, which
     // only a reuse would not notice.
@@ -308,8 +317,8 @@ fn damaged_state_files_are_ignored() {
     let good = fs::read(&state).unwrap();
     assert_eq!(FileStates::load(&state).len(), 2);
     assert_eq!(
-        FileStates::load(&state).reusable("b", &stamp),
-        Some(s.digest)
+        FileStates::load(&state).get_sorted(["b"].into_iter()),
+        vec![Some(s)]
     );
     // Looked up in one pass for a sorted list of paths.
     let got = FileStates::load(&state).get_sorted(["0", "a", "a0", "b", "c"].into_iter());

@@ -15,7 +15,9 @@
 //! - Store files are not made read-only: Windows cannot rename over a
 //!   read-only file, and manifests are replaced that way.
 //! - A file's identity is its creation time (std has no stable file index),
-//!   and its change time is its last write time.
+//!   and its change time is its last write time. Neither shows every write,
+//!   so recorded file states are not trusted there: input hashing and a
+//!   fetch over outputs in place read the files.
 //! - Creating a symbolic link needs Developer Mode or administrator rights.
 //! - Renames over a file another process holds open (an antivirus, an
 //!   editor, a watcher) fail for a moment: they are retried briefly.
@@ -35,7 +37,7 @@ use windows as imp;
 pub use imp::{
     changed_time, create_new, file_id, link_target, mark_used, mode_matches, mode_of, name_problem,
     process_is_running, remove_file, rename, set_file_mode, set_mode, stamp_times,
-    store_file_permissions, symlink, CASE_INSENSITIVE, LINK_HINT,
+    store_file_permissions, symlink, CASE_INSENSITIVE, LINK_HINT, STAMPS_SHOW_EVERY_WRITE,
 };
 
 /// For tests on either system: a link at `link` to `target`, and a mode.

@@ -8,6 +8,11 @@ use std::path::Path;
 /// Whether the usual file system ignores case (macOS's does).
 pub const CASE_INSENSITIVE: bool = cfg!(target_os = "macos");
 
+/// Whether a file's stamp (size, modification and change times, inode)
+/// changes with every write: the change time cannot be set back, so a
+/// recorded state can be trusted instead of reading the file.
+pub const STAMPS_SHOW_EVERY_WRITE: bool = true;
+
 /// How to let a user create symbolic links, for a warning; Unix always may.
 pub const LINK_HINT: &str = "check that the file system supports symbolic links";
 

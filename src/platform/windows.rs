@@ -10,6 +10,13 @@ use std::time::Duration;
 /// Windows file systems ignore case.
 pub const CASE_INSENSITIVE: bool = true;
 
+/// Whether a file's stamp changes with every write. Not here: the last
+/// write time can be set back (copies keep it), the creation time survives
+/// a rewrite in place and, by tunneling, a rename over the same name, and
+/// std offers neither the change time nor the file index. So recorded
+/// states are never trusted and files are always read.
+pub const STAMPS_SHOW_EVERY_WRITE: bool = false;
+
 /// How to let a user create symbolic links, for a warning.
 pub const LINK_HINT: &str = "creating symbolic links on Windows needs Developer Mode \
     (Settings > System > For developers) or running as an administrator";

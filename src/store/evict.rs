@@ -58,6 +58,10 @@ pub struct EvictReport {
     pub manifests_read: u64,
     /// Whether the index was missing or damaged and rebuilt from the folders.
     pub rebuilt: bool,
+    /// Entries whose manifest this version cannot read (another version's
+    /// format, unreadable, damaged). While there are any, no content is
+    /// removed, since they may use any; their manifests may still go.
+    pub unreadable: u64,
     /// Time spent under the exclusive lock.
     pub duration: Duration,
 }
@@ -153,6 +157,14 @@ fn evict_locked(
     let (refreshed, freed) = index.refresh(store)?;
     report.manifests_read += refreshed.parsed;
     unused.extend(freed);
+    // An entry this version cannot read may use any content (one written
+    // by another version sharing the store): then no content is removed,
+    // only manifests; the contents left are swept once it is gone.
+    report.unreadable = index.entries.values().filter(|e| e.is_opaque()).count() as u64;
+    let may_remove_contents = report.unreadable == 0;
+    if !may_remove_contents {
+        unused.clear();
+    }
     // Contents of entries that vanished or were replaced since the last
     // run, unless a manifest written since the early scan uses them again.
     for (d, size) in unused.drain(..) {
@@ -164,7 +176,7 @@ fn evict_locked(
             report.bytes_freed += size;
         }
     }
-    if secs(now).saturating_sub(index.last_sweep) >= SWEEP_EVERY.as_secs() {
+    if may_remove_contents && secs(now).saturating_sub(index.last_sweep) >= SWEEP_EVERY.as_secs() {
         sweep(store, &index, &mut report)?;
         index.last_sweep = secs(now);
     }
@@ -198,7 +210,7 @@ fn evict_locked(
         report.bytes_freed += entry.len;
         total = total.saturating_sub(entry.len);
         for (d, size) in index.drop_refs(&entry.contents) {
-            if remove(&store.content_path(&to_hex(&d)))? {
+            if may_remove_contents && remove(&store.content_path(&to_hex(&d)))? {
                 report.contents_removed += 1;
             }
             report.bytes_freed += size;

@@ -228,3 +228,47 @@ fn a_run_cut_short_is_finished_by_the_next() {
     let r = f.store.evict(&policy(Some(0), None)).unwrap();
     assert_eq!((r.entries, r.contents, r.bytes), (0, 0, 0));
 }
+
+/// Another version sharing the store (a branch checkout on another
+/// release) writes manifests this one cannot read; they may use any
+/// content, so an eviction removes old manifests but no content while one
+/// is there, and removes the contents left once it is gone.
+#[test]
+fn contents_stay_while_an_entry_of_another_version_may_use_them() {
+    let f = fixture();
+    write(&f.pkg, "lib/shared.js", b"shared by both versions", 0o644);
+    put_aged(&f, "old", Duration::from_secs(7200));
+    // Version "3" wrote this entry: its manifest names the same content.
+    let digest = blake3::hash(b"shared by both versions").to_hex();
+    let theirs = format!(
+        r#"{{"format":3,"files":[{{"path":"lib/shared.js","digest":"{digest}","size":23}}]}}"#
+    );
+    let path = f.store.entry_path(&key("theirs"));
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, theirs).unwrap();
+    age_entry(&f, "theirs", Duration::from_secs(600));
+    let shared = f.store.content_path(&digest);
+
+    let r = f
+        .store
+        .evict(&policy(None, Some(Duration::from_secs(3600))))
+        .unwrap();
+    assert_eq!(
+        (r.entries_removed, r.contents_removed, r.unreadable),
+        (1, 0, 1)
+    );
+    assert!(!hits(&f, "old"));
+    assert!(
+        shared.exists(),
+        "a content another version's entry may use was removed"
+    );
+    assert!(f.store.entry_path(&key("theirs")).exists());
+
+    // Once it is gone, the next run the sweep reaches removes what is left.
+    fs::remove_file(f.store.entry_path(&key("theirs"))).unwrap();
+    let r = f
+        .store
+        .evict(&policy(None, Some(Duration::from_secs(3600))))
+        .unwrap();
+    assert_eq!(r.unreadable, 0);
+}

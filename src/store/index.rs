@@ -85,6 +85,13 @@ pub(super) struct Indexed {
 }
 
 impl Indexed {
+    /// Whether its manifest could not be read (another version's format, a
+    /// file this user may not read, damage): it may use any content, so
+    /// while it is in the store no content is removed.
+    pub fn is_opaque(&self) -> bool {
+        self.digest == [0; 32] && self.contents.is_empty()
+    }
+
     /// When the entry was last fetched or stored.
     pub fn used(&self) -> SystemTime {
         match u64::try_from(self.mtime_ns) {

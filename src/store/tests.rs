@@ -861,9 +861,16 @@ fn an_output_in_place_whose_recorded_state_still_matches_is_not_read() {
     // The record is what decides, not the bytes: a record (forged here)
     // saying the file in place has other content makes the fetch rewrite
     // it, which it would not do had it read the file.
+    // Where stamps miss some writes (Windows), no record is trusted: the
+    // file is read, found the same, and left.
     record_state(&f, "lib/a.js", blake3::hash(b"something else"));
     let trusted = hit(fetch(&f, "k"));
-    assert_eq!((trusted.files_written, trusted.files_unchanged), (1, 0));
+    let want = if crate::platform::STAMPS_SHOW_EVERY_WRITE {
+        (1, 0)
+    } else {
+        (0, 1)
+    };
+    assert_eq!((trusted.files_written, trusted.files_unchanged), want);
     assert_eq!(fs::read(f.pkg.join("lib/a.js")).unwrap(), b"cached a");
 }
 
