@@ -9,22 +9,10 @@ require('../support/env').scrubCacheEnv()
 
 const native = require('..')
 const { makeRepo, writeTree, snapshot, recordingLogger } = require('../support/helpers')
-const { startAzurite, blobClient, readOnlySas, forgeTar, KEY } = require('../support/azurite')
+const { azuriteForTests, blobClient, readOnlySas, forgeTar, KEY } = require('../support/azurite')
 
-let azurite
-let containerCount = 0
-test.before(async () => {
-  azurite = await startAzurite()
-})
-test.after(async () => {
-  await azurite?.stop()
-})
-
-async function newContainer() {
-  const name = `c${++containerCount}-${Date.now()}`
-  await blobClient(azurite.connectionString).getContainerClient(name).create()
-  return name
-}
+const azurite = azuriteForTests('c')
+const { newContainer } = azurite
 
 const OUTPUTS = {
   'lib/index.js': 'module.exports = 42\n',

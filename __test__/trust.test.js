@@ -14,26 +14,14 @@ require('../support/env').scrubCacheEnv()
 
 const { makeRepo, writeTree, snapshot } = require('../support/helpers')
 const { cleanEnv } = require('../support/env')
-const { startAzurite, blobClient, readOnlySas, forgeTar, KEY } = require('../support/azurite')
+const { azuriteForTests, blobClient, readOnlySas, forgeTar, KEY } = require('../support/azurite')
 
 const CLI = path.join(__dirname, '..', 'cli.js')
 const SIGNING_KEY = 'main-only signing key 6f1c2a'
 const OUTPUTS = { 'lib/index.js': 'module.exports = 42\n', 'lib/util.js': 'exports.x = 1\n' }
 
-let azurite
-let containerCount = 0
-test.before(async () => {
-  azurite = await startAzurite()
-})
-test.after(async () => {
-  await azurite?.stop()
-})
-
-async function newContainer() {
-  const name = `trust${++containerCount}-${Date.now()}`
-  await blobClient(azurite.connectionString).getContainerClient(name).create()
-  return name
-}
+const azurite = azuriteForTests('trust')
+const { newContainer } = azurite
 
 async function blobNames(container) {
   const names = []

@@ -63,6 +63,36 @@ async function startAzurite({ port, location } = {}) {
   }
 }
 
+/**
+ * For a node:test file: Azurite started before its tests and stopped after.
+ * The object answers `connectionString` and `endpoint` of the running
+ * server, and `newContainer()` creates a container of a new name in it.
+ */
+function azuriteForTests(prefix) {
+  const test = require('node:test')
+  let server
+  let count = 0
+  test.before(async () => {
+    server = await startAzurite()
+  })
+  test.after(async () => {
+    await server?.stop()
+  })
+  return {
+    get connectionString() {
+      return server.connectionString
+    },
+    get endpoint() {
+      return server.endpoint
+    },
+    async newContainer() {
+      const name = `${prefix}${++count}-${Date.now()}`
+      await blobClient(server.connectionString).getContainerClient(name).create()
+      return name
+    },
+  }
+}
+
 /** A client of the official JS SDK, to look at and forge blobs. */
 function blobClient(connectionString) {
   const { BlobServiceClient } = require('@azure/storage-blob')
@@ -109,4 +139,4 @@ function forgeTar(entries) {
   return Buffer.concat(blocks)
 }
 
-module.exports = { startAzurite, blobClient, readOnlySas, forgeTar, ACCOUNT, KEY }
+module.exports = { startAzurite, azuriteForTests, blobClient, readOnlySas, forgeTar, ACCOUNT, KEY }
