@@ -845,3 +845,4 @@ module.exports.hashPackage = nativeBinding.hashPackage
 module.exports.hashPackageSync = nativeBinding.hashPackageSync
 module.exports.loadConfig = nativeBinding.loadConfig
 module.exports.name = nativeBinding.name
+module.exports.warmUp = nativeBinding.warmUp

@@ -107,9 +107,9 @@ function setupLageWorker() {
   const wd = wt.workerData
   const csc = wd && wd.cacheOptions && wd.cacheOptions.cacheStorageConfig
   if (wt.isMainThread || !isMarker(csc)) return
-  let getProvider
+  let getProvider, warmUp
   try {
-    ;({ getProvider } = require('./index.js'))
+    ;({ getProvider, warmUp } = require('./index.js'))
   } catch (err) {
     // Never a silent fall back to lage's cache: the target fails, with the one line.
     if (err.code === 'BFN_NO_BINARY') err.stack = err.message
@@ -145,6 +145,12 @@ function setupLageWorker() {
     }
     return storage
   }
+  // The remote's connection (and sign-in) opens in the background while
+  // lage loads its worker code, rather than in the first fetch. A bad
+  // configuration is left for that fetch to report, on lage's logger.
+  try {
+    warmUp(process.cwd(), options)
+  } catch {}
   wd.cacheOptions.cacheStorageConfig = { provider }
   // The native store is the only cache: lage's own local cache is not asked
   // and not written, and lage always calls put (the engine decides uploads,

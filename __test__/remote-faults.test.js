@@ -178,3 +178,73 @@ test('a blob replaced by a larger one after the HEAD: the download stops at maxS
   const c = new native.Cache({ cwd: makeRepo(['a']).dirs.a, ...opts })
   assert.deepEqual([(await c.fetch('grew')).hit, proxy.requests.filter((r) => r.startsWith('GET')).length], [false, 1])
 })
+
+/** Waits until `proxy` has seen a request matching `pattern` (`answered`: and sent its whole answer); it fails after `ms`. */
+async function seen(proxy, pattern, { answered = false, ms = 10000 } = {}) {
+  const until = Date.now() + ms
+  while (!(answered ? proxy.answered : proxy.requests).some((r) => pattern.test(r))) {
+    if (Date.now() > until) assert.fail(`no request matched ${pattern} in ${ms} ms: ${proxy.requests.join(', ')}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+// Old code: there was no warm-up; the first fetch of a worker opened the
+// connection (and signed in) itself.
+test('warmUp opens the remote connection before any fetch, once per process, and the first fetch reuses it', async () => {
+  const container = await newContainer()
+  await seed(container, 'warm1', FILES)
+  const proxy = await newProxy()
+  // A far endpoint's handshakes: each new connection waits 200 ms.
+  proxy.connectDelayMs = 200
+  const repo = makeRepo(['a'])
+  const opts = options(proxy.connectionString, container)
+  assert.equal(native.warmUp(repo.dirs.a, opts), true)
+  assert.equal(native.warmUp(repo.dirs.a, opts), false, 'the second call starts nothing')
+  assert.equal(native.warmUp(makeRepo(['a']).dirs.a, options(azurite.connectionString, container)), true, 'another remote is warmed up on its own')
+  await seen(proxy, new RegExp(`^HEAD /${ACCOUNT}/${container}/backfill-native-warm-up$`), { answered: true })
+  // The answer is on its way back; the connection returns to the pool as it arrives.
+  await new Promise((r) => setTimeout(r, 100))
+  assert.equal(proxy.connections, 1)
+  const got = await new native.Cache({ cwd: repo.dirs.a, ...opts }).fetch('warm1')
+  assert.deepEqual([got.hit, got.source], [true, 'remote'])
+  assert.equal(fs.readFileSync(path.join(repo.dirs.a, 'lib/index.js'), 'utf8'), FILES['lib/index.js'])
+  assert.equal(proxy.connections, 1, 'the fetch used the connection the warm-up opened')
+  assert.deepEqual(proxy.requests.slice(1), [`GET /${ACCOUNT}/${container}/warm1 bytes=0-8388607`])
+})
+
+test('warmUp towards a remote that cannot be reached returns at once, says nothing and leaves the one warning to the first fetch', async () => {
+  const proxy = await newProxy()
+  await proxy.stop()
+  proxies.splice(proxies.indexOf(proxy), 1)
+  const repo = makeRepo(['a'])
+  const opts = options(proxy.connectionString, 'gone')
+  assert.equal(native.warmUp(repo.dirs.a, opts), true)
+  // The warm-up fails in the background meanwhile.
+  await new Promise((r) => setTimeout(r, 300))
+  const { logger, at } = recordingLogger()
+  assert.equal(await native.getProvider(logger, repo.dirs.a, opts).fetch('warm2'), false)
+  assert.equal(at('warn').length, 1, at('warn').join('\n'))
+  assert.match(at('warn')[0], /remote cache \(azure-blob container 'gone' at .*\): .*; treated as a miss\. To fix it, check the network/)
+  assert.throws(() => native.warmUp(repo.dirs.a, { provider: 'azure-blob', providerOptions: { container: 'c' } }), (e) => e.code === 'BACKFILL_NATIVE_CONFIG')
+})
+
+// Old code: a lage worker opened the connection in its first fetch.
+test("a lage worker started through backfill-native/lage opens the remote connection as it starts, before lage's first fetch", async () => {
+  const wt = require('node:worker_threads')
+  const { cacheStorageConfig } = require('../lage')
+  const container = await newContainer()
+  const proxy = await newProxy()
+  const repo = makeRepo(['a'])
+  const script = path.join(repo.root, 'worker.js')
+  // A worker that fetches nothing: it only says it started.
+  fs.writeFileSync(script, "require('node:worker_threads').parentPort.postMessage('started')\n")
+  const marker = cacheStorageConfig({ cacheFolder: repo.cacheDir, ...options(proxy.connectionString, container) })
+  const worker = new wt.Worker(script, { workerData: { cacheOptions: { cacheStorageConfig: marker } } })
+  try {
+    await new Promise((resolve, reject) => (worker.once('message', resolve), worker.once('error', reject)))
+    await seen(proxy, /backfill-native-warm-up$/)
+    assert.equal(proxy.requests.length, 1, proxy.requests.join(', '))
+  } finally {
+    await worker.terminate()
+  }
+})

@@ -6,7 +6,11 @@
 //   'trickle'  forward, but send GET response bodies at `trickleBytesPerSec`
 // and `proxy.headSize`, when set, is the Content-Length a HEAD answers with
 // (as if the blob had been replaced by a larger one after the HEAD).
+// `proxy.connectDelayMs` holds each new connection that long before any
+// byte passes (a far endpoint's TCP and TLS handshakes), in a TCP front
+// before the HTTP proxy; `proxy.connections` counts the connections made.
 const http = require('node:http')
+const net = require('node:net')
 
 const TICK_MS = 100
 
@@ -17,15 +21,21 @@ async function startFaultProxy(upstreamPort) {
     retryAfter: 60,
     trickleBytesPerSec: 50 * 1024,
     headSize: null,
+    connectDelayMs: 0,
+    connections: 0,
     /** Every request, as "METHOD /path range". */
     requests: [],
+    /** The same, for each request whose whole answer was sent. */
+    answered: [],
     /** Response body bytes sent to the client, in all. */
     bytesSent: 0,
   }
   const timers = new Set()
   const server = http.createServer((req, res) => {
     const path = req.url.split('?')[0]
-    proxy.requests.push(`${req.method} ${path} ${req.headers['x-ms-range'] ?? req.headers.range ?? ''}`.trim())
+    const request = `${req.method} ${path} ${req.headers['x-ms-range'] ?? req.headers.range ?? ''}`.trim()
+    proxy.requests.push(request)
+    res.on('finish', () => proxy.answered.push(request))
     if (proxy.mode === 'throttle') {
       req.resume()
       req.on('end', () => {
@@ -91,12 +101,36 @@ async function startFaultProxy(upstreamPort) {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', resolve)
   })
-  proxy.port = server.address().port
+  const httpPort = server.address().port
+  const fronted = new Set()
+  const front = net.createServer((client) => {
+    proxy.connections++
+    fronted.add(client)
+    client.on('close', () => fronted.delete(client))
+    client.on('error', () => client.destroy())
+    const open = () => {
+      const up = net.connect(httpPort, '127.0.0.1')
+      fronted.add(up)
+      up.on('close', () => (fronted.delete(up), client.destroy()))
+      up.on('error', () => up.destroy())
+      client.on('close', () => up.destroy())
+      client.pipe(up).pipe(client)
+    }
+    if (!proxy.connectDelayMs) return open()
+    const timer = setTimeout(() => (timers.delete(timer), client.destroyed || open()), proxy.connectDelayMs)
+    timers.add(timer)
+  })
+  await new Promise((resolve, reject) => {
+    front.once('error', reject)
+    front.listen(0, '127.0.0.1', resolve)
+  })
+  proxy.port = front.address().port
   /** Stops the proxy and every transfer under way. */
   proxy.stop = async () => {
-    for (const t of timers) clearInterval(t)
+    for (const t of timers) (clearInterval(t), clearTimeout(t))
+    for (const s of fronted) s.destroy()
     server.closeAllConnections()
-    await new Promise((r) => server.close(r))
+    await Promise.all([new Promise((r) => front.close(r)), new Promise((r) => server.close(r))])
   }
   return proxy
 }

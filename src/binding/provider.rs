@@ -229,3 +229,22 @@ pub fn create_provider(
         CacheStorage::create(ctx.env, logger, cwd, options.clone())
     })
 }
+
+/// Gets ready for a first fetch from package directory `cwd` (default: the
+/// current directory) without doing one: resolves the configuration and,
+/// when a remote cache is configured, starts connecting to it (and signing
+/// in) in the background, once per process and remote. `backfill-native/lage`
+/// calls it as each lage worker starts, so the connection opens while lage
+/// loads its own code.
+///
+/// Returns whether a connection was started. Logs nothing and never waits
+/// on the remote: a remote that cannot be reached is reported by the first
+/// fetch, as without it. Throws (with `error.code`
+/// `BACKFILL_NATIVE_CONFIG`) when the configuration is invalid.
+#[napi]
+pub fn warm_up(env: Env, cwd: Option<String>, options: Option<CacheOptions>) -> Result<bool> {
+    let (dir, opts) = options::resolve(cwd, options);
+    Engine::new(&dir, &opts)
+        .map(|engine| engine.warm_up())
+        .map_err(|e| js_error(&env, &e))
+}

@@ -97,6 +97,15 @@ impl Engine {
         &self.store
     }
 
+    /// Starts connecting to the remote cache in the background (and
+    /// signing in), once per process and remote, so a first fetch finds the
+    /// connection open. Returns whether a warm-up was started: false
+    /// without a remote, when one was already started, or when the remote is
+    /// switched off. Reports nothing; the first fetch reports any problem.
+    pub fn warm_up(&self) -> bool {
+        self.remote.as_ref().is_some_and(|r| r.shared.warm_up())
+    }
+
     /// Restores the outputs stored for `hash` into the package directory.
     /// A miss is `Ok` with no source; errors are bad hashes and disk failures.
     pub fn fetch(&self, hash: &str) -> Result<FetchOutcome> {

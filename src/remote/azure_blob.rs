@@ -34,6 +34,10 @@ const BLOCK: usize = 8 << 20;
 /// ...with at most this many in flight, so memory stays near 32 MB.
 const BLOCKS_IN_FLIGHT: usize = 4;
 
+/// The blob a warm-up asks for: not a cache key (those are hashes), so
+/// never an entry.
+const WARM_UP_BLOB: &str = "backfill-native-warm-up";
+
 /// The Azure Blob Storage remote of one container.
 pub struct AzureBlobRemote {
     container: ContainerClient,
@@ -77,6 +81,19 @@ impl AzureBlobRemote {
 impl Remote for AzureBlobRemote {
     fn describe(&self) -> String {
         format!("azure-blob container '{}' at {}", self.name, self.endpoint)
+    }
+
+    /// Asks for the properties of a blob no entry has (a miss, 404): the
+    /// client's pool keeps the connection it opened, and the credentials
+    /// keep the token they got. Bounded by the connect time limit and one
+    /// stall, so a remote that does not answer is not waited on for long.
+    fn warm_up(&self) {
+        let Some(rt) = runtime() else { return };
+        let blob = self.container.blob_client(WARM_UP_BLOB);
+        let limit = self.limits.connect + self.limits.stall;
+        rt.spawn(async move {
+            let _ = tokio::time::timeout(limit, blob.get_properties().into_future()).await;
+        });
     }
 
     fn open(&self, key: &CacheKey, max_size: Option<u64>) -> Result<Lookup, RemoteFailure> {

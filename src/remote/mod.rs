@@ -124,6 +124,13 @@ pub trait Remote: Send + Sync {
     /// is `TooLarge` and is not downloaded.
     fn open(&self, key: &CacheKey, max_size: Option<u64>) -> Result<Lookup, RemoteFailure>;
 
+    /// Starts, in the background, what a first request would wait for
+    /// (the connection, a sign-in), so it is ready when the first fetch
+    /// comes. Never blocks, fails or reports: the first real request
+    /// reports any problem. Does nothing unless a remote has something to
+    /// prepare.
+    fn warm_up(&self) {}
+
     /// Uploads the `size` bytes `write` produces as the blob of `key`, with
     /// `metadata`, which `write` may fill in as it goes (it is read after
     /// `write` returns). Nothing is visible remotely unless all of it is

@@ -5,6 +5,7 @@
 //! fetch and per put shares all three.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::{Health, Remote};
@@ -18,6 +19,8 @@ pub struct SharedRemote {
     pub health: Health,
     /// Keys this process restored from the remote: not uploaded again.
     restored: Mutex<HashSet<String>>,
+    /// Whether a warm-up was started.
+    warmed: AtomicBool,
 }
 
 impl SharedRemote {
@@ -28,7 +31,18 @@ impl SharedRemote {
             remote,
             health: Health::default(),
             restored: Mutex::default(),
+            warmed: AtomicBool::new(false),
         })
+    }
+
+    /// Starts the remote's warm-up, the first time only: every lage worker
+    /// asks, one connection is enough. Returns whether this call started it.
+    pub fn warm_up(&self) -> bool {
+        if self.warmed.swap(true, Ordering::Relaxed) || self.health.is_off() {
+            return false;
+        }
+        self.remote.warm_up();
+        true
     }
 
     /// Records that `key` was restored from this remote.
@@ -65,4 +79,54 @@ pub fn shared(
     let shared = SharedRemote::new(make()?);
     all.insert(id.to_string(), shared.clone());
     Ok(shared)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+    use crate::remote::{ArchiveWriter, Lookup, RemoteFailure, FAILURES_BEFORE_OFF};
+
+    /// A remote that only counts its warm-ups.
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    impl Remote for Counting {
+        fn describe(&self) -> String {
+            "counting".into()
+        }
+        fn open(&self, _: &CacheKey, _: Option<u64>) -> Result<Lookup, RemoteFailure> {
+            Ok(Lookup::Miss)
+        }
+        fn warm_up(&self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+        fn upload(
+            &self,
+            _: &CacheKey,
+            _: u64,
+            _: &mut ArchiveWriter<'_>,
+        ) -> Result<u64, RemoteFailure> {
+            Ok(0)
+        }
+    }
+
+    #[test]
+    fn a_shared_remote_warms_up_once_and_not_once_switched_off() {
+        let counting = Arc::new(Counting::default());
+        let shared = SharedRemote::new(counting.clone());
+        assert!(shared.warm_up());
+        assert!(!shared.warm_up());
+        assert_eq!(counting.0.load(Ordering::Relaxed), 1);
+
+        let counting = Arc::new(Counting::default());
+        let off = SharedRemote::new(counting.clone());
+        for _ in 0..FAILURES_BEFORE_OFF {
+            off.health.failed();
+        }
+        assert!(off.health.is_off());
+        assert!(!off.warm_up());
+        assert_eq!(counting.0.load(Ordering::Relaxed), 0);
+    }
 }
