@@ -39,6 +39,14 @@ function waitForPort(port, deadline = Date.now() + 20000) {
   })
 }
 
+// Servers still running when the test process exits (a test that failed
+// before its `stop`) are killed then, so that no Azurite outlives its test
+// file and keeps a port, a folder or the test runner waiting.
+const running = new Set()
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL')
+})
+
 /**
  * Starts Azurite. With `location`, blobs live in that folder (and survive a
  * restart); otherwise in memory.
@@ -48,8 +56,14 @@ async function startAzurite({ port, location } = {}) {
   const args = [MAIN, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--silent', '--disableTelemetry', '--skipApiVersionCheck', '--loose']
   args.push(...(location ? ['--location', location] : ['--inMemoryPersistence']))
   const child = spawn(process.execPath, args, { stdio: 'ignore' })
-  const exited = new Promise((r) => child.once('exit', r))
-  await waitForPort(port)
+  running.add(child)
+  const exited = new Promise((r) => child.once('exit', r)).then(() => running.delete(child))
+  try {
+    await waitForPort(port)
+  } catch (e) {
+    child.kill('SIGKILL')
+    throw e
+  }
   const endpoint = `http://127.0.0.1:${port}/${ACCOUNT}`
   return {
     port,

@@ -4,11 +4,27 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 
-/** A fresh temp folder, removed when the process exits. */
+const tempDirs = new Set()
+let removingAtExit = false
+
+/** A fresh temp folder, removed when the process exits (or by `removeTempDir`). */
 function tempDir(prefix = 'bfn-test-') {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+  if (!removingAtExit) process.once('exit', removeTempDirs)
+  removingAtExit = true
+  tempDirs.add(dir)
   return dir
+}
+
+/** Removes a temp folder now: a test with large files frees the disk as it goes. */
+function removeTempDir(dir) {
+  fs.rmSync(dir, { recursive: true, force: true })
+  tempDirs.delete(dir)
+}
+
+function removeTempDirs() {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true })
+  tempDirs.clear()
 }
 
 /** Writes `files` ({ rel: content | { content, mode } | { link } }) under `dir`. */
@@ -69,4 +85,4 @@ function recordingLogger() {
   return { logger, lines, at: (level) => lines.filter((l) => l.level === level).map((l) => l.text) }
 }
 
-module.exports = { tempDir, writeTree, snapshot, makeRepo, recordingLogger }
+module.exports = { tempDir, removeTempDir, writeTree, snapshot, makeRepo, recordingLogger }
