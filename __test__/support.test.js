@@ -23,3 +23,36 @@ test('cleanEnv is a scrubbed copy plus extras, leaving process.env alone', () =>
     delete process.env.BACKFILL_SUPPORT_TEST
   }
 })
+
+test('a test file that fails before stopping its Azurite ends at once under the flags of npm test, and the server and its temp folder go with it', () => {
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const path = require('node:path')
+  const { spawnSync } = require('node:child_process')
+  const script = require('../package.json').scripts.test
+  const flags = script.match(/node ((?:--test\S*\s+)+)__test__/)[1].trim().split(/\s+/)
+  const before = new Set(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('bfn-left-running-')))
+  const run = spawnSync(process.execPath, [...flags, path.join(__dirname, 'fixtures', 'azurite-left-running.js')], {
+    encoding: 'utf8',
+    timeout: 60e3,
+    // Run as its own test run, not as a file of this one.
+    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT')),
+  })
+  assert.equal(run.error, undefined, 'the test file did not end: the Azurite left running held it')
+  assert.equal(run.status, 1, run.stdout)
+  assert.match(run.stdout, /not ok 1 - fails before stopping its Azurite/)
+  const pid = Number(run.stdout.match(/azurite pid (\d+)/)[1])
+  // Gone, or a zombie waiting for a parent that no longer runs.
+  const state = () => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0]
+    } catch {
+      return 'gone'
+    }
+  }
+  const deadline = Date.now() + 5000
+  while (!['gone', 'Z'].includes(state()) && Date.now() < deadline) spawnSync('sleep', ['0.05'])
+  assert.ok(['gone', 'Z'].includes(state()), `Azurite (pid ${pid}) still runs after its test file ended`)
+  const after = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('bfn-left-running-') && !before.has(n))
+  assert.deepEqual(after, [], 'the temp folder outlived its test file')
+})

@@ -67,6 +67,7 @@ async function startAzurite({ port, location } = {}) {
   const endpoint = `http://127.0.0.1:${port}/${ACCOUNT}`
   return {
     port,
+    pid: child.pid,
     endpoint,
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${KEY};BlobEndpoint=${endpoint};`,
     /** Stops the server and waits until it is gone. */
