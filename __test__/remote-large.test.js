@@ -134,6 +134,10 @@ test('Azurite killed mid-download: a miss with a warning, outputs as they were, 
 
     // Killed mid-upload: the put still stores locally, warns, and no blob appears.
     azurite = await startAzurite({ location, port: azurite.port })
+    // Azurite may have lost the container's record when it was killed (its
+    // metadata is saved every few seconds); the upload must fail only by the
+    // kill below, not by a missing container.
+    await blobClient(azurite.connectionString).getContainerClient('large').createIfNotExists()
     const up = makeRepo(['a'])
     writeLarge(up.dirs.a, 256, 3)
     const putting = remoteCache(up.dirs.a, azurite, true).put('cut-upload', ['lib/**'])
