@@ -23,7 +23,14 @@ function removeTempDir(dir) {
 }
 
 function removeTempDirs() {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true })
+  for (const dir of tempDirs) {
+    // A server killed a moment ago may still be writing into its folder.
+    try {
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 })
+    } catch (e) {
+      console.error(`could not remove the temp folder ${dir}: ${e.message}`)
+    }
+  }
   tempDirs.clear()
 }
 
