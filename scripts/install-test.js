@@ -229,6 +229,7 @@ fs.writeFileSync(path.join(dir, 'lib', 'a.txt'), 'hello from ' + process.arch)
   const text = fs.readFileSync(path.join(dir, 'lib', 'a.txt'), 'utf8')
   const binary = Object.keys(require.cache).filter((k) => k.endsWith('.node'))
   console.log(JSON.stringify({ miss: miss.hit, stored: put.stored, hit: hit.hit, source: hit.source, text, binary, marker: cacheStorageConfig().plugin, config: typeof loadConfig }))
+  fs.rmSync(dir, { recursive: true, force: true })
 })().catch((e) => { console.error(e); process.exit(1) })
 `
 const CHECK_MJS = `import { Cache, hashFiles, loadConfig } from 'backfill-native'
