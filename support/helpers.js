@@ -5,13 +5,11 @@ const os = require('node:os')
 const path = require('node:path')
 
 const tempDirs = new Set()
-let removingAtExit = false
+process.once('exit', removeTempDirs)
 
 /** A fresh temp folder, removed when the process exits (or by `removeTempDir`). */
 function tempDir(prefix = 'bfn-test-') {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  if (!removingAtExit) process.once('exit', removeTempDirs)
-  removingAtExit = true
   tempDirs.add(dir)
   return dir
 }
