@@ -58,11 +58,13 @@ impl StoreLock {
         if !root.is_dir() {
             return Ok(None);
         }
-        let (Some(gate), Some(file)) = (open(root, "gate", true)?, open(root, "lock", true)?)
-        else {
+        let Some(file) = open(root, "lock", true)? else {
             return Ok(None);
         };
         loop {
+            let Some(gate) = open(root, "gate", true)? else {
+                return Ok(None);
+            };
             gate.lock().at("lock the cache folder", root)?;
             let held = Instant::now();
             while held.elapsed() < GATE_HOLD {
@@ -82,7 +84,10 @@ impl StoreLock {
                 }
             }
             // A long holder (an upload, a download): let the others pass.
-            gate.unlock().at("lock the cache folder", root)?;
+            // Closing the handle lets the gate go. Not `File::unlock`: it
+            // unlocks twice on Windows, and wine fails the second with
+            // "Lock violation" where Windows says "not locked".
+            drop(gate);
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(None);
             }
@@ -147,6 +152,94 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Holds the shared lock in a thread for `hold`, as a long upload or
+    /// download would; answers once it has the lock.
+    fn hold_shared(root: &Path, hold: Duration) -> std::thread::JoinHandle<()> {
+        let root = root.to_path_buf();
+        let (tx, rx) = mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let lock = StoreLock::shared(&root, true).unwrap().unwrap();
+            tx.send(()).unwrap();
+            std::thread::sleep(hold);
+            drop(lock);
+        });
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("the holder never got the shared lock");
+        holder
+    }
+
+    /// An exclusive taker behind a holder longer than [`GATE_HOLD`] lets the
+    /// gate go and takes it again (under wine, a second `UnlockFile` of
+    /// std's `unlock` failed with "Lock violation" there), lets new shared
+    /// takers pass meanwhile, and gets the lock when the holder ends.
+    #[test]
+    fn an_exclusive_taker_waits_out_a_long_holder_and_lets_others_pass() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("cache");
+        let hold = GATE_HOLD * 4;
+        let start = Instant::now();
+        let holder = hold_shared(&root, hold);
+
+        let (tx, rx) = mpsc::channel();
+        let taker_root = root.clone();
+        let taker = std::thread::spawn(move || {
+            let lock = StoreLock::exclusive(&taker_root);
+            tx.send(
+                lock.as_ref()
+                    .map(|l| l.is_some())
+                    .map_err(|e| e.to_string()),
+            )
+            .unwrap();
+            lock
+        });
+        // A fetch arriving while the exclusive taker waits gets through in
+        // one of its pauses, long before the holder ends.
+        std::thread::sleep(GATE_HOLD / 4);
+        let passed = StoreLock::shared(&root, true).unwrap();
+        assert!(passed.is_some());
+        if let Ok(answer) = rx.try_recv() {
+            panic!("the exclusive taker answered {answer:?} while a shared lock was held");
+        }
+        drop(passed);
+
+        assert_eq!(rx.recv_timeout(Duration::from_secs(30)), Ok(Ok(true)));
+        drop(taker.join().unwrap());
+        assert!(
+            start.elapsed() >= hold,
+            "the exclusive lock was granted before the holder let go"
+        );
+        holder.join().unwrap();
+    }
+
+    /// A deadline ends the wait with `None`, and leaves the gate open: the
+    /// next fetch or put is not kept waiting.
+    #[test]
+    fn an_exclusive_taker_gives_up_at_its_deadline_and_leaves_the_gate_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("cache");
+        let holder = hold_shared(&root, GATE_HOLD * 5);
+        let deadline = Instant::now() + GATE_HOLD * 2;
+        let got = StoreLock::exclusive_until(&root, Some(deadline)).unwrap();
+        assert!(
+            got.is_none(),
+            "the exclusive lock was granted while a shared one was held"
+        );
+        assert!(Instant::now() >= deadline);
+
+        let (tx, rx) = mpsc::channel();
+        let next_root = root.clone();
+        std::thread::spawn(move || {
+            let lock = StoreLock::shared(&next_root, true).unwrap();
+            tx.send(lock.is_some()).unwrap();
+        });
+        assert_eq!(
+            rx.recv_timeout(GATE_HOLD),
+            Ok(true),
+            "a shared taker waited after the exclusive one gave up"
+        );
+        holder.join().unwrap();
     }
 
     /// The other process of `the_lock_holds_across_processes`: holds the
