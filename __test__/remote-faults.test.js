@@ -114,9 +114,11 @@ test('a remote that redirects elsewhere: the upload is not sent there, one warni
   assert.deepEqual(other.requests, [])
   assert.equal(await blobClient(azurite.connectionString).getContainerClient(container).getBlobClient('redirected').exists(), false)
 
-  await seed(container, 'seeded', FILES)
+  // Another container: a remote says each kind of failure once per process.
+  const second = await newContainer()
+  await seed(second, 'seeded', FILES)
   const fresh = makeRepo(['a'])
-  const got = await new native.Cache({ cwd: fresh.dirs.a, ...options(proxy.connectionString, container) }).fetch('seeded')
+  const got = await new native.Cache({ cwd: fresh.dirs.a, ...options(proxy.connectionString, second) }).fetch('seeded')
   assert.equal(got.hit, false)
   assert.equal(got.warnings.length, 1, got.warnings.join('\n'))
   assert.match(got.warnings[0], /download failed: HTTP 307 \(a redirect, which is never followed/)

@@ -6,7 +6,7 @@
 //! ```text
 //! v1/content/<first 2 hex>/<64-hex blake3>   file contents, read-only
 //! v1/entries/<2 hex of blake3(key)>/<key>.json  manifests
-//! v1/tmp/                                      temp files, renamed into place
+//! v1/tmp/                                      temp files, renamed into place (only under the shared lock)
 //! v1/lock                                      shared by fetch/put, exclusive for purge/clear/eviction
 //! v1/gate                                      passed by fetch/put, held by an exclusive taker
 //! v1/index                                     the eviction index (rebuilt if lost)
