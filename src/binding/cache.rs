@@ -101,7 +101,7 @@ impl Cache {
     fn store_usage_task(&self) -> EngineTask<StoreUsage> {
         let engine = self.engine.clone();
         EngineTask::new(Box::new(move || {
-            Done::quiet(engine.store().usage().map(StoreUsage::from))
+            Done::quiet(engine.store_stats().map(StoreUsage::from))
         }))
     }
 }

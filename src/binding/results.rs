@@ -176,19 +176,20 @@ impl From<PurgeReport> for PurgeResult {
     }
 }
 
-/// What the local store holds.
+/// What the local store holds: the counts of `storeStats`, without the
+/// limits and the last eviction (kept for scripts written against 0.1).
 #[napi(object)]
 pub struct StoreUsage {
     /// Entries (hashes).
     pub entries: f64,
-    /// Stored file contents (each kept once).
+    /// Stored file contents in use (each kept once).
     pub contents: f64,
-    /// Bytes of the stored contents.
+    /// Bytes of everything the store holds, as `storeStats().bytes`.
     pub bytes: f64,
 }
 
-impl From<crate::store::Usage> for StoreUsage {
-    fn from(u: crate::store::Usage) -> Self {
+impl From<crate::store::StoreStats> for StoreUsage {
+    fn from(u: crate::store::StoreStats) -> Self {
         StoreUsage {
             entries: u.entries as f64,
             contents: u.contents as f64,
