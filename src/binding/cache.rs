@@ -45,10 +45,10 @@ impl Cache {
         EngineTask::new(Box::new(move || {
             let _busy = busy;
             let result = engine.put(&hash, output_glob.as_deref());
-            let pending = matches!(&result, Ok(o) if o.upload_pending);
+            let pending = result.as_ref().ok().and_then(|o| o.pending_upload.clone());
             let mut done = Done::quiet(result.map(PutResult::from));
-            if pending {
-                done.follow_up = Some(background_upload(engine.clone(), hash));
+            if let Some(pending) = pending {
+                done.follow_up = Some(background_upload(pending, hash));
             }
             done
         }))

@@ -92,7 +92,7 @@ impl From<PutOutcome> for PutResult {
             uploaded: o.uploaded,
             upload_bytes: o.upload_bytes as f64,
             upload_skipped: o.upload_skipped,
-            upload_pending: o.upload_pending,
+            upload_pending: o.pending_upload.is_some(),
             warnings: o.warnings,
         }
     }
