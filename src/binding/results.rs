@@ -184,7 +184,7 @@ pub struct StoreUsage {
     pub entries: f64,
     /// Stored file contents in use (each kept once).
     pub contents: f64,
-    /// Bytes of everything the store holds, as `storeStats().bytes`.
+    /// Bytes of the stored contents.
     pub bytes: f64,
 }
 
@@ -193,7 +193,7 @@ impl From<crate::store::StoreStats> for StoreUsage {
         StoreUsage {
             entries: u.entries as f64,
             contents: u.contents as f64,
-            bytes: u.bytes as f64,
+            bytes: u.content_bytes as f64,
         }
     }
 }

@@ -175,13 +175,20 @@ impl Index {
 
     /// Bytes of the contents in use plus the manifests.
     fn accounted_bytes(&self) -> u64 {
-        let contents: u64 = self
-            .contents
+        self.used_content_bytes() + self.entries.values().map(|e| e.len).sum::<u64>()
+    }
+
+    /// Bytes of the contents on disk: those in use and the unaccounted.
+    pub fn content_bytes(&self) -> u64 {
+        self.used_content_bytes() + self.unaccounted
+    }
+
+    fn used_content_bytes(&self) -> u64 {
+        self.contents
             .values()
             .filter(|c| c.refs > 0)
             .map(|c| c.size)
-            .sum();
-        contents + self.entries.values().map(|e| e.len).sum::<u64>()
+            .sum()
     }
 
     /// Contents in use.

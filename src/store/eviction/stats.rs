@@ -18,6 +18,9 @@ pub struct StoreStats {
     /// Bytes of everything the store holds: the contents in use, the
     /// manifests, and the two below.
     pub bytes: u64,
+    /// Of those, the contents (in use and unaccounted), without the
+    /// manifests and the temp files.
+    pub content_bytes: u64,
     /// Of those, contents that no entry this version can read accounts for
     /// and that are kept while an entry it cannot read may use them.
     pub unaccounted_bytes: u64,
@@ -52,6 +55,7 @@ pub fn stats(store: &LocalStore) -> Result<StoreStats> {
         entries: index.entries.len() as u64,
         contents: index.content_count(),
         bytes: index.bytes() + temp_bytes,
+        content_bytes: index.content_bytes(),
         unaccounted_bytes: index.unaccounted,
         temp_bytes,
         oldest_used: index.entries.values().map(|e| e.used()).min(),
