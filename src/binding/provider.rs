@@ -17,6 +17,7 @@ use super::task::{Done, EngineTask, Work};
 use super::uploads::{background_upload, upload_note};
 use crate::config::LogLevel;
 use crate::engine::Engine;
+use crate::notice::Notice;
 
 /// The logger lage passes to providers (backfill's logger). Only the
 /// methods it has are called; a missing one is skipped.
@@ -53,9 +54,9 @@ impl ObjectFinalize for CacheStorage {
     }
 }
 
-fn warnings(list: &[String]) -> Vec<LogLine> {
+fn warnings(list: &[Notice]) -> Vec<LogLine> {
     list.iter()
-        .map(|w| LogLine::new(LogLevel::Warn, w.clone()))
+        .map(|w| LogLine::new(LogLevel::Warn, w.message()))
         .collect()
 }
 

@@ -20,6 +20,7 @@ use std::time::Instant;
 use crate::cache_key::CacheKey;
 use crate::config::{AzureAuth, Config, Options, Provider, CREDENTIAL_NAMES};
 use crate::error::Result;
+use crate::notice::{Notice, Unstorable};
 use crate::output_glob::OutputGlob;
 use crate::store::{
     EvictPolicy, EvictReport, LocalStore, PurgeReport, RestoreOptions, RestoreReport, StoreStats,
@@ -43,7 +44,7 @@ struct Tally {
     /// One lock for all counters, so a snapshot is consistent and a new
     /// counter is one field of [`Stats`].
     stats: Mutex<Stats>,
-    background_warnings: Mutex<Vec<String>>,
+    background_warnings: Mutex<Vec<Notice>>,
 }
 
 impl Tally {
@@ -53,7 +54,7 @@ impl Tally {
         update(&mut self.stats.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
-    fn note_background(&self, warning: Option<String>) {
+    fn note_background(&self, warning: Option<Notice>) {
         if let Some(w) = warning {
             self.background_warnings
                 .lock()
@@ -204,7 +205,7 @@ impl Engine {
         store: &LocalStore,
         key: &CacheKey,
         options: RestoreOptions,
-        mut warnings: Vec<String>,
+        mut warnings: Vec<Notice>,
     ) -> Result<FetchOutcome> {
         match remote.fetch(store, key, &self.config.cwd, options)? {
             RemoteFetch::Hit(RestoreReport::Hit(r)) => Ok(hit(Source::Remote, r, warnings)),
@@ -259,17 +260,13 @@ impl Engine {
         let outputs = glob.find(cwd, Some(&self.config.cache_dir))?;
         let refused = glob
             .linked_folder(cwd)
-            .map(|link| {
-                format!(
-                    "{link:?} is a link to a folder, and outputs are never stored through one (its files are outside the package); make it a real folder, or list the link itself as an output"
-                )
-            })
+            .map(|link| Unstorable::ThroughLinkedFolder { link })
             .or_else(|| crate::output_glob::unstorable(&outputs));
         if let Some(why) = refused {
-            let why = format!("outputs not stored: {why}");
+            let notice = Notice::Unstorable(why);
             return Ok(PutOutcome {
-                skipped: Some(why.clone()),
-                warnings: vec![why],
+                skipped: Some(notice.clone()),
+                warnings: vec![notice],
                 ..PutOutcome::default()
             });
         }
@@ -319,12 +316,12 @@ impl Engine {
         }
     }
 
-    fn skip_reason(&self, writing: bool) -> Option<String> {
+    fn skip_reason(&self, writing: bool) -> Option<Notice> {
         let mode = self.config.mode;
         if self.config.provider == Provider::LocalSkip {
-            Some("BACKFILL_CACHE_PROVIDER is local-skip".into())
+            Some(Notice::SkippedByProvider)
         } else if writing && !mode.writes() || !writing && !mode.reads() {
-            Some(format!("BACKFILL_MODE is {}", mode.as_str()))
+            Some(Notice::SkippedByMode { mode })
         } else {
             None
         }
@@ -395,7 +392,7 @@ impl Engine {
     }
 
     /// The warnings of background uploads since the last call.
-    pub fn take_background_warnings(&self) -> Vec<String> {
+    pub fn take_background_warnings(&self) -> Vec<Notice> {
         std::mem::take(
             &mut *self
                 .tally
@@ -442,7 +439,7 @@ fn upload_with(
     Ok(up)
 }
 
-fn hit(source: Source, r: crate::store::Restored, warnings: Vec<String>) -> FetchOutcome {
+fn hit(source: Source, r: crate::store::Restored, warnings: Vec<Notice>) -> FetchOutcome {
     FetchOutcome {
         source: Some(source),
         files_restored: r.files_written,
