@@ -104,13 +104,14 @@ test('BACKFILL_MODE: READ_ONLY never writes, WRITE_ONLY never reads, PASS does n
 
   const ro = new Cache({ cwd: repo.dirs.a, mode: 'READ_ONLY' })
   const roPut = await ro.put('m2', ['lib/**'])
-  assert.deepEqual([roPut.stored, roPut.skipped], [false, 'BACKFILL_MODE is READ_ONLY'])
+  assert.deepEqual([roPut.stored, roPut.skipped.code], [false, 'SKIPPED_BY_MODE'])
   assert.equal((await ro.fetch('m')).hit, true)
   assert.deepEqual(snapshot(repo.cacheDir), before, 'READ_ONLY wrote to the store')
 
   const wo = new Cache({ cwd: repo.dirs.a, mode: 'WRITE_ONLY' })
   const woFetch = await wo.fetch('m')
-  assert.deepEqual([woFetch.hit, woFetch.skipped], [false, 'BACKFILL_MODE is WRITE_ONLY'])
+  assert.deepEqual([woFetch.hit, woFetch.skipped.code], [false, 'SKIPPED_BY_MODE'])
+  assert.equal(woFetch.skipped.message, 'BACKFILL_MODE is WRITE_ONLY')
   assert.equal((await wo.put('m3', ['lib/**'])).stored, true)
 
   const pass = new Cache({ cwd: repo.dirs.a, mode: 'PASS' })
@@ -118,7 +119,7 @@ test('BACKFILL_MODE: READ_ONLY never writes, WRITE_ONLY never reads, PASS does n
   assert.equal((await pass.put('m4', ['lib/**'])).stored, false)
 
   const skip = new Cache({ cwd: repo.dirs.a, provider: 'local-skip' })
-  assert.equal((await skip.fetch('m')).skipped, 'BACKFILL_CACHE_PROVIDER is local-skip')
+  assert.equal((await skip.fetch('m')).skipped.code, 'SKIPPED_BY_PROVIDER')
   assert.equal((await skip.put('m5', ['lib/**'])).stored, false)
 })
 
@@ -139,7 +140,8 @@ test('a corrupt entry is a miss with a warning, reported once, and outputs stay 
   const r = await cache.fetch('c')
   assert.equal(r.hit, false)
   assert.equal(r.warnings.length, 1)
-  assert.match(r.warnings[0], /^local cache entry for hash c \(.*\) is unusable: content [0-9a-f]{64} is corrupt .*\(for lib\/b\.js\); treated as a miss and removed/)
+  assert.equal(r.warnings[0].code, 'LOCAL_ENTRY_INVALID')
+  assert.match(r.warnings[0].message, /content [0-9a-f]{64} is corrupt .*\(for lib\/b\.js\); treated as a miss and removed/)
   assert.deepEqual(snapshot(repo.dirs.a), before)
   const next = await cache.fetch('c')
   assert.deepEqual([next.hit, next.warnings], [false, []])

@@ -242,7 +242,7 @@ async function benchNative(round) {
   if (noop.filesRestored !== 0) notes.add(`native no-op fetch rewrote ${noop.filesRestored} files (expected 0)`)
   verifyRestore('native no-op fetch', round)
 
-  for (const r of [put, dup, restore, noop]) for (const w of r.warnings) notes.add(`native warning: ${w}`)
+  for (const r of [put, dup, restore, noop]) for (const w of r.warnings) notes.add(`native warning: ${w.message}`)
   await cache.flush()
   rm(cacheFolder)
 }

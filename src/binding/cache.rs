@@ -9,7 +9,7 @@ use super::config::ResolvedConfig;
 use super::error::js_error;
 use super::options::{self, CacheOptions};
 use super::results::{
-    CacheStats, EvictResult, FetchResult, JsNotice, PurgeResult, PutResult, StoreStats, StoreUsage,
+    CacheStats, EvictResult, FetchResult, Notice, PurgeResult, PutResult, StoreStats, StoreUsage,
 };
 use super::task::{run_sync, Done, EngineTask};
 use super::uploads::background_upload;
@@ -243,7 +243,7 @@ impl Cache {
     /// since the last flush. It waits without holding one of Node's worker
     /// threads, which the uploads themselves need.
     #[napi(ts_return_type = "Promise<Array<Notice>>")]
-    pub fn flush<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Vec<JsNotice>>> {
+    pub fn flush<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Vec<Notice>>> {
         let engine = self.engine.clone();
         env.spawn_future(async move {
             engine.idle().await;

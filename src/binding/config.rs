@@ -76,7 +76,7 @@ pub struct ResolvedConfig {
     pub upload_branches: Option<Vec<String>>,
     /// Why this build does not upload (a pull request, a branch not
     /// allowed); absent when it may (or remote writes are off).
-    pub upload_refused: Option<super::results::JsNotice>,
+    pub upload_refused: Option<super::results::Notice>,
     /// The `.env` file that was read, if any.
     pub env_file: Option<String>,
     /// Problems that are not errors, such as an unknown provider.
