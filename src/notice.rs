@@ -71,6 +71,10 @@ pub enum Notice {
     UploadOutputsOverMaxSize { bytes: u64, max: u64 },
     /// The archive (outputs plus tar headers) would be over `maxSize`.
     UploadArchiveOverMaxSize { size: u64, outputs: u64, max: u64 },
+    /// The upload failed on the remote's side: what failed (the warning, said
+    /// once per kind, is [`Notice::RemoteFailed`] or
+    /// [`Notice::RemoteReadOnly`]).
+    UploadFailed { failure: RemoteFailure },
     /// The local entry could not be read while uploading it.
     UploadLocalEntryUnreadable { key: String, why: String },
     /// A background upload failed locally (no usable entry, a disk error).
@@ -173,6 +177,7 @@ impl Notice {
             Notice::UploadOutputsOverMaxSize { .. } | Notice::UploadArchiveOverMaxSize { .. } => {
                 "UPLOAD_OVER_MAX_SIZE"
             }
+            Notice::UploadFailed { .. } => "UPLOAD_FAILED",
             Notice::UploadLocalEntryUnreadable { .. } => "UPLOAD_LOCAL_ENTRY_UNREADABLE",
             Notice::BackgroundUploadFailed { .. } => "BACKGROUND_UPLOAD_FAILED",
         }
@@ -271,6 +276,7 @@ impl Notice {
             Notice::UploadArchiveOverMaxSize { size, outputs, max } => format!(
                 "the archive would be {size} bytes ({outputs} of outputs plus tar headers), over maxSize ({max})"
             ),
+            Notice::UploadFailed { failure } => failure.message.clone(),
             Notice::UploadLocalEntryUnreadable { key, why } => format!(
                 "did not upload hash {key}: the local entry could not be read ({why}). To fix it, \
                  run `backfill-native purge --days 0` or `backfill-native clear` and build again"

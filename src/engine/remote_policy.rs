@@ -211,8 +211,8 @@ impl RemoteLayer {
             Uploaded::Failed(f) => {
                 let (notice, first) = self.failed(&f, Op::Upload);
                 Ok(Upload {
-                    warning: first.then(|| notice.clone()),
-                    skipped: Some(notice),
+                    warning: first.then_some(notice),
+                    skipped: Some(Notice::UploadFailed { failure: f }),
                     ..Upload::default()
                 })
             }

@@ -146,6 +146,11 @@ fn every_notice_has_its_code_and_its_sentence() {
             "the archive would be 6048 bytes (4000 of outputs plus tar headers), over maxSize (4096)".into(),
         ),
         (
+            Notice::UploadFailed { failure: failure(FailureKind::Unavailable, "upload failed: HTTP 503 ServerBusy") },
+            "UPLOAD_FAILED",
+            "upload failed: HTTP 503 ServerBusy".into(),
+        ),
+        (
             Notice::UploadLocalEntryUnreadable { key: "k".into(), why: "content is missing".into() },
             "UPLOAD_LOCAL_ENTRY_UNREADABLE",
             "did not upload hash k: the local entry could not be read (content is missing). To fix it, run `backfill-native purge --days 0` or `backfill-native clear` and build again".into(),
