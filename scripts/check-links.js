@@ -152,10 +152,10 @@ function main() {
   }
   for (const p of problems) console.error(p)
   if (problems.length) {
-    console.error(`check-links: ${problems.length} broken link${problems.length === 1 ? '' : 's'} in ${files.length} files`)
+    console.error(`check-links: ${problems.length} broken link${problems.length === 1 ? '' : 's'} in ${files.length} file${files.length === 1 ? '' : 's'}`)
     process.exitCode = 1
   } else {
-    console.log(`check-links: ${links} links in ${files.length} files, all resolve`)
+    console.log(`check-links: ${links} links in ${files.length} file${files.length === 1 ? '' : 's'}, all resolve`)
   }
 }
 
