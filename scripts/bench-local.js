@@ -57,6 +57,8 @@ function positiveNumber(name, fallback) {
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'backfill-native-bench-'))
 const pkgDir = path.join(root, 'packages', 'app')
 const libDir = path.join(pkgDir, 'lib')
+// What this run prints is also written to docs/benchmarks/<date>-bench-local.md.
+const record = require('../support/bench-record').start('bench-local', { workFolder: root, command: 'npm run bench' })
 let scratchCounter = 0
 
 // A fresh, not yet existing path under the temp root; keeping everything on
@@ -327,6 +329,7 @@ process.once('SIGINT', () => {
 })
 
 main()
+  .then(() => record.write())
   .catch((err) => {
     console.error(`bench-local failed: ${err && err.stack ? err.stack : err}`)
     process.exitCode = 1
