@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::cache_key::CacheKey;
-use crate::config::{AzureAuth, Config, Options, Provider, CREDENTIAL_NAMES};
+use crate::config::{Config, Options, Provider};
 use crate::error::Result;
 use crate::notice::{Notice, Unstorable};
 use crate::output_glob::OutputGlob;
@@ -72,34 +72,13 @@ impl Engine {
 
     /// An engine with a configuration already resolved.
     pub fn from_config(config: Config) -> Result<Engine> {
-        let remote = match (&config.provider, &config.azure) {
-            (Provider::AzureBlob, Some(azure)) => {
-                let remote = crate::remote::shared_azure(azure).map_err(|why| {
-                    crate::error::CacheError::Config {
-                        variable: "BACKFILL_CACHE_PROVIDER_OPTIONS".into(),
-                        origin: "(from the provider options)".into(),
-                        expected: "options the azure-blob provider can connect with".into(),
-                        received: why,
-                        // The connection string was checked by the config:
-                        // what fails here is an identity or the HTTP client.
-                        fix: match azure.connection.auth {
-                            AzureAuth::Identity(_) => format!(
-                                "give the Azure identity what it needs, or name another in \"credentialName\" ({CREDENTIAL_NAMES})"
-                            ),
-                            _ => "make sure the system's TLS setup works; the options themselves were accepted".into(),
-                        },
-                    }
-                })?;
-                Some(RemoteLayer {
-                    shared: remote,
-                    max_size: azure.max_size,
-                    signing_key: azure.signing_key.as_ref().map(|k| k.expose().to_string()),
-                    write: config.write_remote_cache,
-                    refusal: config.upload_trust.refusal.clone(),
-                })
-            }
-            _ => None,
-        };
+        let remote = crate::remote::connect(&config)?.map(|c| RemoteLayer {
+            shared: c.shared,
+            max_size: c.max_size,
+            signing_key: c.signing_key,
+            write: config.write_remote_cache,
+            refusal: config.upload_trust.refusal.clone(),
+        });
         Ok(Engine::assemble(config, remote))
     }
 

@@ -23,9 +23,11 @@ use tokio::time::Instant;
 use super::connection::sdk_connection;
 use super::limits::Limits;
 use super::runtime::runtime;
-use super::{ArchiveWriter, FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure, TransferError};
+use super::{
+    ArchiveWriter, Connected, FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure, TransferError,
+};
 use crate::cache_key::CacheKey;
-use crate::config::AzureBlobOptions;
+use crate::config::{AzureAuth, AzureBlobOptions, CREDENTIAL_NAMES};
 
 /// Downloads are asked for in ranges of this size.
 const CHUNK: u64 = 8 << 20;
@@ -80,6 +82,44 @@ impl AzureBlobRemote {
             message: "the remote runtime could not be started".into(),
         })
     }
+}
+
+/// The Azure remote for `options`, made once per process and shared;
+/// an identity that cannot be used here is a configuration error.
+pub fn connect(options: &AzureBlobOptions) -> crate::error::Result<Connected> {
+    // Keyed by a digest, so no secret is kept in the key.
+    let id = blake3::hash(
+        format!(
+            "azure-blob\n{}\n{}\n{}\n{}",
+            options.connection_string.expose(),
+            options.container,
+            options.credential_name.as_deref().unwrap_or(""),
+            options.timeout_scale
+        )
+        .as_bytes(),
+    )
+    .to_hex()
+    .to_string();
+    let shared = super::registry::shared(&id, || Ok(Arc::new(AzureBlobRemote::new(options)?)))
+        .map_err(|why| crate::error::CacheError::Config {
+            variable: "BACKFILL_CACHE_PROVIDER_OPTIONS".into(),
+            origin: "(from the provider options)".into(),
+            expected: "options the azure-blob provider can connect with".into(),
+            received: why,
+            // The connection string was checked by the config: what fails
+            // here is an identity or the HTTP client.
+            fix: match options.connection.auth {
+                AzureAuth::Identity(_) => format!(
+                    "give the Azure identity what it needs, or name another in \"credentialName\" ({CREDENTIAL_NAMES})"
+                ),
+                _ => "make sure the system's TLS setup works; the options themselves were accepted".into(),
+            },
+        })?;
+    Ok(Connected {
+        shared,
+        max_size: options.max_size,
+        signing_key: options.signing_key.as_ref().map(|k| k.expose().to_string()),
+    })
 }
 
 impl Remote for AzureBlobRemote {
