@@ -34,7 +34,7 @@ pub use azure_connection::{
 pub use env_file::EnvFile;
 pub use eviction::{describe_size, Eviction, DEFAULT_LOCK_WAIT};
 pub use provider_options::{AzureBlobOptions, AZURE_BLOB_FIELDS};
-pub use redact::{secret_kind, Secret};
+pub use redact::{redact_text, secret_kind, Secret};
 pub use upload_trust::{detect as detect_build, Build, UploadTrust};
 pub use values::{LogLevel, Mode, Provider};
 pub use workspace_root::workspace_root;

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use azure_core::error::ErrorKind;
@@ -14,7 +14,6 @@ use azure_storage_blobs::blob::{BlobBlockType, BlockList};
 use azure_storage_blobs::prelude::{BlobClient, BlockId, ClientBuilder, ContainerClient};
 use bytes::Bytes;
 use futures::StreamExt;
-use regex::Regex;
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -27,7 +26,7 @@ use super::{
     ArchiveWriter, Connected, FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure, TransferError,
 };
 use crate::cache_key::CacheKey;
-use crate::config::{AzureAuth, AzureBlobOptions, CREDENTIAL_NAMES};
+use crate::config::{redact_text, AzureAuth, AzureBlobOptions, CREDENTIAL_NAMES};
 
 /// Downloads are asked for in ranges of this size.
 const CHUNK: u64 = 8 << 20;
@@ -636,38 +635,6 @@ fn classify(e: &azure_core::Error, what: &str) -> RemoteFailure {
     };
     RemoteFailure {
         kind,
-        message: format!("{what} failed: {}", redact(&text)),
-    }
-}
-
-/// Removes URL queries (SAS tokens) and key-like values from a message.
-pub fn redact(text: &str) -> String {
-    static PATTERNS: OnceLock<Option<(Regex, Regex)>> = OnceLock::new();
-    let Some((query, keys)) = PATTERNS
-        .get_or_init(|| {
-            Some((
-                Regex::new(r#"\?[^\s"')]*"#).ok()?,
-                Regex::new(r"(?i)(AccountKey|SharedAccessSignature|sig)=[^;&\s]*").ok()?,
-            ))
-        })
-        .as_ref()
-    else {
-        return "(details withheld)".into();
-    };
-    let text = query.replace_all(text, "?<redacted>");
-    keys.replace_all(&text, "$1=<redacted>").into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn redact_removes_sas_tokens_and_keys() {
-        let msg = "error sending request for url (http://127.0.0.1:1/devstoreaccount1/c/k?sv=2022&sig=SECRET): AccountKey=SECRET2;x";
-        let out = super::redact(msg);
-        assert!(!out.contains("SECRET"), "{out}");
-        assert!(
-            out.contains("http://127.0.0.1:1/devstoreaccount1/c/k?<redacted>"),
-            "{out}"
-        );
+        message: format!("{what} failed: {}", redact_text(&text)),
     }
 }
