@@ -11,7 +11,7 @@ mod remote_policy;
 pub use background::PendingUpload;
 use in_flight::InFlight;
 pub use in_flight::InFlightGuard;
-pub use outcome::{FetchOutcome, PutOutcome, Source, Stats};
+pub use outcome::{Counters, FetchOutcome, PutOutcome, Source};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -42,16 +42,16 @@ pub struct Engine {
 #[derive(Default)]
 struct Tally {
     /// One lock for all counters, so a snapshot is consistent and a new
-    /// counter is one field of [`Stats`].
-    stats: Mutex<Stats>,
+    /// counter is one field of [`Counters`].
+    counters: Mutex<Counters>,
     background_warnings: Mutex<Vec<Notice>>,
 }
 
 impl Tally {
     /// Updates the counters under their lock. A panic elsewhere while it was
     /// held leaves plain numbers behind, so a poisoned lock is still used.
-    fn record(&self, update: impl FnOnce(&mut Stats)) {
-        update(&mut self.stats.lock().unwrap_or_else(|p| p.into_inner()));
+    fn record(&self, update: impl FnOnce(&mut Counters)) {
+        update(&mut self.counters.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
     fn note_background(&self, warning: Option<Notice>) {
@@ -358,15 +358,15 @@ impl Engine {
     }
 
     /// A snapshot of the counters so far.
-    pub fn stats(&self) -> Stats {
+    pub fn stats(&self) -> Counters {
         self.tally
-            .stats
+            .counters
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
 
-    fn record(&self, update: impl FnOnce(&mut Stats)) {
+    fn record(&self, update: impl FnOnce(&mut Counters)) {
         self.tally.record(update);
     }
 
