@@ -1,5 +1,6 @@
 //! The engine one package directory uses: configuration, local store, the
-//! remote (its policy in `remote_policy.rs`), modes and statistics. Plain Rust; the JS binding is a
+//! remote (its policy in `remote_policy.rs`, background uploads in
+//! `background.rs`), modes and counters. Plain Rust; the JS binding is a
 //! thin layer over it.
 
 mod background;

@@ -1,4 +1,5 @@
-//! What fetches and puts report, and the engine's counters (the store's own statistics are `store::StoreStats`).
+//! What fetches and puts report, and the engine's counters (the store's
+//! own statistics are `store::StoreStats`).
 
 use std::time::Duration;
 
