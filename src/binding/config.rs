@@ -80,7 +80,7 @@ pub struct ResolvedConfig {
     /// The `.env` file that was read, if any.
     pub env_file: Option<String>,
     /// Problems that are not errors, such as an unknown provider.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<super::results::Notice>,
 }
 
 impl From<&Config> for ResolvedConfig {
@@ -113,7 +113,7 @@ impl From<&Config> for ResolvedConfig {
                 .clone()
                 .map(|r| crate::notice::Notice::UploadNotTrusted(r).into()),
             env_file: c.env_file.as_deref().map(path),
-            warnings: c.warnings.clone(),
+            warnings: super::results::notices(c.warnings.clone()),
         }
     }
 }
