@@ -341,6 +341,27 @@ mod tests {
         assert!(said.into_inner().is_empty());
     }
 
+    /// Behind another exclusive holder (a purge, or one stopped with
+    /// Ctrl-Z), which holds the gate too, a user's clear still says it
+    /// waits and gives up at its limit (it blocked on the gate for ever).
+    #[test]
+    fn a_users_clear_behind_another_exclusive_holder_gives_up_at_its_limit() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Layout::new(&tmp.path().join("cache"));
+        std::fs::create_dir_all(root.root()).unwrap();
+        let held = StoreLock::exclusive(&root).unwrap().unwrap();
+        let said = std::cell::RefCell::new(Vec::new());
+        let notice = |n: &Notice| said.borrow_mut().push(n.code());
+        let wait = Wait {
+            limit: Duration::from_secs(1),
+            notice: &notice,
+        };
+        let err = StoreLock::exclusive_waiting(&root, "purge", &wait).unwrap_err();
+        assert_eq!(err.code(), "BACKFILL_NATIVE_BUSY");
+        assert_eq!(said.into_inner(), vec!["WAITING_FOR_STORE"]);
+        drop(held);
+    }
+
     #[test]
     fn an_exclusive_taker_gives_up_at_its_deadline_and_leaves_the_gate_open() {
         let tmp = tempfile::tempdir().unwrap();
