@@ -16,7 +16,7 @@ use super::options::{self, CacheOptions};
 use super::task::{Done, EngineTask, Work};
 use super::uploads::{background_upload, upload_note};
 use crate::config::LogLevel;
-use crate::engine::Engine;
+use crate::engine::{Engine, Source};
 
 /// The logger lage passes to providers (backfill's logger). Only the
 /// methods it has are called; a missing one is skipped.
@@ -64,6 +64,9 @@ fn fetch_work(engine: Arc<Engine>, hash: String) -> Work<bool> {
         Ok(o) => {
             let mut logs = warnings(&o.warnings);
             let text = match (o.source, &o.skipped) {
+                (Some(Source::LocalSkip), _) => format!(
+                    "hit for {hash} (local-skip: the last hash put for this package; its outputs are left in place)"
+                ),
                 (Some(source), _) => format!(
                     "hit for {hash} from the {} cache: {} files restored, {} unchanged, in {} ms",
                     source.as_str(),

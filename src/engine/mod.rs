@@ -5,10 +5,14 @@
 mod eviction;
 mod fallback;
 mod in_flight;
+mod incremental;
+mod local_skip;
 mod outcome;
 
 use in_flight::InFlight;
 pub use in_flight::InFlightGuard;
+use incremental::Snapshots;
+use local_skip::LastPut;
 pub use outcome::{FetchOutcome, PutOutcome, Source, Stats};
 
 use std::path::Path;
@@ -35,6 +39,10 @@ pub struct Engine {
     /// counter is one field of [`Stats`].
     stats: Mutex<Stats>,
     in_flight: Arc<InFlight>,
+    /// The last hash put, for the `local-skip` provider.
+    last_put: LastPut,
+    /// The package's files at each fetch that missed, for `incrementalCaching`.
+    snapshots: Snapshots,
 }
 
 impl Engine {
@@ -79,6 +87,8 @@ impl Engine {
     fn assemble(config: Config, remote: Option<RemoteLayer>) -> Engine {
         Engine {
             store: LocalStore::new(&config.cache_dir),
+            last_put: LastPut::new(&config.cache_dir, &config.workspace_root, &config.cwd),
+            snapshots: Snapshots::default(),
             remote,
             config,
             background_warnings: Mutex::default(),
@@ -116,10 +126,23 @@ impl Engine {
         let micros = start.elapsed().as_micros() as u64;
         self.record(|s| s.fetch_micros += micros);
         let mut outcome = result.inspect_err(|_| self.record(|s| s.errors += 1))?;
+        if self.config.incremental_caching && !outcome.hit() && outcome.skipped.is_none() {
+            // Without the record the put stores every output: a warning, not a failure.
+            if let Err(e) = self.snapshots.take(
+                &key,
+                &self.config.cwd,
+                &self.config.cache_dir,
+                !self.config.skip_local_cache,
+            ) {
+                outcome.warnings.push(format!(
+                    "incrementalCaching: the package's files could not be recorded ({e}); the next put stores every output"
+                ));
+            }
+        }
         outcome.duration = start.elapsed();
         self.record(|s| {
             match outcome.source {
-                Some(Source::Local) => s.local_hits += 1,
+                Some(Source::Local | Source::LocalSkip) => s.local_hits += 1,
                 Some(Source::Remote) => s.remote_hits += 1,
                 None if outcome.skipped.is_some() => s.skipped += 1,
                 None => s.misses += 1,
@@ -137,14 +160,24 @@ impl Engine {
                 ..FetchOutcome::default()
             });
         }
+        if self.config.provider == Provider::LocalSkip {
+            // The outputs of the last put are still in the package.
+            return Ok(FetchOutcome {
+                source: self.last_put.is(key)?.then_some(Source::LocalSkip),
+                ..FetchOutcome::default()
+            });
+        }
+        let local = !self.config.skip_local_cache;
         let options = RestoreOptions {
-            may_write_store: self.config.mode.writes(),
+            may_write_store: local && self.config.mode.writes(),
         };
         let mut warnings = Vec::new();
-        match self.store.restore(key, &self.config.cwd, options)? {
-            RestoreReport::Miss => {}
-            RestoreReport::Unusable(why) => warnings.push(why),
-            RestoreReport::Hit(r) => return Ok(hit(Source::Local, r, warnings)),
+        if local {
+            match self.store.restore(key, &self.config.cwd, options)? {
+                RestoreReport::Miss => {}
+                RestoreReport::Unusable(why) => warnings.push(why),
+                RestoreReport::Hit(r) => return Ok(hit(Source::Local, r, warnings)),
+            }
         }
         let Some(remote) = &self.remote else {
             return Ok(FetchOutcome {
@@ -152,11 +185,11 @@ impl Engine {
                 ..FetchOutcome::default()
             });
         };
-        if self.config.mode.writes() {
+        if local && self.config.mode.writes() {
             return self.fetch_remote(remote, &self.store, key, options, warnings);
         }
-        // READ_ONLY never writes the cache: a remote hit goes through a
-        // throwaway store.
+        // READ_ONLY never writes the cache, nor does --skip-local-cache
+        // write the local store: a remote hit goes through a throwaway store.
         let tmp = tempfile::Builder::new()
             .prefix("backfill-native-read-only-")
             .tempdir()
@@ -229,8 +262,31 @@ impl Engine {
                 ..PutOutcome::default()
             });
         }
+        if self.config.provider == Provider::LocalSkip {
+            self.last_put.remember(key)?;
+            return Ok(PutOutcome {
+                skipped: Some(
+                    "BACKFILL_CACHE_PROVIDER is local-skip: no outputs are stored; the hash is remembered, \
+                     so a fetch of it is a hit while the outputs stay in place"
+                        .into(),
+                ),
+                ..PutOutcome::default()
+            });
+        }
         let cwd = &self.config.cwd;
-        let outputs = glob.find(cwd, Some(&self.config.cache_dir))?;
+        let mut outputs = glob.find(cwd, Some(&self.config.cache_dir))?;
+        if self.config.incremental_caching {
+            self.snapshots.changed_only(
+                key,
+                &mut outputs,
+                cwd,
+                &self.config.cache_dir,
+                !self.config.skip_local_cache,
+            )?;
+        }
+        if self.config.skip_local_cache {
+            return self.put_remote_only(key, &outputs);
+        }
         let r = self.store.put(key, &outputs)?;
         self.evict_soon();
         let mut outcome = PutOutcome {
@@ -253,6 +309,53 @@ impl Engine {
             }
         }
         Ok(outcome)
+    }
+
+    /// A put under `--skip-local-cache`: the local store is not written; with
+    /// a remote, the outputs go through a throwaway store to be uploaded.
+    fn put_remote_only(
+        &self,
+        key: &CacheKey,
+        outputs: &[crate::output_glob::FoundOutput],
+    ) -> Result<PutOutcome> {
+        const WHY: &str = "the local cache is skipped (lage --skip-local-cache)";
+        let Some(remote) = &self.remote else {
+            return Ok(PutOutcome {
+                skipped: Some(format!("{WHY} and no remote cache is configured")),
+                ..PutOutcome::default()
+            });
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix("backfill-native-skip-local-")
+            .tempdir()
+            .map_err(|e| {
+                crate::error::CacheError::io("create a temp folder in", &std::env::temp_dir(), e)
+            })?;
+        let store = LocalStore::new(tmp.path());
+        let r = store.put(key, outputs)?;
+        let up = remote.upload(&store, key)?;
+        if up.uploaded {
+            self.record(|s| {
+                s.uploads += 1;
+                s.bytes_uploaded += up.bytes;
+            });
+        }
+        let note = match (&up.skipped, up.uploaded) {
+            (_, true) => format!("; {} files uploaded ({} bytes)", r.files, up.bytes),
+            (Some(why), false) => format!("; not uploaded: {why}"),
+            (None, false) => "; not uploaded".to_string(),
+        };
+        Ok(PutOutcome {
+            skipped: Some(format!("{WHY}{note}")),
+            files: r.files,
+            links: r.links,
+            bytes: r.bytes,
+            uploaded: up.uploaded,
+            upload_bytes: up.bytes,
+            upload_skipped: up.skipped,
+            warnings: up.warning.into_iter().collect(),
+            ..PutOutcome::default()
+        })
     }
 
     /// Uploads the stored entry of `hash` to the remote cache, for a put
@@ -280,9 +383,7 @@ impl Engine {
 
     fn skip_reason(&self, writing: bool) -> Option<String> {
         let mode = self.config.mode;
-        if self.config.provider == Provider::LocalSkip {
-            Some("BACKFILL_CACHE_PROVIDER is local-skip".into())
-        } else if writing && !mode.writes() || !writing && !mode.reads() {
+        if writing && !mode.writes() || !writing && !mode.reads() {
             Some(format!("BACKFILL_MODE is {}", mode.as_str()))
         } else {
             None
@@ -290,12 +391,16 @@ impl Engine {
     }
 
     /// Removes entries unused for `days` days and contents no entry uses.
+    /// `local-skip`'s last hashes not put for `days` days are forgotten too.
     pub fn purge(&self, days: f64) -> Result<PurgeReport> {
+        local_skip::purge(&self.config.cache_dir, days)?;
         self.store.purge(days)
     }
 
-    /// Removes everything from the local store.
+    /// Removes everything from the local store, and forgets `local-skip`'s
+    /// last hashes.
     pub fn clear(&self) -> Result<PurgeReport> {
+        local_skip::clear(&self.config.cache_dir)?;
         self.store.clear()
     }
 
