@@ -300,7 +300,7 @@ function restoreForChildren(saved) {
   }
 }
 
-module.exports = { cacheStorageConfig, setupLageWorker, lageCacheAction, ciUploadNote }
+module.exports = { cacheStorageConfig, setupLageWorker }
 
 // Preloaded with NODE_OPTIONS="--require backfill-native/lage".
 if (!wt.isMainThread) setupLageWorker()
