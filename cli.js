@@ -207,6 +207,8 @@ async function main(argv) {
       const last = s.lastEviction
       print({ ...s, cacheFolder: c.config.cacheFolder }, [
         `${c.config.cacheFolder}: ${s.entries} entries, ${s.contents} contents, ${mb(s.bytes)} (${cap}, ${age})`,
+        ...(s.tempBytes > 0 ? [`of which temp files left by interrupted fetches and puts: ${mb(s.tempBytes)} (the next evict removes them)`] : []),
+        ...(s.unaccountedBytes > 0 ? [`of which contents kept for entries this version cannot read: ${mb(s.unaccountedBytes)}`] : []),
         `oldest entry: ${s.oldestUsed == null ? 'none' : `last used ${when(s.oldestUsed)}`}`,
         `last eviction: ${last ? `${when(last.at)}: ${last.entriesRemoved} entries and ${last.contentsRemoved} contents removed, ${mb(last.bytesFreed)} freed, in ${ms(last.durationMs)}` : 'none yet'}`,
       ].join('\n'))

@@ -195,6 +195,14 @@ export interface CacheOptions {
    */
   evictKeepRecent?: number | string
   /**
+   * How long `clear`, `purge` and `evict` wait for the fetches, puts and
+   * uploads of other processes holding the store, before they give up
+   * with `BACKFILL_NATIVE_BUSY` (`BACKFILL_NATIVE_LOCK_WAIT`): seconds,
+   * or a duration such as `"5m"`.
+   * @default "1m"
+   */
+  lockWait?: number | string
+  /**
    * Branches whose builds may upload to the remote cache, names or globs
    * such as `["main", "release/*"]` (`BACKFILL_NATIVE_UPLOAD_BRANCHES`,
    * comma-separated). Other branches skip uploads with one line saying
@@ -547,8 +555,22 @@ export interface StoreStats {
   entries: number
   /** Stored contents in use. */
   contents: number
-  /** Bytes of the contents in use and the manifests. */
+  /**
+   * Bytes of everything the store holds: the contents in use, the
+   * manifests, `unaccountedBytes` and `tempBytes`. This is what the size
+   * cap is checked against.
+   */
   bytes: number
+  /**
+   * Of `bytes`, contents kept because an entry this version cannot read
+   * (another version's, or a damaged one) may use them.
+   */
+  unaccountedBytes: number
+  /**
+   * Of `bytes`, temp files left by interrupted fetches and puts (the next
+   * eviction removes them) and folders a `clear` is still removing.
+   */
+  tempBytes: number
   /** The size cap in bytes; absent when off. */
   maxSize?: number
   /** The age limit in days; absent when off. */

@@ -37,6 +37,36 @@ test('clear and purge --days work on the store of the current folder', async () 
   assert.equal((await cache.fetch('new')).hit, false)
 })
 
+// Old code: clear, purge and evict waited without a word or an end while a
+// process held the store (a build stopped with Ctrl-Z). flock(1) holds the
+// store's shared lock here as a stopped fetch would.
+test('clear, purge and evict say what they wait for and give up after BACKFILL_NATIVE_LOCK_WAIT', { skip: process.platform === 'win32' }, async () => {
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, { 'lib/a.js': 'a' })
+  await new Cache({ cwd: repo.dirs.a }).put('kept', ['lib/**'])
+  const { spawn } = require('node:child_process')
+  const holder = spawn('flock', ['--shared', path.join(repo.cacheDir, 'v1', 'lock'), 'sleep', '600'], { stdio: 'ignore' })
+  try {
+    // flock has the lock once a non-blocking exclusive try fails.
+    for (;;) {
+      const probe = spawnSync('flock', ['--exclusive', '--nonblock', path.join(repo.cacheDir, 'v1', 'lock'), 'true'])
+      if (probe.status !== 0) break
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    for (const command of ['clear', 'purge', 'evict']) {
+      const r = runWith({ BACKFILL_NATIVE_LOCK_WAIT: '1s' }, repo.dirs.a, command)
+      assert.equal(r.status, 1, `${command}: ${r.stdout}${r.stderr}`)
+      const lines = r.stderr.trim().split('\n')
+      assert.equal(lines.length, 2, r.stderr)
+      assert.equal(lines[0], `backfill-native: waiting to ${command} ${repo.cacheDir}: fetches, puts or uploads are using it; giving up after 1 s (BACKFILL_NATIVE_LOCK_WAIT sets how long)`)
+      assert.match(lines[1], new RegExp(`^backfill-native: could not ${command} .*: it stayed in use by a fetch, put or upload for 1 s`))
+    }
+  } finally {
+    holder.kill()
+  }
+  assert.equal((await new Cache({ cwd: repo.dirs.a }).fetch('kept')).hit, true)
+})
+
 test('bad arguments print usage and exit 2; a bad configuration exits 1 with the error', () => {
   const repo = makeRepo(['a'])
   for (const args of [[], ['purge', '--days'], ['purge', '--days', 'ten'], ['frobnicate'], ['fetch'], ['hash', '--inputs'], ['--bogus'], ['--']]) {

@@ -97,6 +97,35 @@ test('a throttling remote (503, Retry-After: 60): an upload ends in seconds, sto
   assert.deepEqual(proxy.requests.length, 4, proxy.requests.join('\n'))
 })
 
+// Old code: the client followed up to ten redirects, to any host; the second
+// host received the upload's body (and the blob landed behind it).
+test('a remote that redirects elsewhere: the upload is not sent there, one warning; a fetch is a miss', async () => {
+  const container = await newContainer()
+  const other = await newProxy()
+  const proxy = await newProxy()
+  proxy.mode = 'redirect'
+  proxy.redirectTo = `http://127.0.0.1:${other.port}`
+  const repo = makeRepo(['a'])
+  writeTree(repo.dirs.a, FILES)
+  const put = await new native.Cache({ cwd: repo.dirs.a, ...options(proxy.connectionString, container), writeRemoteCache: true }).put('redirected', ['lib/**'])
+  assert.deepEqual([put.stored, put.uploaded], [true, false])
+  assert.equal(put.warnings.length, 1, put.warnings.join('\n'))
+  assert.match(put.warnings[0], /upload failed: HTTP 307 \(a redirect, which is never followed/)
+  assert.deepEqual(other.requests, [])
+  assert.equal(await blobClient(azurite.connectionString).getContainerClient(container).getBlobClient('redirected').exists(), false)
+
+  // Another container: a remote says each kind of failure once per process.
+  const second = await newContainer()
+  await seed(second, 'seeded', FILES)
+  const fresh = makeRepo(['a'])
+  const got = await new native.Cache({ cwd: fresh.dirs.a, ...options(proxy.connectionString, second) }).fetch('seeded')
+  assert.equal(got.hit, false)
+  assert.equal(got.warnings.length, 1, got.warnings.join('\n'))
+  assert.match(got.warnings[0], /download failed: HTTP 307 \(a redirect, which is never followed/)
+  assert.deepEqual(other.requests, [])
+  assert.equal(fs.existsSync(path.join(fresh.dirs.a, 'lib')), false)
+})
+
 // Old code: no overall deadline; bytes kept coming, so the stall timer never
 // fired and the fetch was a hit after ~20 s.
 test('a trickling remote (50 KB/s) is cut at the deadline: a miss with one warning, the package untouched', { timeout: 60000 }, async () => {

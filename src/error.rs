@@ -50,6 +50,15 @@ pub enum CacheError {
     #[error("could not restore into {path}: {reason}")]
     Restore { path: PathBuf, reason: String },
 
+    /// The store stayed in use by fetches, puts or uploads (of this or other
+    /// processes) for as long as a `clear`, `purge` or `evict` may wait.
+    #[error("could not {action} {path}: it stayed in use by a fetch, put or upload for {waited_secs} s. Wait for the builds using it to end (a process stopped with Ctrl-Z holds it until it is resumed or ended), or wait longer with BACKFILL_NATIVE_LOCK_WAIT (for example 10m)")]
+    Busy {
+        action: &'static str,
+        path: PathBuf,
+        waited_secs: u64,
+    },
+
     /// The package directory given as `cwd` cannot be used.
     #[error("package directory {path} {reason}. Pass the folder that holds the package.json of the package being built")]
     Cwd { path: PathBuf, reason: String },
@@ -66,6 +75,7 @@ impl CacheError {
             CacheError::Cwd { .. } => "BACKFILL_NATIVE_CWD",
             CacheError::Restore { .. } => "BACKFILL_NATIVE_RESTORE",
             CacheError::Input { .. } => "BACKFILL_NATIVE_INPUT",
+            CacheError::Busy { .. } => "BACKFILL_NATIVE_BUSY",
         }
     }
 

@@ -162,8 +162,11 @@ impl OutputGlob {
             if std::fs::symlink_metadata(&root).is_err() {
                 continue;
             }
+            // Not even the base is followed when it is a link: what lies
+            // behind it is outside the package ([`OutputGlob::linked_folder`]).
             let walker = WalkDir::new(&root)
                 .follow_links(false)
+                .follow_root_links(false)
                 .into_iter()
                 .filter_entry(|e| {
                     if !e.file_type().is_dir() {
@@ -217,6 +220,58 @@ impl OutputGlob {
         found.dedup_by(|a, b| a.rel == b.rel);
         Ok(found)
     }
+}
+
+impl OutputGlob {
+    /// The first folder on the way to the outputs that is a link (`lib`
+    /// linked to a folder, or `lib/out` for `lib/out/**`), package-relative:
+    /// its files are not the package's, and a fetch cannot restore files
+    /// through it, so a put stores nothing then.
+    pub fn linked_folder(&self, cwd: &Path) -> Option<String> {
+        self.bases.iter().find_map(|base| {
+            let mut at = cwd.to_path_buf();
+            let mut rel = String::new();
+            for part in base.split('/').filter(|p| !p.is_empty()) {
+                at.push(part);
+                if !rel.is_empty() {
+                    rel.push('/');
+                }
+                rel.push_str(part);
+                match std::fs::symlink_metadata(&at) {
+                    Ok(m) if m.file_type().is_symlink() && at.is_dir() => return Some(rel),
+                    Ok(m) if m.is_dir() => {}
+                    _ => return None,
+                }
+            }
+            None
+        })
+    }
+}
+
+/// Why `outputs` cannot be stored so that a fetch on every supported system
+/// gives them back, naming the first file in the way; `None` when they can.
+/// The rules are the readers' own (a manifest's and an archive's paths, and
+/// names that differ only in case), plus the characters Windows refuses.
+pub fn unstorable(outputs: &[FoundOutput]) -> Option<String> {
+    const WINDOWS: &[char] = &['\\', ':', '*', '?', '"', '<', '>', '|'];
+    for out in outputs {
+        if let Some(c) = out
+            .rel
+            .chars()
+            .find(|c| WINDOWS.contains(c) || c.is_control())
+        {
+            return Some(format!(
+                "{:?} has {c:?} in its name, which Windows cannot hold in a file name (and reads \\ as a folder separator); rename it",
+                out.rel
+            ));
+        }
+    }
+    if let Some((a, b)) = crate::store::case_conflict(outputs.iter().map(|o| o.rel.as_str())) {
+        return Some(format!(
+            "{a:?} and {b:?} differ only in case, and Windows and macOS keep one file for both; rename one of them"
+        ));
+    }
+    None
 }
 
 /// `path` relative to `cwd` with `/` separators; `None` if not UTF-8 or outside.

@@ -4,6 +4,8 @@
 //   'pass'     forward (the default)
 //   'throttle' answer every request 503 ServerBusy with `Retry-After: 60`
 //   'trickle'  forward, but send GET response bodies at `trickleBytesPerSec`
+//   'redirect' answer every request 307 to the same path on `redirectTo`
+//              (an origin such as http://127.0.0.1:PORT), without reading its body
 // and `proxy.headSize`, when set, is the Content-Length a HEAD answers with
 // (as if the blob had been replaced by a larger one after the HEAD).
 // `proxy.connectDelayMs` holds each new connection that long before any
@@ -21,6 +23,7 @@ async function startFaultProxy(upstreamPort) {
     retryAfter: 60,
     trickleBytesPerSec: 50 * 1024,
     headSize: null,
+    redirectTo: null,
     connectDelayMs: 0,
     connections: 0,
     /** Every request, as "METHOD /path range". */
@@ -43,6 +46,12 @@ async function startFaultProxy(upstreamPort) {
         res.writeHead(503, { 'Retry-After': String(proxy.retryAfter), 'x-ms-error-code': 'ServerBusy', 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) })
         res.end(body)
       })
+      return
+    }
+    if (proxy.mode === 'redirect') {
+      res.writeHead(307, { Location: `${proxy.redirectTo}${req.url}`, 'Content-Length': 0, Connection: 'close' })
+      res.end()
+      req.destroy()
       return
     }
     const up = http.request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (upRes) => {

@@ -57,21 +57,33 @@ impl Cache {
     fn purge_task(&self, days: f64) -> EngineTask<PurgeResult> {
         let engine = self.engine.clone();
         EngineTask::new(Box::new(move || {
-            Done::quiet(engine.purge(days).map(PurgeResult::from))
+            Done::quiet(
+                engine
+                    .purge(days, &super::logger::to_stderr)
+                    .map(PurgeResult::from),
+            )
         }))
     }
 
     fn clear_task(&self) -> EngineTask<PurgeResult> {
         let engine = self.engine.clone();
         EngineTask::new(Box::new(move || {
-            Done::quiet(engine.clear().map(PurgeResult::from))
+            Done::quiet(
+                engine
+                    .clear(&super::logger::to_stderr)
+                    .map(PurgeResult::from),
+            )
         }))
     }
 
     fn evict_task(&self) -> EngineTask<EvictResult> {
         let engine = self.engine.clone();
         EngineTask::new(Box::new(move || {
-            Done::quiet(engine.evict().map(EvictResult::from))
+            Done::quiet(
+                engine
+                    .evict(&super::logger::to_stderr)
+                    .map(EvictResult::from),
+            )
         }))
     }
 

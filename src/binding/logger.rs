@@ -35,6 +35,13 @@ impl LogLine {
     }
 }
 
+/// Says `text` on the process's standard error at once: for what a call
+/// says while it is still running (a `clear` waiting for the store), which
+/// cannot wait for the call's answer to reach the logger.
+pub fn to_stderr(text: &str) {
+    eprintln!("backfill-native: {text}");
+}
+
 fn first_time(text: &str) -> bool {
     static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
     SEEN.get_or_init(Default::default)

@@ -75,6 +75,13 @@ pub struct CacheOptions {
     /// @default "10m"
     #[napi(ts_type = "number | string")]
     pub evict_keep_recent: Option<serde_json::Value>,
+    /// How long `clear`, `purge` and `evict` wait for the fetches, puts and
+    /// uploads of other processes holding the store, before they give up
+    /// with `BACKFILL_NATIVE_BUSY` (`BACKFILL_NATIVE_LOCK_WAIT`): seconds,
+    /// or a duration such as `"5m"`.
+    /// @default "1m"
+    #[napi(ts_type = "number | string")]
+    pub lock_wait: Option<serde_json::Value>,
     /// Branches whose builds may upload to the remote cache, names or globs
     /// such as `["main", "release/*"]` (`BACKFILL_NATIVE_UPLOAD_BRANCHES`,
     /// comma-separated). Other branches skip uploads with one line saying
@@ -116,6 +123,7 @@ pub fn resolve(cwd: Option<String>, options: Option<CacheOptions>) -> (PathBuf, 
         cache_max_age: o.cache_max_age,
         evict_interval: o.evict_interval,
         evict_keep_recent: o.evict_keep_recent,
+        lock_wait: o.lock_wait,
         upload_branches: o.upload_branches,
         incremental_caching: o.incremental_caching,
         skip_local_cache: o.skip_local_cache,

@@ -257,8 +257,16 @@ pub struct StoreStats {
     pub entries: f64,
     /// Stored contents in use.
     pub contents: f64,
-    /// Bytes of the contents in use and the manifests.
+    /// Bytes of everything the store holds: the contents in use, the
+    /// manifests, `unaccountedBytes` and `tempBytes`. This is what the size
+    /// cap is checked against.
     pub bytes: f64,
+    /// Of `bytes`, contents kept because an entry this version cannot read
+    /// (another version's, or a damaged one) may use them.
+    pub unaccounted_bytes: f64,
+    /// Of `bytes`, temp files left by interrupted fetches and puts (the next
+    /// eviction removes them) and folders a `clear` is still removing.
+    pub temp_bytes: f64,
     /// The size cap in bytes; absent when off.
     pub max_size: Option<f64>,
     /// The age limit in days; absent when off.
@@ -280,6 +288,8 @@ impl StoreStats {
             entries: s.entries as f64,
             contents: s.contents as f64,
             bytes: s.bytes as f64,
+            unaccounted_bytes: s.unaccounted_bytes as f64,
+            temp_bytes: s.temp_bytes as f64,
             max_size: config.eviction.max_size.map(|m| m as f64),
             max_age_days: config.eviction.max_age.map(|a| a.as_secs_f64() / 86_400.0),
             oldest_used: s.oldest_used.map(ms),

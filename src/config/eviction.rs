@@ -20,6 +20,9 @@ pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(30 * 86_400);
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5 * 60);
 /// Default time a fetched or stored entry is always kept: 10 minutes.
 pub const DEFAULT_KEEP_RECENT: Duration = Duration::from_secs(10 * 60);
+/// Default time `clear`, `purge` and `evict` wait for the store while other
+/// processes use it: 1 minute.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
 
 /// Eviction settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +35,9 @@ pub struct Eviction {
     pub interval: Duration,
     /// `BACKFILL_NATIVE_EVICT_KEEP_RECENT`.
     pub keep_recent: Duration,
+    /// `BACKFILL_NATIVE_LOCK_WAIT`: how long `clear`, `purge` and `evict`
+    /// wait for the fetches, puts and uploads holding the store.
+    pub lock_wait: Duration,
 }
 
 impl Default for Eviction {
@@ -41,6 +47,7 @@ impl Default for Eviction {
             max_age: Some(DEFAULT_MAX_AGE),
             interval: DEFAULT_INTERVAL,
             keep_recent: DEFAULT_KEEP_RECENT,
+            lock_wait: DEFAULT_LOCK_WAIT,
         }
     }
 }
@@ -83,6 +90,7 @@ pub(super) fn resolve(layers: &Layers, options: &Options) -> Result<Eviction> {
             &options.evict_keep_recent,
             d.keep_recent,
         )?,
+        lock_wait: timing("BACKFILL_NATIVE_LOCK_WAIT", &options.lock_wait, d.lock_wait)?,
     })
 }
 

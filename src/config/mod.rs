@@ -32,7 +32,7 @@ pub use azure_connection::{
     parse_connection, AzureAuth, AzureConnection, AzureIdentity, AzureLocation, CREDENTIAL_NAMES,
 };
 pub use env_file::EnvFile;
-pub use eviction::{describe_size, Eviction};
+pub use eviction::{describe_size, Eviction, DEFAULT_LOCK_WAIT};
 pub use provider_options::{AzureBlobOptions, AZURE_BLOB_FIELDS};
 pub use redact::{secret_kind, Secret};
 pub use upload_trust::{detect as detect_build, Build, UploadTrust};
@@ -77,6 +77,8 @@ pub struct Options {
     pub evict_interval: Option<Value>,
     /// `BACKFILL_NATIVE_EVICT_KEEP_RECENT`: seconds or a duration.
     pub evict_keep_recent: Option<Value>,
+    /// `BACKFILL_NATIVE_LOCK_WAIT`: seconds or a duration.
+    pub lock_wait: Option<Value>,
     /// `BACKFILL_NATIVE_UPLOAD_BRANCHES`: branch names or globs.
     pub upload_branches: Option<Vec<String>>,
     /// `BACKFILL_INCREMENTAL_CACHING`: a put stores only the files changed
@@ -111,6 +113,7 @@ impl fmt::Debug for Options {
             .field("cache_max_age", &json(&self.cache_max_age))
             .field("evict_interval", &json(&self.evict_interval))
             .field("evict_keep_recent", &json(&self.evict_keep_recent))
+            .field("lock_wait", &json(&self.lock_wait))
             .field("upload_branches", &globs(&self.upload_branches))
             .field("incremental_caching", &self.incremental_caching)
             .field("skip_local_cache", &self.skip_local_cache)

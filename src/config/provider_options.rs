@@ -143,10 +143,15 @@ fn azure_options(
         }
     }
 
+    // A field that may be left out is `None` when absent or null, except a
+    // security field: `"signingKey": null` would turn signing off as
+    // silently as a misspelling would.
     let string_field = |field: &str, required: bool| -> Result<Option<String>> {
+        let security = SECURITY_FIELDS.contains(&field);
         match json.get(field) {
             Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
-            None | Some(Value::Null) if !required => Ok(None),
+            None if !required => Ok(None),
+            Some(Value::Null) if !required && !security => Ok(None),
             other => {
                 let near = unknown
                     .iter()
@@ -158,11 +163,19 @@ fn azure_options(
                         shown(k)
                     ),
                     (None, None) => "no such field".to_string(),
+                    (Some(Value::String(_)), _) => "an empty string".to_string(),
                     (Some(v), _) => format!("a JSON {}", json_kind(v)),
                 };
-                let fix = match near {
-                    Some(k) => format!("rename {} to \"{field}\"", shown(k)),
-                    None => format!("add \"{field}\" to the JSON object"),
+                let fix = match (other, near) {
+                    (None, Some(k)) => format!("rename {} to \"{field}\"", shown(k)),
+                    (None, None) => format!("add \"{field}\" to the JSON object"),
+                    (Some(_), _) if security => format!(
+                        "give \"{field}\" the key as a string, or remove the field to turn signing off"
+                    ),
+                    (Some(_), _) if required => format!("give \"{field}\" as a non-empty string"),
+                    (Some(_), _) => format!(
+                        "give \"{field}\" as a non-empty string, or remove the field"
+                    ),
                 };
                 Err(invalid(
                     VAR,

@@ -34,10 +34,17 @@ pub fn secret_kind(value: &str) -> Option<&'static str> {
     }
 }
 
-/// `value` quoted, or what kind of secret it looks like, for a message.
+/// How much of a value a message shows, in characters.
+pub const SHOWN_CHARS: usize = 120;
+
+/// `value` quoted (its first [`SHOWN_CHARS`] characters when longer), or
+/// what kind of secret it looks like, for a message.
 pub fn shown(value: &str) -> String {
     match secret_kind(value) {
-        None => format!("{value:?}"),
+        None => match value.char_indices().nth(SHOWN_CHARS) {
+            None => format!("{value:?}"),
+            Some((cut, _)) => format!("{:?}... ({} bytes in all)", &value[..cut], value.len()),
+        },
         Some(kind) => format!("a value that is not shown because it looks like a secret ({kind})"),
     }
 }
@@ -195,6 +202,19 @@ mod tests {
             assert_eq!(secret_kind(&value), Some(kind), "{value}");
             assert!(!shown(&value).contains("Eby8vdM02"), "{value}");
         }
+    }
+
+    /// A long value is cut in messages (a 200 MB value was echoed whole).
+    #[test]
+    fn long_values_are_cut() {
+        let value = "ab-".repeat(1_000_000);
+        let text = shown(&value);
+        assert_eq!(
+            text,
+            format!("{:?}... (3000000 bytes in all)", &value[..SHOWN_CHARS])
+        );
+        let exact = "x".repeat(SHOWN_CHARS);
+        assert_eq!(shown(&exact), format!("{exact:?}"));
     }
 
     #[test]

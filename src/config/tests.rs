@@ -698,3 +698,57 @@ fn incremental_caching_from_the_variable_or_the_option() {
     )
     .starts_with("BACKFILL_INCREMENTAL_CACHING (from the environment) is invalid"));
 }
+
+/// `"signingKey": null` is an error, as a misspelling is (it turned signing
+/// off silently); an empty key or a container that is not a string gets a
+/// fix that fits (it said "add ... to the JSON object", which was there).
+#[test]
+fn a_null_or_empty_field_is_told_how_to_fix_it() {
+    const P: &str = "BACKFILL_CACHE_PROVIDER_OPTIONS (from the environment) is invalid";
+    let base = || serde_json::json!({"connectionString": "UseDevelopmentStorage=true", "container": "cache"});
+    let with = |field: &str, value: serde_json::Value| {
+        let mut o = base();
+        o[field] = value;
+        azure(o).map(|_| ()).map_err(|e| e.to_string())
+    };
+    let signing = |received: &str| {
+        Err(format!("{P}: expected \"signingKey\" to be a non-empty string for the azure-blob provider, received {received}. To fix it, give \"signingKey\" the key as a string, or remove the field to turn signing off"))
+    };
+    assert_eq!(
+        with("signingKey", serde_json::Value::Null),
+        signing("a JSON null")
+    );
+    assert_eq!(with("signingKey", "".into()), signing("an empty string"));
+    assert_eq!(
+        with("signingKey", serde_json::json!(42)),
+        signing("a JSON number")
+    );
+    assert_eq!(
+        with("container", serde_json::json!({"name": "cache"})),
+        Err(format!("{P}: expected \"container\" to be a non-empty string for the azure-blob provider, received a JSON object. To fix it, give \"container\" as a non-empty string"))
+    );
+    assert_eq!(
+        with("credentialName", "  ".into()),
+        Err(format!("{P}: expected \"credentialName\" to be a non-empty string for the azure-blob provider, received an empty string. To fix it, give \"credentialName\" as a non-empty string, or remove the field"))
+    );
+    // Other optional fields may still be null.
+    assert_eq!(with("credentialName", serde_json::Value::Null), Ok(()));
+    assert_eq!(with("maxSize", serde_json::Value::Null), Ok(()));
+}
+
+/// The README's developer `.env`, saved with a byte-order mark (Notepad,
+/// PowerShell), configures the remote; its first line was lost, and the
+/// provider fell back to local with no warning.
+#[test]
+fn a_dot_env_saved_with_a_byte_order_mark_configures_the_remote() {
+    let r = repo();
+    let text = "BACKFILL_CACHE_PROVIDER=azure-blob\r\nBACKFILL_CACHE_PROVIDER_OPTIONS={\"connectionString\":\"UseDevelopmentStorage=true\",\"container\":\"cache\"}\r\n";
+    fs::write(
+        r.root.join(".env"),
+        [&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat(),
+    )
+    .unwrap();
+    let c = load(&r.pkg, &Options::default(), &[]).unwrap();
+    assert_eq!(c.provider, Provider::AzureBlob);
+    assert_eq!(c.azure.unwrap().container, "cache");
+}

@@ -21,6 +21,10 @@ pub struct Build {
     pub branch: Option<(String, String)>,
     /// Why this is a pull request build (`GITHUB_EVENT_NAME=pull_request`).
     pub pull_request: Option<String>,
+    /// Why this is a merge queue build (`GITHUB_EVENT_NAME=merge_group`):
+    /// pull requests' code merged onto the target branch, before it is
+    /// accepted there.
+    pub merge_queue: Option<String>,
 }
 
 /// The upload rule and this build.
@@ -33,6 +37,9 @@ pub struct UploadTrust {
 }
 
 const VAR: &str = "BACKFILL_NATIVE_UPLOAD_BRANCHES";
+
+/// The branches of GitHub's merge queue: `gh-readonly-queue/<target>/pr-<n>-<sha>`.
+const MERGE_QUEUE_PREFIX: &str = "gh-readonly-queue/";
 
 /// Resolves the rule and, when remote writes are on, checks this build.
 pub(super) fn resolve(
@@ -129,6 +136,28 @@ fn refusal(
             build.source
         ));
     }
+    // A merge queue build runs pull requests' code that has not reached the
+    // target branch yet (a group that fails its checks never does): it
+    // uploads only when the rule names the queue's branches itself
+    // (`gh-readonly-queue/main/*`), never through `*` or `**` alone.
+    if let Some(why) = &build.merge_queue {
+        let named = match (&build.branch, branches, matchers) {
+            (Some((name, _)), Some(list), Some(m)) => list
+                .iter()
+                .zip(m)
+                .any(|(glob, m)| glob.starts_with(MERGE_QUEUE_PREFIX) && m.is_match(name)),
+            _ => false,
+        };
+        if !named {
+            return Some(format!(
+                "remote cache uploads are skipped: this is a merge queue build ({}: {why}), which runs \
+                 pull requests' code before it reaches the target branch; to let merge queue builds \
+                 upload, add \"{MERGE_QUEUE_PREFIX}main/*\" to {VAR}; {TAIL}",
+                build.source
+            ));
+        }
+        return None;
+    }
     let (branches, matchers) = (branches?, matchers?);
     let allowed = if branches.is_empty() {
         "no branch".to_string()
@@ -169,8 +198,14 @@ pub fn detect(env: &HashMap<String, String>, cwd: &Path) -> Build {
     let mut build = Build::default();
     if get("GITHUB_ACTIONS").is_some() {
         build.source = "GitHub Actions".into();
-        if let Some(event) = get("GITHUB_EVENT_NAME").filter(|e| e.starts_with("pull_request")) {
-            build.pull_request = Some(format!("GITHUB_EVENT_NAME={event}"));
+        match get("GITHUB_EVENT_NAME") {
+            Some(event) if event.starts_with("pull_request") => {
+                build.pull_request = Some(format!("GITHUB_EVENT_NAME={event}"));
+            }
+            Some(event @ "merge_group") => {
+                build.merge_queue = Some(format!("GITHUB_EVENT_NAME={event}"));
+            }
+            _ => {}
         }
         build.branch = named("GITHUB_HEAD_REF", get("GITHUB_HEAD_REF")).or_else(|| {
             let is_branch = get("GITHUB_REF_TYPE").is_none_or(|t| t == "branch");
@@ -403,6 +438,37 @@ mod tests {
         assert!(
             why.contains("the branch of this build is unknown (Buildkite names no branch)"),
             "{why}"
+        );
+    }
+
+    /// A GitHub merge queue build (its branch `gh-readonly-queue/main/...`)
+    /// uploaded whenever no branch rule was set. It uploads only when the
+    /// rule names the queue's branches.
+    #[test]
+    fn merge_queue_builds_upload_only_when_the_rule_names_the_queue() {
+        let queue = [
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "merge_group"),
+            ("GITHUB_REF_NAME", "gh-readonly-queue/main/pr-42-0123abcd"),
+        ];
+        let b = build(&queue);
+        assert_eq!(
+            b.merge_queue.as_deref(),
+            Some("GITHUB_EVENT_NAME=merge_group")
+        );
+        assert_eq!(b.pull_request, None);
+        let refused = "remote cache uploads are skipped: this is a merge queue build (GitHub Actions: \
+             GITHUB_EVENT_NAME=merge_group), which runs pull requests' code before it reaches the target \
+             branch; to let merge queue builds upload, add \"gh-readonly-queue/main/*\" to \
+             BACKFILL_NATIVE_UPLOAD_BRANCHES; outputs are still cached locally";
+        assert_eq!(refusal(&b, None, None).as_deref(), Some(refused));
+        assert_eq!(check(&queue, &["main"]).as_deref(), Some(refused));
+        assert_eq!(check(&queue, &["**"]).as_deref(), Some(refused));
+        assert_eq!(check(&queue, &["main", "gh-readonly-queue/main/*"]), None);
+        assert_eq!(check(&queue, &["gh-readonly-queue/**"]), None);
+        assert_eq!(
+            check(&queue, &["gh-readonly-queue/release/*"]).as_deref(),
+            Some(refused)
         );
     }
 }

@@ -275,6 +275,22 @@ impl Engine {
         }
         let cwd = &self.config.cwd;
         let mut outputs = glob.find(cwd, Some(&self.config.cache_dir))?;
+        let refused = glob
+            .linked_folder(cwd)
+            .map(|link| {
+                format!(
+                    "{link:?} is a link to a folder, and outputs are never stored through one (its files are outside the package); make it a real folder, or list the link itself as an output"
+                )
+            })
+            .or_else(|| crate::output_glob::unstorable(&outputs));
+        if let Some(why) = refused {
+            let why = format!("outputs not stored: {why}");
+            return Ok(PutOutcome {
+                skipped: Some(why.clone()),
+                warnings: vec![why],
+                ..PutOutcome::default()
+            });
+        }
         if self.config.incremental_caching {
             self.snapshots.changed_only(
                 key,
@@ -391,17 +407,26 @@ impl Engine {
     }
 
     /// Removes entries unused for `days` days and contents no entry uses.
+    /// While other fetches, puts or uploads hold the store it tells
+    /// `notice` once, and gives up after the configured lock wait.
     /// `local-skip`'s last hashes not put for `days` days are forgotten too.
-    pub fn purge(&self, days: f64) -> Result<PurgeReport> {
+    pub fn purge(&self, days: f64, notice: &dyn Fn(&str)) -> Result<PurgeReport> {
         local_skip::purge(&self.config.cache_dir, days)?;
-        self.store.purge(days)
+        self.store.purge_waiting(days, &self.wait(notice))
     }
 
     /// Removes everything from the local store, and forgets `local-skip`'s
-    /// last hashes.
-    pub fn clear(&self) -> Result<PurgeReport> {
+    /// last hashes; waits as [`Engine::purge`].
+    pub fn clear(&self, notice: &dyn Fn(&str)) -> Result<PurgeReport> {
         local_skip::clear(&self.config.cache_dir)?;
-        self.store.clear()
+        self.store.clear_waiting(&self.wait(notice))
+    }
+
+    fn wait<'a>(&self, notice: &'a dyn Fn(&str)) -> crate::store::Wait<'a> {
+        crate::store::Wait {
+            limit: self.config.eviction.lock_wait,
+            notice,
+        }
     }
 
     /// The eviction policy of the configuration.
@@ -414,9 +439,10 @@ impl Engine {
         }
     }
 
-    /// Evicts now, whatever the interval, waiting for the store lock.
-    pub fn evict(&self) -> Result<EvictReport> {
-        self.store.evict(&self.evict_policy())
+    /// Evicts now, whatever the interval; waits as [`Engine::purge`].
+    pub fn evict(&self, notice: &dyn Fn(&str)) -> Result<EvictReport> {
+        self.store
+            .evict_waiting(&self.evict_policy(), &self.wait(notice))
     }
 
     /// Size, entries, the oldest entry's last use and the last eviction.

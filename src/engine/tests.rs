@@ -514,7 +514,7 @@ fn local_skip_remembers_the_last_hash_put_and_stores_no_outputs() {
     );
 
     // clear forgets it.
-    m.engine.clear().unwrap();
+    m.engine.clear(&|_| {}).unwrap();
     assert_eq!(m.engine.fetch("k2").unwrap().source, None);
 }
 
@@ -574,4 +574,92 @@ fn skip_local_cache_never_writes_the_local_store() {
     write(&local.pkg, "lib/a.js", b"a", 0o644);
     assert!(!local.engine.put("k", None).unwrap().stored);
     assert_eq!(local.engine.store_stats().unwrap().entries, 0);
+}
+
+/// Outputs a put accepted and no fetch gave back: a `\` in a name (every
+/// local fetch then refused the entry), names that differ only in case
+/// (every remote reader refused the archive), and a linked folder (the put
+/// stored files from outside the package). Each is refused by the put with
+/// one warning naming the file; nothing is stored or uploaded.
+#[test]
+fn a_put_refuses_outputs_no_fetch_could_give_back() {
+    type Setup = fn(&Path);
+    let cases: Vec<(&str, Setup, &str)> = vec![
+        (
+            "a backslash",
+            |pkg| write(pkg, "lib/x\\y.js", b"x", 0o644),
+            "outputs not stored: \"lib/x\\\\y.js\" has '\\\\' in its name, which Windows cannot hold in a file name (and reads \\ as a folder separator); rename it",
+        ),
+        (
+            "a colon",
+            |pkg| write(pkg, "lib/a:b.js", b"x", 0o644),
+            "outputs not stored: \"lib/a:b.js\" has ':' in its name, which Windows cannot hold in a file name (and reads \\ as a folder separator); rename it",
+        ),
+        (
+            "names differing in case",
+            |pkg| {
+                write(pkg, "lib/A.js", b"A", 0o644);
+                write(pkg, "lib/a.js", b"a", 0o644);
+            },
+            "outputs not stored: \"lib/A.js\" and \"lib/a.js\" differ only in case, and Windows and macOS keep one file for both; rename one of them",
+        ),
+    ];
+    let mut all = cases;
+    if cfg!(unix) {
+        all.push((
+            "lib linked to a folder outside",
+            |pkg| {
+                write(&pkg.join("../outside"), "secret.txt", b"secret", 0o644);
+                crate::platform::testing::symlink("../outside", pkg.join("lib")).unwrap();
+            },
+            "outputs not stored: \"lib\" is a link to a folder, and outputs are never stored through one (its files are outside the package); make it a real folder, or list the link itself as an output",
+        ));
+    }
+    for (name, setup, warning) in all {
+        // Windows holds none of these names, nor two names differing in
+        // case (the second write replaces the first).
+        if cfg!(windows) {
+            continue;
+        }
+        let fake = FakeRemote::new();
+        let m = machine(Some(&shared(&fake)), true);
+        setup(&m.pkg);
+        let put = m.engine.put("k", None).unwrap();
+        assert!(!put.stored, "{name}");
+        assert!(!put.uploaded, "{name}");
+        assert_eq!(put.warnings, vec![warning.to_string()], "{name}");
+        assert_eq!(put.skipped.as_deref(), Some(warning), "{name}");
+        let key = CacheKey::parse("k").unwrap();
+        assert!(m.engine.store().read_manifest(&key).is_none(), "{name}");
+        assert!(fake.blobs.lock().unwrap().is_empty(), "{name}");
+        assert_eq!(fake.requests(), 0, "{name}");
+    }
+}
+
+/// A glob through a linked folder (`lib/out/**`, `lib/out` a link) stored
+/// the files behind the link; it is refused. A link inside the outputs is
+/// still stored as a link, not followed.
+#[cfg(unix)]
+#[test]
+fn a_glob_through_a_linked_folder_stores_nothing_from_outside() {
+    let m = machine(None, false);
+    write(&m.pkg.join("../outside"), "secret.txt", b"secret", 0o644);
+    write(&m.pkg, "lib/a.js", b"a", 0o644);
+    crate::platform::testing::symlink("../../outside", m.pkg.join("lib/out")).unwrap();
+    let put = m
+        .engine
+        .put("k", Some(&["lib/out/**".to_string()]))
+        .unwrap();
+    assert!(!put.stored);
+    assert_eq!(put.warnings, vec!["outputs not stored: \"lib/out\" is a link to a folder, and outputs are never stored through one (its files are outside the package); make it a real folder, or list the link itself as an output".to_string()]);
+    let put = m.engine.put("k", Some(&["lib/**".to_string()])).unwrap();
+    assert_eq!((put.stored, put.files, put.links), (true, 1, 1));
+    crate::platform::testing::remove_tree(m.pkg.join("lib"));
+    let got = m.engine.fetch("k").unwrap();
+    assert_eq!(got.source, Some(Source::Local));
+    assert_eq!(std::fs::read(m.pkg.join("lib/a.js")).unwrap(), b"a");
+    assert!(std::fs::symlink_metadata(m.pkg.join("lib/out"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
 }

@@ -53,9 +53,13 @@ impl AzureBlobRemote {
     pub fn new(options: &AzureBlobOptions) -> Result<Self, String> {
         let conn = sdk_connection(&options.connection)?;
         let limits = Limits::scaled(options.timeout_scale);
+        // No redirect is followed: Blob Storage never sends one, and a
+        // cache has no reason to leave its configured endpoint (an upload
+        // that followed one gave its body to the other host).
         let http = reqwest::Client::builder()
             .connect_timeout(limits.connect)
             .read_timeout(limits.stall)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("the HTTP client could not be made ({e})"))?;
         let container = ClientBuilder::with_location(conn.location, conn.credentials)
@@ -564,7 +568,11 @@ fn classify(e: &azure_core::Error, what: &str) -> RemoteFailure {
             408 | 429 | 500..=599 => FailureKind::Unavailable,
             _ => FailureKind::Other,
         };
-        let code = if code.is_empty() {
+        let code = if (300..400).contains(&status) {
+            " (a redirect, which is never followed: a cache stays on its configured endpoint; \
+             check the endpoint in the connection string)"
+                .to_string()
+        } else if code.is_empty() {
             String::new()
         } else {
             format!(" {code}")

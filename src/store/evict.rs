@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::index::{self, to_hex, EvictionRecord, Index};
-use super::lock::StoreLock;
+use super::lock::{StoreLock, Wait};
 use super::LocalStore;
 use crate::error::{CacheError, Result};
 use crate::platform;
@@ -59,8 +59,10 @@ pub struct EvictReport {
     /// Whether the index was missing or damaged and rebuilt from the folders.
     pub rebuilt: bool,
     /// Entries whose manifest this version cannot read (another version's
-    /// format, unreadable, damaged). While there are any, no content is
-    /// removed, since they may use any; their manifests may still go.
+    /// format, unreadable, damaged) and that name no stored content. While
+    /// there are any, no content is removed, since they may use any (the
+    /// contents no other entry uses are counted as unaccounted); their
+    /// manifests may still go.
     pub unreadable: u64,
     /// Time spent under the exclusive lock.
     pub duration: Duration,
@@ -71,22 +73,35 @@ pub struct EvictReport {
 pub struct StoreStats {
     pub entries: u64,
     pub contents: u64,
-    /// Bytes of the contents in use and of the manifests.
+    /// Bytes of everything the store holds: the contents in use, the
+    /// manifests, and the two below.
     pub bytes: u64,
+    /// Of those, contents that no entry this version can read accounts for
+    /// and that are kept while an entry it cannot read may use them.
+    pub unaccounted_bytes: u64,
+    /// Of those, temp files (left by interrupted fetches and puts, removed
+    /// by the next eviction) and folders a `clear` is still removing.
+    pub temp_bytes: u64,
     /// When the least recently used entry was last used.
     pub oldest_used: Option<SystemTime>,
     /// The last eviction, if one ran.
     pub last_eviction: Option<EvictionRecord>,
 }
 
-/// Evicts under the exclusive lock. `evictor` (the lock that lets one
-/// eviction run at a time) is released just before the store lock, so a
-/// put landing after this run's scan can always start the next run.
-pub fn evict(
-    store: &LocalStore,
-    policy: &EvictPolicy,
-    evictor: Option<fs::File>,
-) -> Result<EvictReport> {
+/// How an eviction waits for the store lock.
+pub enum EvictBy<'a> {
+    /// One started by a put: holding the lock of one eviction at a time,
+    /// released just before the store lock (so a put landing after this
+    /// run's scan can always start the next run); it gives up quietly
+    /// after a while.
+    Put(fs::File),
+    /// One a user asked for: it says that it waits, and gives up with an
+    /// error after the wait's limit.
+    User(&'a Wait<'a>),
+}
+
+/// Evicts under the exclusive lock.
+pub fn evict(store: &LocalStore, policy: &EvictPolicy, by: EvictBy<'_>) -> Result<EvictReport> {
     if !store.root().is_dir() {
         return Ok(EvictReport::default());
     }
@@ -99,10 +114,9 @@ pub fn evict(
         Some(i) => i,
         None => {
             report.rebuilt = true;
-            let mut index = Index {
-                last_sweep: secs(SystemTime::now()),
-                ..Index::default()
-            };
+            // `last_sweep` 0: a rebuilt index is swept in this run, so the
+            // contents no entry uses are found and counted.
+            let mut index = Index::default();
             let (early, freed) = index.refresh(store)?;
             report.manifests_read = early.parsed;
             unused = freed;
@@ -111,10 +125,20 @@ pub fn evict(
     };
     // An eviction started by a put gives up after a while (a store busy
     // with long transfers); the next put tries again.
-    let deadline = evictor
-        .is_some()
-        .then(|| Instant::now() + Duration::from_secs(120));
-    let Some(lock) = StoreLock::exclusive_until(store.root(), deadline)? else {
+    let (lock, evictor) = match by {
+        EvictBy::Put(evictor) => (
+            StoreLock::exclusive_until(
+                store.root(),
+                Some(Instant::now() + Duration::from_secs(120)),
+            )?,
+            Some(evictor),
+        ),
+        EvictBy::User(wait) => (
+            StoreLock::exclusive_waiting(store.root(), "evict", wait)?,
+            None,
+        ),
+    };
+    let Some(lock) = lock else {
         return Ok(EvictReport::default());
     };
     let start = Instant::now();
@@ -139,6 +163,15 @@ fn evict_locked(
     mut report: EvictReport,
 ) -> Result<(EvictReport, Index)> {
     let now = SystemTime::now();
+    // Every temp file is a leftover of a process that died (a fetch
+    // interrupted with Ctrl-C, a killed put): they are written only under
+    // the shared lock, and this run holds the store alone.
+    for path in list(&store.tmp_dir())? {
+        let len = fs::symlink_metadata(&path).map_or(0, |m| m.len());
+        if remove(&path)? {
+            report.bytes_freed += len;
+        }
+    }
     // Temp files of an index being written when a run was killed (a
     // minute old: another run may be writing its own right now).
     for path in list(store.root())? {
@@ -161,9 +194,11 @@ fn evict_locked(
     // by another version sharing the store): then no content is removed,
     // only manifests; the contents left are swept once it is gone.
     report.unreadable = index.entries.values().filter(|e| e.is_opaque()).count() as u64;
-    let may_remove_contents = report.unreadable == 0;
+    let mut may_remove_contents = report.unreadable == 0;
+    let mut opaque_left = report.unreadable;
     if !may_remove_contents {
-        unused.clear();
+        // Still on disk, and still counted, until a sweep may remove them.
+        index.unaccounted += unused.drain(..).map(|(_, size)| size).sum::<u64>();
     }
     // Contents of entries that vanished or were replaced since the last
     // run, unless a manifest written since the early scan uses them again.
@@ -176,8 +211,10 @@ fn evict_locked(
             report.bytes_freed += size;
         }
     }
-    if may_remove_contents && secs(now).saturating_sub(index.last_sweep) >= SWEEP_EVERY.as_secs() {
-        sweep(store, &index, &mut report)?;
+    if secs(now).saturating_sub(index.last_sweep) >= SWEEP_EVERY.as_secs()
+        || (may_remove_contents && index.unaccounted > 0)
+    {
+        sweep(store, &mut index, may_remove_contents, &mut report)?;
         index.last_sweep = secs(now);
     }
 
@@ -203,6 +240,7 @@ fn evict_locked(
         let Some(entry) = index.entries.remove(&key) else {
             continue;
         };
+        let was_opaque = entry.is_opaque();
         // The manifest first: from here the entry is a miss, and a run
         // killed now is finished by the next one.
         remove(&store.entry_path_of(&key))?;
@@ -210,16 +248,32 @@ fn evict_locked(
         report.bytes_freed += entry.len;
         total = total.saturating_sub(entry.len);
         for (d, size) in index.drop_refs(&entry.contents) {
-            if may_remove_contents && remove(&store.content_path(&to_hex(&d)))? {
+            if !may_remove_contents {
+                index.unaccounted += size;
+                continue;
+            }
+            if remove(&store.content_path(&to_hex(&d)))? {
                 report.contents_removed += 1;
             }
             report.bytes_freed += size;
             total = total.saturating_sub(size);
         }
+        // The last entry this version cannot read went: what it may have
+        // used and no other entry uses goes too, and so may every content
+        // from here on.
+        if was_opaque {
+            opaque_left -= 1;
+            if opaque_left == 0 {
+                sweep(store, &mut index, true, &mut report)?;
+                index.last_sweep = secs(now);
+                may_remove_contents = true;
+                total = index.bytes();
+            }
+        }
     }
     report.entries = index.entries.len() as u64;
     report.contents = index.content_count();
-    report.bytes = total;
+    report.bytes = index.bytes();
     report.duration = start.elapsed();
     index.last_eviction = Some(EvictionRecord {
         at_ms: SystemTime::now()
@@ -241,10 +295,22 @@ pub fn stats(store: &LocalStore) -> Result<StoreStats> {
     }
     let mut index = Index::load(store).unwrap_or_default();
     index.refresh(store)?;
+    let temp_bytes = tree_bytes(&store.tmp_dir())
+        + list(store.root())?
+            .iter()
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("trash-"))
+            })
+            .map(|p| tree_bytes(p))
+            .sum::<u64>();
     Ok(StoreStats {
         entries: index.entries.len() as u64,
         contents: index.content_count(),
-        bytes: index.bytes(),
+        bytes: index.bytes() + temp_bytes,
+        unaccounted_bytes: index.unaccounted,
+        temp_bytes,
         oldest_used: index.entries.values().map(|e| e.used()).min(),
         last_eviction: index.last_eviction,
     })
@@ -257,10 +323,18 @@ pub fn last_run(store: &LocalStore) -> Option<SystemTime> {
         .ok()
 }
 
-/// Removes contents no entry uses (left by a killed put) and temp files;
-/// no put runs while the exclusive lock is held.
-fn sweep(store: &LocalStore, index: &Index, report: &mut EvictReport) -> Result<()> {
+/// Finds the contents no entry uses (left by a killed put, or by an entry
+/// this version could not read): removes them when `may_remove`, else
+/// counts them as unaccounted. Also removes what a killed `clear` left.
+/// No put runs while the exclusive lock is held.
+fn sweep(
+    store: &LocalStore,
+    index: &mut Index,
+    may_remove: bool,
+    report: &mut EvictReport,
+) -> Result<()> {
     let dir = store.root().join("content");
+    let mut unaccounted = 0;
     for shard in list(&dir)? {
         for path in list(&shard)? {
             let used = path
@@ -270,17 +344,42 @@ fn sweep(store: &LocalStore, index: &Index, report: &mut EvictReport) -> Result<
                 .is_some_and(|d| index.contents.get(&d).is_some_and(|c| c.refs > 0));
             if !used {
                 let len = fs::symlink_metadata(&path).map_or(0, |m| m.len());
-                if remove(&path)? {
+                if !may_remove {
+                    unaccounted += len;
+                } else if remove(&path)? {
                     report.contents_removed += 1;
                     report.bytes_freed += len;
                 }
             }
         }
     }
-    for path in list(&store.tmp_dir())? {
-        let _ = remove(&path);
+    index.unaccounted = unaccounted;
+    // A killed clear's folder; one an hour old is not being removed by a
+    // clear still running.
+    for path in list(store.root())? {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let stale = fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(3600));
+        if name.starts_with("trash-") && stale {
+            let len = tree_bytes(&path);
+            if fs::remove_dir_all(&path).is_ok() {
+                report.bytes_freed += len;
+            }
+        }
     }
     Ok(())
+}
+
+/// Bytes of the files below `dir`.
+fn tree_bytes(dir: &Path) -> u64 {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
 }
 
 fn list(dir: &Path) -> Result<Vec<PathBuf>> {

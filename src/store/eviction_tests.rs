@@ -253,9 +253,10 @@ fn contents_stay_while_an_entry_of_another_version_may_use_them() {
         .store
         .evict(&policy(None, Some(Duration::from_secs(3600))))
         .unwrap();
+    // Its manifest names the content it uses, so it is not opaque.
     assert_eq!(
         (r.entries_removed, r.contents_removed, r.unreadable),
-        (1, 0, 1)
+        (1, 0, 0)
     );
     assert!(!hits(&f, "old"));
     assert!(
@@ -271,4 +272,126 @@ fn contents_stay_while_an_entry_of_another_version_may_use_them() {
         .evict(&policy(None, Some(Duration::from_secs(3600))))
         .unwrap();
     assert_eq!(r.unreadable, 0);
+}
+
+/// Bytes of every file under the store's versioned folder but the index
+/// and the lock files: what the disk holds for the store.
+fn on_disk(f: &Fixture) -> u64 {
+    walkdir::WalkDir::new(f.store.root())
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy();
+            !matches!(name.as_ref(), "index" | "lock" | "gate" | "evict.lock")
+        })
+        .map(|e| e.metadata().unwrap().len())
+        .sum()
+}
+
+/// Ten entries of 10 KB each of their own, `e0` the least recently used.
+fn ten_sized_entries(f: &Fixture) {
+    for i in 0..10 {
+        write(&f.pkg, "lib/own.js", &[b'a' + i as u8; 10_000], 0o644);
+        put_aged(f, &format!("e{i}"), Duration::from_secs(3600 * (20 - i)));
+    }
+}
+
+/// Rewrites `k`'s manifest as another version's format would, naming the
+/// same contents (its files' digests).
+fn as_another_version(f: &Fixture, k: &str) {
+    let path = f.store.entry_path(&key(k));
+    let text = fs::read_to_string(&path).unwrap();
+    let format = format!("\"format\":{MANIFEST_VERSION}");
+    assert!(text.starts_with(&format!("{{{format}")), "{text}");
+    fs::write(&path, text.replacen(&format, "\"format\":9", 1)).unwrap();
+    assert!(f.store.read_manifest(&key(k)).is_none(), "still readable");
+}
+
+/// One manifest of another version in a store over its cap: eviction
+/// removed eight entries and no content, reported 802 KB freed, and
+/// `stats` then said 201 KB while 1,045 KB of contents were on disk. Now
+/// the store ends under its cap, `stats` says what the disk holds, and the
+/// other version's entry keeps its contents.
+#[test]
+fn another_versions_entry_in_a_full_store_counts_and_keeps_only_its_own() {
+    let f = fixture();
+    ten_sized_entries(&f);
+    as_another_version(&f, "e9");
+    let cap = 30_000;
+    let before = on_disk(&f);
+    let r = f.store.evict(&policy(Some(cap), None)).unwrap();
+    assert!(
+        on_disk(&f) <= cap,
+        "{} bytes on disk over a cap of {cap}",
+        on_disk(&f)
+    );
+    assert_eq!(r.bytes, on_disk(&f));
+    assert_eq!(r.bytes_freed, before - on_disk(&f));
+    assert_eq!(f.store.stats().unwrap().bytes, on_disk(&f));
+    // The other version's entry and the content it names stay.
+    let theirs = blake3::hash(&[b'a' + 9; 10_000]).to_hex();
+    assert!(f.store.entry_path(&key("e9")).exists());
+    assert!(f.store.content_path(&theirs).exists());
+    assert!(hits(&f, "e8"));
+}
+
+/// An entry that names nothing this version can read (damaged, or a format
+/// that names contents otherwise) may use any content: none is removed
+/// while it is there, but what no other entry uses counts toward the cap
+/// and in `stats`, and goes with it.
+#[test]
+fn an_opaque_entry_holds_contents_that_still_count_and_go_with_it() {
+    let f = fixture();
+    ten_sized_entries(&f);
+    let opaque = f.store.entry_path(&key("opaque"));
+    fs::create_dir_all(opaque.parent().unwrap()).unwrap();
+    fs::write(&opaque, b"not a manifest of any version").unwrap();
+    age_entry(&f, "opaque", Duration::from_secs(3600 * 15));
+    // Entries e0..e4 are older than it, e5..e9 newer.
+    let r = f.store.evict(&policy(Some(60_000), None)).unwrap();
+    assert_eq!(r.unreadable, 1);
+    assert_eq!(f.store.stats().unwrap().bytes, on_disk(&f));
+    assert!(on_disk(&f) <= 60_000, "{} bytes on disk", on_disk(&f));
+    assert!(!opaque.exists(), "the opaque entry was not evicted");
+    assert!(hits(&f, "e9"));
+    let stats = f.store.stats().unwrap();
+    assert_eq!(stats.unaccounted_bytes, 0);
+
+    // While it stays (it is recent), the contents of evicted entries stay
+    // too, and are counted as unaccounted.
+    let g = fixture();
+    ten_sized_entries(&g);
+    let opaque = g.store.entry_path(&key("opaque"));
+    fs::create_dir_all(opaque.parent().unwrap()).unwrap();
+    fs::write(&opaque, b"not a manifest of any version").unwrap();
+    let r = g.store.evict(&policy(Some(30_000), None)).unwrap();
+    assert_eq!((r.unreadable, r.contents_removed), (1, 0));
+    let stats = g.store.stats().unwrap();
+    assert_eq!(stats.bytes, on_disk(&g));
+    assert!(stats.unaccounted_bytes >= 70_000, "{stats:?}");
+    assert_eq!(r.bytes, on_disk(&g));
+}
+
+/// Three fetches interrupted with Ctrl-C left 609 MB in `v1/tmp`: `stats`
+/// said 0.0 MB and no eviction removed it. Now `stats` counts it, and the
+/// next eviction removes it (no process writes there while it runs).
+#[test]
+fn temp_files_left_by_interrupted_fetches_count_and_the_next_eviction_removes_them() {
+    let f = fixture();
+    ten_sized_entries(&f);
+    let tmp = f.store.root().join("tmp");
+    fs::create_dir_all(&tmp).unwrap();
+    fs::write(tmp.join("content-interrupted"), vec![0u8; 250_000]).unwrap();
+    let stats = f.store.stats().unwrap();
+    assert_eq!(stats.temp_bytes, 250_000);
+    assert_eq!(stats.bytes, on_disk(&f));
+    let r = f.store.evict(&policy(None, None)).unwrap();
+    assert_eq!(r.bytes_freed, 250_000);
+    assert!(!tmp.join("content-interrupted").exists());
+    let stats = f.store.stats().unwrap();
+    assert_eq!((stats.temp_bytes, stats.bytes), (0, on_disk(&f)));
+    for i in 0..10 {
+        assert!(hits(&f, &format!("e{i}")));
+    }
 }

@@ -38,7 +38,8 @@ use super::LocalStore;
 use crate::error::{CacheError, IoContext, Result};
 use crate::platform;
 
-const MAGIC: &[u8; 8] = b"BFNIDX\x00\x01";
+/// Version 2 added the bytes of contents no entry accounts for.
+const MAGIC: &[u8; 8] = b"BFNIDX\x00\x02";
 
 /// A content digest, as bytes.
 pub(super) type Digest = [u8; 32];
@@ -86,8 +87,9 @@ pub(super) struct Indexed {
 
 impl Indexed {
     /// Whether its manifest could not be read (another version's format, a
-    /// file this user may not read, damage): it may use any content, so
-    /// while it is in the store no content is removed.
+    /// file this user may not read, damage) and names no stored content: it
+    /// may use any content, so while it is in the store no content is
+    /// removed (they are counted as unaccounted until then).
     pub fn is_opaque(&self) -> bool {
         self.digest == [0; 32] && self.contents.is_empty()
     }
@@ -119,8 +121,13 @@ pub(super) struct Index {
     pub contents: DigestMap<Content>,
     pub entries: HashMap<String, Indexed>,
     /// When unused contents were last swept from the content folders, s
-    /// since the epoch (a rebuild sweeps).
+    /// since the epoch (0: never, so the next eviction sweeps).
     pub last_sweep: u64,
+    /// Bytes of contents on disk that no usable manifest accounts for and
+    /// that could not be removed yet (an entry this version cannot read may
+    /// use them): counted toward the cap and in `stats` until a sweep
+    /// removes them.
+    pub unaccounted: u64,
     pub last_eviction: Option<EvictionRecord>,
 }
 
@@ -164,8 +171,14 @@ impl Index {
         Ok(())
     }
 
-    /// Bytes of the contents in use plus the manifests.
+    /// Bytes of the contents in use, the manifests and the contents no
+    /// entry accounts for.
     pub fn bytes(&self) -> u64 {
+        self.accounted_bytes() + self.unaccounted
+    }
+
+    /// Bytes of the contents in use plus the manifests.
+    fn accounted_bytes(&self) -> u64 {
         let contents: u64 = self
             .contents
             .values()
@@ -277,7 +290,14 @@ impl Index {
                         entry.contents = uses.iter().map(|(d, _)| *d).collect();
                         added.push(uses);
                     }
-                    None => report.unusable += 1,
+                    None => {
+                        report.unusable += 1;
+                        // Another version's manifest still names its
+                        // contents by digest: those stay while it does.
+                        let uses = named_contents(store, &path);
+                        entry.contents = uses.iter().map(|(d, _)| *d).collect();
+                        added.push(uses);
+                    }
                 }
                 seen.insert(key.to_string(), entry);
             }
@@ -314,6 +334,7 @@ impl Index {
             Vec::with_capacity(64 + live.len() * 40 + refs * 4 + self.entries.len() * 128);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&self.last_sweep.to_le_bytes());
+        out.extend_from_slice(&self.unaccounted.to_le_bytes());
         match &self.last_eviction {
             None => out.push(0),
             Some(r) => {
@@ -366,6 +387,7 @@ fn decode(bytes: &[u8]) -> Option<Index> {
     };
     let mut index = Index {
         last_sweep: r.u64()?,
+        unaccounted: r.u64()?,
         ..Index::default()
     };
     if r.take(1)?[0] == 1 {
@@ -474,6 +496,32 @@ fn read_manifest(path: &Path, key: &str) -> Option<(Digest, Vec<(Digest, u64)>)>
     uses.sort_unstable();
     uses.dedup_by(|a, b| a.0 == b.0);
     Some((digest, uses))
+}
+
+/// The contents on disk that a manifest this version cannot parse names:
+/// every manifest format names its contents by their 64-hex blake3 digest
+/// (a rule of the store's format, so that versions sharing a store never
+/// remove each other's contents), so each such string naming a stored
+/// content counts as a use. Empty when the file cannot be read.
+fn named_contents(store: &LocalStore, path: &Path) -> Vec<(Digest, u64)> {
+    let Ok(bytes) = fs::read(path) else {
+        return Vec::new();
+    };
+    let mut uses: Vec<(Digest, u64)> = bytes
+        .split(|b| !b.is_ascii_hexdigit())
+        .filter(|run| run.len() == 64)
+        .filter_map(|run| std::str::from_utf8(run).ok())
+        .filter_map(|hex| {
+            let digest = parse_hex(&hex.to_ascii_lowercase())?;
+            let size = fs::metadata(store.content_path(&to_hex(&digest)))
+                .ok()?
+                .len();
+            Some((digest, size))
+        })
+        .collect();
+    uses.sort_unstable();
+    uses.dedup_by(|a, b| a.0 == b.0);
+    uses
 }
 
 /// A 64-hex digest as bytes.

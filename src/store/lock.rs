@@ -17,7 +17,26 @@ use std::fs::{File, OpenOptions};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::error::{IoContext, Result};
+use crate::error::{CacheError, IoContext, Result};
+
+/// How long a `clear`, `purge` or `evict` asked for by a user waits for the
+/// store, and where it says that it waits.
+#[derive(Clone, Copy)]
+pub struct Wait<'a> {
+    /// Given up after this long, with [`CacheError::Busy`].
+    pub limit: Duration,
+    /// Told once, when the store is not free at once, what is waited for.
+    pub notice: &'a dyn Fn(&str),
+}
+
+impl Default for Wait<'_> {
+    fn default() -> Self {
+        Wait {
+            limit: crate::config::DEFAULT_LOCK_WAIT,
+            notice: &|_| {},
+        }
+    }
+}
 
 /// A held lock, released on drop.
 #[derive(Debug)]
@@ -55,6 +74,48 @@ impl StoreLock {
     /// As [`StoreLock::exclusive`], giving up at `deadline` (`None` when
     /// the lock was not had by then, or the store does not exist).
     pub fn exclusive_until(root: &Path, deadline: Option<Instant>) -> Result<Option<StoreLock>> {
+        Self::take_exclusive(root, deadline, &mut || {})
+    }
+
+    /// As [`StoreLock::exclusive`] for a user's `action` (clear, purge,
+    /// evict): when the store is in use it says so once through
+    /// `wait.notice`, and after `wait.limit` it gives up with
+    /// [`CacheError::Busy`] instead of waiting without a word or an end.
+    pub fn exclusive_waiting(
+        root: &Path,
+        action: &'static str,
+        wait: &Wait<'_>,
+    ) -> Result<Option<StoreLock>> {
+        let folder = root.parent().unwrap_or(root);
+        let mut told = false;
+        let mut tell = || {
+            if !told {
+                told = true;
+                (wait.notice)(&format!(
+                    "waiting to {action} {}: fetches, puts or uploads are using it; giving up after {} s (BACKFILL_NATIVE_LOCK_WAIT sets how long)",
+                    folder.display(),
+                    wait.limit.as_secs()
+                ));
+            }
+        };
+        let lock = Self::take_exclusive(root, Some(Instant::now() + wait.limit), &mut tell)?;
+        match lock {
+            None if root.is_dir() => Err(CacheError::Busy {
+                action,
+                path: folder.to_path_buf(),
+                waited_secs: wait.limit.as_secs(),
+            }),
+            other => Ok(other),
+        }
+    }
+
+    /// Takes the exclusive lock; `waiting` is called each time the gate is
+    /// let go without it.
+    fn take_exclusive(
+        root: &Path,
+        deadline: Option<Instant>,
+        waiting: &mut dyn FnMut(),
+    ) -> Result<Option<StoreLock>> {
         if !root.is_dir() {
             return Ok(None);
         }
@@ -88,6 +149,7 @@ impl StoreLock {
             // unlocks twice on Windows, and wine fails the second with
             // "Lock violation" where Windows says "not locked".
             drop(gate);
+            waiting();
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(None);
             }
@@ -214,6 +276,45 @@ mod tests {
 
     /// A deadline ends the wait with `None`, and leaves the gate open: the
     /// next fetch or put is not kept waiting.
+    /// A user's clear, purge or evict behind a holder that never lets go
+    /// (a build stopped with Ctrl-Z) says once what it waits for and gives
+    /// up with `BACKFILL_NATIVE_BUSY` (it waited without a word or an end).
+    #[test]
+    fn a_users_clear_says_it_waits_and_gives_up_at_its_limit() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("cache").join("v1");
+        let held = StoreLock::shared(&root, true).unwrap().unwrap();
+        let said = std::cell::RefCell::new(Vec::new());
+        let notice = |line: &str| said.borrow_mut().push(line.to_string());
+        let wait = Wait {
+            limit: Duration::from_secs(1),
+            notice: &notice,
+        };
+        let err = StoreLock::exclusive_waiting(&root, "clear", &wait).unwrap_err();
+        assert_eq!(err.code(), "BACKFILL_NATIVE_BUSY");
+        let folder = tmp.path().join("cache");
+        assert_eq!(
+            err.to_string(),
+            format!("could not clear {}: it stayed in use by a fetch, put or upload for 1 s. Wait for the builds using it to end (a process stopped with Ctrl-Z holds it until it is resumed or ended), or wait longer with BACKFILL_NATIVE_LOCK_WAIT (for example 10m)", folder.display())
+        );
+        assert_eq!(
+            said.into_inner(),
+            vec![format!("waiting to clear {}: fetches, puts or uploads are using it; giving up after 1 s (BACKFILL_NATIVE_LOCK_WAIT sets how long)", folder.display())]
+        );
+        // Free, it takes the lock at once and says nothing.
+        drop(held);
+        let said = std::cell::RefCell::new(Vec::new());
+        let notice = |line: &str| said.borrow_mut().push(line.to_string());
+        let wait = Wait {
+            limit: Duration::from_secs(3600),
+            notice: &notice,
+        };
+        assert!(StoreLock::exclusive_waiting(&root, "clear", &wait)
+            .unwrap()
+            .is_some());
+        assert!(said.into_inner().is_empty());
+    }
+
     #[test]
     fn an_exclusive_taker_gives_up_at_its_deadline_and_leaves_the_gate_open() {
         let tmp = tempfile::tempdir().unwrap();

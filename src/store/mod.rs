@@ -6,7 +6,7 @@
 //! ```text
 //! v1/content/<first 2 hex>/<64-hex blake3>   file contents, read-only
 //! v1/entries/<2 hex of blake3(key)>/<key>.json  manifests
-//! v1/tmp/                                      temp files, renamed into place
+//! v1/tmp/                                      temp files, renamed into place (only under the shared lock)
 //! v1/lock                                      shared by fetch/put, exclusive for purge/clear/eviction
 //! v1/gate                                      passed by fetch/put, held by an exclusive taker
 //! v1/index                                     the eviction index (rebuilt if lost)
@@ -38,6 +38,7 @@ pub use entry_writer::EntryWriter;
 pub use evict::{EvictPolicy, EvictReport, StoreStats};
 pub use index::EvictionRecord;
 pub(crate) use io_pool::on_io_pool;
+pub use lock::Wait;
 pub use manifest::{
     case_conflict, is_safe_relative, layout_conflict, FileRecord, LinkRecord, Manifest,
     ManifestError, MANIFEST_VERSION, MODE_MASK,
@@ -151,7 +152,12 @@ impl LocalStore {
 
     /// Removes entries not used for `days` days and contents no entry uses.
     pub fn purge(&self, days: f64) -> Result<PurgeReport> {
-        purge::purge(self, days)
+        self.purge_waiting(days, &Wait::default())
+    }
+
+    /// As [`LocalStore::purge`], waiting for the store as `wait` says.
+    pub fn purge_waiting(&self, days: f64, wait: &Wait<'_>) -> Result<PurgeReport> {
+        purge::purge(self, days, wait)
     }
 
     /// Counts the entries and contents and their bytes.
@@ -161,13 +167,23 @@ impl LocalStore {
 
     /// Removes every entry and content.
     pub fn clear(&self) -> Result<PurgeReport> {
-        purge::clear(self)
+        self.clear_waiting(&Wait::default())
+    }
+
+    /// As [`LocalStore::clear`], waiting for the store as `wait` says.
+    pub fn clear_waiting(&self, wait: &Wait<'_>) -> Result<PurgeReport> {
+        purge::clear(self, wait)
     }
 
     /// Removes least-recently-used entries over the size cap and entries
     /// over the age limit (see [`EvictPolicy`]), under the exclusive lock.
     pub fn evict(&self, policy: &EvictPolicy) -> Result<EvictReport> {
-        evict::evict(self, policy, None)
+        self.evict_waiting(policy, &Wait::default())
+    }
+
+    /// As [`LocalStore::evict`], waiting for the store as `wait` says.
+    pub fn evict_waiting(&self, policy: &EvictPolicy, wait: &Wait<'_>) -> Result<EvictReport> {
+        evict::evict(self, policy, evict::EvictBy::User(wait))
     }
 
     /// As [`LocalStore::evict`], releasing `evictor` (the lock of one
@@ -178,7 +194,7 @@ impl LocalStore {
         policy: &EvictPolicy,
         evictor: std::fs::File,
     ) -> Result<EvictReport> {
-        evict::evict(self, policy, Some(evictor))
+        evict::evict(self, policy, evict::EvictBy::Put(evictor))
     }
 
     /// Size, entries, the oldest entry's last use and the last eviction.

@@ -7,7 +7,7 @@ use std::io;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use super::lock::StoreLock;
+use super::lock::{StoreLock, Wait};
 use super::manifest::{is_digest, Manifest};
 use super::LocalStore;
 use crate::error::{CacheError, IoContext, Result};
@@ -48,7 +48,7 @@ pub fn usage(store: &LocalStore) -> Result<Usage> {
     Ok(u)
 }
 
-pub fn purge(store: &LocalStore, days: f64) -> Result<PurgeReport> {
+pub fn purge(store: &LocalStore, days: f64, wait: &Wait<'_>) -> Result<PurgeReport> {
     if !(days.is_finite() && days >= 0.0) {
         return Err(CacheError::Config {
             variable: "purge days".into(),
@@ -58,7 +58,7 @@ pub fn purge(store: &LocalStore, days: f64) -> Result<PurgeReport> {
             fix: "pass how many days an entry may go unused before it is removed".into(),
         });
     }
-    let Some(_lock) = StoreLock::exclusive(store.root())? else {
+    let Some(_lock) = StoreLock::exclusive_waiting(store.root(), "purge", wait)? else {
         return Ok(PurgeReport::default());
     };
     // Any number of days is fine: one past the epoch means "everything".
@@ -122,8 +122,8 @@ pub fn purge(store: &LocalStore, days: f64) -> Result<PurgeReport> {
     Ok(report)
 }
 
-pub fn clear(store: &LocalStore) -> Result<PurgeReport> {
-    let Some(lock) = StoreLock::exclusive(store.root())? else {
+pub fn clear(store: &LocalStore, wait: &Wait<'_>) -> Result<PurgeReport> {
+    let Some(lock) = StoreLock::exclusive_waiting(store.root(), "clear", wait)? else {
         return Ok(PurgeReport::default());
     };
     let mut report = PurgeReport {
