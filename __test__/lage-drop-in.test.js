@@ -178,3 +178,17 @@ test('cacheOptions.incrementalCaching: an entry holds only the files the build c
   assertGreen(repo.lage(), { success: 0, skipped: 5 })
   assert.equal(Object.keys(snapshot(path.join(repo.dir('e'), 'lib'))).length, 4)
 })
+
+test('AZURE_IDENTITY_CREDENTIAL_NAME: an invalid name is an error, as in backfill: the target fails with the line naming the variable and how to fix it', () => {
+  const repo = makeLageRepo()
+  const run = repo.lage([], {
+    BACKFILL_CACHE_PROVIDER: 'azure-blob',
+    BACKFILL_CACHE_PROVIDER_OPTIONS: JSON.stringify({ connectionString: 'https://acct.blob.core.windows.net', container: 'c' }),
+    AZURE_IDENTITY_CREDENTIAL_NAME: 'bogus',
+  })
+  // As for any invalid configuration: the cache is not silently off.
+  assert.notEqual(run.status, 0, run.output)
+  const said = lines(run, /backfill-native: the cache is off: AZURE_IDENTITY_CREDENTIAL_NAME \(from the environment\) is invalid: expected one of environment, workload-identity, managed-identity, azure-cli, received "bogus"\. To fix it, set one of those names, or unset it/)
+  assert.ok(said.length >= 1, run.output)
+  assert.equal(repo.builds().length, 0)
+})
