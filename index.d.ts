@@ -584,13 +584,16 @@ export interface StoreStats {
   lastEviction?: LastEviction
 }
 
-/** What the local store holds. */
+/**
+ * What the local store holds: the counts of `storeStats`, without the
+ * limits and the last eviction (kept for scripts written against 0.1).
+ */
 export interface StoreUsage {
   /** Entries (hashes). */
   entries: number
-  /** Stored file contents (each kept once). */
+  /** Stored file contents in use (each kept once). */
   contents: number
-  /** Bytes of the stored contents. */
+  /** Bytes of everything the store holds, as `storeStats().bytes`. */
   bytes: number
 }
 

@@ -15,9 +15,13 @@ pub mod output_temp;
 pub mod platform;
 pub mod remote;
 pub mod store;
+pub mod transfer;
+
+#[cfg(test)]
+mod test_kit;
 
 #[cfg(not(test))]
 mod binding;
 
-pub use engine::{Engine, FetchOutcome, PutOutcome, Source, Stats};
+pub use engine::{Engine, FetchOutcome, PendingUpload, PutOutcome, Source, Stats};
 pub use error::{CacheError, Result};

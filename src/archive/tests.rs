@@ -337,7 +337,7 @@ fn a_damaged_store_content_fails_the_archive() {
     let tmp = tempfile::tempdir().unwrap();
     let (_pkg, s, m) = stored_package(tmp.path(), "k");
     let f = m.files.iter().find(|f| f.path == "lib/a.js").unwrap();
-    let blob = s.content_path(&f.digest);
+    let blob = s.layout().content(&f.digest);
     crate::platform::testing::set_mode(&blob, 0o644);
     fs::write(&blob, b"ALPHA").unwrap();
     let err = write_archive(&s, &m, std::io::sink()).unwrap_err();
@@ -444,7 +444,10 @@ fn an_archive_is_stored_only_when_committed() {
     raw_entry(&mut v, "lib/b.js", b'0', "", b"beta");
     let mut entry = s.begin_entry(&key("k")).unwrap();
     ingest_archive(&mut entry, finish(v).as_slice()).unwrap();
-    assert!(!s.content_path(&blake3::hash(b"alpha").to_hex()).exists());
+    assert!(!s
+        .layout()
+        .content(&blake3::hash(b"alpha").to_hex())
+        .exists());
     drop(entry);
     assert_eq!(files_under(&tmp.path().join("cache")), Vec::<String>::new());
 }

@@ -45,10 +45,10 @@ impl Cache {
         EngineTask::new(Box::new(move || {
             let _busy = busy;
             let result = engine.put(&hash, output_glob.as_deref());
-            let pending = matches!(&result, Ok(o) if o.upload_pending);
+            let pending = result.as_ref().ok().and_then(|o| o.pending_upload.clone());
             let mut done = Done::quiet(result.map(PutResult::from));
-            if pending {
-                done.follow_up = Some(background_upload(engine.clone(), hash));
+            if let Some(pending) = pending {
+                done.follow_up = Some(background_upload(pending, hash));
             }
             done
         }))
@@ -101,7 +101,7 @@ impl Cache {
     fn store_usage_task(&self) -> EngineTask<StoreUsage> {
         let engine = self.engine.clone();
         EngineTask::new(Box::new(move || {
-            Done::quiet(engine.store().usage().map(StoreUsage::from))
+            Done::quiet(engine.store_stats().map(StoreUsage::from))
         }))
     }
 }

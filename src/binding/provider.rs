@@ -105,15 +105,15 @@ fn put_work(engine: Arc<Engine>, hash: String, output_glob: Vec<String>) -> Work
                         o.uploaded,
                         o.upload_bytes,
                         &o.upload_skipped,
-                        o.upload_pending
+                        o.pending_upload.is_some()
                     ),
                     o.duration.as_millis()
                 ),
             };
             logs.push(LogLine::new(LogLevel::Verbose, text));
             let mut done = Done::logged(Ok(()), logs);
-            if o.upload_pending {
-                done.follow_up = Some(background_upload(engine.clone(), hash));
+            if let Some(pending) = o.pending_upload {
+                done.follow_up = Some(background_upload(pending, hash));
             }
             done
         }

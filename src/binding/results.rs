@@ -93,7 +93,7 @@ impl From<PutOutcome> for PutResult {
             uploaded: o.uploaded,
             upload_bytes: o.upload_bytes as f64,
             upload_skipped: o.upload_skipped,
-            upload_pending: o.upload_pending,
+            upload_pending: o.pending_upload.is_some(),
             warnings: o.warnings,
         }
     }
@@ -177,23 +177,24 @@ impl From<PurgeReport> for PurgeResult {
     }
 }
 
-/// What the local store holds.
+/// What the local store holds: the counts of `storeStats`, without the
+/// limits and the last eviction (kept for scripts written against 0.1).
 #[napi(object)]
 pub struct StoreUsage {
     /// Entries (hashes).
     pub entries: f64,
-    /// Stored file contents (each kept once).
+    /// Stored file contents in use (each kept once).
     pub contents: f64,
     /// Bytes of the stored contents.
     pub bytes: f64,
 }
 
-impl From<crate::store::Usage> for StoreUsage {
-    fn from(u: crate::store::Usage) -> Self {
+impl From<crate::store::StoreStats> for StoreUsage {
+    fn from(u: crate::store::StoreStats) -> Self {
         StoreUsage {
             entries: u.entries as f64,
             contents: u.contents as f64,
-            bytes: u.bytes as f64,
+            bytes: u.content_bytes as f64,
         }
     }
 }

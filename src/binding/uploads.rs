@@ -1,13 +1,12 @@
-//! Background uploads (`backgroundUploads: true`): a put that resolved once
-//! the outputs were stored locally leaves its upload to this follow-up work,
-//! which `Cache` and the lage provider both queue.
-
-use std::sync::Arc;
+//! Background uploads (`backgroundUploads: true`): the engine queues and
+//! runs them (`engine/background.rs`); a put that resolved once the outputs
+//! were stored locally leaves this follow-up work, which waits for its
+//! upload and logs it, for `Cache` and the lage provider alike.
 
 use super::logger::LogLine;
 use super::task::{Done, Work};
 use crate::config::LogLevel;
-use crate::engine::Engine;
+use crate::engine::PendingUpload;
 
 /// The tail of a "stored" log line about the upload.
 pub fn upload_note(uploaded: bool, bytes: u64, skipped: &Option<String>, pending: bool) -> String {
@@ -19,15 +18,13 @@ pub fn upload_note(uploaded: bool, bytes: u64, skipped: &Option<String>, pending
     }
 }
 
-/// The upload of a put whose upload was left pending: its warnings go to the
-/// logger and to the engine's list for `flush`; a local failure is reported,
-/// not thrown, since nobody awaits it. Counted as under way from now, so
-/// `flush` waits for it even before it starts.
-pub fn background_upload(engine: Arc<Engine>, hash: String) -> Work<()> {
-    let busy = engine.begin();
+/// Waits for the engine's background upload of a put (the engine queued
+/// and runs it, and keeps its warnings for `flush`), then logs what it did:
+/// a warning at warn, the upload at verbose. Nobody awaits this, so a local
+/// failure is logged, not thrown.
+pub fn background_upload(pending: PendingUpload, hash: String) -> Work<()> {
     Box::new(move || {
-        let _busy = busy;
-        let logs = match engine.upload(&hash) {
+        let logs = match pending.wait() {
             Ok(up) => {
                 let mut logs: Vec<LogLine> = up
                     .warning
@@ -41,14 +38,12 @@ pub fn background_upload(engine: Arc<Engine>, hash: String) -> Work<()> {
                         format!("background upload of {hash}{note}"),
                     ));
                 }
-                engine.note_background(up.warning);
                 logs
             }
-            Err(e) => {
-                let text = format!("background upload of {hash} failed: {e}");
-                engine.note_background(Some(text.clone()));
-                vec![LogLine::new(LogLevel::Warn, text)]
-            }
+            Err(e) => vec![LogLine::new(
+                LogLevel::Warn,
+                format!("background upload of {hash} failed: {e}"),
+            )],
         };
         Done::logged(Ok(()), logs)
     })

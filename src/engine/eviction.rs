@@ -5,7 +5,7 @@
 //!
 //! A thread, not a detached process: it needs nothing but the store, it
 //! costs the put a `stat`, and a process that ends (or is killed) mid-run
-//! leaves a store the next run finishes (see `store/evict.rs`). It waits
+//! leaves a store the next run finishes (see `store/eviction/run.rs`). It waits
 //! for the store's exclusive lock, so no fetch or put of any process is
 //! under way while it removes anything; one eviction runs at a time per
 //! store across processes (`evict.lock`), and a put landing while one runs
@@ -43,7 +43,7 @@ fn due(store: &LocalStore, interval: Duration) -> bool {
     if let Some(t) = store.last_eviction_time() {
         return older(t);
     }
-    let stamp = store.root().join("evict.lock");
+    let stamp = store.layout().evict_lock();
     match std::fs::metadata(&stamp).and_then(|m| m.modified()) {
         Ok(t) => older(t),
         Err(_) => {
@@ -92,7 +92,7 @@ pub fn after_write(
                     // Another process evicting now covers this put (it
                     // scans after taking the store lock, which this put
                     // has released).
-                    if let Ok(Some(evictor)) = StoreLock::try_evictor(store.root()) {
+                    if let Ok(Some(evictor)) = StoreLock::try_evictor(store.layout()) {
                         if due(&store, interval) {
                             // A failure (a store removed meanwhile, a disk
                             // error) is retried after the next put.

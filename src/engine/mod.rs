@@ -1,14 +1,16 @@
 //! The engine one package directory uses: configuration, local store, the
-//! remote fallback, modes and statistics. Plain Rust; the JS binding is a
+//! remote (its policy in `remote_policy.rs`), modes and statistics. Plain Rust; the JS binding is a
 //! thin layer over it.
 
+mod background;
 mod eviction;
-mod fallback;
 mod in_flight;
 mod incremental;
 mod local_skip;
 mod outcome;
+mod remote_policy;
 
+pub use background::PendingUpload;
 use in_flight::InFlight;
 pub use in_flight::InFlightGuard;
 use incremental::Snapshots;
@@ -26,23 +28,47 @@ use crate::output_glob::OutputGlob;
 use crate::store::{
     EvictPolicy, EvictReport, LocalStore, PurgeReport, RestoreOptions, RestoreReport, StoreStats,
 };
-pub use fallback::Upload;
-use fallback::{RemoteFetch, RemoteLayer};
+pub use remote_policy::Upload;
+use remote_policy::{RemoteFetch, RemoteLayer};
 
 /// A cache engine bound to one package directory.
 pub struct Engine {
     config: Config,
     store: LocalStore,
-    remote: Option<RemoteLayer>,
-    background_warnings: Mutex<Vec<String>>,
-    /// One lock for all counters, so a snapshot is consistent and a new
-    /// counter is one field of [`Stats`].
-    stats: Mutex<Stats>,
+    remote: Option<Arc<RemoteLayer>>,
+    tally: Arc<Tally>,
+    uploads: background::Queue,
     in_flight: Arc<InFlight>,
     /// The last hash put, for the `local-skip` provider.
     last_put: LastPut,
     /// The package's files at each fetch that missed, for `incrementalCaching`.
     snapshots: Snapshots,
+}
+
+/// What an engine keeps of its work, shared with its background uploads.
+#[derive(Default)]
+struct Tally {
+    /// One lock for all counters, so a snapshot is consistent and a new
+    /// counter is one field of [`Stats`].
+    stats: Mutex<Stats>,
+    background_warnings: Mutex<Vec<String>>,
+}
+
+impl Tally {
+    /// Updates the counters under their lock. A panic elsewhere while it was
+    /// held leaves plain numbers behind, so a poisoned lock is still used.
+    fn record(&self, update: impl FnOnce(&mut Stats)) {
+        update(&mut self.stats.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    fn note_background(&self, warning: Option<String>) {
+        if let Some(w) = warning {
+            self.background_warnings
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(w);
+        }
+    }
 }
 
 impl Engine {
@@ -89,10 +115,10 @@ impl Engine {
             store: LocalStore::new(&config.cache_dir),
             last_put: LastPut::new(&config.cache_dir, &config.workspace_root, &config.cwd),
             snapshots: Snapshots::default(),
-            remote,
+            remote: remote.map(Arc::new),
             config,
-            background_warnings: Mutex::default(),
-            stats: Mutex::default(),
+            tally: Arc::default(),
+            uploads: background::Queue::default(),
             in_flight: Arc::default(),
         }
     }
@@ -186,7 +212,12 @@ impl Engine {
             });
         };
         if local && self.config.mode.writes() {
-            return self.fetch_remote(remote, &self.store, key, options, warnings);
+            let hit = self.fetch_remote(remote, &self.store, key, options, warnings)?;
+            if hit.hit() {
+                // The remote filled the store.
+                self.evict_soon();
+            }
+            return Ok(hit);
         }
         // READ_ONLY never writes the cache, nor does --skip-local-cache
         // write the local store: a remote hit goes through a throwaway store.
@@ -209,12 +240,7 @@ impl Engine {
         mut warnings: Vec<String>,
     ) -> Result<FetchOutcome> {
         match remote.fetch(store, key, &self.config.cwd, options)? {
-            RemoteFetch::Hit(RestoreReport::Hit(r)) => {
-                if std::ptr::eq(store, &self.store) {
-                    self.evict_soon();
-                }
-                Ok(hit(Source::Remote, r, warnings))
-            }
+            RemoteFetch::Hit(RestoreReport::Hit(r)) => Ok(hit(Source::Remote, r, warnings)),
             RemoteFetch::Hit(_) => Ok(FetchOutcome {
                 warnings,
                 ..FetchOutcome::default()
@@ -313,9 +339,15 @@ impl Engine {
             new_bytes: r.new_bytes,
             ..PutOutcome::default()
         };
-        if self.remote.is_some() {
+        if let Some(remote) = &self.remote {
             if self.config.background_uploads {
-                outcome.upload_pending = true;
+                outcome.pending_upload = Some(self.uploads.schedule(
+                    key.clone(),
+                    self.in_flight.enter(),
+                    remote,
+                    &self.store,
+                    &self.tally,
+                ));
             } else {
                 let up = self.upload_key(key)?;
                 outcome.uploaded = up.uploaded;
@@ -349,13 +381,7 @@ impl Engine {
             })?;
         let store = LocalStore::new(tmp.path());
         let r = store.put(key, outputs)?;
-        let up = remote.upload(&store, key)?;
-        if up.uploaded {
-            self.record(|s| {
-                s.uploads += 1;
-                s.bytes_uploaded += up.bytes;
-            });
-        }
+        let up = upload_with(remote, &store, &self.tally, key)?;
         let note = match (&up.skipped, up.uploaded) {
             (_, true) => format!("; {} files uploaded ({} bytes)", r.files, up.bytes),
             (Some(why), false) => format!("; not uploaded: {why}"),
@@ -374,9 +400,9 @@ impl Engine {
         })
     }
 
-    /// Uploads the stored entry of `hash` to the remote cache, for a put
-    /// whose upload was left pending. Remote failures are a warning in the
-    /// result, never an error.
+    /// Uploads the stored entry of `hash` to the remote cache now (a put
+    /// with background uploads queues its own). Remote failures are a
+    /// warning in the result, never an error.
     pub fn upload(&self, hash: &str) -> Result<Upload> {
         let key = CacheKey::parse(hash)?;
         let _busy = self.in_flight.enter();
@@ -384,17 +410,10 @@ impl Engine {
     }
 
     fn upload_key(&self, key: &CacheKey) -> Result<Upload> {
-        let Some(remote) = &self.remote else {
-            return Ok(Upload::default());
-        };
-        let up = remote.upload(&self.store, key)?;
-        if up.uploaded {
-            self.record(|s| {
-                s.uploads += 1;
-                s.bytes_uploaded += up.bytes;
-            });
+        match &self.remote {
+            Some(remote) => upload_with(remote, &self.store, &self.tally, key),
+            None => Ok(Upload::default()),
         }
-        Ok(up)
     }
 
     fn skip_reason(&self, writing: bool) -> Option<String> {
@@ -463,29 +482,22 @@ impl Engine {
 
     /// A snapshot of the counters so far.
     pub fn stats(&self) -> Stats {
-        self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.tally
+            .stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
-    /// Updates the counters under their lock. A panic elsewhere while it was
-    /// held leaves plain numbers behind, so a poisoned lock is still used.
     fn record(&self, update: impl FnOnce(&mut Stats)) {
-        update(&mut self.stats.lock().unwrap_or_else(|p| p.into_inner()));
-    }
-
-    /// Keeps a warning of a background upload for [`Engine::take_background_warnings`].
-    pub fn note_background(&self, warning: Option<String>) {
-        if let Some(w) = warning {
-            self.background_warnings
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(w);
-        }
+        self.tally.record(update);
     }
 
     /// The warnings of background uploads since the last call.
     pub fn take_background_warnings(&self) -> Vec<String> {
         std::mem::take(
             &mut *self
+                .tally
                 .background_warnings
                 .lock()
                 .unwrap_or_else(|p| p.into_inner()),
@@ -509,6 +521,25 @@ impl Engine {
 
 #[cfg(test)]
 mod tests;
+
+/// Uploads the entry of `key` through `remote`'s policy and counts it: the
+/// one upload path of a put, of [`Engine::upload`] and of the background
+/// queue.
+fn upload_with(
+    remote: &RemoteLayer,
+    store: &LocalStore,
+    tally: &Tally,
+    key: &CacheKey,
+) -> Result<Upload> {
+    let up = remote.upload(store, key)?;
+    if up.uploaded {
+        tally.record(|s| {
+            s.uploads += 1;
+            s.bytes_uploaded += up.bytes;
+        });
+    }
+    Ok(up)
+}
 
 fn hit(source: Source, r: crate::store::Restored, warnings: Vec<String>) -> FetchOutcome {
     FetchOutcome {

@@ -79,9 +79,9 @@ pub struct PutOutcome {
     pub upload_bytes: u64,
     /// Why the entry was not uploaded, when a remote is configured.
     pub upload_skipped: Option<String>,
-    /// Whether the upload is left to [`Engine::upload`], run in the
-    /// background (`background_uploads`).
-    pub upload_pending: bool,
+    /// The upload the engine runs in the background (`background_uploads`),
+    /// to wait for if wanted.
+    pub pending_upload: Option<super::PendingUpload>,
     /// Problems to report once.
     pub warnings: Vec<String>,
 }

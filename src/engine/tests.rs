@@ -6,166 +6,13 @@
 //! warning per kind, the switch-off, nothing stored, the package untouched.
 
 use std::collections::HashMap;
-use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::*;
-use crate::remote::signature::DIGEST_KEY;
-use crate::remote::{
-    ArchiveWriter, FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure, SharedRemote,
-    FAILURES_BEFORE_OFF,
-};
-use crate::store::tests::{make_case, round_trip_cases, snapshot, write};
-
-/// What the fake remote does wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fault {
-    None,
-    /// Every blob is missing (404).
-    NotFound,
-    /// The credentials may not do this (403).
-    Forbidden,
-    /// The service is down or throttling, after the retries (503).
-    Unavailable,
-    /// The connection drops after this many bytes of a download.
-    CutAfter(usize),
-    /// The digest in the metadata is not the blob's.
-    TamperedMetadata,
-    /// The body trickles, then the transfer hits its deadline.
-    PastDeadline,
-}
-
-/// A blob's bytes and metadata.
-type Blob = (Vec<u8>, HashMap<String, String>);
-
-/// A remote in memory that can be told to fail; it counts requests.
-struct FakeRemote {
-    blobs: Mutex<HashMap<String, Blob>>,
-    fault: Mutex<Fault>,
-    requests: AtomicUsize,
-}
-
-impl FakeRemote {
-    fn new() -> Arc<FakeRemote> {
-        Arc::new(FakeRemote {
-            blobs: Mutex::default(),
-            fault: Mutex::new(Fault::None),
-            requests: AtomicUsize::new(0),
-        })
-    }
-
-    fn set(&self, fault: Fault) {
-        *self.fault.lock().unwrap() = fault;
-    }
-
-    fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
-    }
-
-    fn failure(&self, what: &str) -> Option<RemoteFailure> {
-        let (kind, status) = match *self.fault.lock().unwrap() {
-            Fault::Forbidden => (
-                FailureKind::Forbidden,
-                "403 AuthorizationPermissionMismatch",
-            ),
-            Fault::Unavailable => (FailureKind::Unavailable, "503 ServerBusy"),
-            _ => return None,
-        };
-        Some(RemoteFailure {
-            kind,
-            message: format!("{what} failed: HTTP {status}"),
-        })
-    }
-}
-
-/// Yields `bytes`, then fails as the fault says.
-struct Body {
-    bytes: io::Cursor<Vec<u8>>,
-    fail_after: Option<(usize, io::ErrorKind, &'static str)>,
-}
-
-impl Read for Body {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some((after, kind, why)) = self.fail_after {
-            if self.bytes.position() as usize >= after {
-                return Err(io::Error::new(kind, why));
-            }
-            let room = (after - self.bytes.position() as usize).min(buf.len());
-            return self.bytes.read(&mut buf[..room]);
-        }
-        self.bytes.read(buf)
-    }
-}
-
-impl Remote for FakeRemote {
-    fn describe(&self) -> String {
-        "fake remote".into()
-    }
-
-    fn open(&self, key: &CacheKey, max_size: Option<u64>) -> Result<Lookup, RemoteFailure> {
-        self.requests.fetch_add(1, Ordering::SeqCst);
-        if let Some(f) = self.failure("download") {
-            return Err(f);
-        }
-        let fault = *self.fault.lock().unwrap();
-        if fault == Fault::NotFound {
-            return Ok(Lookup::Miss);
-        }
-        let Some((bytes, mut metadata)) = self.blobs.lock().unwrap().get(key.as_str()).cloned()
-        else {
-            return Ok(Lookup::Miss);
-        };
-        if max_size.is_some_and(|m| bytes.len() as u64 > m) {
-            return Ok(Lookup::TooLarge(bytes.len() as u64));
-        }
-        if fault == Fault::TamperedMetadata {
-            metadata.insert(DIGEST_KEY.into(), "0".repeat(64));
-        }
-        let fail_after = match fault {
-            Fault::CutAfter(n) => Some((n, io::ErrorKind::ConnectionReset, "connection reset")),
-            Fault::PastDeadline => Some((
-                700,
-                io::ErrorKind::TimedOut,
-                "download failed: it did not finish within its deadline",
-            )),
-            _ => None,
-        };
-        Ok(Lookup::Found(RemoteBlob {
-            size: Some(bytes.len() as u64),
-            metadata,
-            body: Box::new(Body {
-                bytes: io::Cursor::new(bytes),
-                fail_after,
-            }),
-        }))
-    }
-
-    fn upload(
-        &self,
-        key: &CacheKey,
-        _size: u64,
-        write: &mut ArchiveWriter<'_>,
-    ) -> Result<u64, RemoteFailure> {
-        self.requests.fetch_add(1, Ordering::SeqCst);
-        if let Some(f) = self.failure("upload") {
-            return Err(f);
-        }
-        let mut bytes = Vec::new();
-        let mut metadata = HashMap::new();
-        write(&mut bytes, &mut metadata).map_err(|e| RemoteFailure {
-            kind: FailureKind::Other,
-            message: format!("upload failed: {e}"),
-        })?;
-        let len = bytes.len() as u64;
-        self.blobs
-            .lock()
-            .unwrap()
-            .insert(key.as_str().to_string(), (bytes, metadata));
-        Ok(len)
-    }
-}
+use crate::remote::{SharedRemote, FAILURES_BEFORE_OFF};
+use crate::test_kit::fake_remote::{FakeRemote, Fault};
+use crate::test_kit::round_trip::{make_case, round_trip_cases, snapshot, write};
 
 /// A package folder and its engine, with its own local store.
 struct Machine {
@@ -467,7 +314,13 @@ fn machine_with(
     let mut m = machine(remote, write);
     let mut config = m.engine.config.clone();
     adjust(&mut config);
-    let layer = m.engine.remote.take();
+    let layer = remote.map(|shared| RemoteLayer {
+        shared: shared.clone(),
+        max_size: None,
+        signing_key: None,
+        write,
+        refusal: None,
+    });
     m.engine = Engine::assemble(config, layer);
     m
 }
@@ -662,4 +515,44 @@ fn a_glob_through_a_linked_folder_stores_nothing_from_outside() {
         .unwrap()
         .file_type()
         .is_symlink());
+}
+
+/// With background uploads, the engine itself queues and runs the upload of
+/// a put (a Rust caller got `upload_pending` and had to upload itself): the
+/// put returns stored, and the pending upload ends with the blob on the
+/// remote, counted in the engine's stats.
+#[test]
+fn background_uploads_are_the_engines_own() {
+    let fake = FakeRemote::new();
+    let remote = shared(&fake);
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join("pkg");
+    std::fs::create_dir(&pkg).unwrap();
+    let mut config = config(&pkg, &tmp.path().join("cache"));
+    config.background_uploads = true;
+    let engine = Engine::assemble(
+        config,
+        Some(RemoteLayer {
+            shared: remote,
+            max_size: None,
+            signing_key: None,
+            write: true,
+            refusal: None,
+        }),
+    );
+    for (i, hash) in ["k1", "k2"].iter().enumerate() {
+        write(&pkg, "lib/a.js", format!("v{i}").as_bytes(), 0o644);
+        let put = engine.put(hash, None).unwrap();
+        assert!(put.stored);
+        assert!(!put.uploaded);
+        let up = put
+            .pending_upload
+            .expect("no upload was queued")
+            .wait()
+            .unwrap();
+        assert!(up.uploaded, "{:?}", up.skipped);
+        assert!(fake.blobs.lock().unwrap().contains_key(*hash));
+    }
+    assert_eq!(engine.stats().uploads, 2);
+    assert!(engine.take_background_warnings().is_empty());
 }

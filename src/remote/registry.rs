@@ -83,50 +83,25 @@ pub fn shared(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicUsize;
-
     use super::*;
-    use crate::remote::{ArchiveWriter, Lookup, RemoteFailure, FAILURES_BEFORE_OFF};
-
-    /// A remote that only counts its warm-ups.
-    #[derive(Default)]
-    struct Counting(AtomicUsize);
-
-    impl Remote for Counting {
-        fn describe(&self) -> String {
-            "counting".into()
-        }
-        fn open(&self, _: &CacheKey, _: Option<u64>) -> Result<Lookup, RemoteFailure> {
-            Ok(Lookup::Miss)
-        }
-        fn warm_up(&self) {
-            self.0.fetch_add(1, Ordering::Relaxed);
-        }
-        fn upload(
-            &self,
-            _: &CacheKey,
-            _: u64,
-            _: &mut ArchiveWriter<'_>,
-        ) -> Result<u64, RemoteFailure> {
-            Ok(0)
-        }
-    }
+    use crate::remote::FAILURES_BEFORE_OFF;
+    use crate::test_kit::fake_remote::FakeRemote;
 
     #[test]
     fn a_shared_remote_warms_up_once_and_not_once_switched_off() {
-        let counting = Arc::new(Counting::default());
-        let shared = SharedRemote::new(counting.clone());
+        let fake = FakeRemote::new();
+        let shared = SharedRemote::new(fake.clone());
         assert!(shared.warm_up());
         assert!(!shared.warm_up());
-        assert_eq!(counting.0.load(Ordering::Relaxed), 1);
+        assert_eq!(fake.warm_ups(), 1);
 
-        let counting = Arc::new(Counting::default());
-        let off = SharedRemote::new(counting.clone());
+        let fake = FakeRemote::new();
+        let off = SharedRemote::new(fake.clone());
         for _ in 0..FAILURES_BEFORE_OFF {
             off.health.failed();
         }
         assert!(off.health.is_off());
         assert!(!off.warm_up());
-        assert_eq!(counting.0.load(Ordering::Relaxed), 0);
+        assert_eq!(fake.warm_ups(), 0);
     }
 }

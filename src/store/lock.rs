@@ -15,6 +15,8 @@
 
 use std::fs::{File, OpenOptions};
 use std::path::Path;
+
+use super::layout::Layout;
 use std::time::{Duration, Instant};
 
 use crate::error::{CacheError, IoContext, Result};
@@ -48,13 +50,14 @@ pub struct StoreLock {
 impl StoreLock {
     /// Takes the shared lock, creating the store folder if `create`;
     /// `None` when the store does not exist and `create` is false.
-    pub fn shared(root: &Path, create: bool) -> Result<Option<StoreLock>> {
-        let Some(file) = open(root, "lock", create)? else {
+    pub fn shared(layout: &Layout, create: bool) -> Result<Option<StoreLock>> {
+        let root = layout.root();
+        let Some(file) = open(root, &layout.lock(), create)? else {
             return Ok(None);
         };
         // Passed as soon as no exclusive taker waits; released at once. A
         // store made before the gate existed (or read-only) has none.
-        if let Some(gate) = open(root, "gate", create)? {
+        if let Some(gate) = open(root, &layout.gate(), create)? {
             gate.lock_shared().at("lock the cache folder", root)?;
         }
         file.lock_shared().at("lock the cache folder", root)?;
@@ -67,14 +70,17 @@ impl StoreLock {
     /// Takes the exclusive lock, waiting for the fetches and puts under way
     /// and keeping new ones out meanwhile; `None` when the store does not
     /// exist.
-    pub fn exclusive(root: &Path) -> Result<Option<StoreLock>> {
-        Self::exclusive_until(root, None)
+    pub fn exclusive(layout: &Layout) -> Result<Option<StoreLock>> {
+        Self::exclusive_until(layout, None)
     }
 
     /// As [`StoreLock::exclusive`], giving up at `deadline` (`None` when
     /// the lock was not had by then, or the store does not exist).
-    pub fn exclusive_until(root: &Path, deadline: Option<Instant>) -> Result<Option<StoreLock>> {
-        Self::take_exclusive(root, deadline, &mut || {})
+    pub fn exclusive_until(
+        layout: &Layout,
+        deadline: Option<Instant>,
+    ) -> Result<Option<StoreLock>> {
+        Self::take_exclusive(layout, deadline, &mut || {})
     }
 
     /// As [`StoreLock::exclusive`] for a user's `action` (clear, purge,
@@ -82,11 +88,11 @@ impl StoreLock {
     /// `wait.notice`, and after `wait.limit` it gives up with
     /// [`CacheError::Busy`] instead of waiting without a word or an end.
     pub fn exclusive_waiting(
-        root: &Path,
+        layout: &Layout,
         action: &'static str,
         wait: &Wait<'_>,
     ) -> Result<Option<StoreLock>> {
-        let folder = root.parent().unwrap_or(root);
+        let folder = layout.cache_dir();
         let mut told = false;
         let mut tell = || {
             if !told {
@@ -98,9 +104,9 @@ impl StoreLock {
                 ));
             }
         };
-        let lock = Self::take_exclusive(root, Some(Instant::now() + wait.limit), &mut tell)?;
+        let lock = Self::take_exclusive(layout, Some(Instant::now() + wait.limit), &mut tell)?;
         match lock {
-            None if root.is_dir() => Err(CacheError::Busy {
+            None if layout.root().is_dir() => Err(CacheError::Busy {
                 action,
                 path: folder.to_path_buf(),
                 waited_secs: wait.limit.as_secs(),
@@ -112,18 +118,19 @@ impl StoreLock {
     /// Takes the exclusive lock; `waiting` is called each time the gate is
     /// let go without it.
     fn take_exclusive(
-        root: &Path,
+        layout: &Layout,
         deadline: Option<Instant>,
         waiting: &mut dyn FnMut(),
     ) -> Result<Option<StoreLock>> {
+        let root = layout.root();
         if !root.is_dir() {
             return Ok(None);
         }
-        let Some(file) = open(root, "lock", true)? else {
+        let Some(file) = open(root, &layout.lock(), true)? else {
             return Ok(None);
         };
         loop {
-            let Some(gate) = open(root, "gate", true)? else {
+            let Some(gate) = open(root, &layout.gate(), true)? else {
                 return Ok(None);
             };
             gate.lock().at("lock the cache folder", root)?;
@@ -159,8 +166,9 @@ impl StoreLock {
 
     /// The lock of one eviction at a time in the store, across processes:
     /// `None` when another process evicts now (or the store is gone).
-    pub fn try_evictor(root: &Path) -> Result<Option<File>> {
-        let Some(file) = open(root, "evict.lock", true)? else {
+    pub fn try_evictor(layout: &Layout) -> Result<Option<File>> {
+        let root = layout.root();
+        let Some(file) = open(root, &layout.evict_lock(), true)? else {
             return Ok(None);
         };
         match file.try_lock() {
@@ -175,8 +183,8 @@ impl StoreLock {
 /// gate before it lets them pass and tries again.
 pub const GATE_HOLD: Duration = Duration::from_millis(200);
 
-fn open(root: &Path, name: &str, create: bool) -> Result<Option<File>> {
-    let path = root.join(name);
+/// Opens the lock file `path` of the store in `root`.
+fn open(root: &Path, path: &Path, create: bool) -> Result<Option<File>> {
     if create {
         std::fs::create_dir_all(root).at("create the cache folder", root)?;
     }
@@ -187,11 +195,11 @@ fn open(root: &Path, name: &str, create: bool) -> Result<Option<File>> {
         .write(create)
         .create(create)
         .truncate(false)
-        .open(&path)
+        .open(path)
     {
         Ok(file) => Ok(Some(file)),
         Err(e) if !create && e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).at("open the cache lock file", &path),
+        Err(e) => Err(e).at("open the cache lock file", path),
     }
 }
 
@@ -218,8 +226,8 @@ mod tests {
 
     /// Holds the shared lock in a thread for `hold`, as a long upload or
     /// download would; answers once it has the lock.
-    fn hold_shared(root: &Path, hold: Duration) -> std::thread::JoinHandle<()> {
-        let root = root.to_path_buf();
+    fn hold_shared(root: &Layout, hold: Duration) -> std::thread::JoinHandle<()> {
+        let root = root.clone();
         let (tx, rx) = mpsc::channel();
         let holder = std::thread::spawn(move || {
             let lock = StoreLock::shared(&root, true).unwrap().unwrap();
@@ -239,7 +247,7 @@ mod tests {
     #[test]
     fn an_exclusive_taker_waits_out_a_long_holder_and_lets_others_pass() {
         let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().join("cache");
+        let root = Layout::new(&tmp.path().join("cache"));
         // Long enough that a slow machine (wine under load) still asks for
         // the second shared lock while this one is held.
         let hold = GATE_HOLD * 10;
@@ -282,7 +290,7 @@ mod tests {
     #[test]
     fn a_users_clear_says_it_waits_and_gives_up_at_its_limit() {
         let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().join("cache").join("v1");
+        let root = Layout::new(&tmp.path().join("cache"));
         let held = StoreLock::shared(&root, true).unwrap().unwrap();
         let said = std::cell::RefCell::new(Vec::new());
         let notice = |line: &str| said.borrow_mut().push(line.to_string());
@@ -318,7 +326,7 @@ mod tests {
     #[test]
     fn an_exclusive_taker_gives_up_at_its_deadline_and_leaves_the_gate_open() {
         let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().join("cache");
+        let root = Layout::new(&tmp.path().join("cache"));
         let holder = hold_shared(&root, GATE_HOLD * 10);
         let deadline = Instant::now() + GATE_HOLD * 2;
         let got = StoreLock::exclusive_until(&root, Some(deadline)).unwrap();
@@ -351,7 +359,9 @@ mod tests {
         let Some(dir) = std::env::var_os(CHILD_DIR).map(PathBuf::from) else {
             return;
         };
-        let lock = StoreLock::exclusive(&dir.join("cache")).unwrap().unwrap();
+        let lock = StoreLock::exclusive(&Layout::new(&dir.join("cache")))
+            .unwrap()
+            .unwrap();
         fs::write(dir.join("held"), b"").unwrap();
         wait_for(&dir.join("release"), "the parent to release the child");
         drop(lock);
@@ -364,7 +374,7 @@ mod tests {
     fn the_lock_holds_across_processes() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
-        fs::create_dir(dir.join("cache")).unwrap();
+        fs::create_dir_all(Layout::new(&dir.join("cache")).root()).unwrap();
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
@@ -379,7 +389,7 @@ mod tests {
         wait_for(&dir.join("held"), "the child to take the lock");
 
         let (tx, rx) = mpsc::channel();
-        let root = dir.join("cache");
+        let root = Layout::new(&dir.join("cache"));
         let waiter = std::thread::spawn(move || {
             let lock = StoreLock::shared(&root, true).unwrap().unwrap();
             tx.send(()).unwrap();

@@ -1,14 +1,15 @@
-//! Removing old entries and unused contents, under the exclusive lock so a
-//! concurrent put never loses content it counted on.
+//! `purge(days)`: removing entries unused for some days and the contents
+//! no entry uses, under the exclusive lock so a concurrent put never loses
+//! content it counted on.
 
 use std::collections::HashSet;
 use std::fs;
-use std::io;
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use super::entry::{is_digest, Manifest};
+use super::files::{files_in, remove};
+use super::layout::Layout;
 use super::lock::{StoreLock, Wait};
-use super::manifest::{is_digest, Manifest};
 use super::LocalStore;
 use crate::error::{CacheError, IoContext, Result};
 
@@ -25,29 +26,6 @@ pub struct PurgeReport {
     pub bytes_freed: u64,
 }
 
-/// How much the store holds.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Usage {
-    /// Entries (hashes).
-    pub entries: u64,
-    /// Stored file contents.
-    pub contents: u64,
-    /// Bytes of the stored contents.
-    pub bytes: u64,
-}
-
-pub fn usage(store: &LocalStore) -> Result<Usage> {
-    let mut u = Usage {
-        entries: files_in(&store.root().join("entries"))?.len() as u64,
-        ..Usage::default()
-    };
-    for path in files_in(&store.root().join("content"))? {
-        u.contents += 1;
-        u.bytes += fs::symlink_metadata(&path).map(|m| m.len()).unwrap_or(0);
-    }
-    Ok(u)
-}
-
 pub fn purge(store: &LocalStore, days: f64, wait: &Wait<'_>) -> Result<PurgeReport> {
     if !(days.is_finite() && days >= 0.0) {
         return Err(CacheError::Config {
@@ -58,7 +36,7 @@ pub fn purge(store: &LocalStore, days: f64, wait: &Wait<'_>) -> Result<PurgeRepo
             fix: "pass how many days an entry may go unused before it is removed".into(),
         });
     }
-    let Some(_lock) = StoreLock::exclusive_waiting(store.root(), "purge", wait)? else {
+    let Some(_lock) = StoreLock::exclusive_waiting(store.layout(), "purge", wait)? else {
         return Ok(PurgeReport::default());
     };
     // Any number of days is fine: one past the epoch means "everything".
@@ -69,7 +47,7 @@ pub fn purge(store: &LocalStore, days: f64, wait: &Wait<'_>) -> Result<PurgeRepo
     let mut report = PurgeReport::default();
     let mut used: HashSet<String> = HashSet::new();
 
-    for path in files_in(&store.root().join("entries"))? {
+    for path in files_in(&store.layout().entries())? {
         let meta = fs::metadata(&path).at("read cache entry", &path)?;
         let key = path
             .file_stem()
@@ -92,7 +70,7 @@ pub fn purge(store: &LocalStore, days: f64, wait: &Wait<'_>) -> Result<PurgeRepo
             }
         }
     }
-    for path in files_in(&store.root().join("content"))? {
+    for path in files_in(&store.layout().contents())? {
         let name = path
             .file_name()
             .and_then(|s| s.to_str())
@@ -107,83 +85,17 @@ pub fn purge(store: &LocalStore, days: f64, wait: &Wait<'_>) -> Result<PurgeRepo
     }
     // Temp files left by a killed put, folders left by a killed clear; no
     // put runs while we hold the lock.
-    for path in files_in(&store.tmp_dir())? {
+    for path in files_in(&store.layout().tmp())? {
         remove(&path)?;
     }
     for entry in fs::read_dir(store.root())
         .at("list", store.root())?
         .flatten()
     {
-        if entry.file_name().to_string_lossy().starts_with("trash-") {
+        if Layout::is_trash(&entry.file_name().to_string_lossy()) {
             let path = entry.path();
             fs::remove_dir_all(&path).at("remove", &path)?;
         }
     }
     Ok(report)
-}
-
-pub fn clear(store: &LocalStore, wait: &Wait<'_>) -> Result<PurgeReport> {
-    let Some(lock) = StoreLock::exclusive_waiting(store.root(), "clear", wait)? else {
-        return Ok(PurgeReport::default());
-    };
-    let mut report = PurgeReport {
-        entries_removed: files_in(&store.root().join("entries"))?.len() as u64,
-        ..PurgeReport::default()
-    };
-    // Move the folders aside under the lock (instant), then delete them
-    // without blocking other users of the store.
-    let trash = tempfile::Builder::new()
-        .prefix("trash-")
-        .tempdir_in(store.root())
-        .at("create a folder in", store.root())?;
-    for name in [
-        "entries",
-        "content",
-        "tmp",
-        "index",
-        super::restore::OUTPUT_STATES,
-    ] {
-        let from = store.root().join(name);
-        match fs::rename(&from, trash.path().join(name)) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(CacheError::io("clear", &from, e)),
-        }
-    }
-    drop(lock);
-    for path in files_in(&trash.path().join("content"))? {
-        report.contents_removed += 1;
-        report.bytes_freed += fs::symlink_metadata(&path).map(|m| m.len()).unwrap_or(0);
-    }
-    let trash_path = trash.path().to_path_buf();
-    trash.close().at("remove", &trash_path)?;
-    Ok(report)
-}
-
-/// Regular files one or two folder levels below `dir` (the sharded layout);
-/// a missing folder has none.
-fn files_in(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
-    let mut out = Vec::new();
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(CacheError::io("list", dir, e)),
-    };
-    for entry in entries {
-        let entry = entry.at("list", dir)?;
-        let ft = entry.file_type().at("list", dir)?;
-        if ft.is_dir() {
-            out.extend(files_in(&entry.path())?);
-        } else {
-            out.push(entry.path());
-        }
-    }
-    Ok(out)
-}
-
-fn remove(path: &Path) -> Result<()> {
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(CacheError::io("remove", path, e)),
-        _ => Ok(()),
-    }
 }

@@ -3,50 +3,13 @@
 use crate::platform::testing::{
     mode as mode_of, remove_tree, set_mode, skip_without_links, symlink,
 };
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::*;
 use crate::output_glob::OutputGlob;
-
-/// What a user would compare: every file's bytes and mode, every link's target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Node {
-    File(Vec<u8>, u32),
-    Link(String),
-}
-
-pub(crate) fn snapshot(dir: &Path) -> BTreeMap<String, Node> {
-    let mut out = BTreeMap::new();
-    if !dir.exists() {
-        return out;
-    }
-    for e in walkdir::WalkDir::new(dir).follow_links(false) {
-        let e = e.unwrap();
-        // Keys with `/` on every system, as manifests have them.
-        let rel = e
-            .path()
-            .strip_prefix(dir)
-            .unwrap()
-            .components()
-            .map(|c| c.as_os_str().to_str().unwrap())
-            .collect::<Vec<_>>()
-            .join("/");
-        let ft = e.file_type();
-        if ft.is_symlink() {
-            out.insert(
-                rel,
-                Node::Link(fs::read_link(e.path()).unwrap().to_str().unwrap().into()),
-            );
-        } else if ft.is_file() {
-            let mode = crate::platform::mode_of(&e.metadata().unwrap());
-            out.insert(rel, Node::File(fs::read(e.path()).unwrap(), mode));
-        }
-    }
-    out
-}
+pub(crate) use crate::test_kit::round_trip::{make_case, round_trip_cases, snapshot, write, Node};
 
 pub(crate) struct Fixture {
     pub _tmp: tempfile::TempDir,
@@ -64,13 +27,6 @@ pub(crate) fn fixture() -> Fixture {
         pkg,
         store,
     }
-}
-
-pub(crate) fn write(pkg: &Path, rel: &str, bytes: &[u8], mode: u32) {
-    let p = pkg.join(rel);
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(&p, bytes).unwrap();
-    set_mode(&p, mode);
 }
 
 fn key(s: &str) -> CacheKey {
@@ -94,64 +50,10 @@ fn fetch(f: &Fixture, k: &str) -> RestoreReport {
     f.store.restore(&key(k), &f.pkg, RW).unwrap()
 }
 
-fn hit(r: RestoreReport) -> restore::Restored {
+fn hit(r: RestoreReport) -> Restored {
     match r {
         RestoreReport::Hit(r) => r,
         other => panic!("expected a hit, got {other:?}"),
-    }
-}
-
-/// One round-trip case: a name, files (path, bytes, mode), links (path,
-/// target).
-pub(crate) type RoundTripCase = (
-    &'static str,
-    Vec<(&'static str, Vec<u8>, u32)>,
-    Vec<(&'static str, &'static str)>,
-);
-
-/// The round-trip cases every backend is driven through: the store here,
-/// the engine local only and local plus remote (`engine/tests.rs`).
-pub(crate) fn round_trip_cases() -> Vec<RoundTripCase> {
-    let big: Vec<u8> = (0..(9u32 << 20)).map(|i| (i % 251) as u8).collect();
-    vec![
-        (
-            "single file",
-            vec![("lib/a.js", b"a".to_vec(), 0o644)],
-            vec![],
-        ),
-        (
-            "nested, dot files, modes",
-            vec![
-                ("lib/a.js", b"alpha".to_vec(), 0o644),
-                ("lib/bin/cli.js", b"#!/usr/bin/env node".to_vec(), 0o755),
-                ("lib/.vite/manifest.json", b"{}".to_vec(), 0o600),
-                ("lib/deep/er/still/x.d.ts", b"export {}".to_vec(), 0o444),
-            ],
-            vec![],
-        ),
-        ("empty file", vec![("lib/empty", vec![], 0o644)], vec![]),
-        (
-            "large file, streamed",
-            vec![("lib/big.bin", big, 0o644)],
-            vec![],
-        ),
-        (
-            "symlinks kept as links",
-            vec![("lib/real.js", b"real".to_vec(), 0o644)],
-            vec![("lib/alias.js", "real.js"), ("lib/dangling", "../nowhere")],
-        ),
-        ("no files: an empty entry is a hit", vec![], vec![]),
-    ]
-}
-
-/// Makes the files and links of a case under `pkg`.
-pub(crate) fn make_case(pkg: &Path, files: &[(&str, Vec<u8>, u32)], links: &[(&str, &str)]) {
-    for (rel, bytes, mode) in files {
-        write(pkg, rel, bytes, *mode);
-    }
-    for (rel, target) in links {
-        fs::create_dir_all(pkg.join(rel).parent().unwrap()).unwrap();
-        symlink(target, pkg.join(rel)).unwrap();
     }
 }
 
@@ -197,9 +99,7 @@ fn contents_are_stored_once_across_hashes() {
     write(&f.pkg, "lib/b.js", b"same bytes", 0o644);
     let second = put_globs(&f, "k2", &["lib/**"]);
     assert_eq!((second.bytes, second.new_bytes), (20, 0));
-    let blobs = fs::read_dir(f.store.root().join("content"))
-        .unwrap()
-        .count();
+    let blobs = fs::read_dir(f.store.layout().contents()).unwrap().count();
     assert_eq!(blobs, 1);
 }
 
@@ -234,7 +134,7 @@ fn corrupt_content_is_a_miss_with_a_warning_and_outputs_stay_as_they_were() {
     put_globs(&f, "k", &["lib/**"]);
     // Tamper with one content, keeping its size.
     let digest = blake3::hash(b"bbbb").to_hex().to_string();
-    let blob = f.store.content_path(&digest);
+    let blob = f.store.layout().content(&digest);
     set_mode(&blob, 0o644);
     fs::write(&blob, b"XXXX").unwrap();
     // The package has other content now; a failed restore must keep it.
@@ -271,7 +171,7 @@ fn missing_content_and_corrupt_manifests_are_misses_with_warnings() {
     let f = fixture();
     write(&f.pkg, "lib/a.js", b"aaaa", 0o644);
     put_globs(&f, "k", &["lib/**"]);
-    fs::remove_file(f.store.content_path(&blake3::hash(b"aaaa").to_hex())).unwrap();
+    fs::remove_file(f.store.layout().content(&blake3::hash(b"aaaa").to_hex())).unwrap();
     remove_tree(f.pkg.join("lib"));
     match fetch(&f, "k") {
         RestoreReport::Unusable(why) => assert!(why.contains("is missing"), "{why}"),
@@ -279,7 +179,7 @@ fn missing_content_and_corrupt_manifests_are_misses_with_warnings() {
     }
     write(&f.pkg, "lib/a.js", b"aaaa", 0o644);
     put_globs(&f, "k2", &["lib/**"]);
-    fs::write(f.store.entry_path(&key("k2")), b"{ torn").unwrap();
+    fs::write(f.store.layout().entry("k2"), b"{ torn").unwrap();
     match fetch(&f, "k2") {
         RestoreReport::Unusable(why) => assert!(why.contains("is not valid"), "{why}"),
         other => panic!("{other:?}"),
@@ -291,7 +191,7 @@ fn read_only_fetch_writes_nothing_to_the_store() {
     let f = fixture();
     write(&f.pkg, "lib/a.js", b"aaaa", 0o644);
     put_globs(&f, "k", &["lib/**"]);
-    fs::write(f.store.entry_path(&key("k")), b"broken").unwrap();
+    fs::write(f.store.layout().entry("k"), b"broken").unwrap();
     let before = snapshot(f.store.root());
     assert!(matches!(
         f.store.restore(&key("k"), &f.pkg, RO).unwrap(),
@@ -340,18 +240,18 @@ fn crash_points_of_a_put_never_leave_a_hit() {
         .unwrap()
         .find(&f.pkg, None)
         .unwrap();
-    let _ = content_writer::store_file(&f.store, &outputs[0].abs).unwrap();
+    let _ = content::writer::store_file(&f.store, &outputs[0].abs).unwrap();
     // Killed in the middle of writing a content or a manifest temp file.
-    let shard = f.store.content_path(&"ab".repeat(32));
+    let shard = f.store.layout().content(&"ab".repeat(32));
     let shard = shard.parent().unwrap();
     fs::create_dir_all(shard).unwrap();
     fs::write(shard.join(".tmp-half"), b"aa").unwrap();
-    fs::create_dir_all(f.store.tmp_dir()).unwrap();
-    fs::write(f.store.tmp_dir().join("entry-half"), b"{\"vers").unwrap();
+    fs::create_dir_all(f.store.layout().tmp()).unwrap();
+    fs::write(f.store.layout().tmp().join("entry-half"), b"{\"vers").unwrap();
     assert_eq!(fetch(&f, "k"), RestoreReport::Miss);
     let purged = f.store.purge(0.0).unwrap();
     assert_eq!(purged.contents_removed, 2);
-    assert_eq!(fs::read_dir(f.store.tmp_dir()).unwrap().count(), 0);
+    assert_eq!(fs::read_dir(f.store.layout().tmp()).unwrap().count(), 0);
     assert!(!shard.join(".tmp-half").exists());
     // A put after the crash works.
     put_globs(&f, "k", &["lib/**"]);
@@ -369,7 +269,7 @@ fn purge_keeps_used_entries_and_their_contents() {
     put_globs(&f, "new", &["lib/**"]);
     // Age the old entry by ten days.
     let ten_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(10 * 86_400);
-    fs::File::open(f.store.entry_path(&key("old")))
+    fs::File::open(f.store.layout().entry("old"))
         .unwrap()
         .set_modified(ten_days_ago)
         .unwrap();
@@ -383,7 +283,7 @@ fn purge_keeps_used_entries_and_their_contents() {
     hit(fetch(&f, "new"));
     assert_eq!(fs::read(f.pkg.join("lib/shared.js")).unwrap(), b"shared");
     // A fetch counts as a use: an entry fetched recently survives.
-    fs::File::open(f.store.entry_path(&key("new")))
+    fs::File::open(f.store.layout().entry("new"))
         .unwrap()
         .set_modified(ten_days_ago)
         .unwrap();
@@ -627,7 +527,7 @@ fn a_bad_content_late_in_a_restore_puts_back_folders_files_and_modes() {
     symlink("a.js", f.pkg.join("lib/l.js")).unwrap();
     put_globs(&f, "k", &["lib/**"]);
     let digest = blake3::hash(b"bbbb").to_hex().to_string();
-    let blob = f.store.content_path(&digest);
+    let blob = f.store.layout().content(&digest);
     set_mode(&blob, 0o644);
     fs::write(&blob, b"XXXX").unwrap();
     remove_tree(f.pkg.join("lib"));
@@ -648,7 +548,7 @@ fn an_edited_manifest_is_a_miss_with_a_warning() {
     let f = fixture();
     write(&f.pkg, "lib/a.js", b"aaaa", 0o755);
     put_globs(&f, "k", &["lib/**"]);
-    let path = f.store.entry_path(&key("k"));
+    let path = f.store.layout().entry("k");
     let text = fs::read_to_string(&path).unwrap();
     set_mode(&path, 0o644);
     fs::write(&path, text.replace("lib/a.js", "lib/b.js")).unwrap();
@@ -670,7 +570,7 @@ fn an_entry_of_the_old_format_is_a_plain_miss() {
     let f = fixture();
     write(&f.pkg, "lib/a.js", b"aaaa", 0o644);
     put_globs(&f, "k", &["lib/**"]);
-    let path = f.store.entry_path(&key("k"));
+    let path = f.store.layout().entry("k");
     fs::remove_file(&path).unwrap();
     fs::write(&path, br#"{"version":1,"key":"k","files":[],"links":[]}"#).unwrap();
     assert_eq!(fetch(&f, "k"), RestoreReport::Miss);
@@ -714,8 +614,8 @@ fn manifests_are_readable_like_contents() {
     write(&f.pkg, "lib/a.js", b"aaaa", 0o644);
     put_globs(&f, "k", &["lib/**"]);
     let mode = |p: &Path| mode_of(p) & 0o777;
-    let content = mode(&f.store.content_path(&blake3::hash(b"aaaa").to_hex()));
-    assert_eq!(mode(&f.store.entry_path(&key("k"))), content);
+    let content = mode(&f.store.layout().content(&blake3::hash(b"aaaa").to_hex()));
+    assert_eq!(mode(&f.store.layout().entry("k")), content);
     assert_ne!(
         content & 0o044,
         0,
@@ -843,7 +743,7 @@ fn record_state(f: &Fixture, rel: &str, digest: blake3::Hash) {
         digest,
         hashed_ns: i64::MAX / 2,
     };
-    let path = restore::output_states_path(&f.store, &f.pkg);
+    let path = entry::output_states_path(&f.store, &f.pkg);
     crate::file_states::FileStates::save(&path, std::iter::once((rel, &state))).unwrap();
 }
 
@@ -855,7 +755,7 @@ fn an_output_in_place_whose_recorded_state_still_matches_is_not_read() {
     // A present, unchanged output is read once and its state recorded.
     let first = hit(fetch(&f, "k"));
     assert_eq!((first.files_written, first.files_unchanged), (0, 1));
-    let path = restore::output_states_path(&f.store, &f.pkg);
+    let path = entry::output_states_path(&f.store, &f.pkg);
     let states = crate::file_states::FileStates::load(&path);
     assert_eq!(states.len(), 1);
     // The record is what decides, not the bytes: a record (forged here)
@@ -901,5 +801,5 @@ fn an_edit_keeping_size_and_mtime_is_found_although_a_state_is_recorded() {
     assert_eq!(fs::read(&file).unwrap(), b"cached a");
     // Written files are not recorded (they are read the next time), and a
     // record left with nothing is removed, not written.
-    assert!(!restore::output_states_path(&f.store, &f.pkg).exists());
+    assert!(!entry::output_states_path(&f.store, &f.pkg).exists());
 }

@@ -12,36 +12,18 @@
 //! finishes their removal.
 
 use std::fs;
-use std::io;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::index::{self, to_hex, EvictionRecord, Index};
-use super::lock::{StoreLock, Wait};
-use super::LocalStore;
-use crate::error::{CacheError, Result};
-use crate::platform;
+use super::policy::EvictPolicy;
+use crate::error::Result;
+use crate::store::files::{list, remove, tree_bytes};
+use crate::store::layout::Layout;
+use crate::store::lock::{StoreLock, Wait};
+use crate::store::LocalStore;
 
 /// Unused contents (left by a killed put) are swept this often.
 const SWEEP_EVERY: Duration = Duration::from_secs(7 * 86_400);
-
-/// What an eviction keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EvictPolicy {
-    /// The size cap in bytes (contents in use and manifests); `None`: no cap.
-    pub max_size: Option<u64>,
-    /// Entries unused for longer are removed; `None`: no age limit.
-    pub max_age: Option<Duration>,
-    /// Entries used (fetched or stored) within this time always stay.
-    pub keep_recent: Duration,
-}
-
-impl EvictPolicy {
-    /// Whether this policy can remove anything.
-    pub fn is_on(&self) -> bool {
-        self.max_size.is_some() || self.max_age.is_some()
-    }
-}
 
 /// What an eviction did and left.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -66,26 +48,6 @@ pub struct EvictReport {
     pub unreadable: u64,
     /// Time spent under the exclusive lock.
     pub duration: Duration,
-}
-
-/// What `stats` shows of a store.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StoreStats {
-    pub entries: u64,
-    pub contents: u64,
-    /// Bytes of everything the store holds: the contents in use, the
-    /// manifests, and the two below.
-    pub bytes: u64,
-    /// Of those, contents that no entry this version can read accounts for
-    /// and that are kept while an entry it cannot read may use them.
-    pub unaccounted_bytes: u64,
-    /// Of those, temp files (left by interrupted fetches and puts, removed
-    /// by the next eviction) and folders a `clear` is still removing.
-    pub temp_bytes: u64,
-    /// When the least recently used entry was last used.
-    pub oldest_used: Option<SystemTime>,
-    /// The last eviction, if one ran.
-    pub last_eviction: Option<EvictionRecord>,
 }
 
 /// How an eviction waits for the store lock.
@@ -128,13 +90,13 @@ pub fn evict(store: &LocalStore, policy: &EvictPolicy, by: EvictBy<'_>) -> Resul
     let (lock, evictor) = match by {
         EvictBy::Put(evictor) => (
             StoreLock::exclusive_until(
-                store.root(),
+                store.layout(),
                 Some(Instant::now() + Duration::from_secs(120)),
             )?,
             Some(evictor),
         ),
         EvictBy::User(wait) => (
-            StoreLock::exclusive_waiting(store.root(), "evict", wait)?,
+            StoreLock::exclusive_waiting(store.layout(), "evict", wait)?,
             None,
         ),
     };
@@ -166,7 +128,7 @@ fn evict_locked(
     // Every temp file is a leftover of a process that died (a fetch
     // interrupted with Ctrl-C, a killed put): they are written only under
     // the shared lock, and this run holds the store alone.
-    for path in list(&store.tmp_dir())? {
+    for path in list(&store.layout().tmp())? {
         let len = fs::symlink_metadata(&path).map_or(0, |m| m.len());
         if remove(&path)? {
             report.bytes_freed += len;
@@ -182,7 +144,7 @@ fn evict_locked(
             && path
                 .file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(".index-"))
+                .is_some_and(Layout::is_index_temp)
         {
             let _ = remove(&path);
         }
@@ -206,7 +168,7 @@ fn evict_locked(
         if index.contents.contains_key(&d) {
             continue;
         }
-        if remove(&store.content_path(&to_hex(&d)))? {
+        if remove(&store.layout().content(&to_hex(&d)))? {
             report.contents_removed += 1;
             report.bytes_freed += size;
         }
@@ -243,7 +205,7 @@ fn evict_locked(
         let was_opaque = entry.is_opaque();
         // The manifest first: from here the entry is a miss, and a run
         // killed now is finished by the next one.
-        remove(&store.entry_path_of(&key))?;
+        remove(&store.layout().entry(&key))?;
         report.entries_removed += 1;
         report.bytes_freed += entry.len;
         total = total.saturating_sub(entry.len);
@@ -252,7 +214,7 @@ fn evict_locked(
                 index.unaccounted += size;
                 continue;
             }
-            if remove(&store.content_path(&to_hex(&d)))? {
+            if remove(&store.layout().content(&to_hex(&d)))? {
                 report.contents_removed += 1;
             }
             report.bytes_freed += size;
@@ -287,42 +249,6 @@ fn evict_locked(
     Ok((report, index))
 }
 
-/// What the store holds, from the index brought up to date in memory
-/// (nothing is written, no lock is taken: manifests appear by rename).
-pub fn stats(store: &LocalStore) -> Result<StoreStats> {
-    if !store.root().is_dir() {
-        return Ok(StoreStats::default());
-    }
-    let mut index = Index::load(store).unwrap_or_default();
-    index.refresh(store)?;
-    let temp_bytes = tree_bytes(&store.tmp_dir())
-        + list(store.root())?
-            .iter()
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("trash-"))
-            })
-            .map(|p| tree_bytes(p))
-            .sum::<u64>();
-    Ok(StoreStats {
-        entries: index.entries.len() as u64,
-        contents: index.content_count(),
-        bytes: index.bytes() + temp_bytes,
-        unaccounted_bytes: index.unaccounted,
-        temp_bytes,
-        oldest_used: index.entries.values().map(|e| e.used()).min(),
-        last_eviction: index.last_eviction,
-    })
-}
-
-/// When the last eviction ended, from the index file's time.
-pub fn last_run(store: &LocalStore) -> Option<SystemTime> {
-    fs::metadata(index::index_path(store))
-        .and_then(|m| m.modified())
-        .ok()
-}
-
 /// Finds the contents no entry uses (left by a killed put, or by an entry
 /// this version could not read): removes them when `may_remove`, else
 /// counts them as unaccounted. Also removes what a killed `clear` left.
@@ -333,7 +259,7 @@ fn sweep(
     may_remove: bool,
     report: &mut EvictReport,
 ) -> Result<()> {
-    let dir = store.root().join("content");
+    let dir = store.layout().contents();
     let mut unaccounted = 0;
     for shard in list(&dir)? {
         for path in list(&shard)? {
@@ -361,7 +287,7 @@ fn sweep(
         let stale = fs::metadata(&path)
             .and_then(|m| m.modified())
             .is_ok_and(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(3600));
-        if name.starts_with("trash-") && stale {
+        if Layout::is_trash(name) && stale {
             let len = tree_bytes(&path);
             if fs::remove_dir_all(&path).is_ok() {
                 report.bytes_freed += len;
@@ -369,34 +295,6 @@ fn sweep(
         }
     }
     Ok(())
-}
-
-/// Bytes of the files below `dir`.
-fn tree_bytes(dir: &Path) -> u64 {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.metadata().ok())
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
-        .sum()
-}
-
-fn list(dir: &Path) -> Result<Vec<PathBuf>> {
-    match fs::read_dir(dir) {
-        Ok(it) => Ok(it.flatten().map(|e| e.path()).collect()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(CacheError::io("list", dir, e)),
-    }
-}
-
-/// Removes a store file (read-only ones too); `false` when it was gone.
-fn remove(path: &Path) -> Result<bool> {
-    match platform::remove_file(path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(CacheError::io("remove", path, e)),
-    }
 }
 
 fn secs(t: SystemTime) -> u64 {

@@ -6,9 +6,9 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
-use super::LocalStore;
 use crate::error::CacheError;
 use crate::platform;
+use crate::store::LocalStore;
 
 /// Contents up to this size are read in one piece; larger ones in chunks.
 pub const WHOLE_READ_LIMIT: u64 = 4 << 20;
@@ -151,8 +151,8 @@ pub fn copy_out(
     dest: &Path,
     fresh: bool,
 ) -> std::result::Result<Copied, CopyFailure> {
-    let mode = mode & super::manifest::MODE_MASK;
-    let blob = store.content_path(digest);
+    let mode = mode & crate::store::MODE_MASK;
+    let blob = store.layout().content(digest);
     let src = match File::open(&blob) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {

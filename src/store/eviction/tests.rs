@@ -5,10 +5,10 @@
 use std::fs;
 use std::time::{Duration, SystemTime};
 
-use super::tests::{fixture, write, Fixture};
-use super::*;
 use crate::output_glob::OutputGlob;
 use crate::platform::testing::remove_tree;
+use crate::store::tests::{fixture, write, Fixture};
+use crate::store::*;
 
 const RW: RestoreOptions = RestoreOptions {
     may_write_store: true,
@@ -29,7 +29,7 @@ fn put_aged(f: &Fixture, k: &str, age: Duration) {
 }
 
 fn age_entry(f: &Fixture, k: &str, age: Duration) {
-    fs::File::open(f.store.entry_path(&key(k)))
+    fs::File::open(f.store.layout().entry(k))
         .unwrap()
         .set_modified(SystemTime::now() - age)
         .unwrap();
@@ -68,7 +68,7 @@ fn policy(max_size: Option<u64>, max_age: Option<Duration>) -> EvictPolicy {
 }
 
 fn content_count(f: &Fixture) -> usize {
-    walkdir::WalkDir::new(f.store.root().join("content"))
+    walkdir::WalkDir::new(f.store.layout().contents())
         .into_iter()
         .flatten()
         .filter(|e| e.file_type().is_file())
@@ -158,11 +158,13 @@ fn a_content_goes_only_when_no_remaining_entry_uses_it() {
     // "new"); "shared" was used by "old" alone too once "new" was replaced.
     assert!(!f
         .store
-        .content_path(&blake3::hash(b"new").to_hex())
+        .layout()
+        .content(&blake3::hash(b"new").to_hex())
         .exists());
     assert!(!f
         .store
-        .content_path(&blake3::hash(b"shared").to_hex())
+        .layout()
+        .content(&blake3::hash(b"shared").to_hex())
         .exists());
     assert!(hits(&f, "new"));
     assert_eq!(fs::read(f.pkg.join("lib/other.js")).unwrap(), b"other");
@@ -173,7 +175,7 @@ fn a_damaged_or_missing_index_is_rebuilt_from_the_folders() {
     let f = fixture();
     ten_entries(&f);
     f.store.evict(&policy(None, None)).unwrap();
-    let index = f.store.root().join("index");
+    let index = f.store.layout().index();
     let mut bytes = fs::read(&index).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 1;
@@ -202,7 +204,7 @@ fn a_run_cut_short_is_finished_by_the_next() {
     // Killed after removing manifests, before their contents and the index;
     // and while writing the index.
     for i in 0..3 {
-        fs::remove_file(f.store.entry_path(&key(&format!("e{i}")))).unwrap();
+        fs::remove_file(f.store.layout().entry(&format!("e{i}"))).unwrap();
     }
     let half = f.store.root().join(".index-half");
     fs::write(&half, b"BFN").unwrap();
@@ -243,11 +245,11 @@ fn contents_stay_while_an_entry_of_another_version_may_use_them() {
     let theirs = format!(
         r#"{{"format":3,"files":[{{"path":"lib/shared.js","digest":"{digest}","size":23}}]}}"#
     );
-    let path = f.store.entry_path(&key("theirs"));
+    let path = f.store.layout().entry("theirs");
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(&path, theirs).unwrap();
     age_entry(&f, "theirs", Duration::from_secs(600));
-    let shared = f.store.content_path(&digest);
+    let shared = f.store.layout().content(&digest);
 
     let r = f
         .store
@@ -263,10 +265,10 @@ fn contents_stay_while_an_entry_of_another_version_may_use_them() {
         shared.exists(),
         "a content another version's entry may use was removed"
     );
-    assert!(f.store.entry_path(&key("theirs")).exists());
+    assert!(f.store.layout().entry("theirs").exists());
 
     // Once it is gone, the next run the sweep reaches removes what is left.
-    fs::remove_file(f.store.entry_path(&key("theirs"))).unwrap();
+    fs::remove_file(f.store.layout().entry("theirs")).unwrap();
     let r = f
         .store
         .evict(&policy(None, Some(Duration::from_secs(3600))))
@@ -300,7 +302,7 @@ fn ten_sized_entries(f: &Fixture) {
 /// Rewrites `k`'s manifest as another version's format would, naming the
 /// same contents (its files' digests).
 fn as_another_version(f: &Fixture, k: &str) {
-    let path = f.store.entry_path(&key(k));
+    let path = f.store.layout().entry(k);
     let text = fs::read_to_string(&path).unwrap();
     let format = format!("\"format\":{MANIFEST_VERSION}");
     assert!(text.starts_with(&format!("{{{format}")), "{text}");
@@ -331,8 +333,8 @@ fn another_versions_entry_in_a_full_store_counts_and_keeps_only_its_own() {
     assert_eq!(f.store.stats().unwrap().bytes, on_disk(&f));
     // The other version's entry and the content it names stay.
     let theirs = blake3::hash(&[b'a' + 9; 10_000]).to_hex();
-    assert!(f.store.entry_path(&key("e9")).exists());
-    assert!(f.store.content_path(&theirs).exists());
+    assert!(f.store.layout().entry("e9").exists());
+    assert!(f.store.layout().content(&theirs).exists());
     assert!(hits(&f, "e8"));
 }
 
@@ -344,7 +346,7 @@ fn another_versions_entry_in_a_full_store_counts_and_keeps_only_its_own() {
 fn an_opaque_entry_holds_contents_that_still_count_and_go_with_it() {
     let f = fixture();
     ten_sized_entries(&f);
-    let opaque = f.store.entry_path(&key("opaque"));
+    let opaque = f.store.layout().entry("opaque");
     fs::create_dir_all(opaque.parent().unwrap()).unwrap();
     fs::write(&opaque, b"not a manifest of any version").unwrap();
     age_entry(&f, "opaque", Duration::from_secs(3600 * 15));
@@ -362,7 +364,7 @@ fn an_opaque_entry_holds_contents_that_still_count_and_go_with_it() {
     // too, and are counted as unaccounted.
     let g = fixture();
     ten_sized_entries(&g);
-    let opaque = g.store.entry_path(&key("opaque"));
+    let opaque = g.store.layout().entry("opaque");
     fs::create_dir_all(opaque.parent().unwrap()).unwrap();
     fs::write(&opaque, b"not a manifest of any version").unwrap();
     let r = g.store.evict(&policy(Some(30_000), None)).unwrap();
@@ -380,7 +382,7 @@ fn an_opaque_entry_holds_contents_that_still_count_and_go_with_it() {
 fn temp_files_left_by_interrupted_fetches_count_and_the_next_eviction_removes_them() {
     let f = fixture();
     ten_sized_entries(&f);
-    let tmp = f.store.root().join("tmp");
+    let tmp = f.store.layout().tmp();
     fs::create_dir_all(&tmp).unwrap();
     fs::write(tmp.join("content-interrupted"), vec![0u8; 250_000]).unwrap();
     let stats = f.store.stats().unwrap();

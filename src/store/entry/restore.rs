@@ -24,15 +24,15 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::content_reader::{self as content, copy_out, Copied, CopyFailure};
-use super::lock::StoreLock;
 use super::manifest::{FileRecord, LinkRecord, Manifest, ManifestError, MODE_MASK};
-use super::LocalStore;
 use crate::cache_key::CacheKey;
 use crate::error::{CacheError, IoContext, Result};
 use crate::file_states::{self, FileState, FileStates, Stamp};
 use crate::output_temp;
 use crate::platform;
+use crate::store::content::reader::{self as content, copy_out, Copied, CopyFailure};
+use crate::store::lock::StoreLock;
+use crate::store::LocalStore;
 
 /// How a fetch may treat the store.
 #[derive(Debug, Clone, Copy)]
@@ -102,7 +102,7 @@ pub fn restore(
     cwd: &Path,
     options: RestoreOptions,
 ) -> Result<RestoreReport> {
-    let entry = store.entry_path(key);
+    let entry = store.layout().entry(key.as_str());
     let unreadable = |what: String| {
         RestoreReport::Unusable(format!(
             "local cache entry for hash {} ({}) cannot be read: {what}; treated as a miss. \
@@ -113,7 +113,7 @@ pub fn restore(
     };
     // No lock file means nothing was ever put here with a lock; the entry
     // read below then finds nothing or what a lock-free writer left.
-    let _lock = match StoreLock::shared(store.root(), false) {
+    let _lock = match StoreLock::shared(store.layout(), false) {
         Ok(lock) => lock,
         Err(e) if permission_denied(&e) => return Ok(unreadable(e.to_string())),
         Err(e) => return Err(e),
@@ -166,7 +166,7 @@ pub fn restore(
     let recorded = FileStates::load(&states_path);
     let plan = plan(cwd, &manifest, &recorded)?;
     // Leftovers of a killed fetch, in the folders this one writes to.
-    super::on_io_pool(|| {
+    crate::store::on_io_pool(|| {
         plan.existing_dirs.par_iter().for_each(|d| {
             output_temp::remove_stale_in(d);
         })
@@ -269,11 +269,8 @@ struct Plan {
 /// Where the output states of package folder `cwd` are kept in `store`.
 pub(crate) fn output_states_path(store: &LocalStore, cwd: &Path) -> PathBuf {
     let id = blake3::hash(cwd.as_os_str().as_encoded_bytes()).to_hex();
-    store.root().join(OUTPUT_STATES).join(&id.as_str()[..32])
+    store.layout().output_states(id.as_str())
 }
-
-/// The folder of output states in the store.
-pub(crate) const OUTPUT_STATES: &str = "output-states";
 
 fn plan(cwd: &Path, manifest: &Manifest, recorded: &FileStates) -> Result<Plan> {
     let mut dirs = BTreeSet::new();
@@ -327,7 +324,7 @@ fn plan(cwd: &Path, manifest: &Manifest, recorded: &FileStates) -> Result<Plan> 
     let started = file_states::now_ns();
     // Decide per file, in parallel (it hashes files present whose state is
     // not known).
-    let decided = super::on_io_pool(|| {
+    let decided = crate::store::on_io_pool(|| {
         manifest
             .files
             .par_iter()
@@ -545,7 +542,7 @@ fn apply(
         .filter(|(_, p)| matches!(p, FilePlan::Replace | FilePlan::Create))
         .map(|(f, p)| (f, matches!(p, FilePlan::Create)))
         .collect();
-    let copies: Vec<std::result::Result<Copied, CopyFailure>> = super::on_io_pool(|| {
+    let copies: Vec<std::result::Result<Copied, CopyFailure>> = crate::store::on_io_pool(|| {
         to_write
             .par_iter()
             .map(|(f, fresh)| {
@@ -568,7 +565,7 @@ fn apply(
             }
             Err(CopyFailure::Content(why)) => {
                 if options.may_write_store {
-                    let _ = fs::remove_file(store.content_path(&f.digest));
+                    let _ = fs::remove_file(store.layout().content(&f.digest));
                 }
                 if !matches!(failure, Some(Err(_))) {
                     failure

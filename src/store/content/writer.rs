@@ -6,10 +6,10 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::Path;
 
-use super::content_reader::{copy, hash_reader, ContentReader, CopyError, WHOLE_READ_LIMIT};
-use super::LocalStore;
+use super::reader::{copy, hash_reader, ContentReader, CopyError, WHOLE_READ_LIMIT};
 use crate::error::{CacheError, IoContext, Result};
 use crate::platform;
+use crate::store::LocalStore;
 
 /// A file of the outputs, now in the store.
 #[derive(Debug)]
@@ -27,7 +27,7 @@ pub struct Stored {
 pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
     let mut file = File::open(src).at("read output", src)?;
     let meta = file.metadata().at("read output", src)?;
-    let mode = platform::mode_of(&meta) & super::manifest::MODE_MASK;
+    let mode = platform::mode_of(&meta) & crate::store::MODE_MASK;
     let mtime = meta
         .modified()
         .ok()
@@ -38,7 +38,7 @@ pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
         let mut reader = ContentReader::new(&mut file);
         reader.read_to_end(&mut buf).at("read output", src)?;
         let (digest, _) = reader.finish();
-        let blob = store.content_path(&digest);
+        let blob = store.layout().content(&digest);
         let new_bytes = if blob.exists() {
             0
         } else {
@@ -55,7 +55,7 @@ pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
     }
     // Large file: hash first, so content already stored costs one read.
     let (digest, hashed_size) = hash_reader(&mut file).at("read output", src)?;
-    let blob = store.content_path(&digest);
+    let blob = store.layout().content(&digest);
     if blob.exists() {
         return Ok(Stored {
             digest,
@@ -178,7 +178,7 @@ impl Staged {
         let Some(temp) = self.temp else {
             return Ok(());
         };
-        move_into(temp, &store.content_path(&self.digest))
+        move_into(temp, &store.layout().content(&self.digest))
     }
 }
 
@@ -189,7 +189,7 @@ pub fn stage(
     store: &LocalStore,
     reader: &mut impl Read,
 ) -> std::result::Result<Staged, IngestFailure> {
-    let dir = store.tmp_dir();
+    let dir = store.layout().tmp();
     fs::create_dir_all(&dir)
         .at("create the cache folder", &dir)
         .map_err(IngestFailure::Local)?;
@@ -210,7 +210,7 @@ pub fn stage(
         }
     })?;
     let (digest, size) = reader.finish();
-    let temp = if store.content_path(&digest).exists() {
+    let temp = if store.layout().content(&digest).exists() {
         None
     } else {
         Some(tmp.into_temp_path())

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rayon::prelude::*;
 
-use super::*;
+use crate::store::*;
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -62,7 +62,7 @@ fn eviction_bench() {
     let start = Instant::now();
     on_io_pool(|| {
         (0..contents + SHARED).into_par_iter().for_each(|n| {
-            let path = store.content_path(&digest_of(n));
+            let path = store.layout().content(&digest_of(n));
             if fs::write(&path, b"").is_err() {
                 fs::create_dir_all(path.parent().unwrap()).unwrap();
                 fs::write(&path, b"").unwrap();
@@ -98,7 +98,7 @@ fn eviction_bench() {
             };
             store.write_manifest(&key, &manifest).unwrap();
             // entry-0000000 is the least recently used.
-            fs::File::open(store.entry_path(&key))
+            fs::File::open(store.layout().entry(key.as_str()))
                 .unwrap()
                 .set_modified(now - Duration::from_secs(3600 + (entries - i) as u64))
                 .unwrap();

@@ -4,12 +4,12 @@
 
 use rayon::prelude::*;
 
-use super::content_writer::store_file;
 use super::manifest::{FileRecord, LinkRecord};
-use super::LocalStore;
 use crate::cache_key::CacheKey;
 use crate::error::{CacheError, Result};
 use crate::output_glob::FoundOutput;
+use crate::store::content::writer::store_file;
+use crate::store::LocalStore;
 
 /// What a put stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,7 +31,7 @@ enum Captured {
 
 pub fn put(store: &LocalStore, key: &CacheKey, outputs: &[FoundOutput]) -> Result<PutReport> {
     let mut entry = store.begin_entry(key)?;
-    let captured: Vec<Captured> = super::on_io_pool(|| {
+    let captured: Vec<Captured> = crate::store::on_io_pool(|| {
         outputs
             .par_iter()
             .map(|out| {

@@ -7,12 +7,12 @@
 
 use std::io::Read;
 
-use super::content_writer::{self, IngestFailure, Staged};
-use super::lock::StoreLock;
 use super::manifest::{FileRecord, LinkRecord, Manifest, MANIFEST_VERSION};
-use super::LocalStore;
 use crate::cache_key::CacheKey;
 use crate::error::{CacheError, IoContext, Result};
+use crate::store::content::writer::{self as content_writer, IngestFailure, Staged};
+use crate::store::lock::StoreLock;
+use crate::store::LocalStore;
 
 /// An entry being written; see the module doc.
 pub struct EntryWriter<'s> {
@@ -27,14 +27,14 @@ pub struct EntryWriter<'s> {
 impl<'s> EntryWriter<'s> {
     /// Starts the entry of `key`, creating the store if needed and taking
     /// its shared lock until the commit (or the drop).
-    pub(super) fn begin(store: &'s LocalStore, key: &CacheKey) -> Result<Self> {
+    pub(crate) fn begin(store: &'s LocalStore, key: &CacheKey) -> Result<Self> {
         Ok(EntryWriter {
             store,
             key: key.clone(),
             files: Vec::new(),
             links: Vec::new(),
             staged: Vec::new(),
-            _lock: StoreLock::shared(store.root(), true)?,
+            _lock: StoreLock::shared(store.layout(), true)?,
         })
     }
 
@@ -94,7 +94,7 @@ impl<'s> EntryWriter<'s> {
 /// Writes a manifest: temp file, then rename over the entry. The file is
 /// created read-only (0444 less the umask), as contents are, so a store
 /// shared by several users (a CI cache, a container) serves them all.
-pub(super) fn write_manifest(
+pub(crate) fn write_manifest(
     store: &LocalStore,
     key: &CacheKey,
     manifest: &Manifest,
@@ -102,11 +102,11 @@ pub(super) fn write_manifest(
     let json = manifest.encode().map_err(|e| {
         CacheError::io(
             "encode the manifest of",
-            &store.entry_path(key),
+            &store.layout().entry(key.as_str()),
             std::io::Error::other(e),
         )
     })?;
-    let dir = store.tmp_dir();
+    let dir = store.layout().tmp();
     std::fs::create_dir_all(&dir).at("create the cache folder", &dir)?;
     let mut builder = tempfile::Builder::new();
     builder.prefix("entry-");
@@ -117,5 +117,5 @@ pub(super) fn write_manifest(
         .tempfile_in(&dir)
         .at("create a temp file in", &dir)?;
     std::io::Write::write_all(tmp.as_file_mut(), &json).at("write to the cache", tmp.path())?;
-    content_writer::persist(tmp, &store.entry_path(key))
+    content_writer::persist(tmp, &store.layout().entry(key.as_str()))
 }

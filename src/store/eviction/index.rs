@@ -33,10 +33,10 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::manifest::Manifest;
-use super::LocalStore;
 use crate::error::{CacheError, IoContext, Result};
 use crate::platform;
+use crate::store::LocalStore;
+use crate::store::Manifest;
 
 /// Version 2 added the bytes of contents no entry accounts for.
 const MAGIC: &[u8; 8] = b"BFNIDX\x00\x02";
@@ -140,14 +140,10 @@ pub(super) struct Refreshed {
     pub unusable: u64,
 }
 
-pub(super) fn index_path(store: &LocalStore) -> std::path::PathBuf {
-    store.root().join("index")
-}
-
 impl Index {
     /// The index on disk; `None` when it is missing or cannot be trusted.
     pub fn load(store: &LocalStore) -> Option<Index> {
-        let bytes = fs::read(index_path(store)).ok()?;
+        let bytes = fs::read(store.layout().index()).ok()?;
         decode(&bytes)
     }
 
@@ -156,7 +152,7 @@ impl Index {
         let bytes = self.encode();
         let root = store.root();
         let mut builder = tempfile::Builder::new();
-        builder.prefix(".index-");
+        builder.prefix(crate::store::layout::INDEX_TEMP_PREFIX);
         // Readable by every user the umask allows, as the store's files are.
         if let Some(p) = platform::store_file_permissions() {
             builder.permissions(p);
@@ -165,7 +161,7 @@ impl Index {
             .tempfile_in(root)
             .at("create a temp file in", root)?;
         std::io::Write::write_all(tmp.as_file_mut(), &bytes).at("write", tmp.path())?;
-        let dest = index_path(store);
+        let dest = store.layout().index();
         platform::rename(tmp.path(), &dest).map_err(|e| CacheError::io("write", &dest, e))?;
         let _ = tmp.into_temp_path().keep();
         Ok(())
@@ -179,13 +175,20 @@ impl Index {
 
     /// Bytes of the contents in use plus the manifests.
     fn accounted_bytes(&self) -> u64 {
-        let contents: u64 = self
-            .contents
+        self.used_content_bytes() + self.entries.values().map(|e| e.len).sum::<u64>()
+    }
+
+    /// Bytes of the contents on disk: those in use and the unaccounted.
+    pub fn content_bytes(&self) -> u64 {
+        self.used_content_bytes() + self.unaccounted
+    }
+
+    fn used_content_bytes(&self) -> u64 {
+        self.contents
             .values()
             .filter(|c| c.refs > 0)
             .map(|c| c.size)
-            .sum();
-        contents + self.entries.values().map(|e| e.len).sum::<u64>()
+            .sum()
     }
 
     /// Contents in use.
@@ -228,7 +231,7 @@ impl Index {
         let mut seen: HashMap<String, Indexed> = HashMap::with_capacity(self.entries.len());
         let mut dropped: Vec<Vec<Digest>> = Vec::new();
         let mut added: Vec<Vec<(Digest, u64)>> = Vec::new();
-        let dir = store.root().join("entries");
+        let dir = store.layout().entries();
         for shard in read_dir(&dir)? {
             let shard = shard.at("list", &dir)?;
             if !shard.file_type().is_ok_and(|t| t.is_dir()) {
@@ -513,7 +516,7 @@ fn named_contents(store: &LocalStore, path: &Path) -> Vec<(Digest, u64)> {
         .filter_map(|run| std::str::from_utf8(run).ok())
         .filter_map(|hex| {
             let digest = parse_hex(&hex.to_ascii_lowercase())?;
-            let size = fs::metadata(store.content_path(&to_hex(&digest)))
+            let size = fs::metadata(store.layout().content(&to_hex(&digest)))
                 .ok()?
                 .len();
             Some((digest, size))

@@ -1,0 +1,48 @@
+//! Transfers against the fake remote, for what a real one cannot be made to
+//! do on demand.
+
+use super::*;
+use crate::cache_key::CacheKey;
+use crate::store::LocalStore;
+use crate::test_kit::fake_remote::FakeRemote;
+
+fn tar_of(name: &str, body: &[u8]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.set_size(body.len() as u64);
+    h.set_mode(0o644);
+    b.append_data(&mut h, name, body).unwrap();
+    b.into_inner().unwrap()
+}
+
+/// A blob that grew after its size was checked (the remote says nothing of
+/// its size): the download stops at `maxSize` and writes no entry.
+#[test]
+fn a_download_over_max_size_stops_there_and_writes_no_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(&tmp.path().join("cache"));
+    let key = CacheKey::parse("grown").unwrap();
+    let tar = tar_of("lib/big.bin", &vec![1u8; 20_000]);
+    let fake = FakeRemote::new();
+    fake.insert("grown", tar.clone());
+    fake.hide_size(true);
+
+    let got = download(&*fake, &store, &key, Some(4096), None).unwrap();
+    assert!(
+        matches!(
+            got,
+            Downloaded::OverMaxSize {
+                size: None,
+                max: 4096
+            }
+        ),
+        "{got:?}"
+    );
+    assert!(store.read_manifest(&key).is_none(), "an entry was written");
+
+    // Under a maxSize as large as the blob, the same blob is stored.
+    let got = download(&*fake, &store, &key, Some(tar.len() as u64), None).unwrap();
+    assert!(matches!(got, Downloaded::Committed), "{got:?}");
+    let manifest = store.read_manifest(&key).unwrap();
+    assert_eq!(manifest.bytes(), 20_000);
+}

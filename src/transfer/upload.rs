@@ -1,0 +1,96 @@
+//! An upload: the stored entry of a key, written as the tar archive the
+//! remote keeps, signed as it streams, within `maxSize`.
+
+use std::io;
+
+use super::SigningWriter;
+use crate::archive::{archive_size, write_archive};
+use crate::cache_key::CacheKey;
+use crate::error::{CacheError, Result};
+use crate::remote::signature::Signer;
+use crate::remote::{Remote, RemoteFailure, TransferError};
+use crate::store::LocalStore;
+
+/// What an upload did.
+#[derive(Debug)]
+pub enum Uploaded {
+    /// The archive is on the remote: its size.
+    Done(u64),
+    /// The outputs alone are over `maxSize`.
+    OutputsOverMaxSize { bytes: u64, max: u64 },
+    /// The archive (outputs plus tar headers) would be over `maxSize`.
+    ArchiveOverMaxSize { size: u64, outputs: u64, max: u64 },
+    /// The archive cannot be written (a path tar cannot hold): why.
+    Unarchivable(String),
+    /// The local entry could not be read while uploading: why.
+    LocalUnreadable(String),
+    /// The remote failed.
+    Failed(RemoteFailure),
+}
+
+/// Uploads the stored entry of `key` from `store` to `remote`. A missing
+/// entry and local disk failures before the transfer are errors.
+pub fn upload(
+    remote: &dyn Remote,
+    store: &LocalStore,
+    key: &CacheKey,
+    max_size: Option<u64>,
+    signing_key: Option<&str>,
+) -> Result<Uploaded> {
+    let Some(manifest) = store.read_manifest(key) else {
+        return Err(CacheError::io(
+            "read the entry to upload from",
+            store.root(),
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no usable entry for {}", key.as_str()),
+            ),
+        ));
+    };
+    // Tar headers and padding make the archive larger than the outputs: an
+    // archive over maxSize would be uploaded and never downloaded.
+    let size = match archive_size(&manifest) {
+        Ok(size) => size,
+        Err(e) => return Ok(Uploaded::Unarchivable(e.to_string())),
+    };
+    if let Some(max) = max_size {
+        let outputs = manifest.bytes();
+        if outputs > max {
+            return Ok(Uploaded::OutputsOverMaxSize {
+                bytes: outputs,
+                max,
+            });
+        }
+        if size > max {
+            return Ok(Uploaded::ArchiveOverMaxSize { size, outputs, max });
+        }
+    }
+    // Read the store under its lock, so a concurrent clear or purge cannot
+    // pull contents from under the upload.
+    let _lock = store.lock_shared()?;
+    let mut local_error = None;
+    let result = remote.upload(key, size, &mut |out, metadata| {
+        let mut signer = Signer::new(signing_key);
+        let mut w = SigningWriter {
+            inner: out,
+            signer: &mut signer,
+        };
+        if let Err(e) = write_archive(store, &manifest, &mut w) {
+            // Only the remote's writer fails with a TransferError; any other
+            // error is the local store's, not the remote's fault.
+            if !e.get_ref().is_some_and(|inner| inner.is::<TransferError>()) {
+                local_error = Some(e.to_string());
+            }
+            return Err(e);
+        }
+        for (k, v) in signer.metadata() {
+            metadata.insert(k.to_string(), v);
+        }
+        Ok(())
+    });
+    Ok(match (result, local_error) {
+        (Ok(bytes), _) => Uploaded::Done(bytes),
+        (Err(_), Some(why)) => Uploaded::LocalUnreadable(why),
+        (Err(f), None) => Uploaded::Failed(f),
+    })
+}
