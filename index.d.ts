@@ -593,7 +593,7 @@ export interface StoreUsage {
   entries: number
   /** Stored file contents in use (each kept once). */
   contents: number
-  /** Bytes of everything the store holds, as `storeStats().bytes`. */
+  /** Bytes of the stored contents. */
   bytes: number
 }
 
