@@ -113,7 +113,9 @@ async function main(argv) {
   const native = require('./index.js')
   const print = (json, text) => console.log(flags.json ? JSON.stringify(json) : text)
   const warn = (warnings) => {
-    for (const w of warnings) console.error(`backfill-native: warning: ${w}`)
+    // Configuration warnings are sentences; fetch, put and flush warnings are
+    // notices ({ code, message }).
+    for (const w of warnings) console.error(`backfill-native: warning: ${w.message ?? w}`)
   }
   // The configuration's own warnings (an unknown provider option, say), once.
   let config = null
@@ -171,7 +173,7 @@ async function main(argv) {
       }
       const put = await withProgress(`storing ${hash}`, c.put(hash, outputs))
       await c.flush()
-      for (const w of put.warnings) console.error(`backfill-native: warning: ${w}`)
+      warn(put.warnings)
       print({ hash, hit: false, exitCode: 0, stored: put.stored, files: put.files, bytes: put.bytes, uploaded: put.uploaded }, `backfill-native: stored ${hash}: ${put.files} files, ${mb(put.bytes)}${put.uploaded ? ', uploaded' : ''}`)
       return 0
     }
@@ -184,8 +186,8 @@ async function main(argv) {
     case 'fetch': {
       expect(1)
       const got = await withProgress(`fetching ${positional[0]}`, cache().fetch(positional[0]))
-      for (const w of got.warnings) console.error(`backfill-native: warning: ${w}`)
-      print(got, got.hit ? `hit from the ${got.source} cache: ${got.filesRestored} files restored, ${got.filesUnchanged} unchanged, ${ms(got.durationMs)}` : `miss${got.skipped ? ` (${got.skipped})` : ''}`)
+      warn(got.warnings)
+      print(got, got.hit ? `hit from the ${got.source} cache: ${got.filesRestored} files restored, ${got.filesUnchanged} unchanged, ${ms(got.durationMs)}` : `miss${got.skipped ? ` (${got.skipped.message})` : ''}`)
       return got.hit ? 0 : 3
     }
     case 'put': {
@@ -193,8 +195,8 @@ async function main(argv) {
       const c = cache()
       const put = await withProgress(`storing ${positional[0]}`, c.put(positional[0], outputs))
       const late = await c.flush()
-      for (const w of [...put.warnings, ...late]) console.error(`backfill-native: warning: ${w}`)
-      print(put, put.stored ? `stored ${put.files} files, ${mb(put.bytes)} (${mb(put.newBytes)} new)${put.uploaded ? `, uploaded ${mb(put.uploadBytes)}` : ''}` : `not stored: ${put.skipped}`)
+      warn([...put.warnings, ...late])
+      print(put, put.stored ? `stored ${put.files} files, ${mb(put.bytes)} (${mb(put.newBytes)} new)${put.uploaded ? `, uploaded ${mb(put.uploadBytes)}` : ''}` : `not stored: ${put.skipped.message}`)
       return 0
     }
     case 'stats': {

@@ -88,7 +88,7 @@ export declare class Cache {
    * since the last flush. It waits without holding one of Node's worker
    * threads, which the uploads themselves need.
    */
-  flush(): Promise<Array<string>>
+  flush(): Promise<Array<Notice>>
 }
 
 /**
@@ -310,9 +310,14 @@ export interface FetchResult {
   /** Time taken, in milliseconds. */
   durationMs: number
   /** Why the cache was not read (`BACKFILL_MODE`, provider), if it was not. */
-  skipped?: string
+  skipped?: Notice
+  /**
+   * Why the remote cache did not serve a hit when it was asked, if worth
+   * telling (switched off, over `maxSize`).
+   */
+  remoteNote?: Notice
   /** Problems found, such as a corrupt entry treated as a miss. */
-  warnings: Array<string>
+  warnings: Array<Notice>
 }
 
 /**
@@ -444,6 +449,25 @@ export interface Logger {
 /** The plugin name lage's by-name plugin loader reads. */
 export declare const name: string
 
+/**
+ * Something a fetch, put or upload reports that is not an error: why the
+ * cache was skipped, why the remote did not serve or take an entry, a
+ * problem said once.
+ */
+export interface Notice {
+  /**
+   * A stable code to match on, such as `SKIPPED_BY_MODE`,
+   * `REMOTE_UNAVAILABLE` or `UPLOAD_PULL_REQUEST` (listed in the docs'
+   * errors page).
+   */
+  code: string
+  /**
+   * What happened and how to fix it, for a person; it may change
+   * between versions, the code does not.
+   */
+  message: string
+}
+
 /** What `purge` or `clear` removed. */
 export interface PurgeResult {
   /** Entries (hashes) removed. */
@@ -470,21 +494,24 @@ export interface PutResult {
   newBytes: number
   /** Time taken, in milliseconds. */
   durationMs: number
-  /** Why nothing was stored (`BACKFILL_MODE`, provider), if nothing was. */
-  skipped?: string
+  /**
+   * Why nothing was stored (`BACKFILL_MODE`, provider, outputs no fetch
+   * could give back), if nothing was.
+   */
+  skipped?: Notice
   /** Whether the entry was uploaded to the remote cache. */
   uploaded: boolean
   /** Bytes uploaded (the size of the archive). */
   uploadBytes: number
   /** Why the entry was not uploaded, when a remote cache is configured. */
-  uploadSkipped?: string
+  uploadSkipped?: Notice
   /**
    * Whether the upload runs in the background (`backgroundUploads`);
    * `flush()` waits for it.
    */
   uploadPending: boolean
   /** Problems found. */
-  warnings: Array<string>
+  warnings: Array<Notice>
 }
 
 /** Remote options as shown by `loadConfig`, the connection string redacted. */
@@ -538,7 +565,7 @@ export interface ResolvedConfig {
    * Why this build does not upload (a pull request, a branch not
    * allowed); absent when it may (or remote writes are off).
    */
-  uploadRefused?: string
+  uploadRefused?: Notice
   /** Whether a put stores only the files changed since the fetch that missed. */
   incrementalCaching: boolean
   /** Whether the local store is skipped (lage's `--skip-local-cache`). */

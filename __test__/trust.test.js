@@ -70,7 +70,7 @@ test('a build of another branch stores locally and skips the upload with one lin
   const line =
     'remote cache uploads are skipped: branch "feature/login" (from GITHUB_REF_NAME) is not one of the branches ' +
     'BACKFILL_NATIVE_UPLOAD_BRANCHES allows ("main", "release/*"); outputs are still cached locally'
-  assert.equal(put.uploadSkipped, line)
+  assert.deepEqual(put.uploadSkipped, { code: 'UPLOAD_BRANCH_NOT_ALLOWED', message: line })
   assert.equal(r.stderr, `backfill-native: warning: ${line}\n`)
   assert.deepEqual(await blobNames(container), [])
   // `release/*` does not reach below one level.
@@ -131,7 +131,7 @@ test('a pull request build never uploads, whatever its branch is called', async 
       const r = cli(env, 'put', 'h-pr', '--json')
       assert.equal(r.status, 0, r.stderr)
       const put = JSON.parse(r.stdout)
-      assert.deepEqual([put.stored, put.uploaded], [true, false])
+      assert.deepEqual([put.stored, put.uploaded, put.uploadSkipped.code], [true, false, 'UPLOAD_PULL_REQUEST'])
       const line = `remote cache uploads are skipped: this is a pull request build (${why}), and pull request builds never upload; outputs are still cached locally`
       assert.equal(r.stderr, `backfill-native: warning: ${line}\n`)
     }
@@ -182,7 +182,7 @@ test('the setup that stops poisoning: main signs, pull requests read only, a blo
     const reader = makeRepo(['a'])
     const r = spawnSync(process.execPath, [CLI, 'fetch', hash, '--json'], { cwd: reader.dirs.a, env: cleanEnv(prEnv), encoding: 'utf8' })
     assert.equal(r.status, 3, `${hash} must be a miss: ${r.stdout}`)
-    assert.match(JSON.parse(r.stdout).warnings[0], new RegExp(why))
+    assert.match(JSON.parse(r.stdout).warnings[0].message, new RegExp(why))
     assert.equal(fs.existsSync(path.join(reader.dirs.a, 'lib')), false, `${hash} restored something`)
   }
   // Neither the key nor the account key is ever printed.

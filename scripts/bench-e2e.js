@@ -331,9 +331,12 @@ const splitMed = (scenario, name, key) => median((samples[`${scenario}/${name}`]
 // ---------------------------------------------------------------- main
 
 async function main() {
+  // What this run prints is also written to docs/benchmarks/<date>-bench-e2e.md.
+  const results = require('../support/bench-record').start('bench-e2e', { command: 'npm run bench:e2e' })
   fs.mkdirSync(BASE, { recursive: true })
   const root = fs.mkdtempSync(path.join(BASE, 'bfn-e2e-'))
   DEVICE_STAT = deviceStatFor(root)
+  results.workFolder(root)
   const pkgs = plan({ packages: PACKAGES, files: FILES, mb: MB })
   const t = totals(pkgs)
   console.log(`bench-e2e: ${pkgs.length} packages in ${new Set(pkgs.map((p) => p.level)).size} levels, ${t.files} output files, ${(t.bytes / 1048576).toFixed(1)} MiB (${(t.distinctBytes / 1048576).toFixed(1)} MiB distinct), concurrency ${CONCURRENCY}, ${ROUNDS} rounds`)
@@ -409,6 +412,7 @@ async function main() {
     if (process.env.BENCH_KEEP === '1') console.log(`kept ${root}`)
     else fs.rmSync(root, { recursive: true, force: true })
   }
+  results.write()
 }
 
 const SCENARIOS = ['cold', 'restored', 'present1', 'present', 'remote']

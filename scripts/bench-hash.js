@@ -28,6 +28,8 @@ const FILES = Number(process.env.BENCH_FILES || 20000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3)
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'backfill-native-bench-hash-'))
 const pkg = path.join(root, 'packages', 'app')
+// What this run prints is also written to docs/benchmarks/<date>-bench-hash.md.
+const record = require('../support/bench-record').start('bench-hash', { workFolder: root, command: 'npm run bench:hash' })
 
 function generate() {
   fs.writeFileSync(path.join(root, 'package.json'), JSON.stringify({ private: true, workspaces: ['packages/*'] }))
@@ -109,6 +111,7 @@ async function main() {
 }
 
 main()
+  .then(() => record.write())
   .catch((e) => {
     console.error(`bench-hash failed: ${e.stack || e}`)
     process.exitCode = 1

@@ -57,6 +57,8 @@ function positiveNumber(name, fallback) {
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'backfill-native-bench-'))
 const pkgDir = path.join(root, 'packages', 'app')
 const libDir = path.join(pkgDir, 'lib')
+// What this run prints is also written to docs/benchmarks/<date>-bench-local.md.
+const record = require('../support/bench-record').start('bench-local', { workFolder: root, command: 'npm run bench' })
 let scratchCounter = 0
 
 // A fresh, not yet existing path under the temp root; keeping everything on
@@ -242,7 +244,7 @@ async function benchNative(round) {
   if (noop.filesRestored !== 0) notes.add(`native no-op fetch rewrote ${noop.filesRestored} files (expected 0)`)
   verifyRestore('native no-op fetch', round)
 
-  for (const r of [put, dup, restore, noop]) for (const w of r.warnings) notes.add(`native warning: ${w}`)
+  for (const r of [put, dup, restore, noop]) for (const w of r.warnings) notes.add(`native warning: ${w.message}`)
   await cache.flush()
   rm(cacheFolder)
 }
@@ -327,6 +329,7 @@ process.once('SIGINT', () => {
 })
 
 main()
+  .then(() => record.write())
   .catch((err) => {
     console.error(`bench-local failed: ${err && err.stack ? err.stack : err}`)
     process.exitCode = 1

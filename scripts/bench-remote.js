@@ -31,6 +31,8 @@ const FILES = Number(process.env.BENCH_FILES || 5000)
 const MB = Number(process.env.BENCH_MB || 80)
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3)
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'backfill-native-bench-remote-'))
+// What this run prints is also written to docs/benchmarks/<date>-bench-remote.md.
+const record = require('../support/bench-record').start('bench-remote', { workFolder: root, command: 'npm run bench:remote' })
 const pkg = path.join(root, 'packages', 'app')
 const lib = path.join(pkg, 'lib')
 
@@ -141,6 +143,7 @@ async function main() {
 }
 
 main()
+  .then(() => record.write())
   .catch((e) => {
     console.error(`bench-remote failed: ${e.stack || e}`)
     process.exitCode = 1

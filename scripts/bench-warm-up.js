@@ -31,6 +31,8 @@ async function child() {
 }
 
 async function main() {
+  // What this run prints is also written to docs/benchmarks/<date>-bench-warm-up.md.
+  const record = require('../support/bench-record').start('bench-warm-up', { workFolder: require('node:os').tmpdir(), command: 'npm run bench:warm-up' })
   const { startAzurite, blobClient, KEY, ACCOUNT } = require('../support/azurite')
   const { startFaultProxy } = require('../support/fault-proxy')
   const connectMs = Number(process.env.BENCH_CONNECT_MS || 150)
@@ -73,6 +75,7 @@ async function main() {
     await proxy.stop()
     await azurite.stop()
   }
+  record.write()
 }
 
 ;(process.argv[2] === 'child' ? child() : main()).catch((e) => {

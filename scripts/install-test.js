@@ -265,7 +265,7 @@ function snapshot(dir) {
 
 /**
  * The package managers: how the README says to install, how each runs a
- * package's bin, and how a repo is set up for it.
+ * package's bin (docs/api.md), and how a repo is set up for it.
  */
 const MANAGERS = {
   npm: { bin: {}, install: ['npm', 'install', '-D', 'backfill-native'], exec: (c) => ['npx', ...c], node: ['node'], lock: 'package-lock.json', workspaceDep: '1.0.0' },
@@ -374,7 +374,7 @@ function monorepoTest(name, reg, published) {
   const built = libs()
   assert.equal(Object.keys(built.c).length, 2)
   for (const p of ['a', 'b', 'c']) fs.rmSync(path.join(root, 'packages', p, 'lib'), { recursive: true })
-  // The engine's lines show as the README says: BACKFILL_LOG_LEVEL=verbose with lage's --verbose.
+  // The engine's lines show as docs/lage.md says: BACKFILL_LOG_LEVEL=verbose with lage's --verbose.
   const warm = timed('lage warm', () => sh(pm.exec(['lage', 'build', '--reporter', 'default', '--verbose']), { BACKFILL_LOG_LEVEL: 'verbose' }))
   assert.equal(warm.status, 0, warm.out)
   assert.equal(warm.out.split('\n').filter((l) => / backfill-native: hit for [0-9a-f]+ from the local cache: 2 files restored/.test(l)).length, 3, warm.out)

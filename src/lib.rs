@@ -10,6 +10,7 @@ pub mod engine;
 pub mod error;
 pub mod file_states;
 pub mod hashing;
+pub mod notice;
 pub mod output_glob;
 pub mod output_temp;
 pub mod platform;

@@ -8,6 +8,7 @@ use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use walkdir::WalkDir;
 
 use crate::error::{CacheError, Result};
+use crate::notice::Unstorable;
 use crate::output_temp;
 
 /// One output found on disk.
@@ -252,7 +253,7 @@ impl OutputGlob {
 /// gives them back, naming the first file in the way; `None` when they can.
 /// The rules are the readers' own (a manifest's and an archive's paths, and
 /// names that differ only in case), plus the characters Windows refuses.
-pub fn unstorable(outputs: &[FoundOutput]) -> Option<String> {
+pub fn unstorable(outputs: &[FoundOutput]) -> Option<Unstorable> {
     const WINDOWS: &[char] = &['\\', ':', '*', '?', '"', '<', '>', '|'];
     for out in outputs {
         if let Some(c) = out
@@ -260,18 +261,14 @@ pub fn unstorable(outputs: &[FoundOutput]) -> Option<String> {
             .chars()
             .find(|c| WINDOWS.contains(c) || c.is_control())
         {
-            return Some(format!(
-                "{:?} has {c:?} in its name, which Windows cannot hold in a file name (and reads \\ as a folder separator); rename it",
-                out.rel
-            ));
+            return Some(Unstorable::NotPortable {
+                path: out.rel.clone(),
+                character: c,
+            });
         }
     }
-    if let Some((a, b)) = crate::store::case_conflict(outputs.iter().map(|o| o.rel.as_str())) {
-        return Some(format!(
-            "{a:?} and {b:?} differ only in case, and Windows and macOS keep one file for both; rename one of them"
-        ));
-    }
-    None
+    crate::store::case_conflict(outputs.iter().map(|o| o.rel.as_str()))
+        .map(|(first, second)| Unstorable::DifferInCase { first, second })
 }
 
 /// `path` relative to `cwd` with `/` separators; `None` if not UTF-8 or outside.

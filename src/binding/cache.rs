@@ -9,7 +9,7 @@ use super::config::ResolvedConfig;
 use super::error::js_error;
 use super::options::{self, CacheOptions};
 use super::results::{
-    CacheStats, EvictResult, FetchResult, PurgeResult, PutResult, StoreStats, StoreUsage,
+    CacheStats, EvictResult, FetchResult, Notice, PurgeResult, PutResult, StoreStats, StoreUsage,
 };
 use super::task::{run_sync, Done, EngineTask};
 use super::uploads::background_upload;
@@ -242,12 +242,12 @@ impl Cache {
     /// under way, with the warnings of the background uploads that ended
     /// since the last flush. It waits without holding one of Node's worker
     /// threads, which the uploads themselves need.
-    #[napi(ts_return_type = "Promise<Array<string>>")]
-    pub fn flush<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Vec<String>>> {
+    #[napi(ts_return_type = "Promise<Array<Notice>>")]
+    pub fn flush<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Vec<Notice>>> {
         let engine = self.engine.clone();
         env.spawn_future(async move {
             engine.idle().await;
-            Ok(engine.take_background_warnings())
+            Ok(super::results::notices(engine.take_background_warnings()))
         })
     }
 }

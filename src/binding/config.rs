@@ -76,7 +76,7 @@ pub struct ResolvedConfig {
     pub upload_branches: Option<Vec<String>>,
     /// Why this build does not upload (a pull request, a branch not
     /// allowed); absent when it may (or remote writes are off).
-    pub upload_refused: Option<String>,
+    pub upload_refused: Option<super::results::Notice>,
     /// Whether a put stores only the files changed since the fetch that missed.
     pub incremental_caching: bool,
     /// Whether the local store is skipped (lage's `--skip-local-cache`).
@@ -111,7 +111,11 @@ impl From<&Config> for ResolvedConfig {
             evict_interval_seconds: c.eviction.interval.as_secs_f64(),
             evict_keep_recent_seconds: c.eviction.keep_recent.as_secs_f64(),
             upload_branches: c.upload_trust.branches.clone(),
-            upload_refused: c.upload_trust.refusal.clone(),
+            upload_refused: c
+                .upload_trust
+                .refusal
+                .clone()
+                .map(|r| crate::notice::Notice::UploadNotTrusted(r).into()),
             incremental_caching: c.incremental_caching,
             skip_local_cache: c.skip_local_cache,
             env_file: c.env_file.as_deref().map(path),

@@ -17,6 +17,7 @@ use super::task::{Done, EngineTask, Work};
 use super::uploads::{background_upload, upload_note};
 use crate::config::LogLevel;
 use crate::engine::{Engine, Source};
+use crate::notice::Notice;
 
 /// The logger lage passes to providers (backfill's logger). Only the
 /// methods it has are called; a missing one is skipped.
@@ -53,9 +54,9 @@ impl ObjectFinalize for CacheStorage {
     }
 }
 
-fn warnings(list: &[String]) -> Vec<LogLine> {
+fn warnings(list: &[Notice]) -> Vec<LogLine> {
     list.iter()
-        .map(|w| LogLine::new(LogLevel::Warn, w.clone()))
+        .map(|w| LogLine::new(LogLevel::Warn, w.message()))
         .collect()
 }
 
@@ -95,6 +96,11 @@ fn put_work(engine: Arc<Engine>, hash: String, output_glob: Vec<String>) -> Work
         Ok(o) => {
             let mut logs = warnings(&o.warnings);
             let text = match &o.skipped {
+                // Under --skip-local-cache the outputs may still be uploaded.
+                Some(why @ Notice::SkippedLocalCache { remote: true }) => format!(
+                    "cache not written for {hash}: {why}{}",
+                    upload_note(o.uploaded, o.upload_bytes, &o.upload_skipped, false)
+                ),
                 Some(why) => format!("cache not written for {hash}: {why}"),
                 None => format!(
                     "stored {hash}: {} files, {} bytes ({} new){}, in {} ms",

@@ -5,6 +5,34 @@ use napi_derive::napi;
 use crate::engine::{FetchOutcome, PutOutcome, Stats};
 use crate::store::PurgeReport;
 
+/// Something a fetch, put or upload reports that is not an error: why the
+/// cache was skipped, why the remote did not serve or take an entry, a
+/// problem said once.
+#[napi(object)]
+pub struct Notice {
+    /// A stable code to match on, such as `SKIPPED_BY_MODE`,
+    /// `REMOTE_UNAVAILABLE` or `UPLOAD_PULL_REQUEST` (listed in the docs'
+    /// errors page).
+    pub code: String,
+    /// What happened and how to fix it, for a person; it may change
+    /// between versions, the code does not.
+    pub message: String,
+}
+
+impl From<crate::notice::Notice> for Notice {
+    fn from(n: crate::notice::Notice) -> Self {
+        Notice {
+            code: n.code().to_string(),
+            message: n.message(),
+        }
+    }
+}
+
+/// Notices as JS objects.
+pub fn notices(list: Vec<crate::notice::Notice>) -> Vec<Notice> {
+    list.into_iter().map(Notice::from).collect()
+}
+
 fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -29,9 +57,12 @@ pub struct FetchResult {
     /// Time taken, in milliseconds.
     pub duration_ms: f64,
     /// Why the cache was not read (`BACKFILL_MODE`, provider), if it was not.
-    pub skipped: Option<String>,
+    pub skipped: Option<Notice>,
+    /// Why the remote cache did not serve a hit when it was asked, if worth
+    /// telling (switched off, over `maxSize`).
+    pub remote_note: Option<Notice>,
     /// Problems found, such as a corrupt entry treated as a miss.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Notice>,
 }
 
 impl From<FetchOutcome> for FetchResult {
@@ -44,8 +75,9 @@ impl From<FetchOutcome> for FetchResult {
             links: o.links as f64,
             bytes_restored: o.bytes_restored as f64,
             duration_ms: ms(o.duration),
-            skipped: o.skipped,
-            warnings: o.warnings,
+            skipped: o.skipped.map(Notice::from),
+            remote_note: o.remote_note.map(Notice::from),
+            warnings: notices(o.warnings),
         }
     }
 }
@@ -65,19 +97,20 @@ pub struct PutResult {
     pub new_bytes: f64,
     /// Time taken, in milliseconds.
     pub duration_ms: f64,
-    /// Why nothing was stored (`BACKFILL_MODE`, provider), if nothing was.
-    pub skipped: Option<String>,
+    /// Why nothing was stored (`BACKFILL_MODE`, provider, outputs no fetch
+    /// could give back), if nothing was.
+    pub skipped: Option<Notice>,
     /// Whether the entry was uploaded to the remote cache.
     pub uploaded: bool,
     /// Bytes uploaded (the size of the archive).
     pub upload_bytes: f64,
     /// Why the entry was not uploaded, when a remote cache is configured.
-    pub upload_skipped: Option<String>,
+    pub upload_skipped: Option<Notice>,
     /// Whether the upload runs in the background (`backgroundUploads`);
     /// `flush()` waits for it.
     pub upload_pending: bool,
     /// Problems found.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Notice>,
 }
 
 impl From<PutOutcome> for PutResult {
@@ -89,12 +122,12 @@ impl From<PutOutcome> for PutResult {
             bytes: o.bytes as f64,
             new_bytes: o.new_bytes as f64,
             duration_ms: ms(o.duration),
-            skipped: o.skipped,
+            skipped: o.skipped.map(Notice::from),
             uploaded: o.uploaded,
             upload_bytes: o.upload_bytes as f64,
-            upload_skipped: o.upload_skipped,
+            upload_skipped: o.upload_skipped.map(Notice::from),
             upload_pending: o.pending_upload.is_some(),
-            warnings: o.warnings,
+            warnings: notices(o.warnings),
         }
     }
 }

@@ -7,9 +7,10 @@ use super::logger::LogLine;
 use super::task::{Done, Work};
 use crate::config::LogLevel;
 use crate::engine::PendingUpload;
+use crate::notice::Notice;
 
 /// The tail of a "stored" log line about the upload.
-pub fn upload_note(uploaded: bool, bytes: u64, skipped: &Option<String>, pending: bool) -> String {
+pub fn upload_note(uploaded: bool, bytes: u64, skipped: &Option<Notice>, pending: bool) -> String {
     match (uploaded, skipped, pending) {
         (true, _, _) => format!(", uploaded {bytes} bytes"),
         (false, _, true) => ", uploading in the background".to_string(),
@@ -29,7 +30,7 @@ pub fn background_upload(pending: PendingUpload, hash: String) -> Work<()> {
                 let mut logs: Vec<LogLine> = up
                     .warning
                     .iter()
-                    .map(|w| LogLine::new(LogLevel::Warn, w.clone()))
+                    .map(|w| LogLine::new(LogLevel::Warn, w.message()))
                     .collect();
                 let note = upload_note(up.uploaded, up.bytes, &up.skipped, false);
                 if !note.is_empty() {

@@ -736,9 +736,9 @@ fn a_null_or_empty_field_is_told_how_to_fix_it() {
     assert_eq!(with("maxSize", serde_json::Value::Null), Ok(()));
 }
 
-/// The README's developer `.env`, saved with a byte-order mark (Notepad,
-/// PowerShell), configures the remote; its first line was lost, and the
-/// provider fell back to local with no warning.
+/// The developer `.env` of docs/remote-cache.md, saved with a byte-order
+/// mark (Notepad, PowerShell), configures the remote; its first line was
+/// lost, and the provider fell back to local with no warning.
 #[test]
 fn a_dot_env_saved_with_a_byte_order_mark_configures_the_remote() {
     let r = repo();

@@ -11,6 +11,7 @@ use super::layers::{Layers, Origin, Raw};
 use super::redact::{fix_for, secret_kind, shown};
 use super::values::invalid;
 use crate::error::Result;
+use crate::notice::Refusal;
 
 /// What this build is, as far as uploads go.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,7 +34,7 @@ pub struct UploadTrust {
     /// `BACKFILL_NATIVE_UPLOAD_BRANCHES`; `None`: any branch.
     pub branches: Option<Vec<String>>,
     /// Why uploads are skipped in this build; `None`: they may happen.
-    pub refusal: Option<String>,
+    pub refusal: Option<Refusal>,
 }
 
 const VAR: &str = "BACKFILL_NATIVE_UPLOAD_BRANCHES";
@@ -127,14 +128,12 @@ fn refusal(
     build: &Build,
     branches: Option<&[String]>,
     matchers: Option<&Vec<globset::GlobMatcher>>,
-) -> Option<String> {
-    const TAIL: &str = "outputs are still cached locally";
+) -> Option<Refusal> {
     if let Some(why) = &build.pull_request {
-        return Some(format!(
-            "remote cache uploads are skipped: this is a pull request build ({}: {why}), and pull \
-             request builds never upload; {TAIL}",
-            build.source
-        ));
+        return Some(Refusal::PullRequest {
+            source: build.source.clone(),
+            why: why.clone(),
+        });
     }
     // A merge queue build runs pull requests' code that has not reached the
     // target branch yet (a group that fails its checks never does): it
@@ -148,15 +147,10 @@ fn refusal(
                 .any(|(glob, m)| glob.starts_with(MERGE_QUEUE_PREFIX) && m.is_match(name)),
             _ => false,
         };
-        if !named {
-            return Some(format!(
-                "remote cache uploads are skipped: this is a merge queue build ({}: {why}), which runs \
-                 pull requests' code before it reaches the target branch; to let merge queue builds \
-                 upload, add \"{MERGE_QUEUE_PREFIX}main/*\" to {VAR}; {TAIL}",
-                build.source
-            ));
-        }
-        return None;
+        return (!named).then(|| Refusal::MergeQueue {
+            source: build.source.clone(),
+            why: why.clone(),
+        });
     }
     let (branches, matchers) = (branches?, matchers?);
     let allowed = if branches.is_empty() {
@@ -169,24 +163,20 @@ fn refusal(
             .join(", ")
     };
     match &build.branch {
-        Some((name, from)) if matchers.iter().any(|m| m.is_match(name)) => {
-            let _ = from;
-            None
-        }
-        Some((name, from)) => Some(format!(
-            "remote cache uploads are skipped: branch {} (from {from}) is not one of the branches \
-             {VAR} allows ({allowed}); {TAIL}",
-            shown(name)
-        )),
-        None => Some(format!(
-            "remote cache uploads are skipped: the branch of this build is unknown ({}), and {VAR} \
-             allows only {allowed}; {TAIL}",
-            if build.source == "git" {
+        Some((name, _)) if matchers.iter().any(|m| m.is_match(name)) => None,
+        Some((name, from)) => Some(Refusal::BranchNotAllowed {
+            branch: shown(name),
+            from: from.clone(),
+            allowed,
+        }),
+        None => Some(Refusal::BranchUnknown {
+            why: if build.source == "git" {
                 "no CI variable names it, and git is not on a branch".to_string()
             } else {
                 format!("{} names no branch", build.source)
-            }
-        )),
+            },
+            allowed,
+        }),
     }
 }
 
@@ -316,7 +306,7 @@ mod tests {
     fn check(vars: &[(&str, &str)], branches: &[&str]) -> Option<String> {
         let list: Vec<String> = branches.iter().map(|s| s.to_string()).collect();
         let m = globs(&list).unwrap();
-        refusal(&build(vars), Some(&list), Some(&m))
+        refusal(&build(vars), Some(&list), Some(&m)).map(|r| r.message())
     }
 
     #[test]
@@ -461,7 +451,10 @@ mod tests {
              GITHUB_EVENT_NAME=merge_group), which runs pull requests' code before it reaches the target \
              branch; to let merge queue builds upload, add \"gh-readonly-queue/main/*\" to \
              BACKFILL_NATIVE_UPLOAD_BRANCHES; outputs are still cached locally";
-        assert_eq!(refusal(&b, None, None).as_deref(), Some(refused));
+        assert_eq!(
+            refusal(&b, None, None).map(|r| r.message()).as_deref(),
+            Some(refused)
+        );
         assert_eq!(check(&queue, &["main"]).as_deref(), Some(refused));
         assert_eq!(check(&queue, &["**"]).as_deref(), Some(refused));
         assert_eq!(check(&queue, &["main", "gh-readonly-queue/main/*"]), None);

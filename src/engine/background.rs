@@ -14,6 +14,7 @@ use super::remote_policy::{RemoteLayer, Upload};
 use super::Tally;
 use crate::cache_key::CacheKey;
 use crate::error::Result;
+use crate::notice::Notice;
 use crate::store::LocalStore;
 
 /// An upload left to the background: [`PendingUpload::wait`] gives its
@@ -99,10 +100,10 @@ fn run(remote: &RemoteLayer, store: &LocalStore, tally: &Tally, job: Job) {
     let result = super::upload_with(remote, store, tally, &job.key);
     match &result {
         Ok(up) => tally.note_background(up.warning.clone()),
-        Err(e) => tally.note_background(Some(format!(
-            "background upload of {} failed: {e}",
-            job.key.as_str()
-        ))),
+        Err(e) => tally.note_background(Some(Notice::BackgroundUploadFailed {
+            key: job.key.as_str().to_string(),
+            why: e.to_string(),
+        })),
     }
     let _ = job.done.send(result);
 }

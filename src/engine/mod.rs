@@ -24,6 +24,7 @@ use std::time::Instant;
 use crate::cache_key::CacheKey;
 use crate::config::{AzureAuth, Config, Options, Provider, CREDENTIAL_NAMES};
 use crate::error::Result;
+use crate::notice::{Notice, Unstorable};
 use crate::output_glob::OutputGlob;
 use crate::store::{
     EvictPolicy, EvictReport, LocalStore, PurgeReport, RestoreOptions, RestoreReport, StoreStats,
@@ -51,7 +52,7 @@ struct Tally {
     /// One lock for all counters, so a snapshot is consistent and a new
     /// counter is one field of [`Stats`].
     stats: Mutex<Stats>,
-    background_warnings: Mutex<Vec<String>>,
+    background_warnings: Mutex<Vec<Notice>>,
 }
 
 impl Tally {
@@ -61,7 +62,7 @@ impl Tally {
         update(&mut self.stats.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
-    fn note_background(&self, warning: Option<String>) {
+    fn note_background(&self, warning: Option<Notice>) {
         if let Some(w) = warning {
             self.background_warnings
                 .lock()
@@ -160,9 +161,9 @@ impl Engine {
                 &self.config.cache_dir,
                 !self.config.skip_local_cache,
             ) {
-                outcome.warnings.push(format!(
-                    "incrementalCaching: the package's files could not be recorded ({e}); the next put stores every output"
-                ));
+                outcome
+                    .warnings
+                    .push(Notice::IncrementalSnapshotFailed { why: e.to_string() });
             }
         }
         outcome.duration = start.elapsed();
@@ -237,7 +238,7 @@ impl Engine {
         store: &LocalStore,
         key: &CacheKey,
         options: RestoreOptions,
-        mut warnings: Vec<String>,
+        mut warnings: Vec<Notice>,
     ) -> Result<FetchOutcome> {
         match remote.fetch(store, key, &self.config.cwd, options)? {
             RemoteFetch::Hit(RestoreReport::Hit(r)) => Ok(hit(Source::Remote, r, warnings)),
@@ -291,11 +292,7 @@ impl Engine {
         if self.config.provider == Provider::LocalSkip {
             self.last_put.remember(key)?;
             return Ok(PutOutcome {
-                skipped: Some(
-                    "BACKFILL_CACHE_PROVIDER is local-skip: no outputs are stored; the hash is remembered, \
-                     so a fetch of it is a hit while the outputs stay in place"
-                        .into(),
-                ),
+                skipped: Some(Notice::SkippedByProvider),
                 ..PutOutcome::default()
             });
         }
@@ -303,17 +300,13 @@ impl Engine {
         let mut outputs = glob.find(cwd, Some(&self.config.cache_dir))?;
         let refused = glob
             .linked_folder(cwd)
-            .map(|link| {
-                format!(
-                    "{link:?} is a link to a folder, and outputs are never stored through one (its files are outside the package); make it a real folder, or list the link itself as an output"
-                )
-            })
+            .map(|link| Unstorable::ThroughLinkedFolder { link })
             .or_else(|| crate::output_glob::unstorable(&outputs));
         if let Some(why) = refused {
-            let why = format!("outputs not stored: {why}");
+            let notice = Notice::Unstorable(why);
             return Ok(PutOutcome {
-                skipped: Some(why.clone()),
-                warnings: vec![why],
+                skipped: Some(notice.clone()),
+                warnings: vec![notice],
                 ..PutOutcome::default()
             });
         }
@@ -366,10 +359,9 @@ impl Engine {
         key: &CacheKey,
         outputs: &[crate::output_glob::FoundOutput],
     ) -> Result<PutOutcome> {
-        const WHY: &str = "the local cache is skipped (lage --skip-local-cache)";
         let Some(remote) = &self.remote else {
             return Ok(PutOutcome {
-                skipped: Some(format!("{WHY} and no remote cache is configured")),
+                skipped: Some(Notice::SkippedLocalCache { remote: false }),
                 ..PutOutcome::default()
             });
         };
@@ -382,13 +374,8 @@ impl Engine {
         let store = LocalStore::new(tmp.path());
         let r = store.put(key, outputs)?;
         let up = upload_with(remote, &store, &self.tally, key)?;
-        let note = match (&up.skipped, up.uploaded) {
-            (_, true) => format!("; {} files uploaded ({} bytes)", r.files, up.bytes),
-            (Some(why), false) => format!("; not uploaded: {why}"),
-            (None, false) => "; not uploaded".to_string(),
-        };
         Ok(PutOutcome {
-            skipped: Some(format!("{WHY}{note}")),
+            skipped: Some(Notice::SkippedLocalCache { remote: true }),
             files: r.files,
             links: r.links,
             bytes: r.bytes,
@@ -416,10 +403,10 @@ impl Engine {
         }
     }
 
-    fn skip_reason(&self, writing: bool) -> Option<String> {
+    fn skip_reason(&self, writing: bool) -> Option<Notice> {
         let mode = self.config.mode;
         if writing && !mode.writes() || !writing && !mode.reads() {
-            Some(format!("BACKFILL_MODE is {}", mode.as_str()))
+            Some(Notice::SkippedByMode { mode })
         } else {
             None
         }
@@ -494,7 +481,7 @@ impl Engine {
     }
 
     /// The warnings of background uploads since the last call.
-    pub fn take_background_warnings(&self) -> Vec<String> {
+    pub fn take_background_warnings(&self) -> Vec<Notice> {
         std::mem::take(
             &mut *self
                 .tally
@@ -541,7 +528,7 @@ fn upload_with(
     Ok(up)
 }
 
-fn hit(source: Source, r: crate::store::Restored, warnings: Vec<String>) -> FetchOutcome {
+fn hit(source: Source, r: crate::store::Restored, warnings: Vec<Notice>) -> FetchOutcome {
     FetchOutcome {
         source: Some(source),
         files_restored: r.files_written,

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::notice::Notice;
+
 /// Where a hit came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -41,12 +43,12 @@ pub struct FetchOutcome {
     /// Time taken.
     pub duration: Duration,
     /// Why the cache was not read, when it was not (mode, provider).
-    pub skipped: Option<String>,
+    pub skipped: Option<Notice>,
     /// Why the remote did not serve a hit when it was asked, if worth
     /// telling (switched off, over maxSize).
-    pub remote_note: Option<String>,
+    pub remote_note: Option<Notice>,
     /// Problems to report once (a corrupt entry, say).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Notice>,
 }
 
 impl FetchOutcome {
@@ -71,19 +73,20 @@ pub struct PutOutcome {
     pub new_bytes: u64,
     /// Time taken.
     pub duration: Duration,
-    /// Why nothing was stored, when nothing was (mode, provider).
-    pub skipped: Option<String>,
+    /// Why nothing was stored, when nothing was (mode, provider, outputs
+    /// no fetch could give back).
+    pub skipped: Option<Notice>,
     /// Whether the entry was uploaded to the remote cache.
     pub uploaded: bool,
     /// Bytes uploaded (the archive).
     pub upload_bytes: u64,
     /// Why the entry was not uploaded, when a remote is configured.
-    pub upload_skipped: Option<String>,
+    pub upload_skipped: Option<Notice>,
     /// The upload the engine runs in the background (`background_uploads`),
     /// to wait for if wanted.
     pub pending_upload: Option<super::PendingUpload>,
     /// Problems to report once.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Notice>,
 }
 
 /// Counters since the engine was made.

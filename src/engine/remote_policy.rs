@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crate::cache_key::CacheKey;
 use crate::error::Result;
+use crate::notice::{Notice, Op, Refusal};
 use crate::remote::{FailureKind, Health, Remote, RemoteFailure, SharedRemote};
 use crate::store::{LocalStore, RestoreOptions, RestoreReport};
 use crate::transfer::{self, Downloaded, Uploaded};
@@ -26,15 +27,17 @@ pub struct RemoteLayer {
     pub write: bool,
     /// Why this build must not upload (a pull request, a branch not
     /// allowed), from the configuration.
-    pub refusal: Option<String>,
+    pub refusal: Option<Refusal>,
 }
 
 /// What the remote gave for a fetch.
 pub enum RemoteFetch {
     Hit(crate::store::RestoreReport),
     Miss {
-        warning: Option<String>,
-        note: Option<String>,
+        /// A problem to report (said once per kind of failure).
+        warning: Option<Notice>,
+        /// Why the remote did not serve a hit, if worth telling.
+        note: Option<Notice>,
     },
 }
 
@@ -43,8 +46,10 @@ pub enum RemoteFetch {
 pub struct Upload {
     pub uploaded: bool,
     pub bytes: u64,
-    pub skipped: Option<String>,
-    pub warning: Option<String>,
+    /// Why the entry was not uploaded.
+    pub skipped: Option<Notice>,
+    /// A problem to report (said once per kind of failure).
+    pub warning: Option<Notice>,
 }
 
 impl RemoteLayer {
@@ -56,48 +61,29 @@ impl RemoteLayer {
         &self.shared.health
     }
 
-    /// Turns a failure into a warning, once per kind of failure.
-    fn failed(&self, f: &RemoteFailure, op: &str) -> Option<String> {
-        if f.kind == FailureKind::Forbidden && op == "upload" {
+    /// What a failure says: counted toward the switch-off (but for a
+    /// read-only credential refusing an upload, which stops uploads only),
+    /// and worth a warning once per kind of failure per process.
+    fn failed(&self, failure: &RemoteFailure, op: Op) -> (Notice, bool) {
+        let remote = self.remote().describe();
+        if failure.kind == FailureKind::Forbidden && op == Op::Upload {
             self.health().uploads_refused();
-            return self.health().first_warning("forbidden-upload").then(|| {
-                format!(
-                    "uploads to the remote cache ({}) are refused ({}): the credentials are read-only, \
-                     such as a read-only SAS. Outputs are still cached locally. To fix it, use a read-write \
-                     connection string where uploads should happen, or turn remote writes off here \
-                     (unset LAGE_WRITE_REMOTE_CACHE)",
-                    self.remote().describe(),
-                    f.message
-                )
-            });
+            let first = self.health().first_warning("forbidden-upload");
+            let notice = Notice::RemoteReadOnly {
+                remote,
+                failure: failure.clone(),
+            };
+            return (notice, first);
         }
         self.health().failed();
-        // One warning per kind of failure per process: a remote that is down
-        // is said once, not once per target and operation.
-        let topic = format!("{:?}", f.kind);
-        let outcome = if op == "upload" {
-            "not uploaded"
-        } else {
-            "treated as a miss"
+        // A remote that is down is said once, not once per target.
+        let first = self.health().first_warning(&format!("{:?}", failure.kind));
+        let notice = Notice::RemoteFailed {
+            remote,
+            op,
+            failure: failure.clone(),
         };
-        self.health().first_warning(&topic).then(|| {
-            let hint = match f.kind {
-                FailureKind::ContainerNotFound => "check the container name in BACKFILL_CACHE_PROVIDER_OPTIONS",
-                FailureKind::Forbidden => "check that the connection string or SAS is valid and not expired",
-                FailureKind::SignIn => {
-                    "check the Azure identity named by credentialName (az login, the AZURE_* variables, the managed identity)"
-                }
-                FailureKind::Unavailable => "check the network and the storage account endpoint",
-                FailureKind::Other => "check the connection string and the container",
-            };
-            format!(
-                "remote cache ({}): {}; {outcome}. To fix it, {hint}. After {} failures in a row the \
-                 remote cache is switched off until the process ends",
-                self.remote().describe(),
-                f.message,
-                crate::remote::FAILURES_BEFORE_OFF
-            )
-        })
+        (notice, first)
     }
 
     /// Fetches `key` from the remote into `store` and restores it into `cwd`.
@@ -109,20 +95,10 @@ impl RemoteLayer {
         options: RestoreOptions,
     ) -> Result<RemoteFetch> {
         let miss =
-            |warning: Option<String>, note: Option<String>| Ok(RemoteFetch::Miss { warning, note });
+            |warning: Option<Notice>, note: Option<Notice>| Ok(RemoteFetch::Miss { warning, note });
         if self.health().is_off() {
-            return miss(
-                None,
-                Some("the remote cache is switched off after repeated failures".into()),
-            );
+            return miss(None, Some(Notice::RemoteSwitchedOff));
         }
-        let refused = |why: &str, tail: &str| {
-            format!(
-                "refused the remote entry for hash {} from {}: {why}; {tail}",
-                key.as_str(),
-                self.remote().describe()
-            )
-        };
         let signing_key = self.signing_key.as_deref();
         match transfer::download(self.remote(), store, key, self.max_size, signing_key)? {
             Downloaded::Committed => self.health().succeeded(),
@@ -130,30 +106,34 @@ impl RemoteLayer {
                 self.health().succeeded();
                 return miss(None, None);
             }
-            Downloaded::OverMaxSize { size: Some(size), max } => {
-                self.health().succeeded();
-                return miss(
-                    None,
-                    Some(format!("the remote entry is {size} bytes, over maxSize ({max})")),
-                );
-            }
-            Downloaded::OverMaxSize { size: None, max } => {
-                return miss(None, Some(format!(
-                    "the remote entry is over maxSize ({max}): its download was stopped there and nothing was restored"
-                )))
+            Downloaded::OverMaxSize { size, max } => {
+                if size.is_some() {
+                    self.health().succeeded();
+                }
+                return miss(None, Some(Notice::RemoteOverMaxSize { size, max }));
             }
             Downloaded::Refused(why) => {
                 self.health().succeeded();
-                return miss(
-                    Some(refused(&why, "nothing was written, treated as a miss")),
-                    None,
-                );
+                let notice = Notice::RemoteEntryRefused {
+                    key: key.as_str().to_string(),
+                    remote: self.remote().describe(),
+                    why,
+                };
+                return miss(Some(notice), None);
             }
             Downloaded::BadSignature(why) => {
                 self.health().succeeded();
-                return miss(Some(refused(&why, "treated as a miss")), None);
+                let notice = Notice::RemoteEntryBadSignature {
+                    key: key.as_str().to_string(),
+                    remote: self.remote().describe(),
+                    why,
+                };
+                return miss(Some(notice), None);
             }
-            Downloaded::Failed(f) => return miss(self.failed(&f, "download"), None),
+            Downloaded::Failed(f) => {
+                let (notice, first) = self.failed(&f, Op::Download);
+                return miss(first.then_some(notice), None);
+            }
         }
         match store.restore(key, cwd, options)? {
             RestoreReport::Hit(r) => {
@@ -168,36 +148,35 @@ impl RemoteLayer {
     /// Uploads the entry of `key` from `store`, unless remote writes are off,
     /// this build may not, it came from the remote, or it is over `maxSize`.
     pub fn upload(&self, store: &LocalStore, key: &CacheKey) -> Result<Upload> {
-        let skip = |why: String| {
+        let skip = |why: Notice| {
             Ok(Upload {
                 skipped: Some(why),
                 ..Upload::default()
             })
         };
         if !self.write {
-            return skip(
-                "remote writes are off (set LAGE_WRITE_REMOTE_CACHE=true to turn them on)".into(),
-            );
+            return skip(Notice::UploadWritesOff);
         }
         if let Some(why) = &self.refusal {
             // One line per process says why; every result says it too.
+            let notice = Notice::UploadNotTrusted(why.clone());
             return Ok(Upload {
-                skipped: Some(why.clone()),
+                skipped: Some(notice.clone()),
                 warning: self
                     .health()
                     .first_warning("untrusted-upload")
-                    .then(|| why.clone()),
+                    .then_some(notice),
                 ..Upload::default()
             });
         }
         if self.health().is_off() {
-            return skip("the remote cache is switched off after repeated failures".into());
+            return skip(Notice::RemoteSwitchedOff);
         }
         if self.health().are_uploads_refused() {
-            return skip("the remote cache refuses uploads with these credentials".into());
+            return skip(Notice::UploadRefusedByRemote);
         }
         if self.shared.was_restored(key) {
-            return skip("the entry came from the remote cache".into());
+            return skip(Notice::UploadFromRemote);
         }
         let signing_key = self.signing_key.as_deref();
         match transfer::upload(self.remote(), store, key, self.max_size, signing_key)? {
@@ -209,29 +188,34 @@ impl RemoteLayer {
                     ..Upload::default()
                 })
             }
-            Uploaded::Unarchivable(e) => skip(format!("the archive cannot be written ({e})")),
-            Uploaded::OutputsOverMaxSize { bytes, max } => skip(format!(
-                "the outputs are {bytes} bytes, over maxSize ({max})"
-            )),
-            Uploaded::ArchiveOverMaxSize { size, outputs, max } => skip(format!(
-                "the archive would be {size} bytes ({outputs} of outputs plus tar headers), over maxSize ({max})"
-            )),
-            Uploaded::LocalUnreadable(why) => Ok(Upload {
-                warning: Some(format!(
-                    "did not upload hash {}: the local entry could not be read ({why}). To fix it, \
-                     run `backfill-native purge --days 0` or `backfill-native clear` and build again",
-                    key.as_str(),
-                )),
-                skipped: Some(format!("the local entry could not be read ({why})")),
-                ..Upload::default()
-            }),
+            Uploaded::Unarchivable(why) => skip(Notice::UploadNotArchivable { why }),
+            Uploaded::OutputsOverMaxSize { bytes, max } => {
+                skip(Notice::UploadOutputsOverMaxSize { bytes, max })
+            }
+            Uploaded::ArchiveOverMaxSize { size, outputs, max } => {
+                skip(Notice::UploadArchiveOverMaxSize { size, outputs, max })
+            }
+            Uploaded::LocalUnreadable(why) => {
+                let notice = Notice::UploadLocalEntryUnreadable {
+                    key: key.as_str().to_string(),
+                    why,
+                };
+                Ok(Upload {
+                    warning: Some(notice.clone()),
+                    skipped: Some(notice),
+                    ..Upload::default()
+                })
+            }
             // The reason stays in the result even when the warning was
             // already given for this kind of failure.
-            Uploaded::Failed(f) => Ok(Upload {
-                warning: self.failed(&f, "upload"),
-                skipped: Some(f.message.clone()),
-                ..Upload::default()
-            }),
+            Uploaded::Failed(f) => {
+                let (notice, first) = self.failed(&f, Op::Upload);
+                Ok(Upload {
+                    warning: first.then_some(notice),
+                    skipped: Some(Notice::UploadFailed { failure: f }),
+                    ..Upload::default()
+                })
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::*;
+use crate::notice::{Notice, Unstorable};
 use crate::remote::{SharedRemote, FAILURES_BEFORE_OFF};
 use crate::test_kit::fake_remote::{FakeRemote, Fault};
 use crate::test_kit::round_trip::{make_case, round_trip_cases, snapshot, write};
@@ -79,7 +80,7 @@ fn the_round_trip_table_through_the_engine_local_only() {
         wipe(&m.pkg);
         let got = m.engine.fetch("k").unwrap();
         assert_eq!(got.source, Some(Source::Local), "{name}");
-        assert_eq!(got.warnings, Vec::<String>::new(), "{name}");
+        assert_eq!(got.warnings, Vec::<Notice>::new(), "{name}");
         assert_eq!(snapshot(&m.pkg), want, "{name}: restored tree differs");
     }
 }
@@ -97,13 +98,13 @@ fn the_round_trip_table_through_the_engine_local_plus_remote() {
         let want = snapshot(&ci.pkg);
         let put = ci.engine.put("k", None).unwrap();
         assert!(put.uploaded, "{name}: {:?}", put.upload_skipped);
-        assert_eq!(put.warnings, Vec::<String>::new(), "{name}");
+        assert_eq!(put.warnings, Vec::<Notice>::new(), "{name}");
         // Another machine, empty local store: served by the remote, which
         // fills its local store.
         let dev = machine(Some(&shared(&fake)), false);
         let got = dev.engine.fetch("k").unwrap();
         assert_eq!(got.source, Some(Source::Remote), "{name}");
-        assert_eq!(got.warnings, Vec::<String>::new(), "{name}");
+        assert_eq!(got.warnings, Vec::<Notice>::new(), "{name}");
         assert_eq!(snapshot(&dev.pkg), want, "{name}: restored tree differs");
         wipe(&dev.pkg);
         fake.set(Fault::Unavailable);
@@ -123,21 +124,37 @@ fn remote_with_blob() -> (Arc<FakeRemote>, Vec<u8>) {
     (fake, blob)
 }
 
-/// Asserts a fetch of "k" was a miss with `warnings` (as substrings) and
-/// left the package and the local store without the entry.
-fn assert_miss(m: &Machine, warnings: &[&str]) {
+/// The codes of `notices`.
+fn codes(notices: &[Notice]) -> Vec<&'static str> {
+    notices.iter().map(Notice::code).collect()
+}
+
+/// What a remote failure said, for the detail its warning carries.
+fn failure_detail(notice: &Notice) -> String {
+    match notice {
+        Notice::RemoteFailed { failure, .. } | Notice::RemoteReadOnly { failure, .. } => {
+            failure.message.clone()
+        }
+        Notice::RemoteEntryBadSignature { why, .. } | Notice::RemoteEntryRefused { why, .. } => {
+            why.clone()
+        }
+        other => panic!("not a remote failure: {other:?}"),
+    }
+}
+
+/// Asserts a fetch of "k" was a miss with warnings of these codes and left
+/// the package and the local store without the entry; gives the warnings.
+fn assert_miss(m: &Machine, want: &[&str]) -> Vec<Notice> {
     let got = m.engine.fetch("k").unwrap();
     assert_eq!(got.source, None);
-    assert_eq!(got.warnings.len(), warnings.len(), "{:?}", got.warnings);
-    for (w, want) in got.warnings.iter().zip(warnings) {
-        assert!(w.contains(want), "{w:?} lacks {want:?}");
-    }
+    assert_eq!(codes(&got.warnings), want, "{:?}", got.warnings);
     assert!(!m.pkg.join("lib").exists(), "the package was written");
     let key = CacheKey::parse("k").unwrap();
     assert!(
         m.engine.store().read_manifest(&key).is_none(),
         "an entry was stored"
     );
+    got.warnings
 }
 
 #[test]
@@ -150,30 +167,44 @@ fn a_missing_blob_is_a_plain_miss() {
 
 #[test]
 fn each_kind_of_remote_failure_is_a_miss_with_one_warning() {
-    let cases: Vec<(Fault, &str)> = vec![
+    // (fault, the warning's code, what it says of the failure)
+    let cases: Vec<(Fault, &str, &str)> = vec![
         (
             Fault::Forbidden,
-            "remote cache (fake remote): download failed: HTTP 403 AuthorizationPermissionMismatch; treated as a miss. To fix it, check that the connection string or SAS is valid and not expired",
+            "REMOTE_FORBIDDEN",
+            "download failed: HTTP 403 AuthorizationPermissionMismatch",
         ),
         (
             Fault::Unavailable,
-            "remote cache (fake remote): download failed: HTTP 503 ServerBusy; treated as a miss. To fix it, check the network",
+            "REMOTE_UNAVAILABLE",
+            "download failed: HTTP 503 ServerBusy",
         ),
-        (Fault::CutAfter(1500), "download of k failed: connection reset"),
+        (
+            Fault::CutAfter(1500),
+            "REMOTE_UNAVAILABLE",
+            "download of k failed: connection reset",
+        ),
         (
             Fault::PastDeadline,
-            "it did not finish within its deadline; treated as a miss",
+            "REMOTE_UNAVAILABLE",
+            "download of k failed: download failed: it did not finish within its deadline",
         ),
         (
             Fault::TamperedMetadata,
-            "refused the remote entry for hash k from fake remote",
+            "REMOTE_ENTRY_BAD_SIGNATURE",
+            "its content does not match the digest stored with it",
         ),
     ];
-    for (fault, warning) in cases {
+    for (fault, code, detail) in cases {
         let (fake, _) = remote_with_blob();
         fake.set(fault);
         let m = machine(Some(&shared(&fake)), false);
-        assert_miss(&m, &[warning]);
+        let said = assert_miss(&m, &[code]);
+        assert!(
+            failure_detail(&said[0]).starts_with(detail),
+            "{fault:?}: {:?}",
+            said[0]
+        );
         // The same failure again is not warned about again.
         if fault != Fault::TamperedMetadata {
             assert_miss(&m, &[]);
@@ -205,10 +236,7 @@ fn repeated_failures_switch_the_remote_off_for_every_engine_sharing_it() {
     write(&other.pkg, "lib/b.js", b"b", 0o644);
     let put = other.engine.put("k2", None).unwrap();
     assert!(put.stored && !put.uploaded);
-    assert_eq!(
-        put.upload_skipped.as_deref(),
-        Some("the remote cache is switched off after repeated failures")
-    );
+    assert_eq!(put.upload_skipped, Some(Notice::RemoteSwitchedOff));
     assert_eq!(fake.requests(), before);
 }
 
@@ -220,18 +248,10 @@ fn a_read_only_credential_refuses_uploads_once_and_the_outputs_stay_cached_local
     write(&m.pkg, "lib/a.js", b"a", 0o644);
     let first = m.engine.put("k1", None).unwrap();
     assert!(first.stored && !first.uploaded);
-    assert_eq!(first.warnings.len(), 1);
-    assert!(
-        first.warnings[0].contains("are refused"),
-        "{:?}",
-        first.warnings
-    );
+    assert_eq!(codes(&first.warnings), ["REMOTE_READ_ONLY"]);
     let second = m.engine.put("k2", None).unwrap();
-    assert_eq!(second.warnings, Vec::<String>::new(), "said once");
-    assert_eq!(
-        second.upload_skipped.as_deref(),
-        Some("the remote cache refuses uploads with these credentials")
-    );
+    assert_eq!(second.warnings, Vec::<Notice>::new(), "said once");
+    assert_eq!(second.upload_skipped, Some(Notice::UploadRefusedByRemote));
     wipe(&m.pkg);
     assert_eq!(m.engine.fetch("k1").unwrap().source, Some(Source::Local));
 }
@@ -243,10 +263,7 @@ fn an_entry_restored_from_the_remote_is_not_uploaded_back() {
     assert_eq!(m.engine.fetch("k").unwrap().source, Some(Source::Remote));
     let requests = fake.requests();
     let put = m.engine.put("k", None).unwrap();
-    assert_eq!(
-        put.upload_skipped.as_deref(),
-        Some("the entry came from the remote cache")
-    );
+    assert_eq!(put.upload_skipped, Some(Notice::UploadFromRemote));
     assert_eq!(fake.requests(), requests);
 }
 
@@ -257,10 +274,7 @@ fn remote_writes_off_uploads_nothing() {
     write(&m.pkg, "lib/a.js", b"a", 0o644);
     let put = m.engine.put("k", None).unwrap();
     assert!(put.stored && !put.uploaded);
-    assert!(put
-        .upload_skipped
-        .as_deref()
-        .is_some_and(|s| s.starts_with("remote writes are off")));
+    assert_eq!(put.upload_skipped, Some(Notice::UploadWritesOff));
     assert_eq!(fake.requests(), 0);
 }
 
@@ -437,16 +451,22 @@ fn skip_local_cache_never_writes_the_local_store() {
 #[test]
 fn a_put_refuses_outputs_no_fetch_could_give_back() {
     type Setup = fn(&Path);
-    let cases: Vec<(&str, Setup, &str)> = vec![
+    let cases: Vec<(&str, Setup, Unstorable)> = vec![
         (
             "a backslash",
             |pkg| write(pkg, "lib/x\\y.js", b"x", 0o644),
-            "outputs not stored: \"lib/x\\\\y.js\" has '\\\\' in its name, which Windows cannot hold in a file name (and reads \\ as a folder separator); rename it",
+            Unstorable::NotPortable {
+                path: "lib/x\\y.js".into(),
+                character: '\\',
+            },
         ),
         (
             "a colon",
             |pkg| write(pkg, "lib/a:b.js", b"x", 0o644),
-            "outputs not stored: \"lib/a:b.js\" has ':' in its name, which Windows cannot hold in a file name (and reads \\ as a folder separator); rename it",
+            Unstorable::NotPortable {
+                path: "lib/a:b.js".into(),
+                character: ':',
+            },
         ),
         (
             "names differing in case",
@@ -454,7 +474,10 @@ fn a_put_refuses_outputs_no_fetch_could_give_back() {
                 write(pkg, "lib/A.js", b"A", 0o644);
                 write(pkg, "lib/a.js", b"a", 0o644);
             },
-            "outputs not stored: \"lib/A.js\" and \"lib/a.js\" differ only in case, and Windows and macOS keep one file for both; rename one of them",
+            Unstorable::DifferInCase {
+                first: "lib/A.js".into(),
+                second: "lib/a.js".into(),
+            },
         ),
     ];
     let mut all = cases;
@@ -465,7 +488,7 @@ fn a_put_refuses_outputs_no_fetch_could_give_back() {
                 write(&pkg.join("../outside"), "secret.txt", b"secret", 0o644);
                 crate::platform::testing::symlink("../outside", pkg.join("lib")).unwrap();
             },
-            "outputs not stored: \"lib\" is a link to a folder, and outputs are never stored through one (its files are outside the package); make it a real folder, or list the link itself as an output",
+            Unstorable::ThroughLinkedFolder { link: "lib".into() },
         ));
     }
     for (name, setup, warning) in all {
@@ -480,8 +503,9 @@ fn a_put_refuses_outputs_no_fetch_could_give_back() {
         let put = m.engine.put("k", None).unwrap();
         assert!(!put.stored, "{name}");
         assert!(!put.uploaded, "{name}");
-        assert_eq!(put.warnings, vec![warning.to_string()], "{name}");
-        assert_eq!(put.skipped.as_deref(), Some(warning), "{name}");
+        let notice = Notice::Unstorable(warning);
+        assert_eq!(put.warnings, vec![notice.clone()], "{name}");
+        assert_eq!(put.skipped, Some(notice), "{name}");
         let key = CacheKey::parse("k").unwrap();
         assert!(m.engine.store().read_manifest(&key).is_none(), "{name}");
         assert!(fake.blobs.lock().unwrap().is_empty(), "{name}");
@@ -504,7 +528,12 @@ fn a_glob_through_a_linked_folder_stores_nothing_from_outside() {
         .put("k", Some(&["lib/out/**".to_string()]))
         .unwrap();
     assert!(!put.stored);
-    assert_eq!(put.warnings, vec!["outputs not stored: \"lib/out\" is a link to a folder, and outputs are never stored through one (its files are outside the package); make it a real folder, or list the link itself as an output".to_string()]);
+    assert_eq!(
+        put.warnings,
+        vec![Notice::Unstorable(Unstorable::ThroughLinkedFolder {
+            link: "lib/out".into()
+        })]
+    );
     let put = m.engine.put("k", Some(&["lib/**".to_string()])).unwrap();
     assert_eq!((put.stored, put.files, put.links), (true, 1, 1));
     crate::platform::testing::remove_tree(m.pkg.join("lib"));

@@ -39,7 +39,7 @@ pub enum FailureKind {
 }
 
 /// A failed remote operation; the message never holds a secret.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteFailure {
     /// What kind of failure, for the hint and the switch-off policy.
     pub kind: FailureKind,

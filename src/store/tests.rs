@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::*;
+use crate::notice::LocalProblem;
 use crate::output_glob::OutputGlob;
 pub(crate) use crate::test_kit::round_trip::{make_case, round_trip_cases, snapshot, write, Node};
+use crate::test_kit::{local_detail, local_problem};
 
 pub(crate) struct Fixture {
     pub _tmp: tempfile::TempDir,
@@ -143,12 +145,19 @@ fn corrupt_content_is_a_miss_with_a_warning_and_outputs_stay_as_they_were() {
     let before = snapshot(&f.pkg);
     match fetch(&f, "k") {
         RestoreReport::Unusable(why) => {
+            let detail = local_detail(&why);
             assert!(
-                why.contains(&format!("content {digest} is corrupt")),
+                detail.contains(&format!("content {digest} is corrupt")),
                 "{why}"
             );
-            assert!(why.contains("(for lib/b.js)"), "{why}");
-            assert!(why.contains("treated as a miss and removed"), "{why}");
+            assert!(detail.contains("(for lib/b.js)"), "{why}");
+            assert!(
+                matches!(
+                    local_problem(&why),
+                    LocalProblem::Invalid { removed: true, .. }
+                ),
+                "{why}"
+            );
         }
         other => panic!("expected unusable, got {other:?}"),
     }
@@ -174,14 +183,16 @@ fn missing_content_and_corrupt_manifests_are_misses_with_warnings() {
     fs::remove_file(f.store.layout().content(&blake3::hash(b"aaaa").to_hex())).unwrap();
     remove_tree(f.pkg.join("lib"));
     match fetch(&f, "k") {
-        RestoreReport::Unusable(why) => assert!(why.contains("is missing"), "{why}"),
+        RestoreReport::Unusable(why) => assert!(local_detail(&why).contains("is missing"), "{why}"),
         other => panic!("{other:?}"),
     }
     write(&f.pkg, "lib/a.js", b"aaaa", 0o644);
     put_globs(&f, "k2", &["lib/**"]);
     fs::write(f.store.layout().entry("k2"), b"{ torn").unwrap();
     match fetch(&f, "k2") {
-        RestoreReport::Unusable(why) => assert!(why.contains("is not valid"), "{why}"),
+        RestoreReport::Unusable(why) => {
+            assert!(local_detail(&why).contains("is not valid"), "{why}")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -554,12 +565,13 @@ fn an_edited_manifest_is_a_miss_with_a_warning() {
     fs::write(&path, text.replace("lib/a.js", "lib/b.js")).unwrap();
     remove_tree(f.pkg.join("lib"));
     match fetch(&f, "k") {
-        RestoreReport::Unusable(why) => assert!(
-            why.contains(
-                "is unusable: its digest does not match its content (it was edited or damaged); treated as a miss"
-            ),
-            "{why}"
-        ),
+        RestoreReport::Unusable(why) => {
+            assert_eq!(why.code(), "LOCAL_ENTRY_INVALID");
+            assert_eq!(
+                local_detail(&why),
+                "its digest does not match its content (it was edited or damaged)"
+            );
+        }
         other => panic!("expected unusable, got {other:?}"),
     }
     assert!(!f.pkg.join("lib").exists());

@@ -4,3 +4,23 @@
 
 pub mod fake_remote;
 pub mod round_trip;
+
+use crate::notice::{LocalProblem, Notice};
+
+/// What a local entry's notice says was wrong (the detail its message
+/// quotes), for tests that check which problem was found.
+pub fn local_problem(notice: &Notice) -> &LocalProblem {
+    match notice {
+        Notice::LocalEntry { problem, .. } => problem,
+        other => panic!("not a local entry notice: {other:?}"),
+    }
+}
+
+/// The detail of a local entry's problem.
+pub fn local_detail(notice: &Notice) -> &str {
+    match local_problem(notice) {
+        LocalProblem::Unreadable(what) => what,
+        LocalProblem::Invalid { reason, .. } => reason,
+        LocalProblem::NotRestorableHere(why) => why,
+    }
+}

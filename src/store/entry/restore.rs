@@ -28,6 +28,7 @@ use super::manifest::{FileRecord, LinkRecord, Manifest, ManifestError, MODE_MASK
 use crate::cache_key::CacheKey;
 use crate::error::{CacheError, IoContext, Result};
 use crate::file_states::{self, FileState, FileStates, Stamp};
+use crate::notice::{LocalProblem, Notice};
 use crate::output_temp;
 use crate::platform;
 use crate::store::content::reader::{self as content, copy_out, Copied, CopyFailure};
@@ -47,8 +48,8 @@ pub struct RestoreOptions {
 pub enum RestoreReport {
     /// No entry for the key.
     Miss,
-    /// An entry exists but cannot be used; the text says why, for a warning.
-    Unusable(String),
+    /// An entry exists but cannot be used: why, for a warning.
+    Unusable(Notice),
     /// The entry was restored.
     Hit(Restored),
 }
@@ -88,10 +89,6 @@ enum LinkPlan {
 }
 
 /// Advice for a store this user may not read.
-const UNREADABLE_FIX: &str = "the cache folder was written by another user; to fix it, let every \
-    user read it (write it with umask 022, or chmod -R a+rX it) or give this user a cache folder \
-    of its own (BACKFILL_INTERNAL_CACHE_FOLDER)";
-
 fn permission_denied(e: &CacheError) -> bool {
     matches!(e, CacheError::Io { source, .. } if source.kind() == io::ErrorKind::PermissionDenied)
 }
@@ -103,14 +100,14 @@ pub fn restore(
     options: RestoreOptions,
 ) -> Result<RestoreReport> {
     let entry = store.layout().entry(key.as_str());
-    let unreadable = |what: String| {
-        RestoreReport::Unusable(format!(
-            "local cache entry for hash {} ({}) cannot be read: {what}; treated as a miss. \
-             {UNREADABLE_FIX}",
-            key.as_str(),
-            entry.display(),
-        ))
+    let unusable_because = |problem: LocalProblem| {
+        RestoreReport::Unusable(Notice::LocalEntry {
+            key: key.as_str().to_string(),
+            path: entry.clone(),
+            problem,
+        })
     };
+    let unreadable = |what: String| unusable_because(LocalProblem::Unreadable(what));
     // No lock file means nothing was ever put here with a lock; the entry
     // read below then finds nothing or what a lock-free writer left.
     let _lock = match StoreLock::shared(store.layout(), false) {
@@ -131,16 +128,7 @@ pub fn restore(
         // a good one over it since.
         let still_same = fs::metadata(&entry).is_ok_and(|m| platform::file_id(&m) == read_inode);
         let removed = options.may_write_store && still_same && fs::remove_file(&entry).is_ok();
-        RestoreReport::Unusable(format!(
-            "local cache entry for hash {} ({}) is unusable: {reason}; treated as a miss{}",
-            key.as_str(),
-            entry.display(),
-            if removed {
-                " and removed, so the next put stores it again"
-            } else {
-                ""
-            }
-        ))
+        unusable_because(LocalProblem::Invalid { reason, removed })
     };
     let manifest = match Manifest::parse(&bytes, key.as_str()) {
         Ok(m) => m,
@@ -152,12 +140,7 @@ pub fn restore(
 
     // An entry made elsewhere may hold names this system cannot: found
     // before any change, a miss with a warning; the entry stays.
-    let unrestorable = |why: String| {
-        RestoreReport::Unusable(format!(
-            "local cache entry for hash {} cannot be restored on this system: {why}; treated as a miss",
-            key.as_str()
-        ))
-    };
+    let unrestorable = |why: String| unusable_because(LocalProblem::NotRestorableHere(why));
     if let Some(why) = platform_problem(&manifest) {
         return Ok(unrestorable(why));
     }

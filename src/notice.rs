@@ -1,0 +1,363 @@
+//! What the engine tells its caller that is not an error, as values with a
+//! stable code: why a fetch or put was skipped, why the remote did not serve
+//! or take an entry, and the problems said once. Callers match on
+//! [`Notice::code`]; every sentence about them is made here, in
+//! [`Notice::message`], and each is asserted once, in this file's table.
+//!
+//! Errors (misconfiguration, local disk failures) are `CacheError`, not
+//! notices.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::config::Mode;
+use crate::remote::{FailureKind, RemoteFailure, FAILURES_BEFORE_OFF};
+
+/// Something a fetch, put or upload reports that is not an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// `BACKFILL_CACHE_PROVIDER=local-skip`: a put stores no outputs and
+    /// remembers the hash instead.
+    SkippedByProvider,
+    /// lage's `--skip-local-cache`: a put does not write the local store
+    /// (with a remote, the outputs are only uploaded).
+    SkippedLocalCache { remote: bool },
+    /// `incrementalCaching`: the package's files could not be recorded at a
+    /// fetch that missed, so the next put stores every output.
+    IncrementalSnapshotFailed { why: String },
+    /// `BACKFILL_MODE` keeps this fetch or put from the cache.
+    SkippedByMode { mode: Mode },
+    /// A put stored nothing: its outputs could not all be given back by a
+    /// fetch on every supported system.
+    Unstorable(Unstorable),
+    /// A local entry that cannot be used; a miss.
+    LocalEntry {
+        key: String,
+        path: PathBuf,
+        problem: LocalProblem,
+    },
+    /// The remote is switched off after repeated failures.
+    RemoteSwitchedOff,
+    /// The remote's entry is over `maxSize`: its size when known before the
+    /// download, `None` when the download was stopped there.
+    RemoteOverMaxSize { size: Option<u64>, max: u64 },
+    /// A remote request failed (after its retries).
+    RemoteFailed {
+        remote: String,
+        op: Op,
+        failure: RemoteFailure,
+    },
+    /// The remote refuses uploads with these credentials (a read-only SAS).
+    RemoteReadOnly {
+        remote: String,
+        failure: RemoteFailure,
+    },
+    /// The remote's archive was refused (hostile, damaged, cut short).
+    RemoteEntryRefused {
+        key: String,
+        remote: String,
+        why: String,
+    },
+    /// The remote's blob does not carry a valid digest or signature.
+    RemoteEntryBadSignature {
+        key: String,
+        remote: String,
+        why: String,
+    },
+    /// Remote writes are off.
+    UploadWritesOff,
+    /// This build may not upload (a pull request, a branch not allowed).
+    UploadNotTrusted(Refusal),
+    /// The remote refused an earlier upload with these credentials.
+    UploadRefusedByRemote,
+    /// The entry came from the remote: it is not sent back.
+    UploadFromRemote,
+    /// The entry cannot be written as a tar archive.
+    UploadNotArchivable { why: String },
+    /// The outputs alone are over `maxSize`.
+    UploadOutputsOverMaxSize { bytes: u64, max: u64 },
+    /// The archive (outputs plus tar headers) would be over `maxSize`.
+    UploadArchiveOverMaxSize { size: u64, outputs: u64, max: u64 },
+    /// The upload failed on the remote's side: what failed (the warning, said
+    /// once per kind, is [`Notice::RemoteFailed`] or
+    /// [`Notice::RemoteReadOnly`]).
+    UploadFailed { failure: RemoteFailure },
+    /// The local entry could not be read while uploading it.
+    UploadLocalEntryUnreadable { key: String, why: String },
+    /// A background upload failed locally (no usable entry, a disk error).
+    BackgroundUploadFailed { key: String, why: String },
+}
+
+/// Which way a remote request went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Download,
+    Upload,
+}
+
+/// Why outputs cannot be stored (see [`crate::output_glob::unstorable`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unstorable {
+    /// A name holds a character Windows cannot hold in a file name.
+    NotPortable { path: String, character: char },
+    /// Two names differ only in case.
+    DifferInCase { first: String, second: String },
+    /// The outputs are reached through a link to a folder.
+    ThroughLinkedFolder { link: String },
+}
+
+/// What is wrong with a local entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalProblem {
+    /// It cannot be read (another user's store): what failed.
+    Unreadable(String),
+    /// It is damaged or edited: why, and whether it was removed.
+    Invalid { reason: String, removed: bool },
+    /// It holds names this system cannot: why.
+    NotRestorableHere(String),
+}
+
+/// Why this build may not upload (see `config/upload_trust.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// A pull request build: the CI (`source`) and the variable that says so.
+    PullRequest { source: String, why: String },
+    /// A merge queue build not named by the branch rule.
+    MergeQueue { source: String, why: String },
+    /// A branch the rule does not allow: its name (shown), where it came
+    /// from, and the branches allowed (shown).
+    BranchNotAllowed {
+        branch: String,
+        from: String,
+        allowed: String,
+    },
+    /// The branch is unknown: why, and the branches allowed (shown).
+    BranchUnknown { why: String, allowed: String },
+}
+
+const UNREADABLE_FIX: &str = "the cache folder was written by another user; to fix it, let every \
+    user read it (write it with umask 022, or chmod -R a+rX it) or give this user a cache folder \
+    of its own (BACKFILL_INTERNAL_CACHE_FOLDER)";
+
+const STILL_LOCAL: &str = "outputs are still cached locally";
+
+const UPLOAD_BRANCHES: &str = "BACKFILL_NATIVE_UPLOAD_BRANCHES";
+
+impl Notice {
+    /// The stable code a caller can match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Notice::SkippedByProvider => "SKIPPED_BY_PROVIDER",
+            Notice::SkippedLocalCache { .. } => "SKIPPED_LOCAL_CACHE",
+            Notice::IncrementalSnapshotFailed { .. } => "INCREMENTAL_SNAPSHOT_FAILED",
+            Notice::SkippedByMode { .. } => "SKIPPED_BY_MODE",
+            Notice::Unstorable(Unstorable::NotPortable { .. }) => "OUTPUT_NAME_NOT_PORTABLE",
+            Notice::Unstorable(Unstorable::DifferInCase { .. }) => "OUTPUT_NAMES_DIFFER_IN_CASE",
+            Notice::Unstorable(Unstorable::ThroughLinkedFolder { .. }) => {
+                "OUTPUT_THROUGH_LINKED_FOLDER"
+            }
+            Notice::LocalEntry { problem, .. } => match problem {
+                LocalProblem::Unreadable(_) => "LOCAL_ENTRY_UNREADABLE",
+                LocalProblem::Invalid { .. } => "LOCAL_ENTRY_INVALID",
+                LocalProblem::NotRestorableHere(_) => "LOCAL_ENTRY_NOT_RESTORABLE_HERE",
+            },
+            Notice::RemoteSwitchedOff => "REMOTE_SWITCHED_OFF",
+            Notice::RemoteOverMaxSize { .. } => "REMOTE_OVER_MAX_SIZE",
+            Notice::RemoteFailed { failure, .. } => match failure.kind {
+                FailureKind::Forbidden => "REMOTE_FORBIDDEN",
+                FailureKind::ContainerNotFound => "REMOTE_CONTAINER_NOT_FOUND",
+                FailureKind::SignIn => "REMOTE_SIGN_IN_FAILED",
+                FailureKind::Unavailable => "REMOTE_UNAVAILABLE",
+                FailureKind::Other => "REMOTE_FAILED",
+            },
+            Notice::RemoteReadOnly { .. } => "REMOTE_READ_ONLY",
+            Notice::RemoteEntryRefused { .. } => "REMOTE_ENTRY_REFUSED",
+            Notice::RemoteEntryBadSignature { .. } => "REMOTE_ENTRY_BAD_SIGNATURE",
+            Notice::UploadWritesOff => "UPLOAD_WRITES_OFF",
+            Notice::UploadNotTrusted(r) => match r {
+                Refusal::PullRequest { .. } => "UPLOAD_PULL_REQUEST",
+                Refusal::MergeQueue { .. } => "UPLOAD_MERGE_QUEUE",
+                Refusal::BranchNotAllowed { .. } => "UPLOAD_BRANCH_NOT_ALLOWED",
+                Refusal::BranchUnknown { .. } => "UPLOAD_BRANCH_UNKNOWN",
+            },
+            Notice::UploadRefusedByRemote => "UPLOAD_REFUSED_BY_REMOTE",
+            Notice::UploadFromRemote => "UPLOAD_FROM_REMOTE",
+            Notice::UploadNotArchivable { .. } => "UPLOAD_NOT_ARCHIVABLE",
+            Notice::UploadOutputsOverMaxSize { .. } | Notice::UploadArchiveOverMaxSize { .. } => {
+                "UPLOAD_OVER_MAX_SIZE"
+            }
+            Notice::UploadFailed { .. } => "UPLOAD_FAILED",
+            Notice::UploadLocalEntryUnreadable { .. } => "UPLOAD_LOCAL_ENTRY_UNREADABLE",
+            Notice::BackgroundUploadFailed { .. } => "BACKGROUND_UPLOAD_FAILED",
+        }
+    }
+
+    /// The sentence for a user: what happened, and how to fix it where
+    /// there is something to fix. Never holds a secret.
+    pub fn message(&self) -> String {
+        match self {
+            Notice::SkippedByProvider => "BACKFILL_CACHE_PROVIDER is local-skip: no outputs are stored; the hash is \
+                remembered, so a fetch of it is a hit while the outputs stay in place"
+                .into(),
+            Notice::SkippedLocalCache { remote: true } => {
+                "the local cache is skipped (lage --skip-local-cache): the outputs go to the remote cache only".into()
+            }
+            Notice::SkippedLocalCache { remote: false } => "the local cache is skipped (lage --skip-local-cache) \
+                and no remote cache is configured: nothing is cached"
+                .into(),
+            Notice::IncrementalSnapshotFailed { why } => format!(
+                "incrementalCaching: the package's files could not be recorded ({why}); the next put of this hash stores every output"
+            ),
+            Notice::SkippedByMode { mode } => format!("BACKFILL_MODE is {}", mode.as_str()),
+            Notice::Unstorable(why) => format!("outputs not stored: {}", why.message()),
+            Notice::LocalEntry { key, path, problem } => match problem {
+                LocalProblem::Unreadable(what) => format!(
+                    "local cache entry for hash {key} ({}) cannot be read: {what}; treated as a miss. {UNREADABLE_FIX}",
+                    path.display()
+                ),
+                LocalProblem::Invalid { reason, removed } => format!(
+                    "local cache entry for hash {key} ({}) is unusable: {reason}; treated as a miss{}",
+                    path.display(),
+                    if *removed {
+                        " and removed, so the next put stores it again"
+                    } else {
+                        ""
+                    }
+                ),
+                LocalProblem::NotRestorableHere(why) => format!(
+                    "local cache entry for hash {key} cannot be restored on this system: {why}; treated as a miss"
+                ),
+            },
+            Notice::RemoteSwitchedOff => {
+                "the remote cache is switched off after repeated failures".into()
+            }
+            Notice::RemoteOverMaxSize {
+                size: Some(size),
+                max,
+            } => format!("the remote entry is {size} bytes, over maxSize ({max})"),
+            Notice::RemoteOverMaxSize { size: None, max } => format!(
+                "the remote entry is over maxSize ({max}): its download was stopped there and nothing was restored"
+            ),
+            Notice::RemoteFailed {
+                remote,
+                op,
+                failure,
+            } => {
+                let outcome = match op {
+                    Op::Upload => "not uploaded",
+                    Op::Download => "treated as a miss",
+                };
+                let hint = match failure.kind {
+                    FailureKind::ContainerNotFound => {
+                        "check the container name in BACKFILL_CACHE_PROVIDER_OPTIONS"
+                    }
+                    FailureKind::Forbidden => {
+                        "check that the connection string or SAS is valid and not expired"
+                    }
+                    FailureKind::SignIn => {
+                        "check the Azure identity named by credentialName (az login, the AZURE_* variables, the managed identity)"
+                    }
+                    FailureKind::Unavailable => "check the network and the storage account endpoint",
+                    FailureKind::Other => "check the connection string and the container",
+                };
+                format!(
+                    "remote cache ({remote}): {}; {outcome}. To fix it, {hint}. After {FAILURES_BEFORE_OFF} failures in a row the \
+                     remote cache is switched off until the process ends",
+                    failure.message
+                )
+            }
+            Notice::RemoteReadOnly { remote, failure } => format!(
+                "uploads to the remote cache ({remote}) are refused ({}): the credentials are read-only, \
+                 such as a read-only SAS. Outputs are still cached locally. To fix it, use a read-write \
+                 connection string where uploads should happen, or turn remote writes off here \
+                 (unset LAGE_WRITE_REMOTE_CACHE)",
+                failure.message
+            ),
+            Notice::RemoteEntryRefused { key, remote, why } => format!(
+                "refused the remote entry for hash {key} from {remote}: {why}; nothing was written, treated as a miss"
+            ),
+            Notice::RemoteEntryBadSignature { key, remote, why } => format!(
+                "refused the remote entry for hash {key} from {remote}: {why}; treated as a miss"
+            ),
+            Notice::UploadWritesOff => {
+                "remote writes are off (set LAGE_WRITE_REMOTE_CACHE=true to turn them on)".into()
+            }
+            Notice::UploadNotTrusted(refusal) => refusal.message(),
+            Notice::UploadRefusedByRemote => {
+                "the remote cache refuses uploads with these credentials".into()
+            }
+            Notice::UploadFromRemote => "the entry came from the remote cache".into(),
+            Notice::UploadNotArchivable { why } => {
+                format!("the archive cannot be written ({why})")
+            }
+            Notice::UploadOutputsOverMaxSize { bytes, max } => {
+                format!("the outputs are {bytes} bytes, over maxSize ({max})")
+            }
+            Notice::UploadArchiveOverMaxSize { size, outputs, max } => format!(
+                "the archive would be {size} bytes ({outputs} of outputs plus tar headers), over maxSize ({max})"
+            ),
+            Notice::UploadFailed { failure } => failure.message.clone(),
+            Notice::UploadLocalEntryUnreadable { key, why } => format!(
+                "did not upload hash {key}: the local entry could not be read ({why}). To fix it, \
+                 run `backfill-native purge --days 0` or `backfill-native clear` and build again"
+            ),
+            Notice::BackgroundUploadFailed { key, why } => {
+                format!("background upload of {key} failed: {why}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl Unstorable {
+    fn message(&self) -> String {
+        match self {
+            Unstorable::NotPortable { path, character } => format!(
+                "{path:?} has {character:?} in its name, which Windows cannot hold in a file name (and reads \\ as a folder separator); rename it"
+            ),
+            Unstorable::DifferInCase { first, second } => format!(
+                "{first:?} and {second:?} differ only in case, and Windows and macOS keep one file for both; rename one of them"
+            ),
+            Unstorable::ThroughLinkedFolder { link } => format!(
+                "{link:?} is a link to a folder, and outputs are never stored through one (its files are outside the package); make it a real folder, or list the link itself as an output"
+            ),
+        }
+    }
+}
+
+impl Refusal {
+    /// The sentence, as a build's uploads are skipped with it.
+    pub fn message(&self) -> String {
+        match self {
+            Refusal::PullRequest { source, why } => format!(
+                "remote cache uploads are skipped: this is a pull request build ({source}: {why}), and pull \
+                 request builds never upload; {STILL_LOCAL}"
+            ),
+            Refusal::MergeQueue { source, why } => format!(
+                "remote cache uploads are skipped: this is a merge queue build ({source}: {why}), which runs \
+                 pull requests' code before it reaches the target branch; to let merge queue builds \
+                 upload, add \"gh-readonly-queue/main/*\" to {UPLOAD_BRANCHES}; {STILL_LOCAL}"
+            ),
+            Refusal::BranchNotAllowed {
+                branch,
+                from,
+                allowed,
+            } => format!(
+                "remote cache uploads are skipped: branch {branch} (from {from}) is not one of the branches \
+                 {UPLOAD_BRANCHES} allows ({allowed}); {STILL_LOCAL}"
+            ),
+            Refusal::BranchUnknown { why, allowed } => format!(
+                "remote cache uploads are skipped: the branch of this build is unknown ({why}), and \
+                 {UPLOAD_BRANCHES} allows only {allowed}; {STILL_LOCAL}"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
