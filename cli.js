@@ -113,9 +113,8 @@ async function main(argv) {
   const native = require('./index.js')
   const print = (json, text) => console.log(flags.json ? JSON.stringify(json) : text)
   const warn = (warnings) => {
-    // Configuration warnings are sentences; fetch, put and flush warnings are
-    // notices ({ code, message }).
-    for (const w of warnings) console.error(`backfill-native: warning: ${w.message ?? w}`)
+    // Notices ({ code, message }): the message is for people.
+    for (const w of warnings) console.error(`backfill-native: warning: ${w.message}`)
   }
   // The configuration's own warnings (an unknown provider option, say), once.
   let config = null

@@ -573,7 +573,7 @@ export interface ResolvedConfig {
   /** The `.env` file that was read, if any. */
   envFile?: string
   /** Problems that are not errors, such as an unknown provider. */
-  warnings: Array<string>
+  warnings: Array<Notice>
 }
 
 /** The local store, its limits and its last eviction. */

@@ -201,6 +201,7 @@ test('mode, provider and logLevel are typed as unions but take what the variable
   assert.deepEqual([c.mode, c.logLevel, c.provider, c.warnings], ['READ_ONLY', 'warn', 'local', []])
   const unknown = new Cache({ cwd: repo.dirs.a, provider: 'npm' }).config
   assert.equal(unknown.provider, 'local')
-  assert.match(unknown.warnings[0], /^BACKFILL_CACHE_PROVIDER .* is "npm", which backfill-native does not support; using the local cache/)
+  assert.equal(unknown.warnings[0].code, 'CONFIG_UNKNOWN_PROVIDER')
+  assert.match(unknown.warnings[0].message, /is "npm", which backfill-native does not support/)
   assert.throws(() => new Cache({ cwd: repo.dirs.a, mode: 'FAST' }), { code: 'BACKFILL_NATIVE_CONFIG' })
 })

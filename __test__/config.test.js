@@ -196,10 +196,11 @@ test('a secret put in any variable is never printed: not in warnings, errors, lo
     const warning = `BACKFILL_CACHE_PROVIDER (from the environment) is ${r}, which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob. To fix it, set it to one of those; ${fix}`
     const shown = everythingShown(repo.dirs.a, { BACKFILL_CACHE_PROVIDER: secret })
     checkNothingLeaks(`${what} in BACKFILL_CACHE_PROVIDER`, shown)
-    assert.deepEqual([shown.loadConfig.provider, shown.loadConfig.warnings], ['local', [warning]])
-    assert.deepEqual(shown.cacheConfig.warnings, [warning])
+    const notice = { code: 'CONFIG_UNKNOWN_PROVIDER', message: warning }
+    assert.deepEqual([shown.loadConfig.provider, shown.loadConfig.warnings], ['local', [notice]])
+    assert.deepEqual(shown.cacheConfig.warnings, [notice])
     assert.deepEqual(shown.logs, [`backfill-native: ${warning}`])
-    assert.deepEqual(JSON.parse(shown.config.stdout).warnings, [warning])
+    assert.deepEqual(JSON.parse(shown.config.stdout).warnings, [notice])
     assert.equal(shown.hash.stderr, `backfill-native: warning: ${warning}\n`)
 
     // Options passed in code go through the same rule.
@@ -246,10 +247,11 @@ test('provider options: an unknown field is a warning with the closest known fie
       assert.deepEqual(shown.loadConfig, { error: expected.error, code: 'BACKFILL_NATIVE_CONFIG' }, label)
       assert.deepEqual(shown.config, { status: 1, stdout: '', stderr: `backfill-native: ${expected.error}\n` }, label)
     } else {
-      assert.deepEqual(shown.loadConfig.warnings, expected.warnings, label)
-      assert.deepEqual(shown.cacheConfig.warnings, expected.warnings, label)
+      const notices = expected.warnings.map((message) => ({ code: 'CONFIG_UNKNOWN_FIELD', message }))
+      assert.deepEqual(shown.loadConfig.warnings, notices, label)
+      assert.deepEqual(shown.cacheConfig.warnings, notices, label)
       assert.deepEqual(shown.logs.filter((l) => l.includes('unknown field')), expected.warnings.map((w) => `backfill-native: ${w}`), label)
-      assert.deepEqual(JSON.parse(shown.config.stdout).warnings, expected.warnings, label)
+      assert.deepEqual(JSON.parse(shown.config.stdout).warnings, notices, label)
       assert.equal(shown.hash.stderr, expected.warnings.map((w) => `backfill-native: warning: ${w}\n`).join(''), label)
       assert.equal(shown.loadConfig.remote.maxSize ?? null, null, label)
       assert.equal(shown.loadConfig.remote.signed, false, label)

@@ -24,5 +24,5 @@ mod test_kit;
 #[cfg(not(test))]
 mod binding;
 
-pub use engine::{Engine, FetchOutcome, PendingUpload, PutOutcome, Source, Stats};
+pub use engine::{Counters, Engine, FetchOutcome, PendingUpload, PutOutcome, Source};
 pub use error::{CacheError, Result};

@@ -86,6 +86,24 @@ pub enum Notice {
     UploadLocalEntryUnreadable { key: String, why: String },
     /// A background upload failed locally (no usable entry, a disk error).
     BackgroundUploadFailed { key: String, why: String },
+    /// `BACKFILL_CACHE_PROVIDER` names a provider backfill-native does not
+    /// support: the local cache is used. `name` is as shown (redacted when
+    /// it looks like a secret), `origin` where it came from.
+    ConfigUnknownProvider {
+        name: String,
+        origin: String,
+        looks_secret: bool,
+    },
+    /// The provider options hold a field the provider does not read: it is
+    /// ignored. `field` is as shown; `closest` the known field it is likely
+    /// a misspelling of.
+    ConfigUnknownField {
+        variable: &'static str,
+        origin: String,
+        field: String,
+        closest: Option<&'static str>,
+        known: &'static [&'static str],
+    },
 }
 
 /// Which way a remote request went.
@@ -189,6 +207,8 @@ impl Notice {
             Notice::UploadFailed { .. } => "UPLOAD_FAILED",
             Notice::UploadLocalEntryUnreadable { .. } => "UPLOAD_LOCAL_ENTRY_UNREADABLE",
             Notice::BackgroundUploadFailed { .. } => "BACKGROUND_UPLOAD_FAILED",
+            Notice::ConfigUnknownProvider { .. } => "CONFIG_UNKNOWN_PROVIDER",
+            Notice::ConfigUnknownField { .. } => "CONFIG_UNKNOWN_FIELD",
         }
     }
 
@@ -304,6 +324,33 @@ impl Notice {
             Notice::BackgroundUploadFailed { key, why } => {
                 format!("background upload of {key} failed: {why}")
             }
+            Notice::ConfigUnknownProvider {
+                name,
+                origin,
+                looks_secret,
+            } => format!(
+                "BACKFILL_CACHE_PROVIDER {origin} is {name}, which backfill-native does not support; \
+                 using the local cache. Supported: local, local-skip, azure-blob{}",
+                if *looks_secret {
+                    format!(". To fix it, set it to one of those; {}", crate::config::SECRET_FIX)
+                } else {
+                    String::new()
+                }
+            ),
+            Notice::ConfigUnknownField {
+                variable,
+                origin,
+                field,
+                closest,
+                known,
+            } => format!(
+                "{variable} {origin} has an unknown field {field}, which is ignored{} Known fields: {}",
+                match closest {
+                    Some(f) => format!("; did you mean \"{f}\"?"),
+                    None => ".".to_string(),
+                },
+                known.join(", ")
+            ),
         }
     }
 }

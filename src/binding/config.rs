@@ -84,7 +84,7 @@ pub struct ResolvedConfig {
     /// The `.env` file that was read, if any.
     pub env_file: Option<String>,
     /// Problems that are not errors, such as an unknown provider.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<super::results::Notice>,
 }
 
 impl From<&Config> for ResolvedConfig {
@@ -119,7 +119,7 @@ impl From<&Config> for ResolvedConfig {
             incremental_caching: c.incremental_caching,
             skip_local_cache: c.skip_local_cache,
             env_file: c.env_file.as_deref().map(path),
-            warnings: c.warnings.clone(),
+            warnings: super::results::notices(c.warnings.clone()),
         }
     }
 }

@@ -196,7 +196,7 @@ impl CacheStorage {
                 .config()
                 .warnings
                 .iter()
-                .map(|w| LogLine::once(LogLevel::Warn, w.clone()))
+                .map(|w| LogLine::once(LogLevel::Warn, w.message()))
                 .collect();
             logger::emit(env, l, engine.config().log_level, &lines);
         }

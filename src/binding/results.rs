@@ -2,7 +2,7 @@
 
 use napi_derive::napi;
 
-use crate::engine::{FetchOutcome, PutOutcome, Stats};
+use crate::engine::{Counters, FetchOutcome, PutOutcome};
 use crate::store::PurgeReport;
 
 /// Something a fetch, put or upload reports that is not an error: why the
@@ -165,8 +165,8 @@ pub struct CacheStats {
     pub put_ms: f64,
 }
 
-impl From<Stats> for CacheStats {
-    fn from(s: Stats) -> Self {
+impl From<Counters> for CacheStats {
+    fn from(s: Counters) -> Self {
         CacheStats {
             local_hits: s.local_hits as f64,
             remote_hits: s.remote_hits as f64,

@@ -34,7 +34,7 @@ pub use azure_connection::{
 pub use env_file::EnvFile;
 pub use eviction::{describe_size, Eviction, DEFAULT_LOCK_WAIT};
 pub use provider_options::{AzureBlobOptions, AZURE_BLOB_FIELDS};
-pub use redact::{secret_kind, Secret};
+pub use redact::{redact_text, secret_kind, Secret, SECRET_FIX};
 pub use upload_trust::{detect as detect_build, Build, UploadTrust};
 pub use values::{LogLevel, Mode, Provider};
 pub use workspace_root::workspace_root;
@@ -47,6 +47,7 @@ use values::{
 };
 
 use crate::error::{CacheError, Result};
+use crate::notice::Notice;
 
 /// Options passed in code; every field is optional and loses to `.env` and
 /// the environment. Its `Debug` output hides the provider options, which
@@ -157,7 +158,7 @@ pub struct Config {
     /// The `.env` file that was read, if any.
     pub env_file: Option<PathBuf>,
     /// Problems that are not errors (an unknown provider, say), to be logged.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Notice>,
 }
 
 /// Output globs used when neither code nor environment gives any (backfill's).

@@ -11,6 +11,7 @@ use super::layers::{Origin, Raw};
 use super::redact::{secret_kind, shown, Secret};
 use super::values::{invalid, json_kind};
 use crate::error::{CacheError, Result};
+use crate::notice::Notice;
 
 /// Options of the `azure-blob` provider.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,7 +93,7 @@ pub(super) fn parse_provider_options(raw: Raw, origin: &Origin) -> Result<Value>
 /// were given (with their origin); they are required.
 pub(super) fn azure_blob_options(
     given: Option<(Value, Origin)>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Notice>,
 ) -> Result<AzureBlobOptions> {
     match given {
         Some((json, origin)) => azure_options(&json, &origin, warnings),
@@ -111,7 +112,7 @@ pub(super) fn azure_blob_options(
 fn azure_options(
     json: &Value,
     origin: &Origin,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Notice>,
 ) -> Result<AzureBlobOptions> {
     let unknown: Vec<&str> = json
         .as_object()
@@ -248,15 +249,13 @@ fn azure_options(
     .unwrap_or(1.0);
 
     for key in unknown {
-        let hint = match closest(key) {
-            Some(field) => format!("; did you mean \"{field}\"?"),
-            None => ".".to_string(),
-        };
-        warnings.push(format!(
-            "{VAR} {origin} has an unknown field {}, which is ignored{hint} Known fields: {}",
-            shown(key),
-            AZURE_BLOB_FIELDS.join(", ")
-        ));
+        warnings.push(Notice::ConfigUnknownField {
+            variable: VAR,
+            origin: origin.to_string(),
+            field: shown(key),
+            closest: closest(key),
+            known: AZURE_BLOB_FIELDS,
+        });
     }
     Ok(AzureBlobOptions {
         connection_string: Secret::new(connection_string),

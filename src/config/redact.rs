@@ -1,10 +1,16 @@
-//! The one rule deciding whether a configuration value may be printed.
+//! The one rule deciding what may be printed.
 //!
 //! Every value the configuration echoes (in an error, a warning, or the
 //! resolved configuration shown by `loadConfig()`, `cache.config` and
 //! `backfill-native config`) goes through [`secret_kind`] first, whatever
 //! variable it came from: a connection string pasted into the wrong variable
 //! must not be printed by the message that says it is in the wrong place.
+//! Text from outside (a transport error, a server's answer) goes through
+//! [`redact_text`], which applies the same rule to each of its parts.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
 
 /// What kind of secret `value` looks like, or `None` when it may be printed.
 ///
@@ -46,6 +52,38 @@ pub fn shown(value: &str) -> String {
             Some((cut, _)) => format!("{:?}... ({} bytes in all)", &value[..cut], value.len()),
         },
         Some(kind) => format!("a value that is not shown because it looks like a secret ({kind})"),
+    }
+}
+
+/// How much of an outside text (a transport error, a server's words) a
+/// message keeps, in characters.
+pub const TEXT_CHARS: usize = 300;
+
+/// `text` from outside made fit to print: URL queries (SAS tokens) and
+/// `AccountKey=`, `SharedAccessSignature=` and `sig=` values replaced by
+/// `<redacted>`, control characters removed, and at most [`TEXT_CHARS`]
+/// characters kept.
+pub fn redact_text(text: &str) -> String {
+    static PATTERNS: OnceLock<Option<(Regex, Regex)>> = OnceLock::new();
+    let Some((query, keys)) = PATTERNS
+        .get_or_init(|| {
+            Some((
+                Regex::new(r#"\?[^\s"')]*"#).ok()?,
+                Regex::new(r"(?i)(AccountKey|SharedAccessSignature|sig)=[^;&\s]*").ok()?,
+            ))
+        })
+        .as_ref()
+    else {
+        return "(details withheld)".into();
+    };
+    let text = query.replace_all(text, "?<redacted>");
+    let text = keys.replace_all(&text, "$1=<redacted>");
+    // Key-like tokens are not looked for here: outside text names blobs
+    // and URLs by hashes, which look alike and are no secret.
+    let text: String = text.chars().filter(|c| !c.is_control()).collect();
+    match text.char_indices().nth(TEXT_CHARS) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
     }
 }
 
@@ -202,6 +240,22 @@ mod tests {
             assert_eq!(secret_kind(&value), Some(kind), "{value}");
             assert!(!shown(&value).contains("Eby8vdM02"), "{value}");
         }
+    }
+
+    /// Outside text: queries and keys redacted, control
+    /// characters gone, cut short (the remote had a rule of its own).
+    #[test]
+    fn outside_text_is_redacted_stripped_and_cut() {
+        let msg = "error sending request for url (http://127.0.0.1:1/devstoreaccount1/c/k?sv=2022&sig=SECRET): AccountKey=SECRET2;x";
+        let out = redact_text(msg);
+        assert!(!out.contains("SECRET"), "{out}");
+        assert!(
+            out.contains("http://127.0.0.1:1/devstoreaccount1/c/k?<redacted>"),
+            "{out}"
+        );
+        assert_eq!(redact_text("bad\u{1b}[31mred\nline"), "bad[31mredline");
+        let long = "x".repeat(1000);
+        assert_eq!(redact_text(&long), format!("{}...", "x".repeat(TEXT_CHARS)));
     }
 
     /// A long value is cut in messages (a 200 MB value was echoed whole).

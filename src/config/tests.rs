@@ -41,6 +41,11 @@ fn load(pkg: &Path, options: &Options, vars: &[(&str, &str)]) -> Result<Config> 
     Config::load_with_env(pkg, options, &env(vars))
 }
 
+/// What the configuration's warnings say.
+fn said(warnings: &[crate::notice::Notice]) -> Vec<String> {
+    warnings.iter().map(|w| w.message()).collect()
+}
+
 fn err(pkg: &Path, options: &Options, vars: &[(&str, &str)]) -> String {
     load(pkg, options, vars).unwrap_err().to_string()
 }
@@ -334,10 +339,11 @@ fn unknown_provider_is_a_warning_not_an_error() {
     .unwrap();
     assert_eq!(c.provider, Provider::Local);
     assert_eq!(
-        c.warnings,
+        said(&c.warnings),
         vec!["BACKFILL_CACHE_PROVIDER (from the environment) is \"s3\", which backfill-native does not support; \
               using the local cache. Supported: local, local-skip, azure-blob"]
     );
+    assert_eq!(c.warnings[0].code(), "CONFIG_UNKNOWN_PROVIDER");
 }
 
 #[test]
@@ -457,7 +463,7 @@ fn a_secret_in_any_variable_is_never_echoed() {
         )
         .unwrap();
         assert_eq!(c.provider, Provider::Local);
-        assert_eq!(c.warnings, vec![format!("BACKFILL_CACHE_PROVIDER (from the environment) is {shown}, which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob. To fix it, set it to one of those; {fix}")]);
+        assert_eq!(said(&c.warnings), vec![format!("BACKFILL_CACHE_PROVIDER (from the environment) is {shown}, which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob. To fix it, set it to one of those; {fix}")]);
 
         for (field, expected) in [
             ("container", format!("BACKFILL_CACHE_PROVIDER_OPTIONS (from the environment) is invalid: expected \"container\" to be the name of a blob container, received {shown}. To fix it, set \"container\" to the container's name; the connection string goes in \"connectionString\"")),
@@ -541,7 +547,7 @@ fn unknown_provider_fields_are_named_with_the_closest_known_one() {
         let mut options = serde_json::json!({"connectionString": "UseDevelopmentStorage=true", "container": "cache"});
         options[field] = serde_json::Value::String("VALUE-NEVER-SHOWN".into());
         let got = azure(options)
-            .map(|c| c.warnings)
+            .map(|c| said(&c.warnings))
             .map_err(|e| e.to_string());
         match expected {
             Ok(w) => assert_eq!(got, Ok(vec![w]), "{field}"),
@@ -556,9 +562,10 @@ fn unknown_provider_fields_are_named_with_the_closest_known_one() {
     let c = got.unwrap();
     assert!(c.azure.unwrap().signing_key.is_some());
     assert_eq!(
-        c.warnings,
+        said(&c.warnings),
         vec![warned("signing_key", "; did you mean \"signingKey\"?")]
     );
+    assert_eq!(c.warnings[0].code(), "CONFIG_UNKNOWN_FIELD");
 
     let got = azure(
         serde_json::json!({"conectionString": "UseDevelopmentStorage=true", "container": "cache"}),

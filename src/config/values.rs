@@ -7,8 +7,9 @@
 use serde_json::Value;
 
 use super::layers::{Origin, Raw};
-use super::redact::{fix_for, secret_kind, shown, SECRET_FIX};
+use super::redact::{fix_for, secret_kind, shown};
 use crate::error::{CacheError, Result};
+use crate::notice::Notice;
 
 /// Which cache backs the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,22 +34,18 @@ impl Provider {
 
     /// `BACKFILL_CACHE_PROVIDER`: a name backfill-native does not support
     /// is a warning, and the local cache.
-    pub(super) fn parse(raw: Raw, origin: &Origin, warnings: &mut Vec<String>) -> Provider {
+    pub(super) fn parse(raw: Raw, origin: &Origin, warnings: &mut Vec<Notice>) -> Provider {
         let name = raw.into_text();
         match name.as_str() {
             "" | "local" => Provider::Local,
             "local-skip" => Provider::LocalSkip,
             "azure-blob" => Provider::AzureBlob,
             other => {
-                let hint = match secret_kind(other) {
-                    Some(_) => format!(". To fix it, set it to one of those; {SECRET_FIX}"),
-                    None => String::new(),
-                };
-                warnings.push(format!(
-                    "BACKFILL_CACHE_PROVIDER {origin} is {}, which backfill-native does not support; \
-                     using the local cache. Supported: local, local-skip, azure-blob{hint}",
-                    shown(other)
-                ));
+                warnings.push(Notice::ConfigUnknownProvider {
+                    name: shown(other),
+                    origin: origin.to_string(),
+                    looks_secret: secret_kind(other).is_some(),
+                });
                 Provider::Local
             }
         }

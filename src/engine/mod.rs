@@ -1,5 +1,6 @@
 //! The engine one package directory uses: configuration, local store, the
-//! remote (its policy in `remote_policy.rs`), modes and statistics. Plain Rust; the JS binding is a
+//! remote (its policy in `remote_policy.rs`, background uploads in
+//! `background.rs`), modes and counters. Plain Rust; the JS binding is a
 //! thin layer over it.
 
 mod background;
@@ -15,14 +16,14 @@ use in_flight::InFlight;
 pub use in_flight::InFlightGuard;
 use incremental::Snapshots;
 use local_skip::LastPut;
-pub use outcome::{FetchOutcome, PutOutcome, Source, Stats};
+pub use outcome::{Counters, FetchOutcome, PutOutcome, Source};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::cache_key::CacheKey;
-use crate::config::{AzureAuth, Config, Options, Provider, CREDENTIAL_NAMES};
+use crate::config::{Config, Options, Provider};
 use crate::error::Result;
 use crate::notice::{Notice, Unstorable};
 use crate::output_glob::OutputGlob;
@@ -50,16 +51,16 @@ pub struct Engine {
 #[derive(Default)]
 struct Tally {
     /// One lock for all counters, so a snapshot is consistent and a new
-    /// counter is one field of [`Stats`].
-    stats: Mutex<Stats>,
+    /// counter is one field of [`Counters`].
+    counters: Mutex<Counters>,
     background_warnings: Mutex<Vec<Notice>>,
 }
 
 impl Tally {
     /// Updates the counters under their lock. A panic elsewhere while it was
     /// held leaves plain numbers behind, so a poisoned lock is still used.
-    fn record(&self, update: impl FnOnce(&mut Stats)) {
-        update(&mut self.stats.lock().unwrap_or_else(|p| p.into_inner()));
+    fn record(&self, update: impl FnOnce(&mut Counters)) {
+        update(&mut self.counters.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
     fn note_background(&self, warning: Option<Notice>) {
@@ -80,34 +81,13 @@ impl Engine {
 
     /// An engine with a configuration already resolved.
     pub fn from_config(config: Config) -> Result<Engine> {
-        let remote = match (&config.provider, &config.azure) {
-            (Provider::AzureBlob, Some(azure)) => {
-                let remote = crate::remote::shared_azure(azure).map_err(|why| {
-                    crate::error::CacheError::Config {
-                        variable: "BACKFILL_CACHE_PROVIDER_OPTIONS".into(),
-                        origin: "(from the provider options)".into(),
-                        expected: "options the azure-blob provider can connect with".into(),
-                        received: why,
-                        // The connection string was checked by the config:
-                        // what fails here is an identity or the HTTP client.
-                        fix: match azure.connection.auth {
-                            AzureAuth::Identity(_) => format!(
-                                "give the Azure identity what it needs, or name another in \"credentialName\" ({CREDENTIAL_NAMES})"
-                            ),
-                            _ => "make sure the system's TLS setup works; the options themselves were accepted".into(),
-                        },
-                    }
-                })?;
-                Some(RemoteLayer {
-                    shared: remote,
-                    max_size: azure.max_size,
-                    signing_key: azure.signing_key.as_ref().map(|k| k.expose().to_string()),
-                    write: config.write_remote_cache,
-                    refusal: config.upload_trust.refusal.clone(),
-                })
-            }
-            _ => None,
-        };
+        let remote = crate::remote::connect(&config)?.map(|c| RemoteLayer {
+            shared: c.shared,
+            max_size: c.max_size,
+            signing_key: c.signing_key,
+            write: config.write_remote_cache,
+            refusal: config.upload_trust.refusal.clone(),
+        });
         Ok(Engine::assemble(config, remote))
     }
 
@@ -468,15 +448,15 @@ impl Engine {
     }
 
     /// A snapshot of the counters so far.
-    pub fn stats(&self) -> Stats {
+    pub fn stats(&self) -> Counters {
         self.tally
-            .stats
+            .counters
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
 
-    fn record(&self, update: impl FnOnce(&mut Stats)) {
+    fn record(&self, update: impl FnOnce(&mut Counters)) {
         self.tally.record(update);
     }
 

@@ -1,4 +1,5 @@
-//! What fetches and puts report, and the engine's counters.
+//! What fetches and puts report, and the engine's counters (the store's
+//! own statistics are `store::StoreStats`).
 
 use std::time::Duration;
 
@@ -91,7 +92,7 @@ pub struct PutOutcome {
 
 /// Counters since the engine was made.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Stats {
+pub struct Counters {
     /// Fetches served by the local store.
     pub local_hits: u64,
     /// Fetches served by the remote cache.

@@ -19,7 +19,6 @@ use crate::store::{LocalStore, RestoreOptions, RestoreReport};
 use crate::transfer::{self, Downloaded, Uploaded};
 
 /// A remote with the policy the engine applies to it.
-#[derive(Clone)]
 pub struct RemoteLayer {
     pub shared: Arc<SharedRemote>,
     pub max_size: Option<u64>,

@@ -163,6 +163,22 @@ fn every_notice_has_its_code_and_its_sentence() {
             "BACKGROUND_UPLOAD_FAILED",
             "background upload of k failed: could not read the entry".into(),
         ),
+        (
+            Notice::ConfigUnknownProvider { name: "\"s3\"".into(), origin: "(from the environment)".into(), looks_secret: false },
+            "CONFIG_UNKNOWN_PROVIDER",
+            "BACKFILL_CACHE_PROVIDER (from the environment) is \"s3\", which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob".into(),
+        ),
+        (
+            Notice::ConfigUnknownField {
+                variable: "BACKFILL_CACHE_PROVIDER_OPTIONS",
+                origin: "(from the environment)".into(),
+                field: "\"maxsize\"".into(),
+                closest: Some("maxSize"),
+                known: &["connectionString", "maxSize"],
+            },
+            "CONFIG_UNKNOWN_FIELD",
+            "BACKFILL_CACHE_PROVIDER_OPTIONS (from the environment) has an unknown field \"maxsize\", which is ignored; did you mean \"maxSize\"? Known fields: connectionString, maxSize".into(),
+        ),
     ];
     for (notice, code, message) in table {
         assert_eq!(notice.code(), code, "{notice:?}");

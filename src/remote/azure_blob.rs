@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use azure_core::error::ErrorKind;
@@ -14,7 +14,6 @@ use azure_storage_blobs::blob::{BlobBlockType, BlockList};
 use azure_storage_blobs::prelude::{BlobClient, BlockId, ClientBuilder, ContainerClient};
 use bytes::Bytes;
 use futures::StreamExt;
-use regex::Regex;
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -23,9 +22,11 @@ use tokio::time::Instant;
 use super::connection::sdk_connection;
 use super::limits::Limits;
 use super::runtime::runtime;
-use super::{ArchiveWriter, FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure, TransferError};
+use super::{
+    ArchiveWriter, Connected, FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure, TransferError,
+};
 use crate::cache_key::CacheKey;
-use crate::config::AzureBlobOptions;
+use crate::config::{redact_text, AzureAuth, AzureBlobOptions, CREDENTIAL_NAMES};
 
 /// Downloads are asked for in ranges of this size.
 const CHUNK: u64 = 8 << 20;
@@ -80,6 +81,44 @@ impl AzureBlobRemote {
             message: "the remote runtime could not be started".into(),
         })
     }
+}
+
+/// The Azure remote for `options`, made once per process and shared;
+/// an identity that cannot be used here is a configuration error.
+pub fn connect(options: &AzureBlobOptions) -> crate::error::Result<Connected> {
+    // Keyed by a digest, so no secret is kept in the key.
+    let id = blake3::hash(
+        format!(
+            "azure-blob\n{}\n{}\n{}\n{}",
+            options.connection_string.expose(),
+            options.container,
+            options.credential_name.as_deref().unwrap_or(""),
+            options.timeout_scale
+        )
+        .as_bytes(),
+    )
+    .to_hex()
+    .to_string();
+    let shared = super::registry::shared(&id, || Ok(Arc::new(AzureBlobRemote::new(options)?)))
+        .map_err(|why| crate::error::CacheError::Config {
+            variable: "BACKFILL_CACHE_PROVIDER_OPTIONS".into(),
+            origin: "(from the provider options)".into(),
+            expected: "options the azure-blob provider can connect with".into(),
+            received: why,
+            // The connection string was checked by the config: what fails
+            // here is an identity or the HTTP client.
+            fix: match options.connection.auth {
+                AzureAuth::Identity(_) => format!(
+                    "give the Azure identity what it needs, or name another in \"credentialName\" ({CREDENTIAL_NAMES})"
+                ),
+                _ => "make sure the system's TLS setup works; the options themselves were accepted".into(),
+            },
+        })?;
+    Ok(Connected {
+        shared,
+        max_size: options.max_size,
+        signing_key: options.signing_key.as_ref().map(|k| k.expose().to_string()),
+    })
 }
 
 impl Remote for AzureBlobRemote {
@@ -596,38 +635,6 @@ fn classify(e: &azure_core::Error, what: &str) -> RemoteFailure {
     };
     RemoteFailure {
         kind,
-        message: format!("{what} failed: {}", redact(&text)),
-    }
-}
-
-/// Removes URL queries (SAS tokens) and key-like values from a message.
-pub fn redact(text: &str) -> String {
-    static PATTERNS: OnceLock<Option<(Regex, Regex)>> = OnceLock::new();
-    let Some((query, keys)) = PATTERNS
-        .get_or_init(|| {
-            Some((
-                Regex::new(r#"\?[^\s"')]*"#).ok()?,
-                Regex::new(r"(?i)(AccountKey|SharedAccessSignature|sig)=[^;&\s]*").ok()?,
-            ))
-        })
-        .as_ref()
-    else {
-        return "(details withheld)".into();
-    };
-    let text = query.replace_all(text, "?<redacted>");
-    keys.replace_all(&text, "$1=<redacted>").into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn redact_removes_sas_tokens_and_keys() {
-        let msg = "error sending request for url (http://127.0.0.1:1/devstoreaccount1/c/k?sv=2022&sig=SECRET): AccountKey=SECRET2;x";
-        let out = super::redact(msg);
-        assert!(!out.contains("SECRET"), "{out}");
-        assert!(
-            out.contains("http://127.0.0.1:1/devstoreaccount1/c/k?<redacted>"),
-            "{out}"
-        );
+        message: format!("{what} failed: {}", redact_text(&text)),
     }
 }

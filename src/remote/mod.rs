@@ -87,27 +87,23 @@ pub enum Lookup {
     Found(RemoteBlob),
 }
 
-/// The Azure remote for `options`, made once per process and shared (see
-/// [`registry`]).
-pub fn shared_azure(
-    options: &crate::config::AzureBlobOptions,
-) -> Result<std::sync::Arc<SharedRemote>, String> {
-    // Keyed by a digest, so no secret is kept in the key.
-    let id = blake3::hash(
-        format!(
-            "azure-blob\n{}\n{}\n{}\n{}",
-            options.connection_string.expose(),
-            options.container,
-            options.credential_name.as_deref().unwrap_or(""),
-            options.timeout_scale
-        )
-        .as_bytes(),
-    )
-    .to_hex()
-    .to_string();
-    registry::shared(&id, || {
-        Ok(std::sync::Arc::new(AzureBlobRemote::new(options)?))
-    })
+/// A remote the configuration names, as the engine's policy takes it.
+pub struct Connected {
+    /// The client, shared by every engine of the process (see [`registry`]).
+    pub shared: std::sync::Arc<SharedRemote>,
+    /// Blobs and outputs larger than this are neither downloaded nor uploaded.
+    pub max_size: Option<u64>,
+    /// The key uploads are signed with and downloads checked against.
+    pub signing_key: Option<String>,
+}
+
+/// The remote the configuration names, made once per process; `None`
+/// without one. A new remote is one file of this folder and one line here.
+pub fn connect(config: &crate::config::Config) -> crate::error::Result<Option<Connected>> {
+    if let Some(options) = &config.azure {
+        return azure_blob::connect(options).map(Some);
+    }
+    Ok(None)
 }
 
 /// Writes an archive into the upload stream and fills in the blob metadata.
