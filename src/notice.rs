@@ -86,6 +86,13 @@ pub enum Notice {
     UploadLocalEntryUnreadable { key: String, why: String },
     /// A background upload failed locally (no usable entry, a disk error).
     BackgroundUploadFailed { key: String, why: String },
+    /// A user's clear, purge or evict waits for the store, which fetches,
+    /// puts or uploads hold; it gives up after `limit_secs`.
+    WaitingForStore {
+        action: &'static str,
+        folder: PathBuf,
+        limit_secs: u64,
+    },
     /// `BACKFILL_CACHE_PROVIDER` names a provider backfill-native does not
     /// support: the local cache is used. `name` is as shown (redacted when
     /// it looks like a secret), `origin` where it came from.
@@ -140,8 +147,13 @@ pub enum LocalProblem {
 pub enum Refusal {
     /// A pull request build: the CI (`source`) and the variable that says so.
     PullRequest { source: String, why: String },
-    /// A merge queue build not named by the branch rule.
-    MergeQueue { source: String, why: String },
+    /// A merge queue build not named by the branch rule; `queue` is the
+    /// glob that would name its queue (`gh-readonly-queue/main/*`).
+    MergeQueue {
+        source: String,
+        why: String,
+        queue: String,
+    },
     /// A branch the rule does not allow: its name (shown), where it came
     /// from, and the branches allowed (shown).
     BranchNotAllowed {
@@ -207,6 +219,7 @@ impl Notice {
             Notice::UploadFailed { .. } => "UPLOAD_FAILED",
             Notice::UploadLocalEntryUnreadable { .. } => "UPLOAD_LOCAL_ENTRY_UNREADABLE",
             Notice::BackgroundUploadFailed { .. } => "BACKGROUND_UPLOAD_FAILED",
+            Notice::WaitingForStore { .. } => "WAITING_FOR_STORE",
             Notice::ConfigUnknownProvider { .. } => "CONFIG_UNKNOWN_PROVIDER",
             Notice::ConfigUnknownField { .. } => "CONFIG_UNKNOWN_FIELD",
         }
@@ -324,6 +337,14 @@ impl Notice {
             Notice::BackgroundUploadFailed { key, why } => {
                 format!("background upload of {key} failed: {why}")
             }
+            Notice::WaitingForStore {
+                action,
+                folder,
+                limit_secs,
+            } => format!(
+                "waiting to {action} {}: fetches, puts or uploads are using it; giving up after {limit_secs} s (BACKFILL_NATIVE_LOCK_WAIT sets how long)",
+                folder.display()
+            ),
             Notice::ConfigUnknownProvider {
                 name,
                 origin,
@@ -385,10 +406,10 @@ impl Refusal {
                 "remote cache uploads are skipped: this is a pull request build ({source}: {why}), and pull \
                  request builds never upload; {STILL_LOCAL}"
             ),
-            Refusal::MergeQueue { source, why } => format!(
+            Refusal::MergeQueue { source, why, queue } => format!(
                 "remote cache uploads are skipped: this is a merge queue build ({source}: {why}), which runs \
                  pull requests' code before it reaches the target branch; to let merge queue builds \
-                 upload, add \"gh-readonly-queue/main/*\" to {UPLOAD_BRANCHES}; {STILL_LOCAL}"
+                 upload, add \"{queue}\" to {UPLOAD_BRANCHES}; {STILL_LOCAL}"
             ),
             Refusal::BranchNotAllowed {
                 branch,

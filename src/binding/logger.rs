@@ -38,8 +38,8 @@ impl LogLine {
 /// Says `text` on the process's standard error at once: for what a call
 /// says while it is still running (a `clear` waiting for the store), which
 /// cannot wait for the call's answer to reach the logger.
-pub fn to_stderr(text: &str) {
-    eprintln!("backfill-native: {text}");
+pub fn to_stderr(notice: &crate::notice::Notice) {
+    eprintln!("backfill-native: {}", notice.message());
 }
 
 fn first_time(text: &str) -> bool {

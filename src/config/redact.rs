@@ -76,11 +76,12 @@ pub fn redact_text(text: &str) -> String {
     else {
         return "(details withheld)".into();
     };
-    let text = query.replace_all(text, "?<redacted>");
-    let text = keys.replace_all(&text, "$1=<redacted>");
+    // Control characters first: one inside `sig=` would hide it.
+    let text: String = text.chars().filter(|c| !c.is_control()).collect();
+    let text = query.replace_all(&text, "?<redacted>");
     // Key-like tokens are not looked for here: outside text names blobs
     // and URLs by hashes, which look alike and are no secret.
-    let text: String = text.chars().filter(|c| !c.is_control()).collect();
+    let text = keys.replace_all(&text, "$1=<redacted>").into_owned();
     match text.char_indices().nth(TEXT_CHARS) {
         Some((cut, _)) => format!("{}...", &text[..cut]),
         None => text,
@@ -254,6 +255,7 @@ mod tests {
             "{out}"
         );
         assert_eq!(redact_text("bad\u{1b}[31mred\nline"), "bad[31mredline");
+        assert_eq!(redact_text("x sig\u{7}=SECRET"), "x sig=<redacted>");
         let long = "x".repeat(1000);
         assert_eq!(redact_text(&long), format!("{}...", "x".repeat(TEXT_CHARS)));
     }

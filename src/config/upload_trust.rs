@@ -150,6 +150,7 @@ fn refusal(
         return (!named).then(|| Refusal::MergeQueue {
             source: build.source.clone(),
             why: why.clone(),
+            queue: queue_glob(build.branch.as_ref().map(|(b, _)| b.as_str())),
         });
     }
     let (branches, matchers) = (branches?, matchers?);
@@ -274,7 +275,29 @@ pub fn detect(env: &HashMap<String, String>, cwd: &Path) -> Build {
             Some(format!("{var}={value}"))
         });
     }
+    // A merge queue's branch is one whatever event runs on it (a push to
+    // it, say).
+    if build.merge_queue.is_none() && build.pull_request.is_none() {
+        if let Some((name, from)) = build
+            .branch
+            .as_ref()
+            .filter(|(name, _)| name.starts_with(MERGE_QUEUE_PREFIX))
+        {
+            build.merge_queue = Some(format!("{from}={name}"));
+        }
+    }
     build
+}
+
+/// The glob naming the merge queue of `branch`
+/// (`gh-readonly-queue/<target>/pr-<n>-<sha>`): `gh-readonly-queue/<target>/*`.
+fn queue_glob(branch: Option<&str>) -> String {
+    let target = branch
+        .and_then(|b| b.strip_prefix(MERGE_QUEUE_PREFIX))
+        .and_then(|rest| rest.rsplit_once("/pr-").map(|(target, _)| target))
+        .filter(|t| !t.is_empty())
+        .unwrap_or("main");
+    format!("{MERGE_QUEUE_PREFIX}{target}/*")
 }
 
 /// The branch git is on in `cwd`; `None` on a detached HEAD, outside a
@@ -463,5 +486,27 @@ mod tests {
             check(&queue, &["gh-readonly-queue/release/*"]).as_deref(),
             Some(refused)
         );
+        // A push to a queue branch is a merge queue build too; the hint
+        // names the queue of its own target branch.
+        let pushed = [
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "push"),
+            (
+                "GITHUB_REF_NAME",
+                "gh-readonly-queue/release/2.0/pr-7-89abcdef",
+            ),
+        ];
+        let got = refusal(&build(&pushed), None, None).map(|r| r.message());
+        assert_eq!(
+            got.as_deref(),
+            Some(
+                "remote cache uploads are skipped: this is a merge queue build (GitHub Actions: \
+                 GITHUB_REF_NAME=gh-readonly-queue/release/2.0/pr-7-89abcdef), which runs pull requests' \
+                 code before it reaches the target branch; to let merge queue builds upload, add \
+                 \"gh-readonly-queue/release/2.0/*\" to BACKFILL_NATIVE_UPLOAD_BRANCHES; outputs are still \
+                 cached locally"
+            )
+        );
+        assert_eq!(check(&pushed, &["gh-readonly-queue/release/**"]), None);
     }
 }

@@ -39,7 +39,6 @@ pub struct Engine {
     store: LocalStore,
     remote: Option<Arc<RemoteLayer>>,
     tally: Arc<Tally>,
-    uploads: background::Queue,
     in_flight: Arc<InFlight>,
     /// The last hash put, for the `local-skip` provider.
     last_put: LastPut,
@@ -99,7 +98,6 @@ impl Engine {
             remote: remote.map(Arc::new),
             config,
             tally: Arc::default(),
-            uploads: background::Queue::default(),
             in_flight: Arc::default(),
         }
     }
@@ -314,7 +312,7 @@ impl Engine {
         };
         if let Some(remote) = &self.remote {
             if self.config.background_uploads {
-                outcome.pending_upload = Some(self.uploads.schedule(
+                outcome.pending_upload = Some(background::schedule(
                     key.clone(),
                     self.in_flight.enter(),
                     remote,
@@ -396,19 +394,19 @@ impl Engine {
     /// While other fetches, puts or uploads hold the store it tells
     /// `notice` once, and gives up after the configured lock wait.
     /// `local-skip`'s last hashes not put for `days` days are forgotten too.
-    pub fn purge(&self, days: f64, notice: &dyn Fn(&str)) -> Result<PurgeReport> {
+    pub fn purge(&self, days: f64, notice: &dyn Fn(&Notice)) -> Result<PurgeReport> {
         local_skip::purge(&self.config.cache_dir, days)?;
         self.store.purge_waiting(days, &self.wait(notice))
     }
 
     /// Removes everything from the local store, and forgets `local-skip`'s
     /// last hashes; waits as [`Engine::purge`].
-    pub fn clear(&self, notice: &dyn Fn(&str)) -> Result<PurgeReport> {
+    pub fn clear(&self, notice: &dyn Fn(&Notice)) -> Result<PurgeReport> {
         local_skip::clear(&self.config.cache_dir)?;
         self.store.clear_waiting(&self.wait(notice))
     }
 
-    fn wait<'a>(&self, notice: &'a dyn Fn(&str)) -> crate::store::Wait<'a> {
+    fn wait<'a>(&self, notice: &'a dyn Fn(&Notice)) -> crate::store::Wait<'a> {
         crate::store::Wait {
             limit: self.config.eviction.lock_wait,
             notice,
@@ -426,7 +424,7 @@ impl Engine {
     }
 
     /// Evicts now, whatever the interval; waits as [`Engine::purge`].
-    pub fn evict(&self, notice: &dyn Fn(&str)) -> Result<EvictReport> {
+    pub fn evict(&self, notice: &dyn Fn(&Notice)) -> Result<EvictReport> {
         self.store
             .evict_waiting(&self.evict_policy(), &self.wait(notice))
     }

@@ -117,7 +117,7 @@ fn every_notice_has_its_code_and_its_sentence() {
             "remote cache uploads are skipped: this is a pull request build (GitHub Actions: GITHUB_EVENT_NAME=pull_request), and pull request builds never upload; outputs are still cached locally".into(),
         ),
         (
-            Notice::UploadNotTrusted(Refusal::MergeQueue { source: "GitHub Actions".into(), why: "GITHUB_EVENT_NAME=merge_group".into() }),
+            Notice::UploadNotTrusted(Refusal::MergeQueue { source: "GitHub Actions".into(), why: "GITHUB_EVENT_NAME=merge_group".into(), queue: "gh-readonly-queue/main/*".into() }),
             "UPLOAD_MERGE_QUEUE",
             "remote cache uploads are skipped: this is a merge queue build (GitHub Actions: GITHUB_EVENT_NAME=merge_group), which runs pull requests' code before it reaches the target branch; to let merge queue builds upload, add \"gh-readonly-queue/main/*\" to BACKFILL_NATIVE_UPLOAD_BRANCHES; outputs are still cached locally".into(),
         ),
@@ -162,6 +162,11 @@ fn every_notice_has_its_code_and_its_sentence() {
             Notice::BackgroundUploadFailed { key: "k".into(), why: "could not read the entry".into() },
             "BACKGROUND_UPLOAD_FAILED",
             "background upload of k failed: could not read the entry".into(),
+        ),
+        (
+            Notice::WaitingForStore { action: "clear", folder: PathBuf::from("/repo/cache"), limit_secs: 60 },
+            "WAITING_FOR_STORE",
+            "waiting to clear /repo/cache: fetches, puts or uploads are using it; giving up after 60 s (BACKFILL_NATIVE_LOCK_WAIT sets how long)".into(),
         ),
         (
             Notice::ConfigUnknownProvider { name: "\"s3\"".into(), origin: "(from the environment)".into(), looks_secret: false },

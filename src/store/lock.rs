@@ -20,6 +20,7 @@ use super::layout::Layout;
 use std::time::{Duration, Instant};
 
 use crate::error::{CacheError, IoContext, Result};
+use crate::notice::Notice;
 
 /// How long a `clear`, `purge` or `evict` asked for by a user waits for the
 /// store, and where it says that it waits.
@@ -28,7 +29,7 @@ pub struct Wait<'a> {
     /// Given up after this long, with [`CacheError::Busy`].
     pub limit: Duration,
     /// Told once, when the store is not free at once, what is waited for.
-    pub notice: &'a dyn Fn(&str),
+    pub notice: &'a dyn Fn(&Notice),
 }
 
 impl Default for Wait<'_> {
@@ -97,11 +98,11 @@ impl StoreLock {
         let mut tell = || {
             if !told {
                 told = true;
-                (wait.notice)(&format!(
-                    "waiting to {action} {}: fetches, puts or uploads are using it; giving up after {} s (BACKFILL_NATIVE_LOCK_WAIT sets how long)",
-                    folder.display(),
-                    wait.limit.as_secs()
-                ));
+                (wait.notice)(&Notice::WaitingForStore {
+                    action,
+                    folder: folder.to_path_buf(),
+                    limit_secs: wait.limit.as_secs(),
+                });
             }
         };
         let lock = Self::take_exclusive(layout, Some(Instant::now() + wait.limit), &mut tell)?;
@@ -133,7 +134,24 @@ impl StoreLock {
             let Some(gate) = open(root, &layout.gate(), true)? else {
                 return Ok(None);
             };
-            gate.lock().at("lock the cache folder", root)?;
+            // Another exclusive taker (a purge, a clear, an eviction) holds
+            // the gate for its whole run: wait for it as for a shared
+            // holder, saying so and keeping to the deadline.
+            match gate.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    drop(gate);
+                    waiting();
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Ok(None);
+                    }
+                    std::thread::sleep(GATE_HOLD / 2);
+                    continue;
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(e).at("lock the cache folder", root)
+                }
+            }
             let held = Instant::now();
             while held.elapsed() < GATE_HOLD {
                 match file.try_lock() {
@@ -293,7 +311,7 @@ mod tests {
         let root = Layout::new(&tmp.path().join("cache"));
         let held = StoreLock::shared(&root, true).unwrap().unwrap();
         let said = std::cell::RefCell::new(Vec::new());
-        let notice = |line: &str| said.borrow_mut().push(line.to_string());
+        let notice = |n: &Notice| said.borrow_mut().push(n.message());
         let wait = Wait {
             limit: Duration::from_secs(1),
             notice: &notice,
@@ -312,7 +330,7 @@ mod tests {
         // Free, it takes the lock at once and says nothing.
         drop(held);
         let said = std::cell::RefCell::new(Vec::new());
-        let notice = |line: &str| said.borrow_mut().push(line.to_string());
+        let notice = |n: &Notice| said.borrow_mut().push(n.message());
         let wait = Wait {
             limit: Duration::from_secs(3600),
             notice: &notice,

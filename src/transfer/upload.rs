@@ -37,6 +37,9 @@ pub fn upload(
     max_size: Option<u64>,
     signing_key: Option<&str>,
 ) -> Result<Uploaded> {
+    // The store's lock first, then the entry: a purge, clear or eviction
+    // cannot remove its contents from under the upload.
+    let _lock = store.lock_shared()?;
     let Some(manifest) = store.read_manifest(key) else {
         return Err(CacheError::io(
             "read the entry to upload from",
@@ -65,9 +68,6 @@ pub fn upload(
             return Ok(Uploaded::ArchiveOverMaxSize { size, outputs, max });
         }
     }
-    // Read the store under its lock, so a concurrent clear or purge cannot
-    // pull contents from under the upload.
-    let _lock = store.lock_shared()?;
     let mut local_error = None;
     let result = remote.upload(key, size, &mut |out, metadata| {
         let mut signer = Signer::new(signing_key);

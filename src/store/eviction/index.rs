@@ -123,11 +123,11 @@ pub(super) struct Index {
     /// When unused contents were last swept from the content folders, s
     /// since the epoch (0: never, so the next eviction sweeps).
     pub last_sweep: u64,
-    /// Bytes of contents on disk that no usable manifest accounts for and
-    /// that could not be removed yet (an entry this version cannot read may
-    /// use them): counted toward the cap and in `stats` until a sweep
-    /// removes them.
-    pub unaccounted: u64,
+    /// Contents on disk that no usable manifest accounts for and that could
+    /// not be removed yet (an entry this version cannot read may use them),
+    /// with their sizes: counted toward the cap and in `stats` until a
+    /// sweep removes them, or a new manifest uses one again.
+    pub unaccounted: DigestMap<u64>,
     pub last_eviction: Option<EvictionRecord>,
 }
 
@@ -170,7 +170,12 @@ impl Index {
     /// Bytes of the contents in use, the manifests and the contents no
     /// entry accounts for.
     pub fn bytes(&self) -> u64 {
-        self.accounted_bytes() + self.unaccounted
+        self.accounted_bytes() + self.unaccounted_bytes()
+    }
+
+    /// Bytes of the unaccounted contents.
+    pub fn unaccounted_bytes(&self) -> u64 {
+        self.unaccounted.values().sum()
     }
 
     /// Bytes of the contents in use plus the manifests.
@@ -180,7 +185,7 @@ impl Index {
 
     /// Bytes of the contents on disk: those in use and the unaccounted.
     pub fn content_bytes(&self) -> u64 {
-        self.used_content_bytes() + self.unaccounted
+        self.used_content_bytes() + self.unaccounted_bytes()
     }
 
     fn used_content_bytes(&self) -> u64 {
@@ -198,6 +203,8 @@ impl Index {
 
     fn add_refs(&mut self, contents: &[(Digest, u64)]) {
         for (d, size) in contents {
+            // In use again: counted once, as a content in use.
+            self.unaccounted.remove(d);
             let c = self.contents.entry(*d).or_insert(Content {
                 size: *size,
                 refs: 0,
@@ -337,7 +344,11 @@ impl Index {
             Vec::with_capacity(64 + live.len() * 40 + refs * 4 + self.entries.len() * 128);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&self.last_sweep.to_le_bytes());
-        out.extend_from_slice(&self.unaccounted.to_le_bytes());
+        out.extend_from_slice(&(self.unaccounted.len() as u64).to_le_bytes());
+        for (d, size) in &self.unaccounted {
+            out.extend_from_slice(d);
+            out.extend_from_slice(&size.to_le_bytes());
+        }
         match &self.last_eviction {
             None => out.push(0),
             Some(r) => {
@@ -390,9 +401,16 @@ fn decode(bytes: &[u8]) -> Option<Index> {
     };
     let mut index = Index {
         last_sweep: r.u64()?,
-        unaccounted: r.u64()?,
         ..Index::default()
     };
+    let unaccounted = usize::try_from(r.u64()?).ok()?;
+    if unaccounted > body.len() / 40 {
+        return None;
+    }
+    for _ in 0..unaccounted {
+        let d: Digest = r.take(32)?.try_into().ok()?;
+        index.unaccounted.insert(d, r.u64()?);
+    }
     if r.take(1)?[0] == 1 {
         index.last_eviction = Some(EvictionRecord {
             at_ms: r.u64()?,

@@ -128,9 +128,11 @@ fn evict_locked(
     // Every temp file is a leftover of a process that died (a fetch
     // interrupted with Ctrl-C, a killed put): they are written only under
     // the shared lock, and this run holds the store alone.
+    // One that cannot be removed (a folder, another user's) is left, not
+    // a reason to fail the eviction.
     for path in list(&store.layout().tmp())? {
         let len = fs::symlink_metadata(&path).map_or(0, |m| m.len());
-        if remove(&path)? {
+        if remove(&path).unwrap_or(false) {
             report.bytes_freed += len;
         }
     }
@@ -160,7 +162,7 @@ fn evict_locked(
     let mut opaque_left = report.unreadable;
     if !may_remove_contents {
         // Still on disk, and still counted, until a sweep may remove them.
-        index.unaccounted += unused.drain(..).map(|(_, size)| size).sum::<u64>();
+        index.unaccounted.extend(unused.drain(..));
     }
     // Contents of entries that vanished or were replaced since the last
     // run, unless a manifest written since the early scan uses them again.
@@ -174,7 +176,7 @@ fn evict_locked(
         }
     }
     if secs(now).saturating_sub(index.last_sweep) >= SWEEP_EVERY.as_secs()
-        || (may_remove_contents && index.unaccounted > 0)
+        || (may_remove_contents && !index.unaccounted.is_empty())
     {
         sweep(store, &mut index, may_remove_contents, &mut report)?;
         index.last_sweep = secs(now);
@@ -192,12 +194,21 @@ fn evict_locked(
         .collect();
     candidates.sort_unstable();
     let mut total = index.bytes();
-    for (used, key) in candidates {
+    let mut queue: std::collections::VecDeque<(SystemTime, String)> = candidates.into();
+    // Entries kept back from the size cap while an opaque entry holds the
+    // contents: removing one would free only its manifest.
+    let mut held_back = Vec::new();
+    while let Some((used, key)) = queue.pop_front() {
         let old = too_old.is_some_and(|t| used < t);
         let over = policy.max_size.is_some_and(|max| total > max);
         if !old && !over {
             // Later candidates are newer, and the total only shrinks.
             break;
+        }
+        let opaque = index.entries.get(&key).is_some_and(|e| e.is_opaque());
+        if !old && !may_remove_contents && !opaque {
+            held_back.push((used, key));
+            continue;
         }
         let Some(entry) = index.entries.remove(&key) else {
             continue;
@@ -211,13 +222,13 @@ fn evict_locked(
         total = total.saturating_sub(entry.len);
         for (d, size) in index.drop_refs(&entry.contents) {
             if !may_remove_contents {
-                index.unaccounted += size;
+                index.unaccounted.insert(d, size);
                 continue;
             }
             if remove(&store.layout().content(&to_hex(&d)))? {
                 report.contents_removed += 1;
+                report.bytes_freed += size;
             }
-            report.bytes_freed += size;
             total = total.saturating_sub(size);
         }
         // The last entry this version cannot read went: what it may have
@@ -230,6 +241,10 @@ fn evict_locked(
                 index.last_sweep = secs(now);
                 may_remove_contents = true;
                 total = index.bytes();
+                // The entries kept back are older: they come first again.
+                for item in held_back.drain(..).rev() {
+                    queue.push_front(item);
+                }
             }
         }
     }
@@ -260,7 +275,7 @@ fn sweep(
     report: &mut EvictReport,
 ) -> Result<()> {
     let dir = store.layout().contents();
-    let mut unaccounted = 0;
+    let mut unaccounted = index::DigestMap::default();
     for shard in list(&dir)? {
         for path in list(&shard)? {
             let used = path
@@ -270,8 +285,14 @@ fn sweep(
                 .is_some_and(|d| index.contents.get(&d).is_some_and(|c| c.refs > 0));
             if !used {
                 let len = fs::symlink_metadata(&path).map_or(0, |m| m.len());
+                let digest = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(index::parse_hex);
                 if !may_remove {
-                    unaccounted += len;
+                    // A file of another name is counted under a digest no
+                    // content has.
+                    unaccounted.insert(digest.unwrap_or([0xff; 32]), len);
                 } else if remove(&path)? {
                     report.contents_removed += 1;
                     report.bytes_freed += len;
@@ -280,13 +301,13 @@ fn sweep(
         }
     }
     index.unaccounted = unaccounted;
-    // A killed clear's folder; one an hour old is not being removed by a
-    // clear still running.
+    // A killed clear's folder; one a day old is not being removed by a
+    // clear still running (its folder's time does not change meanwhile).
     for path in list(store.root())? {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let stale = fs::metadata(&path)
             .and_then(|m| m.modified())
-            .is_ok_and(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(3600));
+            .is_ok_and(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(86_400));
         if Layout::is_trash(name) && stale {
             let len = tree_bytes(&path);
             if fs::remove_dir_all(&path).is_ok() {

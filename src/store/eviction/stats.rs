@@ -56,7 +56,7 @@ pub fn stats(store: &LocalStore) -> Result<StoreStats> {
         contents: index.content_count(),
         bytes: index.bytes() + temp_bytes,
         content_bytes: index.content_bytes(),
-        unaccounted_bytes: index.unaccounted,
+        unaccounted_bytes: index.unaccounted_bytes(),
         temp_bytes,
         oldest_used: index.entries.values().map(|e| e.used()).min(),
         last_eviction: index.last_eviction,
