@@ -210,6 +210,21 @@ export interface CacheOptions {
    * not a pull request.
    */
   uploadBranches?: Array<string>
+  /**
+   * Store only the output files that changed since the fetch of the same
+   * hash missed, as backfill's `incrementalCaching`
+   * (`BACKFILL_INCREMENTAL_CACHING`; lage's `cacheOptions.incrementalCaching`
+   * through `backfill-native/lage`).
+   * @default false
+   */
+  incrementalCaching?: boolean
+  /**
+   * Neither read nor write the local store; a remote cache is still
+   * fetched from and uploaded to (lage's `--skip-local-cache`, set by
+   * `backfill-native/lage`).
+   * @default false
+   */
+  skipLocalCache?: boolean
 }
 
 /** Counters of one `Cache` since it was made. */
@@ -279,8 +294,11 @@ export interface EvictResult {
 export interface FetchResult {
   /** Whether the outputs were restored. */
   hit: boolean
-  /** Where the hit came from; absent on a miss. */
-  source?: 'local' | 'remote'
+  /**
+   * Where the hit came from; absent on a miss. `local-skip`: the hash
+   * is the last one put and its outputs are left in place.
+   */
+  source?: 'local' | 'remote' | 'local-skip'
   /** Files written into the package directory. */
   filesRestored: number
   /** Files already present with the right content, left alone. */
@@ -548,6 +566,10 @@ export interface ResolvedConfig {
    * allowed); absent when it may (or remote writes are off).
    */
   uploadRefused?: Notice
+  /** Whether a put stores only the files changed since the fetch that missed. */
+  incrementalCaching: boolean
+  /** Whether the local store is skipped (lage's `--skip-local-cache`). */
+  skipLocalCache: boolean
   /** The `.env` file that was read, if any. */
   envFile?: string
   /** Problems that are not errors, such as an unknown provider. */

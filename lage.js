@@ -58,7 +58,56 @@ const isMarker = (c) => !!c && typeof c === 'object' && c.provider === 'custom' 
 function cacheStorageConfig(options = {}) {
   exitUnlessBinaryLoads()
   installWorkerHook()
+  lageCacheCommand(options)
   return { provider: 'custom', plugin: PLUGIN, options }
+}
+
+/**
+ * What `lage cache` was asked (`{ clear: true }` or `{ prune: days }`), read
+ * off lage's command line as its parser reads it; `null` for any other
+ * command. lage 2.17 loads lage.config.js for `lage cache` but only empties
+ * its own folder: the native store is acted on here.
+ */
+function lageCacheAction(argv = process.argv) {
+  const script = argv[1] ? require('node:path').basename(argv[1]) : ''
+  if (!/lage/.test(script)) return null
+  const args = argv.slice(2)
+  if (args[0] !== 'cache') return null
+  if (args.includes('--clear')) return { clear: true }
+  for (let i = 1; i < args.length; i++) {
+    const value = args[i] === '--prune' ? args[i + 1] : args[i].startsWith('--prune=') ? args[i].slice(8) : undefined
+    // lage parses the days with parseInt.
+    const days = parseInt(value, 10)
+    if (value !== undefined) return Number.isFinite(days) ? { prune: days } : null
+  }
+  return null
+}
+
+let cacheCommandDone = false
+/** `lage cache --clear` and `--prune <days>` also clear or prune the native store, with one line. */
+function lageCacheCommand(options, argv = process.argv) {
+  const action = wt.isMainThread && !cacheCommandDone && lageCacheAction(argv)
+  if (!action) return
+  cacheCommandDone = true
+  try {
+    const { Cache } = require('./index.js')
+    const cache = new Cache({ cwd: process.cwd(), ...options })
+    const folder = cache.config.cacheFolder
+    const mb = (n) => `${(n / 1e6).toFixed(1)} MB`
+    if (action.clear) {
+      const r = cache.clearSync()
+      process.stdout.write(`backfill-native: cleared the native store ${folder}: ${r.entriesRemoved} entries, ${r.contentsRemoved} contents, ${mb(r.bytesFreed)}\n`)
+    } else {
+      const r = cache.purgeSync(action.prune)
+      process.stdout.write(
+        `backfill-native: pruned the native store ${folder} of entries unused for ${action.prune} days: ${r.entriesRemoved} removed, ${r.entriesKept} kept, ${mb(r.bytesFreed)} freed\n`,
+      )
+    }
+  } catch (err) {
+    // lage goes on with its own folder; the user sees why ours was not done.
+    process.stderr.write(`backfill-native: the native store was not ${action.clear ? 'cleared' : 'pruned'}: ${err.message}\n`)
+    process.exitCode = 1
+  }
 }
 
 /**
@@ -84,6 +133,7 @@ function installWorkerHook() {
     constructor(script, opts = {}) {
       const csc = opts && opts.workerData && opts.workerData.cacheOptions && opts.workerData.cacheOptions.cacheStorageConfig
       if (typeof script === 'string' && !opts.eval && isMarker(csc)) {
+        noteCiUploadsOnce(opts.workerData, csc.options)
         // The worker's copy of the marker also says what lage shows.
         const marker = { ...csc, lage: { logLevel: lageLogLevel() } }
         const workerData = { ...opts.workerData, cacheOptions: { ...opts.workerData.cacheOptions, cacheStorageConfig: marker } }
@@ -95,6 +145,57 @@ function installWorkerHook() {
   }
   Worker.__backfillNative = true
   wt.Worker = Worker
+}
+
+/**
+ * lage uploads whenever CI is set; backfill-native only when asked
+ * (LAGE_WRITE_REMOTE_CACHE). A pipeline that relied on the former is told
+ * once, in lage's main process, when it matters: CI is set, a remote is
+ * configured and remote writes are off. Returns the line, or null.
+ */
+function ciUploadNote(workerData, options = {}, env = process.env) {
+  // lage's own test for "running in CI".
+  const ci = env.NODE_ENV !== 'test' && !env.JEST_WORKER_ID && (!!env.CI || !!env.TF_BUILD)
+  // LAGE_WRITE_CACHE=false turns lage's CI uploads off too: nothing differs.
+  if (!ci || String(env.LAGE_WRITE_CACHE).toLowerCase() === 'false') return null
+  let config
+  try {
+    config = require('./index.js').loadConfig(process.cwd(), { ...optionsFromLage(workerData), ...options })
+  } catch {
+    // An invalid configuration is reported by the workers' first fetch.
+    return null
+  }
+  if (config.provider !== 'azure-blob' || config.writeRemoteCache) return null
+  const variable = env.TF_BUILD && !env.CI ? 'TF_BUILD' : 'CI'
+  return (
+    `backfill-native: ${variable} is set, but remote cache uploads are off: lage's own cache uploads in CI, ` +
+    'backfill-native only when asked. To upload from this build, set LAGE_WRITE_REMOTE_CACHE=true ' +
+    '(or writeRemoteCache: true in cacheOptions); outputs are still cached locally'
+  )
+}
+
+let ciNoted = false
+function noteCiUploadsOnce(workerData, options) {
+  if (ciNoted) return
+  ciNoted = true
+  const line = ciUploadNote(workerData, options)
+  if (line) process.stderr.write(`${line}\n`)
+}
+
+/**
+ * The engine options lage's own settings stand for: `cacheOptions.writeRemoteCache`
+ * and `incrementalCaching`, and `--skip-local-cache`. Options given to
+ * cacheStorageConfig() win over these.
+ */
+function optionsFromLage(workerData) {
+  const co = (workerData && workerData.cacheOptions) || {}
+  return {
+    ...(co.writeRemoteCache === true && { writeRemoteCache: true }),
+    ...(co.incrementalCaching === true && { incrementalCaching: true }),
+    // lage reads the flag with `=== true`: its CI default (the text of CI)
+    // leaves its local cache on, so it leaves ours on too.
+    ...(workerData && workerData.skipLocalCache === true && { skipLocalCache: true }),
+  }
 }
 
 /**
@@ -119,7 +220,7 @@ function setupLageWorker() {
   const shown = LAGE_LEVEL[lage.logLevel]
   // Unless configured otherwise, the engine logs at lage's level, so
   // `lage build --verbose` shows hits and misses.
-  const options = { ...(shown && { logLevel: lage.logLevel }), ...csc.options }
+  const options = { ...(shown && { logLevel: lage.logLevel }), ...optionsFromLage(wd), ...csc.options }
   // lage gives providers backfill's logger set to "error": send our lines to
   // lage's own logger instead, which shows warnings in lage's output. Lines
   // lage would not show are not sent (each is a message to its main thread);
@@ -154,7 +255,8 @@ function setupLageWorker() {
   wd.cacheOptions.cacheStorageConfig = { provider }
   // The native store is the only cache: lage's own local cache is not asked
   // and not written, and lage always calls put (the engine decides uploads,
-  // following LAGE_WRITE_REMOTE_CACHE as the lage docs say).
+  // following LAGE_WRITE_REMOTE_CACHE as the lage docs say, and lage's
+  // writeRemoteCache, read above).
   wd.skipLocalCache = true
   wd.cacheOptions.writeRemoteCache = true
   const saved = {}
@@ -168,19 +270,28 @@ function setupLageWorker() {
 }
 
 /**
- * Build scripts that lage starts from this thread with the thread's own
- * environment still get the hidden variables; an environment the caller
- * chose is left exactly as given.
+ * Build scripts that lage starts from this thread still get the hidden
+ * variables: those started with the thread's own environment, and those
+ * started with an environment made from it (lage 2.17's npm script runner
+ * passes `{ ...process.env, LAGE_TASK, ... }`). An environment that is not
+ * made from this thread's (it lacks some of its variables) is left exactly
+ * as given, and so is a hidden variable the caller set itself.
  */
 function restoreForChildren(saved) {
   const cp = require('node:child_process')
   const inherited = () => ({ ...process.env, ...saved })
+  const madeFromOurs = (env) => Object.keys(process.env).every((k) => k in env)
   for (const name of ['spawn', 'exec', 'execFile', 'fork', 'spawnSync', 'execSync', 'execFileSync']) {
     const original = cp[name]
     cp[name] = function (...args) {
       const i = args.findIndex((a, n) => n > 0 && a && typeof a === 'object' && !Array.isArray(a))
       if (i >= 0) {
-        if (!args[i].env) args[i] = { ...args[i], env: inherited() }
+        const env = args[i].env
+        if (!env) args[i] = { ...args[i], env: inherited() }
+        else if (typeof env === 'object' && madeFromOurs(env)) {
+          const missing = Object.fromEntries(Object.entries(saved).filter(([k]) => !(k in env)))
+          if (Object.keys(missing).length) args[i] = { ...args[i], env: { ...env, ...missing } }
+        }
       } else {
         args.splice(Array.isArray(args[1]) ? 2 : 1, 0, { env: inherited() })
       }

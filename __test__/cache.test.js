@@ -118,9 +118,15 @@ test('BACKFILL_MODE: READ_ONLY never writes, WRITE_ONLY never reads, PASS does n
   assert.equal((await pass.fetch('m')).hit, false)
   assert.equal((await pass.put('m4', ['lib/**'])).stored, false)
 
+  // local-skip stores no outputs; it remembers the last hash put, whose
+  // fetch is a hit that restores nothing (backfill's LocalSkipCacheStorage).
   const skip = new Cache({ cwd: repo.dirs.a, provider: 'local-skip' })
-  assert.equal((await skip.fetch('m')).skipped.code, 'SKIPPED_BY_PROVIDER')
-  assert.equal((await skip.put('m5', ['lib/**'])).stored, false)
+  assert.equal((await skip.fetch('m5')).hit, false)
+  const skipPut = await skip.put('m5', ['lib/**'])
+  assert.deepEqual([skipPut.stored, skipPut.files, skipPut.skipped.code], [false, 0, 'SKIPPED_BY_PROVIDER'])
+  const skipHit = await skip.fetch('m5')
+  assert.deepEqual([skipHit.hit, skipHit.source, skipHit.filesRestored], [true, 'local-skip', 0])
+  assert.equal((await skip.fetch('m')).hit, false)
 })
 
 test('a corrupt entry is a miss with a warning, reported once, and outputs stay as they were', async () => {

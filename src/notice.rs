@@ -16,8 +16,15 @@ use crate::remote::{FailureKind, RemoteFailure, FAILURES_BEFORE_OFF};
 /// Something a fetch, put or upload reports that is not an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
-    /// `BACKFILL_CACHE_PROVIDER=local-skip`: the cache is not used.
+    /// `BACKFILL_CACHE_PROVIDER=local-skip`: a put stores no outputs and
+    /// remembers the hash instead.
     SkippedByProvider,
+    /// lage's `--skip-local-cache`: a put does not write the local store
+    /// (with a remote, the outputs are only uploaded).
+    SkippedLocalCache { remote: bool },
+    /// `incrementalCaching`: the package's files could not be recorded at a
+    /// fetch that missed, so the next put stores every output.
+    IncrementalSnapshotFailed { why: String },
     /// `BACKFILL_MODE` keeps this fetch or put from the cache.
     SkippedByMode { mode: Mode },
     /// A put stored nothing: its outputs could not all be given back by a
@@ -171,6 +178,8 @@ impl Notice {
     pub fn code(&self) -> &'static str {
         match self {
             Notice::SkippedByProvider => "SKIPPED_BY_PROVIDER",
+            Notice::SkippedLocalCache { .. } => "SKIPPED_LOCAL_CACHE",
+            Notice::IncrementalSnapshotFailed { .. } => "INCREMENTAL_SNAPSHOT_FAILED",
             Notice::SkippedByMode { .. } => "SKIPPED_BY_MODE",
             Notice::Unstorable(Unstorable::NotPortable { .. }) => "OUTPUT_NAME_NOT_PORTABLE",
             Notice::Unstorable(Unstorable::DifferInCase { .. }) => "OUTPUT_NAMES_DIFFER_IN_CASE",
@@ -220,7 +229,18 @@ impl Notice {
     /// there is something to fix. Never holds a secret.
     pub fn message(&self) -> String {
         match self {
-            Notice::SkippedByProvider => "BACKFILL_CACHE_PROVIDER is local-skip".into(),
+            Notice::SkippedByProvider => "BACKFILL_CACHE_PROVIDER is local-skip: no outputs are stored; the hash is \
+                remembered, so a fetch of it is a hit while the outputs stay in place"
+                .into(),
+            Notice::SkippedLocalCache { remote: true } => {
+                "the local cache is skipped (lage --skip-local-cache): the outputs go to the remote cache only".into()
+            }
+            Notice::SkippedLocalCache { remote: false } => "the local cache is skipped (lage --skip-local-cache) \
+                and no remote cache is configured: nothing is cached"
+                .into(),
+            Notice::IncrementalSnapshotFailed { why } => format!(
+                "incrementalCaching: the package's files could not be recorded ({why}); the next put of this hash stores every output"
+            ),
             Notice::SkippedByMode { mode } => format!("BACKFILL_MODE is {}", mode.as_str()),
             Notice::Unstorable(why) => format!("outputs not stored: {}", why.message()),
             Notice::LocalEntry { key, path, problem } => match problem {

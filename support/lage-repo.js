@@ -31,8 +31,10 @@ fs.chmodSync('lib/cli.js', 0o755)
  * Makes the monorepo; `config` is the argument of cacheStorageConfig().
  * With `plainMarker`, lage.config.js holds the marker object itself and
  * relies on NODE_OPTIONS="--require backfill-native/lage" instead.
+ * `cacheOptions` adds lage cacheOptions fields (writeRemoteCache, ...);
+ * `build` replaces the build script (it runs in the package folder).
  */
-function makeLageRepo(config = {}, { plainMarker = false } = {}) {
+function makeLageRepo(config = {}, { plainMarker = false, cacheOptions = {}, build = BUILD } = {}) {
   const root = tempDir('bfn-lage-')
   const write = (rel, text) => {
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true })
@@ -46,7 +48,7 @@ function makeLageRepo(config = {}, { plainMarker = false } = {}) {
     `module.exports = {
   pipeline: { build: ['^build'] },
   cacheOptions: {
-    outputGlob: ['lib/**'],
+    outputGlob: ['lib/**'],${Object.entries(cacheOptions).map(([k, v]) => `\n    ${k}: ${JSON.stringify(v)},`).join('')}
     cacheStorageConfig: ${plainMarker ? JSON.stringify({ provider: 'custom', plugin: 'backfill-native', options: config }) : `require('backfill-native/lage').cacheStorageConfig(${JSON.stringify(config)})`},
   },
 }
@@ -54,13 +56,13 @@ function makeLageRepo(config = {}, { plainMarker = false } = {}) {
   )
   for (const [name, deps] of Object.entries(PACKAGES)) {
     write(`packages/${name}/package.json`, JSON.stringify({ name, version: '1.0.0', dependencies: Object.fromEntries(deps.map((d) => [d, '*'])), scripts: { build: 'node build.js' } }))
-    write(`packages/${name}/build.js`, BUILD)
+    write(`packages/${name}/build.js`, build)
     write(`packages/${name}/src/index.js`, `export const ${name} = "${name}"\n`)
   }
   // How a user gets the package: node_modules/backfill-native.
   fs.mkdirSync(path.join(root, 'node_modules'), { recursive: true })
   fs.symlinkSync(ROOT, path.join(root, 'node_modules', 'backfill-native'))
-  write('.gitignore', 'node_modules\nlib\nbuilds.log\n.env\n')
+  write('.gitignore', 'node_modules\nlib\nbuilds.log\nseen\n.env\n')
   const git = (...args) => spawnSync('git', args, { cwd: root, env: cleanEnv({ GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' }) })
   git('init', '-q')
   git('add', '-A')
@@ -74,8 +76,12 @@ function makeLageRepo(config = {}, { plainMarker = false } = {}) {
     nativeStore: path.join(root, 'node_modules', '.cache', 'backfill-native'),
     /** Runs `lage build` with `env` added to a clean environment. */
     lage(args = [], env = {}) {
+      return this.lageCommand(['build', '--reporter', 'default', ...args], env)
+    },
+    /** Runs lage with these arguments (`['cache', '--clear']`) and `env` added to a clean environment. */
+    lageCommand(args, env = {}) {
       const started = Date.now()
-      const r = spawnSync(process.execPath, [LAGE, 'build', '--reporter', 'default', ...args], {
+      const r = spawnSync(process.execPath, [LAGE, ...args], {
         cwd: root,
         env: cleanEnv({ CI: '', TF_BUILD: '', ...env }),
         encoding: 'utf8',

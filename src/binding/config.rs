@@ -77,6 +77,10 @@ pub struct ResolvedConfig {
     /// Why this build does not upload (a pull request, a branch not
     /// allowed); absent when it may (or remote writes are off).
     pub upload_refused: Option<super::results::Notice>,
+    /// Whether a put stores only the files changed since the fetch that missed.
+    pub incremental_caching: bool,
+    /// Whether the local store is skipped (lage's `--skip-local-cache`).
+    pub skip_local_cache: bool,
     /// The `.env` file that was read, if any.
     pub env_file: Option<String>,
     /// Problems that are not errors, such as an unknown provider.
@@ -112,6 +116,8 @@ impl From<&Config> for ResolvedConfig {
                 .refusal
                 .clone()
                 .map(|r| crate::notice::Notice::UploadNotTrusted(r).into()),
+            incremental_caching: c.incremental_caching,
+            skip_local_cache: c.skip_local_cache,
             env_file: c.env_file.as_deref().map(path),
             warnings: super::results::notices(c.warnings.clone()),
         }

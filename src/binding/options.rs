@@ -88,6 +88,17 @@ pub struct CacheOptions {
     /// why; a pull request build never uploads. Default: any branch that is
     /// not a pull request.
     pub upload_branches: Option<Vec<String>>,
+    /// Store only the output files that changed since the fetch of the same
+    /// hash missed, as backfill's `incrementalCaching`
+    /// (`BACKFILL_INCREMENTAL_CACHING`; lage's `cacheOptions.incrementalCaching`
+    /// through `backfill-native/lage`).
+    /// @default false
+    pub incremental_caching: Option<bool>,
+    /// Neither read nor write the local store; a remote cache is still
+    /// fetched from and uploaded to (lage's `--skip-local-cache`, set by
+    /// `backfill-native/lage`).
+    /// @default false
+    pub skip_local_cache: Option<bool>,
 }
 
 /// The package directory and engine options for a call: `cwd` given as an
@@ -114,6 +125,8 @@ pub fn resolve(cwd: Option<String>, options: Option<CacheOptions>) -> (PathBuf, 
         evict_keep_recent: o.evict_keep_recent,
         lock_wait: o.lock_wait,
         upload_branches: o.upload_branches,
+        incremental_caching: o.incremental_caching,
+        skip_local_cache: o.skip_local_cache,
     };
     (dir, opts)
 }

@@ -16,7 +16,7 @@ use super::options::{self, CacheOptions};
 use super::task::{Done, EngineTask, Work};
 use super::uploads::{background_upload, upload_note};
 use crate::config::LogLevel;
-use crate::engine::Engine;
+use crate::engine::{Engine, Source};
 use crate::notice::Notice;
 
 /// The logger lage passes to providers (backfill's logger). Only the
@@ -65,6 +65,9 @@ fn fetch_work(engine: Arc<Engine>, hash: String) -> Work<bool> {
         Ok(o) => {
             let mut logs = warnings(&o.warnings);
             let text = match (o.source, &o.skipped) {
+                (Some(Source::LocalSkip), _) => format!(
+                    "hit for {hash} (local-skip: the last hash put for this package; its outputs are left in place)"
+                ),
                 (Some(source), _) => format!(
                     "hit for {hash} from the {} cache: {} files restored, {} unchanged, in {} ms",
                     source.as_str(),
@@ -93,6 +96,11 @@ fn put_work(engine: Arc<Engine>, hash: String, output_glob: Vec<String>) -> Work
         Ok(o) => {
             let mut logs = warnings(&o.warnings);
             let text = match &o.skipped {
+                // Under --skip-local-cache the outputs may still be uploaded.
+                Some(why @ Notice::SkippedLocalCache { remote: true }) => format!(
+                    "cache not written for {hash}: {why}{}",
+                    upload_note(o.uploaded, o.upload_bytes, &o.upload_skipped, false)
+                ),
                 Some(why) => format!("cache not written for {hash}: {why}"),
                 None => format!(
                     "stored {hash}: {} files, {} bytes ({} new){}, in {} ms",

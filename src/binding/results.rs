@@ -42,8 +42,9 @@ fn ms(d: std::time::Duration) -> f64 {
 pub struct FetchResult {
     /// Whether the outputs were restored.
     pub hit: bool,
-    /// Where the hit came from; absent on a miss.
-    #[napi(ts_type = "'local' | 'remote'")]
+    /// Where the hit came from; absent on a miss. `local-skip`: the hash
+    /// is the last one put and its outputs are left in place.
+    #[napi(ts_type = "'local' | 'remote' | 'local-skip'")]
     pub source: Option<String>,
     /// Files written into the package directory.
     pub files_restored: f64,

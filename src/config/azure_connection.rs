@@ -83,7 +83,7 @@ pub enum AzureIdentity {
 
 impl AzureIdentity {
     /// The identity `credentialName` names; `None` names the default chain.
-    fn named(name: Option<&str>) -> Result<Self, String> {
+    pub(super) fn named(name: Option<&str>) -> Result<Self, String> {
         Ok(match name {
             None => AzureIdentity::Default,
             Some("environment") => AzureIdentity::Environment,

@@ -42,7 +42,9 @@ pub use workspace_root::workspace_root;
 use layers::{Layers, Raw};
 use provider_options::{azure_blob_options, parse_provider_options};
 use redact::shown;
-use values::{parse_bool, parse_cache_folder, parse_optional_bool, parse_output_glob};
+use values::{
+    parse_bool, parse_cache_folder, parse_optional_bool, parse_output_glob, parse_switch,
+};
 
 use crate::error::{CacheError, Result};
 use crate::notice::Notice;
@@ -80,6 +82,12 @@ pub struct Options {
     pub lock_wait: Option<Value>,
     /// `BACKFILL_NATIVE_UPLOAD_BRANCHES`: branch names or globs.
     pub upload_branches: Option<Vec<String>>,
+    /// `BACKFILL_INCREMENTAL_CACHING`: a put stores only the files changed
+    /// since the fetch that missed.
+    pub incremental_caching: Option<bool>,
+    /// lage's `--skip-local-cache`: the local store is neither read nor
+    /// written (code only).
+    pub skip_local_cache: Option<bool>,
 }
 
 impl fmt::Debug for Options {
@@ -108,6 +116,8 @@ impl fmt::Debug for Options {
             .field("evict_keep_recent", &json(&self.evict_keep_recent))
             .field("lock_wait", &json(&self.lock_wait))
             .field("upload_branches", &globs(&self.upload_branches))
+            .field("incremental_caching", &self.incremental_caching)
+            .field("skip_local_cache", &self.skip_local_cache)
             .finish()
     }
 }
@@ -139,6 +149,12 @@ pub struct Config {
     pub eviction: Eviction,
     /// Which builds may upload, and whether this one may.
     pub upload_trust: UploadTrust,
+    /// `BACKFILL_INCREMENTAL_CACHING`: a put stores only the files that
+    /// changed since the fetch of the same hash missed.
+    pub incremental_caching: bool,
+    /// The local store is neither read nor written (lage's
+    /// `--skip-local-cache`); a remote is still used.
+    pub skip_local_cache: bool,
     /// The `.env` file that was read, if any.
     pub env_file: Option<PathBuf>,
     /// Problems that are not errors (an unknown provider, say), to be logged.
@@ -185,7 +201,17 @@ impl Config {
             |raw, origin| Ok((parse_provider_options(raw, origin)?, origin.clone())),
         )?;
         let azure = match provider {
-            Provider::AzureBlob => Some(azure_blob_options(provider_options, &mut warnings)?),
+            Provider::AzureBlob => {
+                let mut azure = azure_blob_options(provider_options, &mut warnings)?;
+                let name =
+                    layers.resolve("AZURE_IDENTITY_CREDENTIAL_NAME", None, |raw, origin| {
+                        Ok((raw.into_text(), origin.clone()))
+                    })?;
+                if let Some((name, origin)) = name {
+                    identity_from_env(&mut azure, &name, &origin)?;
+                }
+                Some(azure)
+            }
             _ => None,
         };
 
@@ -237,7 +263,24 @@ impl Config {
             write_remote_cache && provider == Provider::AzureBlob,
         )?;
 
+        let incremental_caching = layers
+            .resolve(
+                "BACKFILL_INCREMENTAL_CACHING",
+                options.incremental_caching.map(Raw::Bool),
+                |raw, origin| {
+                    parse_switch(
+                        "BACKFILL_INCREMENTAL_CACHING",
+                        raw,
+                        origin,
+                        "set it to true to store only the files changed since the fetch, or false (or unset it)",
+                    )
+                },
+            )?
+            .unwrap_or(false);
+
         Ok(Config {
+            incremental_caching,
+            skip_local_cache: options.skip_local_cache.unwrap_or(false),
             eviction,
             upload_trust,
             cwd,
@@ -254,6 +297,35 @@ impl Config {
             warnings,
         })
     }
+}
+
+/// `AZURE_IDENTITY_CREDENTIAL_NAME`, read as backfill's azure-blob provider
+/// reads it: with an account URL and no `credentialName` in the options, it
+/// names the Azure identity; a name that is not one is an error. With a
+/// key or SAS connection string (or a `credentialName`) it is not used.
+fn identity_from_env(
+    azure: &mut AzureBlobOptions,
+    name: &str,
+    origin: &layers::Origin,
+) -> Result<()> {
+    if azure.credential_name.is_some() || !matches!(azure.connection.auth, AzureAuth::Identity(_)) {
+        return Ok(());
+    }
+    let identity = AzureIdentity::named(Some(name)).map_err(|_| {
+        values::invalid(
+            "AZURE_IDENTITY_CREDENTIAL_NAME",
+            origin,
+            &format!("one of {CREDENTIAL_NAMES}"),
+            shown(name),
+            &redact::fix_for(
+                name,
+                "set one of those names, or unset it (the default Azure credential chain is used)",
+            ),
+        )
+    })?;
+    azure.connection.auth = AzureAuth::Identity(identity);
+    azure.credential_name = Some(name.to_string());
+    Ok(())
 }
 
 /// `folder` (relative to `base`, or absolute) with this system's one kind

@@ -597,6 +597,115 @@ fn unknown_provider_fields_are_named_with_the_closest_known_one() {
     assert!(c.warnings.is_empty());
 }
 
+/// `AZURE_IDENTITY_CREDENTIAL_NAME`, as backfill's azure-blob provider reads
+/// it: the identity of an account URL when the options name none; an
+/// invalid name is an error naming the variable; with a key connection
+/// string, or a `credentialName` in the options, it is not used.
+#[test]
+fn azure_identity_credential_name_from_the_environment() {
+    let r = repo();
+    let opts = |extra: &str| {
+        format!(
+            r#"{{"connectionString":"https://acct.blob.core.windows.net","container":"c"{extra}}}"#
+        )
+    };
+    let vars = |options: &str, name: &str| -> Vec<(String, String)> {
+        vec![
+            ("BACKFILL_CACHE_PROVIDER".into(), "azure-blob".into()),
+            ("BACKFILL_CACHE_PROVIDER_OPTIONS".into(), options.into()),
+            ("AZURE_IDENTITY_CREDENTIAL_NAME".into(), name.into()),
+        ]
+    };
+    let load_vars = |v: Vec<(String, String)>| {
+        let pairs: Vec<(&str, &str)> = v.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        load(&r.pkg, &Options::default(), &pairs)
+    };
+    let identity = |c: &Config| c.azure.as_ref().unwrap().connection.auth.clone();
+
+    let c = load_vars(vars(&opts(""), "azure-cli")).unwrap();
+    assert_eq!(identity(&c), AzureAuth::Identity(AzureIdentity::AzureCli));
+    assert_eq!(
+        c.azure.as_ref().unwrap().credential_name.as_deref(),
+        Some("azure-cli")
+    );
+
+    // The options' credentialName wins, as in backfill.
+    let c = load_vars(vars(
+        &opts(r#","credentialName":"managed-identity""#),
+        "azure-cli",
+    ))
+    .unwrap();
+    assert_eq!(
+        identity(&c),
+        AzureAuth::Identity(AzureIdentity::ManagedIdentity)
+    );
+
+    let e = load_vars(vars(&opts(""), "bogus")).unwrap_err();
+    assert_eq!(e.code(), "BACKFILL_NATIVE_CONFIG");
+    assert_eq!(
+        e.to_string(),
+        "AZURE_IDENTITY_CREDENTIAL_NAME (from the environment) is invalid: expected one of environment, \
+         workload-identity, managed-identity, azure-cli, received \"bogus\". To fix it, set one of those names, \
+         or unset it (the default Azure credential chain is used)"
+    );
+
+    // A key connection string needs no identity: the variable is not read.
+    let keyed = format!(r#"{{"connectionString":"{SECRET}","container":"c"}}"#);
+    let c = load_vars(vars(&keyed, "bogus")).unwrap();
+    assert!(
+        matches!(identity(&c), AzureAuth::Key { .. }),
+        "{:?}",
+        identity(&c)
+    );
+
+    // Unset: the default chain, as before.
+    let c = load(
+        &r.pkg,
+        &Options::default(),
+        &[
+            ("BACKFILL_CACHE_PROVIDER", "azure-blob"),
+            ("BACKFILL_CACHE_PROVIDER_OPTIONS", &opts("")),
+        ],
+    )
+    .unwrap();
+    assert_eq!(identity(&c), AzureAuth::Identity(AzureIdentity::Default));
+}
+
+#[test]
+fn incremental_caching_from_the_variable_or_the_option() {
+    let r = repo();
+    assert!(
+        !load(&r.pkg, &Options::default(), &[])
+            .unwrap()
+            .incremental_caching
+    );
+    let on = Options {
+        incremental_caching: Some(true),
+        ..Options::default()
+    };
+    assert!(load(&r.pkg, &on, &[]).unwrap().incremental_caching);
+    assert!(
+        !load(&r.pkg, &on, &[("BACKFILL_INCREMENTAL_CACHING", "false")])
+            .unwrap()
+            .incremental_caching
+    );
+    assert!(
+        load(
+            &r.pkg,
+            &Options::default(),
+            &[("BACKFILL_INCREMENTAL_CACHING", "true")]
+        )
+        .unwrap()
+        .incremental_caching
+    );
+    assert!(err(
+        &r.pkg,
+        &Options::default(),
+        &[("BACKFILL_INCREMENTAL_CACHING", "maybe")]
+    )
+    .starts_with("BACKFILL_INCREMENTAL_CACHING (from the environment) is invalid"));
+}
+
 /// `"signingKey": null` is an error, as a misspelling is (it turned signing
 /// off silently); an empty key or a container that is not a string gets a
 /// fix that fits (it said "add ... to the JSON object", which was there).

@@ -158,6 +158,16 @@ impl LogLevel {
 /// `true`, `1`, `yes` are on; `false`, `0`, `no` and empty are off; a code
 /// option is a boolean already.
 pub(super) fn parse_bool(variable: &str, raw: Raw, origin: &Origin) -> Result<bool> {
+    parse_switch(
+        variable,
+        raw,
+        origin,
+        "set it to true to turn remote writes on, or false (or unset it) to leave them off",
+    )
+}
+
+/// As [`parse_bool`], with the fix a bad value's error gives.
+pub(super) fn parse_switch(variable: &str, raw: Raw, origin: &Origin, fix: &str) -> Result<bool> {
     let value = match raw {
         Raw::Bool(b) => return Ok(b),
         other => other.into_text(),
@@ -170,10 +180,7 @@ pub(super) fn parse_bool(variable: &str, raw: Raw, origin: &Origin) -> Result<bo
             origin,
             "true, 1, yes, false, 0, no or an empty value",
             shown(&value),
-            &fix_for(
-                &value,
-                "set it to true to turn remote writes on, or false (or unset it) to leave them off",
-            ),
+            &fix_for(&value, fix),
         )),
     }
 }

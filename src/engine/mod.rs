@@ -6,12 +6,16 @@
 mod background;
 mod eviction;
 mod in_flight;
+mod incremental;
+mod local_skip;
 mod outcome;
 mod remote_policy;
 
 pub use background::PendingUpload;
 use in_flight::InFlight;
 pub use in_flight::InFlightGuard;
+use incremental::Snapshots;
+use local_skip::LastPut;
 pub use outcome::{Counters, FetchOutcome, PutOutcome, Source};
 
 use std::path::Path;
@@ -36,6 +40,10 @@ pub struct Engine {
     remote: Option<Arc<RemoteLayer>>,
     tally: Arc<Tally>,
     in_flight: Arc<InFlight>,
+    /// The last hash put, for the `local-skip` provider.
+    last_put: LastPut,
+    /// The package's files at each fetch that missed, for `incrementalCaching`.
+    snapshots: Snapshots,
 }
 
 /// What an engine keeps of its work, shared with its background uploads.
@@ -85,6 +93,8 @@ impl Engine {
     fn assemble(config: Config, remote: Option<RemoteLayer>) -> Engine {
         Engine {
             store: LocalStore::new(&config.cache_dir),
+            last_put: LastPut::new(&config.cache_dir, &config.workspace_root, &config.cwd),
+            snapshots: Snapshots::default(),
             remote: remote.map(Arc::new),
             config,
             tally: Arc::default(),
@@ -121,10 +131,23 @@ impl Engine {
         let micros = start.elapsed().as_micros() as u64;
         self.record(|s| s.fetch_micros += micros);
         let mut outcome = result.inspect_err(|_| self.record(|s| s.errors += 1))?;
+        if self.config.incremental_caching && !outcome.hit() && outcome.skipped.is_none() {
+            // Without the record the put stores every output: a warning, not a failure.
+            if let Err(e) = self.snapshots.take(
+                &key,
+                &self.config.cwd,
+                &self.config.cache_dir,
+                !self.config.skip_local_cache,
+            ) {
+                outcome
+                    .warnings
+                    .push(Notice::IncrementalSnapshotFailed { why: e.to_string() });
+            }
+        }
         outcome.duration = start.elapsed();
         self.record(|s| {
             match outcome.source {
-                Some(Source::Local) => s.local_hits += 1,
+                Some(Source::Local | Source::LocalSkip) => s.local_hits += 1,
                 Some(Source::Remote) => s.remote_hits += 1,
                 None if outcome.skipped.is_some() => s.skipped += 1,
                 None => s.misses += 1,
@@ -142,14 +165,24 @@ impl Engine {
                 ..FetchOutcome::default()
             });
         }
+        if self.config.provider == Provider::LocalSkip {
+            // The outputs of the last put are still in the package.
+            return Ok(FetchOutcome {
+                source: self.last_put.is(key)?.then_some(Source::LocalSkip),
+                ..FetchOutcome::default()
+            });
+        }
+        let local = !self.config.skip_local_cache;
         let options = RestoreOptions {
-            may_write_store: self.config.mode.writes(),
+            may_write_store: local && self.config.mode.writes(),
         };
         let mut warnings = Vec::new();
-        match self.store.restore(key, &self.config.cwd, options)? {
-            RestoreReport::Miss => {}
-            RestoreReport::Unusable(why) => warnings.push(why),
-            RestoreReport::Hit(r) => return Ok(hit(Source::Local, r, warnings)),
+        if local {
+            match self.store.restore(key, &self.config.cwd, options)? {
+                RestoreReport::Miss => {}
+                RestoreReport::Unusable(why) => warnings.push(why),
+                RestoreReport::Hit(r) => return Ok(hit(Source::Local, r, warnings)),
+            }
         }
         let Some(remote) = &self.remote else {
             return Ok(FetchOutcome {
@@ -157,7 +190,7 @@ impl Engine {
                 ..FetchOutcome::default()
             });
         };
-        if self.config.mode.writes() {
+        if local && self.config.mode.writes() {
             let hit = self.fetch_remote(remote, &self.store, key, options, warnings)?;
             if hit.hit() {
                 // The remote filled the store.
@@ -165,8 +198,8 @@ impl Engine {
             }
             return Ok(hit);
         }
-        // READ_ONLY never writes the cache: a remote hit goes through a
-        // throwaway store.
+        // READ_ONLY never writes the cache, nor does --skip-local-cache
+        // write the local store: a remote hit goes through a throwaway store.
         let tmp = tempfile::Builder::new()
             .prefix("backfill-native-read-only-")
             .tempdir()
@@ -234,8 +267,15 @@ impl Engine {
                 ..PutOutcome::default()
             });
         }
+        if self.config.provider == Provider::LocalSkip {
+            self.last_put.remember(key)?;
+            return Ok(PutOutcome {
+                skipped: Some(Notice::SkippedByProvider),
+                ..PutOutcome::default()
+            });
+        }
         let cwd = &self.config.cwd;
-        let outputs = glob.find(cwd, Some(&self.config.cache_dir))?;
+        let mut outputs = glob.find(cwd, Some(&self.config.cache_dir))?;
         let refused = glob
             .linked_folder(cwd)
             .map(|link| Unstorable::ThroughLinkedFolder { link })
@@ -247,6 +287,18 @@ impl Engine {
                 warnings: vec![notice],
                 ..PutOutcome::default()
             });
+        }
+        if self.config.incremental_caching {
+            self.snapshots.changed_only(
+                key,
+                &mut outputs,
+                cwd,
+                &self.config.cache_dir,
+                !self.config.skip_local_cache,
+            )?;
+        }
+        if self.config.skip_local_cache {
+            return self.put_remote_only(key, &outputs);
         }
         let r = self.store.put(key, &outputs)?;
         self.evict_soon();
@@ -278,6 +330,41 @@ impl Engine {
         Ok(outcome)
     }
 
+    /// A put under `--skip-local-cache`: the local store is not written; with
+    /// a remote, the outputs go through a throwaway store to be uploaded.
+    fn put_remote_only(
+        &self,
+        key: &CacheKey,
+        outputs: &[crate::output_glob::FoundOutput],
+    ) -> Result<PutOutcome> {
+        let Some(remote) = &self.remote else {
+            return Ok(PutOutcome {
+                skipped: Some(Notice::SkippedLocalCache { remote: false }),
+                ..PutOutcome::default()
+            });
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix("backfill-native-skip-local-")
+            .tempdir()
+            .map_err(|e| {
+                crate::error::CacheError::io("create a temp folder in", &std::env::temp_dir(), e)
+            })?;
+        let store = LocalStore::new(tmp.path());
+        let r = store.put(key, outputs)?;
+        let up = upload_with(remote, &store, &self.tally, key)?;
+        Ok(PutOutcome {
+            skipped: Some(Notice::SkippedLocalCache { remote: true }),
+            files: r.files,
+            links: r.links,
+            bytes: r.bytes,
+            uploaded: up.uploaded,
+            upload_bytes: up.bytes,
+            upload_skipped: up.skipped,
+            warnings: up.warning.into_iter().collect(),
+            ..PutOutcome::default()
+        })
+    }
+
     /// Uploads the stored entry of `hash` to the remote cache now (a put
     /// with background uploads queues its own). Remote failures are a
     /// warning in the result, never an error.
@@ -296,9 +383,7 @@ impl Engine {
 
     fn skip_reason(&self, writing: bool) -> Option<Notice> {
         let mode = self.config.mode;
-        if self.config.provider == Provider::LocalSkip {
-            Some(Notice::SkippedByProvider)
-        } else if writing && !mode.writes() || !writing && !mode.reads() {
+        if writing && !mode.writes() || !writing && !mode.reads() {
             Some(Notice::SkippedByMode { mode })
         } else {
             None
@@ -308,12 +393,16 @@ impl Engine {
     /// Removes entries unused for `days` days and contents no entry uses.
     /// While other fetches, puts or uploads hold the store it tells
     /// `notice` once, and gives up after the configured lock wait.
+    /// `local-skip`'s last hashes not put for `days` days are forgotten too.
     pub fn purge(&self, days: f64, notice: &dyn Fn(&Notice)) -> Result<PurgeReport> {
+        local_skip::purge(&self.config.cache_dir, days)?;
         self.store.purge_waiting(days, &self.wait(notice))
     }
 
-    /// Removes everything from the local store; waits as [`Engine::purge`].
+    /// Removes everything from the local store, and forgets `local-skip`'s
+    /// last hashes; waits as [`Engine::purge`].
     pub fn clear(&self, notice: &dyn Fn(&Notice)) -> Result<PurgeReport> {
+        local_skip::clear(&self.config.cache_dir)?;
         self.store.clear_waiting(&self.wait(notice))
     }
 

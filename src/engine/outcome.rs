@@ -12,6 +12,9 @@ pub enum Source {
     Local,
     /// The remote cache (which then filled the local store).
     Remote,
+    /// The `local-skip` provider: the hash is the last one put, and its
+    /// outputs are still in place (nothing is restored).
+    LocalSkip,
 }
 
 impl Source {
@@ -20,6 +23,7 @@ impl Source {
         match self {
             Source::Local => "local",
             Source::Remote => "remote",
+            Source::LocalSkip => "local-skip",
         }
     }
 }

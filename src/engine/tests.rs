@@ -319,6 +319,130 @@ fn puts_evict_in_the_background_down_to_the_cap() {
     );
 }
 
+/// A machine whose configuration `adjust` changes first.
+fn machine_with(
+    adjust: impl FnOnce(&mut Config),
+    remote: Option<&Arc<SharedRemote>>,
+    write: bool,
+) -> Machine {
+    let mut m = machine(remote, write);
+    let mut config = m.engine.config.clone();
+    adjust(&mut config);
+    let layer = remote.map(|shared| RemoteLayer {
+        shared: shared.clone(),
+        max_size: None,
+        signing_key: None,
+        write,
+        refusal: None,
+    });
+    m.engine = Engine::assemble(config, layer);
+    m
+}
+
+/// `local-skip` as backfill defines it: nothing stored, the last hash put
+/// remembered per package, and a fetch of that hash a hit that restores
+/// nothing (the outputs are still in place); any other hash misses.
+#[test]
+fn local_skip_remembers_the_last_hash_put_and_stores_no_outputs() {
+    let m = machine_with(|c| c.provider = Provider::LocalSkip, None, false);
+    write(&m.pkg, "lib/a.js", b"a", 0o644);
+    assert_eq!(m.engine.fetch("k1").unwrap().source, None);
+    let put = m.engine.put("k1", None).unwrap();
+    assert!(!put.stored && put.files == 0, "{put:?}");
+    let got = m.engine.fetch("k1").unwrap();
+    assert_eq!(got.source, Some(Source::LocalSkip));
+    assert_eq!(got.files_restored, 0);
+    assert_eq!(m.engine.fetch("k2").unwrap().source, None);
+    assert_eq!(
+        m.engine.store_stats().unwrap().entries,
+        0,
+        "outputs were stored"
+    );
+
+    // Only the last hash: after a put of k2, k1 misses.
+    m.engine.put("k2", None).unwrap();
+    assert_eq!(m.engine.fetch("k1").unwrap().source, None);
+    assert_eq!(
+        m.engine.fetch("k2").unwrap().source,
+        Some(Source::LocalSkip)
+    );
+
+    // A second engine on the same package (another process) sees it too;
+    // one on another package does not.
+    let again = Engine::assemble(m.engine.config.clone(), None);
+    assert_eq!(again.fetch("k2").unwrap().source, Some(Source::LocalSkip));
+    let other_pkg = m.pkg.parent().unwrap().join("other");
+    std::fs::create_dir(&other_pkg).unwrap();
+    let mut other = m.engine.config.clone();
+    other.cwd = other_pkg;
+    assert_eq!(
+        Engine::assemble(other, None).fetch("k2").unwrap().source,
+        None
+    );
+
+    // clear forgets it.
+    m.engine.clear(&|_| {}).unwrap();
+    assert_eq!(m.engine.fetch("k2").unwrap().source, None);
+}
+
+/// `incrementalCaching` as backfill defines it: the put after a missed
+/// fetch stores only the outputs that are new or changed since that fetch.
+#[test]
+fn incremental_caching_stores_only_the_files_changed_since_the_fetch() {
+    let m = machine_with(|c| c.incremental_caching = true, None, false);
+    write(&m.pkg, "lib/same.js", b"same", 0o644);
+    write(&m.pkg, "lib/changed.js", b"old", 0o644);
+    assert_eq!(m.engine.fetch("k").unwrap().source, None);
+    write(&m.pkg, "lib/changed.js", b"new", 0o644);
+    write(&m.pkg, "lib/added.js", b"added", 0o644);
+    // Rewritten with the same bytes: unchanged.
+    write(&m.pkg, "lib/same.js", b"same", 0o644);
+    let put = m.engine.put("k", None).unwrap();
+    assert_eq!(put.files, 2, "{put:?}");
+    wipe(&m.pkg);
+    assert_eq!(m.engine.fetch("k").unwrap().source, Some(Source::Local));
+    let mut restored: Vec<_> = snapshot(&m.pkg.join("lib")).into_keys().collect();
+    restored.sort();
+    assert_eq!(restored, ["added.js", "changed.js"]);
+
+    // A put with no fetch before it stores every output.
+    write(&m.pkg, "lib/same.js", b"same", 0o644);
+    assert_eq!(m.engine.put("k-no-fetch", None).unwrap().files, 3);
+
+    // Off (the default): every output.
+    let plain = machine(None, false);
+    write(&plain.pkg, "lib/same.js", b"same", 0o644);
+    plain.engine.fetch("k").unwrap();
+    assert_eq!(plain.engine.put("k", None).unwrap().files, 1);
+}
+
+/// lage's `--skip-local-cache`: the local store is neither read nor
+/// written; the remote is still fetched from and uploaded to.
+#[test]
+fn skip_local_cache_never_writes_the_local_store() {
+    let fake = FakeRemote::new();
+    let remote = shared(&fake);
+    let m = machine_with(|c| c.skip_local_cache = true, Some(&remote), true);
+    write(&m.pkg, "lib/a.js", b"a", 0o644);
+    let put = m.engine.put("k", None).unwrap();
+    assert!(!put.stored && put.uploaded, "{put:?}");
+    assert_eq!(put.files, 1);
+    wipe(&m.pkg);
+    assert_eq!(m.engine.fetch("k").unwrap().source, Some(Source::Remote));
+    assert_eq!(std::fs::read(m.pkg.join("lib/a.js")).unwrap(), b"a");
+    assert_eq!(
+        m.engine.store_stats().unwrap().entries,
+        0,
+        "the local store was written"
+    );
+
+    // Without a remote, nothing is cached at all.
+    let local = machine_with(|c| c.skip_local_cache = true, None, false);
+    write(&local.pkg, "lib/a.js", b"a", 0o644);
+    assert!(!local.engine.put("k", None).unwrap().stored);
+    assert_eq!(local.engine.store_stats().unwrap().entries, 0);
+}
+
 /// Outputs a put accepted and no fetch gave back: a `\` in a name (every
 /// local fetch then refused the entry), names that differ only in case
 /// (every remote reader refused the archive), and a linked folder (the put

@@ -19,7 +19,10 @@ fn every_notice_has_its_code_and_its_sentence() {
     let remote = || REMOTE.to_string();
     let path = PathBuf::from("/repo/node_modules/.cache/backfill-native/v1/entries/ab/k.json");
     let table: Vec<(Notice, &str, String)> = vec![
-        (Notice::SkippedByProvider, "SKIPPED_BY_PROVIDER", "BACKFILL_CACHE_PROVIDER is local-skip".into()),
+        (Notice::SkippedByProvider, "SKIPPED_BY_PROVIDER", "BACKFILL_CACHE_PROVIDER is local-skip: no outputs are stored; the hash is remembered, so a fetch of it is a hit while the outputs stay in place".into()),
+        (Notice::SkippedLocalCache { remote: true }, "SKIPPED_LOCAL_CACHE", "the local cache is skipped (lage --skip-local-cache): the outputs go to the remote cache only".into()),
+        (Notice::SkippedLocalCache { remote: false }, "SKIPPED_LOCAL_CACHE", "the local cache is skipped (lage --skip-local-cache) and no remote cache is configured: nothing is cached".into()),
+        (Notice::IncrementalSnapshotFailed { why: "permission denied".into() }, "INCREMENTAL_SNAPSHOT_FAILED", "incrementalCaching: the package's files could not be recorded (permission denied); the next put of this hash stores every output".into()),
         (Notice::SkippedByMode { mode: Mode::ReadOnly }, "SKIPPED_BY_MODE", "BACKFILL_MODE is READ_ONLY".into()),
         (
             Notice::Unstorable(Unstorable::NotPortable { path: "lib/x\\y.js".into(), character: '\\' }),
