@@ -242,7 +242,7 @@ const options: CacheOptions = { cwd: '.', mode: 'READ_WRITE' }
 const cache = new Cache(options)
 async function main(): Promise<void> {
   const r: FetchResult = await cache.fetch('k')
-  const source: 'local' | 'remote' | undefined = r.source
+  const source: 'local' | 'remote' | 'local-skip' | undefined = r.source
   const config: BackfillNativeCacheStorageConfig = cacheStorageConfig({ logLevel: 'verbose' })
   console.log(source, config.plugin)
 }

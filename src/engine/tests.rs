@@ -37,18 +37,23 @@ fn machine(remote: Option<&Arc<SharedRemote>>, write: bool) -> Machine {
     let pkg = tmp.path().join("pkg");
     std::fs::create_dir(&pkg).unwrap();
     let config = config(&pkg, &tmp.path().join("cache"));
-    let layer = remote.map(|shared| RemoteLayer {
+    Machine {
+        engine: Engine::assemble(config, layer(remote, write)),
+        pkg,
+        _tmp: tmp,
+    }
+}
+
+/// The policy layer over `remote` (uploading when `write`), as a
+/// configuration without maxSize, signing or a trust refusal makes it.
+fn layer(remote: Option<&Arc<SharedRemote>>, write: bool) -> Option<RemoteLayer> {
+    remote.map(|shared| RemoteLayer {
         shared: shared.clone(),
         max_size: None,
         signing_key: None,
         write,
         refusal: None,
-    });
-    Machine {
-        engine: Engine::assemble(config, layer),
-        pkg,
-        _tmp: tmp,
-    }
+    })
 }
 
 fn shared(fake: &Arc<FakeRemote>) -> Arc<SharedRemote> {
@@ -328,14 +333,7 @@ fn machine_with(
     let mut m = machine(remote, write);
     let mut config = m.engine.config.clone();
     adjust(&mut config);
-    let layer = remote.map(|shared| RemoteLayer {
-        shared: shared.clone(),
-        max_size: None,
-        signing_key: None,
-        write,
-        refusal: None,
-    });
-    m.engine = Engine::assemble(config, layer);
+    m.engine = Engine::assemble(config, layer(remote, write));
     m
 }
 
@@ -553,24 +551,10 @@ fn a_glob_through_a_linked_folder_stores_nothing_from_outside() {
 #[test]
 fn background_uploads_are_the_engines_own() {
     let fake = FakeRemote::new();
-    let remote = shared(&fake);
-    let tmp = tempfile::tempdir().unwrap();
-    let pkg = tmp.path().join("pkg");
-    std::fs::create_dir(&pkg).unwrap();
-    let mut config = config(&pkg, &tmp.path().join("cache"));
-    config.background_uploads = true;
-    let engine = Engine::assemble(
-        config,
-        Some(RemoteLayer {
-            shared: remote,
-            max_size: None,
-            signing_key: None,
-            write: true,
-            refusal: None,
-        }),
-    );
+    let m = machine_with(|c| c.background_uploads = true, Some(&shared(&fake)), true);
+    let engine = &m.engine;
     for (i, hash) in ["k1", "k2"].iter().enumerate() {
-        write(&pkg, "lib/a.js", format!("v{i}").as_bytes(), 0o644);
+        write(&m.pkg, "lib/a.js", format!("v{i}").as_bytes(), 0o644);
         let put = engine.put(hash, None).unwrap();
         assert!(put.stored);
         assert!(!put.uploaded);
