@@ -15,15 +15,17 @@ pub struct CacheOptions {
     /// Package directory outputs are stored from and restored into.
     /// @default process.cwd()
     pub cwd: Option<String>,
-    /// Cache provider: `local`, `local-skip` or `azure-blob`
+    /// Cache provider: `local`, `local-skip`, `azure-blob` or `turborepo`
     /// (`BACKFILL_CACHE_PROVIDER`). At run time any other name is warned
     /// about and the local cache is used, as with the variable.
     /// @default "local"
-    #[napi(ts_type = "'local' | 'local-skip' | 'azure-blob'")]
+    #[napi(ts_type = "'local' | 'local-skip' | 'azure-blob' | 'turborepo'")]
     pub provider: Option<String>,
     /// Provider options, as in `BACKFILL_CACHE_PROVIDER_OPTIONS`; for
     /// `azure-blob`: `{ connectionString, container, maxSize?,
-    /// credentialName?, signingKey? }`. An unknown field is a warning; a
+    /// credentialName?, signingKey? }`; for `turborepo`: `{ apiUrl?, token?,
+    /// teamId?, teamSlug?, maxSize?, signingKey?, timeoutScale? }` (turbo's
+    /// `TURBO_*` variables where left out). An unknown field is a warning; a
     /// misspelt `signingKey` is an error.
     #[napi(ts_type = "Record<string, unknown>")]
     pub provider_options: Option<serde_json::Value>,

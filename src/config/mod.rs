@@ -6,6 +6,7 @@
 //! - `values.rs`: the value types (provider, mode, log level, booleans, the
 //!   cache folder, output globs) and how each is parsed;
 //! - `provider_options.rs`: the `azure-blob` fields of the provider options;
+//! - `turborepo_options.rs`: the `turborepo` fields and turbo's variables;
 //! - `azure_connection.rs`: what the connection string says (where the blobs
 //!   are, how to sign in), as plain data for the remote;
 //! - `redact.rs`: what may be printed;
@@ -18,6 +19,7 @@ mod eviction;
 mod layers;
 mod provider_options;
 mod redact;
+mod turborepo_options;
 mod upload_trust;
 mod values;
 mod workspace_root;
@@ -35,6 +37,7 @@ pub use env_file::EnvFile;
 pub use eviction::{describe_size, Eviction, DEFAULT_LOCK_WAIT};
 pub use provider_options::{AzureBlobOptions, AZURE_BLOB_FIELDS};
 pub use redact::{redact_text, secret_kind, Secret, SECRET_FIX};
+pub use turborepo_options::{TurborepoOptions, DEFAULT_API_URL, TURBOREPO_FIELDS};
 pub use upload_trust::{detect as detect_build, Build, UploadTrust};
 pub use values::{LogLevel, Mode, Provider};
 pub use workspace_root::workspace_root;
@@ -133,6 +136,8 @@ pub struct Config {
     pub provider: Provider,
     /// Remote options when the provider is `azure-blob`.
     pub azure: Option<AzureBlobOptions>,
+    /// Remote options when the provider is `turborepo`.
+    pub turborepo: Option<TurborepoOptions>,
     /// Whether puts may upload to the remote cache.
     pub write_remote_cache: bool,
     /// Whether uploads run after `put` returns.
@@ -200,6 +205,14 @@ impl Config {
             options.provider_options.clone().map(Raw::Json),
             |raw, origin| Ok((parse_provider_options(raw, origin)?, origin.clone())),
         )?;
+        let turborepo = match provider {
+            Provider::Turborepo => Some(turborepo_options::turborepo_options(
+                provider_options.clone(),
+                &layers,
+                &mut warnings,
+            )?),
+            _ => None,
+        };
         let azure = match provider {
             Provider::AzureBlob => {
                 let mut azure = azure_blob_options(provider_options, &mut warnings)?;
@@ -260,7 +273,7 @@ impl Config {
             options.upload_branches.clone(),
             env,
             &cwd,
-            write_remote_cache && provider == Provider::AzureBlob,
+            write_remote_cache && provider.is_remote(),
         )?;
 
         let incremental_caching = layers
@@ -287,6 +300,7 @@ impl Config {
             workspace_root,
             provider,
             azure,
+            turborepo,
             write_remote_cache,
             background_uploads: options.background_uploads.unwrap_or(false),
             cache_dir,

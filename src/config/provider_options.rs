@@ -48,9 +48,9 @@ pub const AZURE_BLOB_FIELDS: &[&str] = &[
 /// Fields a misspelling of which is an error, not a warning: ignoring a
 /// misspelt `signingKey` would silently turn off the protection the user
 /// asked for.
-const SECURITY_FIELDS: &[&str] = &["signingKey"];
+pub(super) const SECURITY_FIELDS: &[&str] = &["signingKey"];
 
-const VAR: &str = "BACKFILL_CACHE_PROVIDER_OPTIONS";
+pub(super) const VAR: &str = "BACKFILL_CACHE_PROVIDER_OPTIONS";
 
 /// Parses the variable's text (or takes the code option's value) and checks
 /// that it is a JSON object; errors never show the text.
@@ -270,7 +270,7 @@ fn azure_options(
 
 /// A number field: absent or null is `None`; `read` gives the value it
 /// accepts, anything else is an error naming what was expected.
-fn number_field<T>(
+pub(super) fn number_field<T>(
     json: &Value,
     origin: &Origin,
     field: &str,
@@ -295,12 +295,17 @@ fn number_field<T>(
     }
 }
 
-/// The known field `key` is most likely a misspelling of, if any: the
-/// nearest by edit distance (ignoring case, `_` and `-`) within 3 edits, or
-/// one that contains it or that it contains.
+/// The azure-blob field `key` is most likely a misspelling of, if any.
 fn closest(key: &str) -> Option<&'static str> {
+    closest_in(key, AZURE_BLOB_FIELDS)
+}
+
+/// The field of `known` that `key` is most likely a misspelling of, if
+/// any: the nearest by edit distance (ignoring case, `_` and `-`) within 3
+/// edits, or one that contains it or that it contains.
+pub(super) fn closest_in(key: &str, known: &[&'static str]) -> Option<&'static str> {
     let k = normalize(key);
-    AZURE_BLOB_FIELDS
+    known
         .iter()
         .map(|f| (distance(&k, &normalize(f)), *f))
         .filter(|(d, f)| {
@@ -312,7 +317,7 @@ fn closest(key: &str) -> Option<&'static str> {
 }
 
 /// `name` in lower case without `_`, `-` and spaces.
-fn normalize(name: &str) -> String {
+pub(super) fn normalize(name: &str) -> String {
     name.chars()
         .filter(|c| !matches!(c, '_' | '-' | ' '))
         .flat_map(char::to_lowercase)
@@ -320,7 +325,7 @@ fn normalize(name: &str) -> String {
 }
 
 /// Levenshtein distance.
-fn distance(a: &str, b: &str) -> usize {
+pub(super) fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -341,7 +341,7 @@ fn unknown_provider_is_a_warning_not_an_error() {
     assert_eq!(
         said(&c.warnings),
         vec!["BACKFILL_CACHE_PROVIDER (from the environment) is \"s3\", which backfill-native does not support; \
-              using the local cache. Supported: local, local-skip, azure-blob"]
+              using the local cache. Supported: local, local-skip, azure-blob, turborepo"]
     );
     assert_eq!(c.warnings[0].code(), "CONFIG_UNKNOWN_PROVIDER");
 }
@@ -463,7 +463,7 @@ fn a_secret_in_any_variable_is_never_echoed() {
         )
         .unwrap();
         assert_eq!(c.provider, Provider::Local);
-        assert_eq!(said(&c.warnings), vec![format!("BACKFILL_CACHE_PROVIDER (from the environment) is {shown}, which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob. To fix it, set it to one of those; {fix}")]);
+        assert_eq!(said(&c.warnings), vec![format!("BACKFILL_CACHE_PROVIDER (from the environment) is {shown}, which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob, turborepo. To fix it, set it to one of those; {fix}")]);
 
         for (field, expected) in [
             ("container", format!("BACKFILL_CACHE_PROVIDER_OPTIONS (from the environment) is invalid: expected \"container\" to be the name of a blob container, received {shown}. To fix it, set \"container\" to the container's name; the connection string goes in \"connectionString\"")),

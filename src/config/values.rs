@@ -20,6 +20,8 @@ pub enum Provider {
     LocalSkip,
     /// The local store with an Azure Blob Storage fallback.
     AzureBlob,
+    /// The local store with a turborepo-protocol cache server fallback.
+    Turborepo,
 }
 
 impl Provider {
@@ -29,7 +31,14 @@ impl Provider {
             Provider::Local => "local",
             Provider::LocalSkip => "local-skip",
             Provider::AzureBlob => "azure-blob",
+            Provider::Turborepo => "turborepo",
         }
+    }
+
+    /// Whether the provider has a remote cache (uploads, trust, remote
+    /// writes apply).
+    pub fn is_remote(self) -> bool {
+        matches!(self, Provider::AzureBlob | Provider::Turborepo)
     }
 
     /// `BACKFILL_CACHE_PROVIDER`: a name backfill-native does not support
@@ -40,6 +49,7 @@ impl Provider {
             "" | "local" => Provider::Local,
             "local-skip" => Provider::LocalSkip,
             "azure-blob" => Provider::AzureBlob,
+            "turborepo" => Provider::Turborepo,
             other => {
                 warnings.push(Notice::ConfigUnknownProvider {
                     name: shown(other),

@@ -171,7 +171,7 @@ fn every_notice_has_its_code_and_its_sentence() {
         (
             Notice::ConfigUnknownProvider { name: "\"s3\"".into(), origin: "(from the environment)".into(), looks_secret: false },
             "CONFIG_UNKNOWN_PROVIDER",
-            "BACKFILL_CACHE_PROVIDER (from the environment) is \"s3\", which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob".into(),
+            "BACKFILL_CACHE_PROVIDER (from the environment) is \"s3\", which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob, turborepo".into(),
         ),
         (
             Notice::ConfigUnknownField {

@@ -11,6 +11,7 @@ mod limits;
 pub mod registry;
 mod runtime;
 pub mod signature;
+mod turborepo;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -20,6 +21,7 @@ pub use azure_blob::AzureBlobRemote;
 pub use health::{Health, FAILURES_BEFORE_OFF};
 pub use limits::{Limits, OverMaxSize, SizeLimited};
 pub use registry::SharedRemote;
+pub use turborepo::TurborepoRemote;
 
 use crate::cache_key::CacheKey;
 
@@ -102,6 +104,9 @@ pub struct Connected {
 pub fn connect(config: &crate::config::Config) -> crate::error::Result<Option<Connected>> {
     if let Some(options) = &config.azure {
         return azure_blob::connect(options).map(Some);
+    }
+    if let Some(options) = &config.turborepo {
+        return turborepo::connect(options).map(Some);
     }
     Ok(None)
 }

@@ -1,0 +1,779 @@
+//! A turborepo-protocol cache server (turborepo-remote-cache, Vercel Remote
+//! Cache, or any server of turbo's artifacts API): one artifact per cache
+//! key at `<apiUrl>/v8/artifacts/<key>?teamId=..&slug=..`, whose bytes are
+//! backfill-native's own tar archive (the same bytes as an Azure blob).
+//!
+//! `GET` streams the artifact (404: a miss), `PUT` uploads it with a bearer
+//! token, and `HEAD` of a name no entry has warms the connection up. The
+//! blob metadata (digest, and MAC with a signing key) travels in the
+//! artifact's tag header, `x-artifact-tag`, as [`TAG_VERSION`]`:<digest>`
+//! or `bfn1:<digest>:<mac>` (lower-case hex, 64 digits each); a server that
+//! drops the tag gives no metadata, so a build with a signing key refuses
+//! its artifacts (`transfer/download.rs` checks as for Azure).
+//!
+//! The archive's size decides nothing before the transfer but the request's
+//! `Content-Length` and deadline: a `GET` answer claiming more than
+//! `maxSize` is dropped unread (a `HEAD` first would cost a second request,
+//! and turborepo-remote-cache's `HEAD` gives no size), and a download that
+//! goes on past `maxSize` is cut by the transfer.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use tokio::runtime::Runtime;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::limits::Limits;
+use super::runtime::runtime;
+use super::signature::{DIGEST_KEY, MAC_KEY};
+use super::{
+    ArchiveWriter, Connected, FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure, TransferError,
+};
+use crate::cache_key::CacheKey;
+use crate::config::{redact_text, TurborepoOptions};
+
+/// The version prefix of the artifact tag backfill-native writes.
+pub const TAG_VERSION: &str = "bfn1";
+/// The header carrying the artifact's tag.
+const TAG_HEADER: &str = "x-artifact-tag";
+/// Uploads are handed to the HTTP client in chunks of this size...
+const CHUNK: usize = 1 << 20;
+/// ...with at most this many waiting, so memory stays near 5 MB.
+const CHUNKS_IN_FLIGHT: usize = 4;
+/// How much of an error answer's body is read, for the warning.
+const ERROR_BODY_CAP: usize = 1024;
+/// The artifact a warm-up asks for: not a cache key (those are hashes),
+/// so never an entry.
+const WARM_UP_ARTIFACT: &str = "backfill-native-warm-up";
+
+/// The remote of one team on one turborepo-protocol server.
+pub struct TurborepoRemote {
+    client: reqwest::Client,
+    api_url: String,
+    token: crate::config::Secret,
+    team_id: Option<String>,
+    team_slug: Option<String>,
+    limits: Limits,
+}
+
+impl TurborepoRemote {
+    /// A client for the server of `options` (no request is made); fails
+    /// only when the HTTP client cannot be made (the system's TLS setup).
+    pub fn new(options: &TurborepoOptions) -> Result<Self, String> {
+        let limits = Limits::scaled(options.timeout_scale);
+        // No redirect is followed: a cache stays on its configured server
+        // (an upload that followed one would give its body, and a download
+        // its token, to another host).
+        let client = reqwest::Client::builder()
+            .connect_timeout(limits.connect)
+            .read_timeout(limits.stall)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("the HTTP client could not be made ({e})"))?;
+        Ok(TurborepoRemote {
+            client,
+            api_url: options.api_url.clone(),
+            token: options.token.clone(),
+            team_id: options.team_id.clone(),
+            team_slug: options.team_slug.clone(),
+            limits,
+        })
+    }
+
+    fn rt(&self) -> Result<&'static Runtime, RemoteFailure> {
+        runtime().ok_or_else(|| RemoteFailure {
+            kind: FailureKind::Other,
+            message: "the remote runtime could not be started".into(),
+        })
+    }
+
+    /// `<apiUrl>/v8/artifacts/<name>?teamId=..&slug=..`, the name one
+    /// percent-encoded path segment.
+    fn url(&self, name: &str) -> Result<reqwest::Url, RemoteFailure> {
+        let bad = || RemoteFailure {
+            kind: FailureKind::Other,
+            message: "the artifact URL could not be made from apiUrl".into(),
+        };
+        let mut url = reqwest::Url::parse(&self.api_url).map_err(|_| bad())?;
+        url.path_segments_mut()
+            .map_err(|_| bad())?
+            .pop_if_empty()
+            .extend(["v8", "artifacts", name]);
+        if self.team_id.is_some() || self.team_slug.is_some() {
+            let mut query = url.query_pairs_mut();
+            if let Some(id) = &self.team_id {
+                query.append_pair("teamId", id);
+            }
+            if let Some(slug) = &self.team_slug {
+                query.append_pair("slug", slug);
+            }
+        }
+        Ok(url)
+    }
+
+    /// The bearer token's header, marked sensitive (never in a debug
+    /// print); the configuration checked it is a valid header value.
+    fn auth(&self) -> Result<HeaderValue, RemoteFailure> {
+        let mut value =
+            HeaderValue::from_str(&format!("Bearer {}", self.token.expose())).map_err(|_| {
+                RemoteFailure {
+                    kind: FailureKind::SignIn,
+                    message: "the token cannot be sent in a header".into(),
+                }
+            })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+
+    /// `text` from the server or the transport, fit for a warning: the
+    /// token removed (a proxy may echo it), then the redaction rule
+    /// (queries, control characters, length).
+    fn clean(&self, text: &str) -> String {
+        let token = self.token.expose();
+        let text = if token.is_empty() {
+            text.to_string()
+        } else {
+            text.replace(token, "<redacted>")
+        };
+        redact_text(&text)
+    }
+
+    /// Sends a bodiless request until an answer that is not worth a retry,
+    /// retrying connection failures, 408, 429 and 5xx (a `Retry-After`
+    /// waited out up to its cap) within the base deadline.
+    async fn send_retrying(
+        &self,
+        method: Method,
+        url: reqwest::Url,
+        auth: HeaderValue,
+        deadline: &Deadline,
+        what: &str,
+    ) -> Result<reqwest::Response, RemoteFailure> {
+        let policy = self.limits.retry_policy();
+        let end = deadline.at(0);
+        let mut retry = 0;
+        loop {
+            let request = self
+                .client
+                .request(method.clone(), url.clone())
+                .header(AUTHORIZATION, auth.clone())
+                .send();
+            let answer = match tokio::time::timeout_at(end, request).await {
+                Err(_) => return Err(deadline.cut(what, 0)),
+                Ok(answer) => answer,
+            };
+            let retry_after = match &answer {
+                Ok(r) if is_retried(r.status()) => Some(retry_after(r.headers())),
+                Ok(_) => None,
+                Err(e) if e.is_connect() || e.is_timeout() => Some(None),
+                Err(_) => None,
+            };
+            match retry_after {
+                Some(asked) if retry < self.limits.retries => {
+                    retry += 1;
+                    let pause = policy.pause(retry, asked);
+                    if Instant::now() + pause >= end {
+                        return self.finish_answer(answer, what).await;
+                    }
+                    tokio::time::sleep(pause).await;
+                }
+                _ => return self.finish_answer(answer, what).await,
+            }
+        }
+    }
+
+    /// A response as it is, or a transport error as a failure.
+    async fn finish_answer(
+        &self,
+        answer: reqwest::Result<reqwest::Response>,
+        what: &str,
+    ) -> Result<reqwest::Response, RemoteFailure> {
+        answer.map_err(|e| self.transport_failure(&e, what))
+    }
+
+    /// What a transport error says, without the URL's query or the token.
+    fn transport_failure(&self, e: &reqwest::Error, what: &str) -> RemoteFailure {
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            text = format!("{text}: {s}");
+            source = s.source();
+        }
+        RemoteFailure {
+            kind: if e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() {
+                FailureKind::Unavailable
+            } else {
+                FailureKind::Other
+            },
+            message: format!("{what} failed: {}", self.clean(&text)),
+        }
+    }
+
+    /// The failure an answer other than 2xx and 404 stands for, with up to
+    /// [`ERROR_BODY_CAP`] bytes of what the server said (its `message` when
+    /// the body is turborepo-remote-cache's JSON).
+    async fn answer_failure(
+        &self,
+        mut response: reqwest::Response,
+        what: &str,
+        deadline: &Deadline,
+    ) -> RemoteFailure {
+        let status = response.status();
+        let mut body = Vec::new();
+        let end = deadline.at(0).min(Instant::now() + self.limits.stall);
+        while body.len() < ERROR_BODY_CAP {
+            match tokio::time::timeout_at(end, response.chunk()).await {
+                Ok(Ok(Some(bytes))) => body.extend_from_slice(&bytes),
+                _ => break,
+            }
+        }
+        body.truncate(ERROR_BODY_CAP);
+        let text = String::from_utf8_lossy(&body).into_owned();
+        // Parsing at most 1 KiB costs nothing a server can grow.
+        let said = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(String::from))
+            .unwrap_or(text);
+        let said = self.clean(said.trim());
+        let code = status.as_u16();
+        let kind = match code {
+            401 => FailureKind::SignIn,
+            403 => FailureKind::Forbidden,
+            408 | 429 | 500..=599 => FailureKind::Unavailable,
+            _ => FailureKind::Other,
+        };
+        let meaning = match code {
+            300..=399 => ", a redirect, which is never followed: a cache stays on its configured server; check apiUrl (TURBO_API)",
+            401 => ", the server does not accept the token",
+            403 => ", the token may not do this",
+            413 => ", the artifact is larger than the server accepts (its body limit); set maxSize below it",
+            _ => "",
+        };
+        let said = if said.is_empty() {
+            String::new()
+        } else {
+            format!(" (the server said: {said})")
+        };
+        RemoteFailure {
+            kind,
+            message: format!("{what} failed: HTTP {code}{meaning}{said}"),
+        }
+    }
+}
+
+/// The turborepo remote for `options`, made once per process and shared.
+pub fn connect(options: &TurborepoOptions) -> crate::error::Result<Connected> {
+    // Keyed by a digest, so no secret is kept in the key.
+    let id = blake3::hash(
+        format!(
+            "turborepo\n{}\n{}\n{}\n{}\n{}",
+            options.api_url,
+            options.token.expose(),
+            options.team_id.as_deref().unwrap_or(""),
+            options.team_slug.as_deref().unwrap_or(""),
+            options.timeout_scale
+        )
+        .as_bytes(),
+    )
+    .to_hex()
+    .to_string();
+    let shared = super::registry::shared(&id, || Ok(Arc::new(TurborepoRemote::new(options)?)))
+        .map_err(|why| crate::error::CacheError::Config {
+            variable: "BACKFILL_CACHE_PROVIDER_OPTIONS".into(),
+            origin: "(from the provider options)".into(),
+            expected: "options the turborepo provider can connect with".into(),
+            received: why,
+            fix: "make sure the system's TLS setup works; the options themselves were accepted"
+                .into(),
+        })?;
+    Ok(Connected {
+        shared,
+        max_size: options.max_size,
+        signing_key: options.signing_key.as_ref().map(|k| k.expose().to_string()),
+    })
+}
+
+impl Remote for TurborepoRemote {
+    fn describe(&self) -> String {
+        let team = match (&self.team_id, &self.team_slug) {
+            (Some(id), _) => format!(" team '{id}'"),
+            (None, Some(slug)) => format!(" team '{slug}'"),
+            (None, None) => String::new(),
+        };
+        format!("turborepo server {}{team}", self.api_url)
+    }
+
+    /// Asks whether an artifact no entry has exists (a 404): the client's
+    /// pool keeps the connection it opened. Bounded by the connect time
+    /// limit and one stall.
+    fn warm_up(&self) {
+        let (Some(rt), Ok(url), Ok(auth)) = (runtime(), self.url(WARM_UP_ARTIFACT), self.auth())
+        else {
+            return;
+        };
+        let request = self.client.head(url).header(AUTHORIZATION, auth).send();
+        let limit = self.limits.connect + self.limits.stall;
+        rt.spawn(async move {
+            let _ = tokio::time::timeout(limit, request).await;
+        });
+    }
+
+    fn open(&self, key: &CacheKey, max_size: Option<u64>) -> Result<Lookup, RemoteFailure> {
+        let rt = self.rt()?;
+        let (url, auth) = (self.url(key.as_str())?, self.auth()?);
+        // The deadline grows only with bytes that arrive, never with the
+        // size the server claims.
+        let deadline = Deadline {
+            start: Instant::now(),
+            limits: self.limits,
+            expected: 0,
+        };
+        let response = rt.block_on(async {
+            let response = self
+                .send_retrying(Method::GET, url, auth, &deadline, "download")
+                .await?;
+            match response.status() {
+                s if s.is_success() => Ok(Some(response)),
+                StatusCode::NOT_FOUND => Ok(None),
+                _ => Err(self.answer_failure(response, "download", &deadline).await),
+            }
+        })?;
+        let Some(response) = response else {
+            return Ok(Lookup::Miss);
+        };
+        let size = response.content_length();
+        if let (Some(max), Some(size)) = (max_size, size) {
+            if size > max {
+                // Dropped unread: the connection is closed, not drained.
+                return Ok(Lookup::TooLarge(size));
+            }
+        }
+        let metadata = tag_metadata(response.headers().get(TAG_HEADER));
+        let (tx, rx) = mpsc::channel::<Msg>(16);
+        rt.spawn(pump(response, tx, deadline));
+        Ok(Lookup::Found(RemoteBlob {
+            size,
+            metadata,
+            body: Box::new(ChannelReader {
+                rx: Some(rx),
+                buf: Bytes::new(),
+            }),
+        }))
+    }
+
+    fn upload(
+        &self,
+        key: &CacheKey,
+        size: u64,
+        write: &mut ArchiveWriter<'_>,
+    ) -> Result<u64, RemoteFailure> {
+        let rt = self.rt()?;
+        let (url, auth) = (self.url(key.as_str())?, self.auth()?);
+        // The tag is a header, so it goes before the body, but the metadata
+        // is known only once the archive is written: a first pass writes
+        // the archive into nothing to learn it, the second into the request.
+        // (The transfer is to compute the metadata first and pass it in;
+        // this pass then goes.)
+        let mut first = HashMap::new();
+        write(&mut io::sink(), &mut first).map_err(|e| RemoteFailure {
+            kind: FailureKind::Other,
+            message: format!("upload failed: {e}"),
+        })?;
+        let tag = HeaderValue::from_str(&encode_tag(&first)).map_err(|_| RemoteFailure {
+            kind: FailureKind::Other,
+            message: "upload failed: the artifact tag cannot be sent".into(),
+        })?;
+
+        let deadline = Deadline {
+            start: Instant::now(),
+            limits: self.limits,
+            expected: size,
+        };
+        let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(CHUNKS_IN_FLIGHT);
+        let body = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
+        let request = self
+            .client
+            .put(url)
+            .header(AUTHORIZATION, auth)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .header(CONTENT_LENGTH, size)
+            .header(TAG_HEADER, tag)
+            .body(reqwest::Body::wrap_stream(body))
+            .send();
+        let mut w = BodyWriter {
+            tx: Some(tx),
+            rt,
+            buf: Vec::with_capacity(CHUNK),
+            deadline,
+            total: 0,
+            request: Some(rt.spawn(request)),
+        };
+        let mut second = HashMap::new();
+        let written = write(&mut w, &mut second).and_then(|()| {
+            if second != first {
+                // The entry read differently the second time: its tag
+                // would not match, so nothing is stored.
+                return Err(io::Error::other(
+                    "the archive changed between its two passes; nothing was stored",
+                ));
+            }
+            w.send_buffered()
+        });
+        let total = w.total;
+        let Some(handle) = w.request.take() else {
+            return Err(RemoteFailure {
+                kind: FailureKind::Other,
+                message: "upload failed: the request was lost".into(),
+            });
+        };
+        if let Err(e) = written {
+            // A body that ends in an error never completes the request: the
+            // server stores nothing. When the server ended the request
+            // first (a refused token, say), its answer says more.
+            w.abort();
+            drop(w);
+            let answered = rt.block_on(async {
+                match deadline.within("upload", total, handle).await {
+                    Ok(Ok(Ok(response))) if !response.status().is_success() => {
+                        Some(self.answer_failure(response, "upload", &deadline).await)
+                    }
+                    _ => None,
+                }
+            });
+            return Err(answered.unwrap_or_else(|| RemoteFailure {
+                kind: if e.get_ref().is_some_and(|inner| inner.is::<TransferError>()) {
+                    FailureKind::Unavailable
+                } else {
+                    FailureKind::Other
+                },
+                message: if e.get_ref().is_some_and(|inner| inner.is::<TransferError>()) {
+                    e.to_string()
+                } else {
+                    format!("upload failed: {e}")
+                },
+            }));
+        }
+        // The end of the body.
+        drop(w);
+        rt.block_on(async {
+            let response = match tokio::time::timeout_at(deadline.at(total), handle).await {
+                Err(_) => return Err(deadline.cut("upload", total)),
+                Ok(Err(e)) => {
+                    return Err(RemoteFailure {
+                        kind: FailureKind::Other,
+                        message: format!("upload failed: {e}"),
+                    })
+                }
+                Ok(Ok(Err(e))) => return Err(self.transport_failure(&e, "upload")),
+                Ok(Ok(Ok(response))) => response,
+            };
+            if response.status().is_success() {
+                Ok(total)
+            } else {
+                Err(self.answer_failure(response, "upload", &deadline).await)
+            }
+        })
+    }
+}
+
+/// Whether an answer with `status` is worth asking again.
+fn is_retried(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 429 | 500..=599)
+}
+
+/// The pause a server asks for: `Retry-After` in seconds or
+/// `retry-after-ms` (a date form is ignored: the backoff applies).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let number = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    number("retry-after-ms")
+        .map(Duration::from_millis)
+        .or_else(|| number("retry-after").map(Duration::from_secs))
+}
+
+/// The tag of an artifact with `metadata`: `bfn1:<digest>` or
+/// `bfn1:<digest>:<mac>`.
+pub fn encode_tag(metadata: &HashMap<String, String>) -> String {
+    let mut tag = TAG_VERSION.to_string();
+    for key in [DIGEST_KEY, MAC_KEY] {
+        if let Some(value) = metadata.get(key) {
+            tag.push(':');
+            tag.push_str(value);
+        }
+    }
+    tag
+}
+
+/// The blob metadata an artifact's tag carries. No tag, or one that is not
+/// backfill-native's (turbo's own signature, say), gives none; a tag that
+/// says it is ours but does not read as one gives a digest nothing
+/// matches, so the artifact is refused as corrupt.
+pub fn tag_metadata(tag: Option<&HeaderValue>) -> HashMap<String, String> {
+    let mut metadata = HashMap::new();
+    let Some(text) = tag.map(|t| String::from_utf8_lossy(t.as_bytes()).into_owned()) else {
+        return metadata;
+    };
+    if !text.starts_with("bfn") {
+        return metadata;
+    }
+    let hex = |s: &str| s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let parts: Vec<&str> = text.split(':').collect();
+    match parts.as_slice() {
+        [TAG_VERSION, digest] if hex(digest) => {
+            metadata.insert(DIGEST_KEY.to_string(), digest.to_string());
+        }
+        [TAG_VERSION, digest, mac] if hex(digest) && hex(mac) => {
+            metadata.insert(DIGEST_KEY.to_string(), digest.to_string());
+            metadata.insert(MAC_KEY.to_string(), mac.to_string());
+        }
+        _ => {
+            metadata.insert(DIGEST_KEY.to_string(), "an unreadable tag".to_string());
+        }
+    }
+    metadata
+}
+
+/// The overall deadline of one transfer: from `start`, the base plus time in
+/// proportion to the larger of the size expected and the bytes moved so far.
+#[derive(Clone, Copy)]
+struct Deadline {
+    start: Instant,
+    limits: Limits,
+    expected: u64,
+}
+
+impl Deadline {
+    fn at(&self, bytes: u64) -> Instant {
+        self.start + self.allowed(bytes)
+    }
+
+    fn allowed(&self, bytes: u64) -> Duration {
+        self.limits.deadline_for(self.expected.max(bytes))
+    }
+
+    fn cut(&self, what: &str, bytes: u64) -> RemoteFailure {
+        RemoteFailure {
+            kind: FailureKind::Unavailable,
+            message: format!(
+                "{what} failed: cut at its deadline of {:.1} s (for {} bytes), the remote is too slow",
+                self.allowed(bytes).as_secs_f64(),
+                self.expected.max(bytes)
+            ),
+        }
+    }
+
+    /// Waits for `f` until the stall timer or the deadline, whichever is
+    /// first.
+    async fn within<F: std::future::Future>(
+        &self,
+        what: &str,
+        bytes: u64,
+        f: F,
+    ) -> Result<F::Output, RemoteFailure> {
+        let end = self.at(bytes);
+        let stalled = Instant::now() + self.limits.stall;
+        match tokio::time::timeout_at(end.min(stalled), f).await {
+            Ok(v) => Ok(v),
+            Err(_) if Instant::now() >= end => Err(self.cut(what, bytes)),
+            Err(_) => Err(RemoteFailure {
+                kind: FailureKind::Unavailable,
+                message: format!(
+                    "{what} failed: stalled, no byte for {:.1} s",
+                    self.limits.stall.as_secs_f64()
+                ),
+            }),
+        }
+    }
+}
+
+enum Msg {
+    Data(Bytes),
+    Failed(String),
+    Done,
+}
+
+/// Hands a download's body over as it arrives, within the stall timer and
+/// the deadline.
+async fn pump(mut response: reqwest::Response, tx: mpsc::Sender<Msg>, deadline: Deadline) {
+    let mut received = 0u64;
+    loop {
+        let msg = match deadline
+            .within("download", received, response.chunk())
+            .await
+        {
+            Ok(Ok(Some(bytes))) => {
+                received += bytes.len() as u64;
+                Msg::Data(bytes)
+            }
+            Ok(Ok(None)) => Msg::Done,
+            Ok(Err(e)) => Msg::Failed(format!(
+                "download failed: {}",
+                redact_text(&e.without_url().to_string())
+            )),
+            Err(f) => Msg::Failed(f.message),
+        };
+        let last = !matches!(msg, Msg::Data(_));
+        if tx.send(msg).await.is_err() || last {
+            return; // the reader gave up, or the body is over
+        }
+    }
+}
+
+/// The bytes of a download as a blocking reader; a download that ends
+/// without saying it is done is an error, never a short file.
+struct ChannelReader {
+    rx: Option<mpsc::Receiver<Msg>>,
+    buf: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.buf.is_empty() {
+            let Some(rx) = self.rx.as_mut() else {
+                return Ok(0);
+            };
+            match rx.blocking_recv() {
+                Some(Msg::Data(b)) => self.buf = b,
+                Some(Msg::Done) => {
+                    self.rx = None;
+                    return Ok(0);
+                }
+                Some(Msg::Failed(why)) => return Err(io::Error::other(why)),
+                None => return Err(io::Error::other("download ended early")),
+            }
+        }
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf[..n]);
+        let _ = self.buf.split_to(n);
+        Ok(n)
+    }
+}
+
+/// Feeds an upload's body to the request in chunks, each handed over
+/// within the stall timer and the deadline.
+struct BodyWriter {
+    tx: Option<mpsc::Sender<io::Result<Bytes>>>,
+    rt: &'static Runtime,
+    buf: Vec<u8>,
+    deadline: Deadline,
+    total: u64,
+    request: Option<tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>>,
+}
+
+impl BodyWriter {
+    fn send_buffered(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        let Some(tx) = self.tx.as_ref() else {
+            return Err(io::Error::other(TransferError(
+                "the upload was stopped".into(),
+            )));
+        };
+        let sent = self.rt.block_on(
+            self.deadline
+                .within("upload", self.total, tx.send(Ok(chunk))),
+        );
+        match sent {
+            Ok(Ok(())) => Ok(()),
+            // The request ended before its body: its answer says why.
+            Ok(Err(_)) => Err(io::Error::other(TransferError(
+                "upload failed: the server closed the request before taking the whole artifact"
+                    .into(),
+            ))),
+            Err(f) => Err(io::Error::other(TransferError(f.message))),
+        }
+    }
+
+    /// Ends the body with an error, so the request fails and the server
+    /// stores nothing.
+    fn abort(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.try_send(Err(io::Error::other("upload stopped")));
+        }
+    }
+}
+
+impl Write for BodyWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let room = CHUNK - self.buf.len();
+        let n = data.len().min(room);
+        self.buf.extend_from_slice(&data[..n]);
+        self.total += n as u64;
+        if self.buf.len() == CHUNK {
+            self.send_buffered()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tag_carries_the_digest_and_the_mac_and_reads_back() {
+        let digest = "a".repeat(64);
+        let mac = "0123456789abcdef".repeat(4);
+        let mut metadata = HashMap::new();
+        metadata.insert(DIGEST_KEY.to_string(), digest.clone());
+        assert_eq!(encode_tag(&metadata), format!("bfn1:{digest}"));
+        metadata.insert(MAC_KEY.to_string(), mac.clone());
+        let tag = encode_tag(&metadata);
+        assert_eq!(tag, format!("bfn1:{digest}:{mac}"));
+        let back = tag_metadata(Some(&HeaderValue::from_str(&tag).unwrap()));
+        assert_eq!(back, metadata);
+    }
+
+    #[test]
+    fn a_missing_or_foreign_tag_gives_no_metadata_and_a_broken_one_a_digest_nothing_matches() {
+        assert!(tag_metadata(None).is_empty());
+        // turbo's own signature: base64 of an HMAC.
+        let foreign = HeaderValue::from_static("kH3sVZxYwqg2Xv2n8N3tqg0sU+0A1xq7dYrB1m6Xk9c=");
+        assert!(tag_metadata(Some(&foreign)).is_empty());
+        for broken in [
+            "bfn1:",
+            "bfn1:abc",
+            "bfn2:aaaa",
+            &format!("bfn1:{}:{}:x", "a".repeat(64), "b".repeat(64)),
+            &format!("bfn1:{}", "A".repeat(64)),
+        ] {
+            let got = tag_metadata(Some(&HeaderValue::from_str(broken).unwrap()));
+            assert_eq!(got.len(), 1, "{broken}");
+            assert_eq!(got[DIGEST_KEY], "an unreadable tag", "{broken}");
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_milliseconds() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert("retry-after-ms", HeaderValue::from_static("250"));
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(250)));
+        let mut date = HeaderMap::new();
+        date.insert(
+            "retry-after",
+            HeaderValue::from_static("Wed, 21 Oct 2026 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&date), None);
+    }
+}
