@@ -47,7 +47,8 @@ pub enum Notice {
         op: Op,
         failure: RemoteFailure,
     },
-    /// The remote refuses uploads with these credentials (a read-only SAS).
+    /// The remote refuses uploads with these credentials (a read-only SAS,
+    /// a read-only cache server).
     RemoteReadOnly {
         remote: String,
         failure: RemoteFailure,
@@ -285,13 +286,13 @@ impl Notice {
                         "check the container name in BACKFILL_CACHE_PROVIDER_OPTIONS"
                     }
                     FailureKind::Forbidden => {
-                        "check that the connection string or SAS is valid and not expired"
+                        "check that the connection string or SAS is valid and not expired (for a turborepo server: that the token may read the team's artifacts)"
                     }
                     FailureKind::SignIn => {
-                        "check the Azure identity named by credentialName (az login, the AZURE_* variables, the managed identity)"
+                        "check the Azure identity named by credentialName (az login, the AZURE_* variables, the managed identity); for a turborepo server, the token (\"token\" or TURBO_TOKEN)"
                     }
-                    FailureKind::Unavailable => "check the network and the storage account endpoint",
-                    FailureKind::Other => "check the connection string and the container",
+                    FailureKind::Unavailable => "check the network and the storage account endpoint or the server's apiUrl",
+                    FailureKind::Other => "check the connection string and the container (for a turborepo server: apiUrl and the team)",
                 };
                 format!(
                     "remote cache ({remote}): {}; {outcome}. To fix it, {hint}. After {FAILURES_BEFORE_OFF} failures in a row the \
@@ -301,8 +302,9 @@ impl Notice {
             }
             Notice::RemoteReadOnly { remote, failure } => format!(
                 "uploads to the remote cache ({remote}) are refused ({}): the credentials are read-only, \
-                 such as a read-only SAS. Outputs are still cached locally. To fix it, use a read-write \
-                 connection string where uploads should happen, or turn remote writes off here \
+                 such as a read-only SAS or a read-only cache server. Outputs are still cached locally. \
+                 To fix it, use read-write credentials (a connection string or token) where uploads should \
+                 happen, or turn remote writes off here \
                  (unset LAGE_WRITE_REMOTE_CACHE)",
                 failure.message
             ),
