@@ -5,7 +5,8 @@
 //!   `.env` > options passed in code > defaults);
 //! - `values.rs`: the value types (provider, mode, log level, booleans, the
 //!   cache folder, output globs) and how each is parsed;
-//! - `provider_options.rs`: the `azure-blob` fields of the provider options;
+//! - `provider_options.rs`: the `azure-blob` fields of the provider options,
+//!   and the field rules every remote's options follow;
 //! - `turborepo_options.rs`: the `turborepo` fields and turbo's variables;
 //! - `azure_connection.rs`: what the connection string says (where the blobs
 //!   are, how to sign in), as plain data for the remote;
@@ -205,17 +206,9 @@ impl Config {
             options.provider_options.clone().map(Raw::Json),
             |raw, origin| Ok((parse_provider_options(raw, origin)?, origin.clone())),
         )?;
-        let turborepo = match provider {
-            Provider::Turborepo => Some(turborepo_options::turborepo_options(
-                provider_options.clone(),
-                &layers,
-                &mut warnings,
-            )?),
-            _ => None,
-        };
         let azure = match provider {
             Provider::AzureBlob => {
-                let mut azure = azure_blob_options(provider_options, &mut warnings)?;
+                let mut azure = azure_blob_options(provider_options.clone(), &mut warnings)?;
                 let name =
                     layers.resolve("AZURE_IDENTITY_CREDENTIAL_NAME", None, |raw, origin| {
                         Ok((raw.into_text(), origin.clone()))
@@ -225,6 +218,14 @@ impl Config {
                 }
                 Some(azure)
             }
+            _ => None,
+        };
+        let turborepo = match provider {
+            Provider::Turborepo => Some(turborepo_options::turborepo_options(
+                provider_options,
+                &layers,
+                &mut warnings,
+            )?),
             _ => None,
         };
 

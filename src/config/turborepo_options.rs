@@ -9,11 +9,9 @@
 use serde_json::Value;
 
 use super::layers::{Layers, Origin};
-use super::provider_options::{
-    closest_in, distance, normalize, number_field, SECURITY_FIELDS, VAR,
-};
+use super::provider_options::{Fields, VAR};
 use super::redact::{secret_kind, shown, Secret};
-use super::values::{invalid, json_kind};
+use super::values::invalid;
 use crate::error::{CacheError, Result};
 use crate::notice::Notice;
 
@@ -63,35 +61,10 @@ pub(super) fn turborepo_options(
     warnings: &mut Vec<Notice>,
 ) -> Result<TurborepoOptions> {
     let (json, origin) = given.unwrap_or((Value::Object(Default::default()), Origin::Options));
-    let unknown: Vec<&str> = json
-        .as_object()
-        .map(|o| {
-            o.keys()
-                .map(String::as_str)
-                .filter(|k| !TURBOREPO_FIELDS.contains(k))
-                .collect()
-        })
-        .unwrap_or_default();
-    for key in &unknown {
-        if let Some(field) = SECURITY_FIELDS
-            .iter()
-            .filter(|f| json.get(**f).is_none())
-            .find(|f| distance(&normalize(key), &normalize(f)) <= 2)
-        {
-            return Err(invalid(
-                VAR,
-                &origin,
-                &format!("the field \"{field}\" (spelled exactly so)"),
-                format!(
-                    "a field {}, which is not read, so uploads would not be signed and downloads not checked",
-                    shown(key)
-                ),
-                &format!("rename {} to \"{field}\"", shown(key)),
-            ));
-        }
-    }
-
-    let field = |name: &str| string_field(&json, &origin, name);
+    let fields = Fields::new(&json, &origin, "turborepo", TURBOREPO_FIELDS)?;
+    let field = |name: &str| -> Result<Option<String>> {
+        Ok(fields.string(name, false)?.map(|v| v.trim().to_string()))
+    };
     // Each of these falls back to turbo's variable when the options leave
     // it out; the variable's own origin goes into any error about it.
     let from_var = |var: &str| -> Result<Option<(String, Origin)>> {
@@ -141,15 +114,17 @@ pub(super) fn turborepo_options(
     };
     // The team is one setting: given in the options, turbo's variables are
     // not read, so a TURBO_TEAM left over from another setup is not mixed in.
-    let (team_id, team_slug) = match (field("teamId")?, field("teamSlug")?) {
-        (None, None) => (
+    // (`"teamId": null` too: it says there is no team id.)
+    let (team_id, team_slug) = if fields.has("teamId") || fields.has("teamSlug") {
+        let given = |name: &str| -> Result<_> {
+            Ok(field(name)?.map(|v| (v, VAR.to_string(), origin.clone())))
+        };
+        (given("teamId")?, given("teamSlug")?)
+    } else {
+        (
             from_var("TURBO_TEAMID")?.map(|(v, o)| (v, "TURBO_TEAMID".to_string(), o)),
             from_var("TURBO_TEAM")?.map(|(v, o)| (v, "TURBO_TEAM".to_string(), o)),
-        ),
-        (id, slug) => (
-            id.map(|v| (v, VAR.to_string(), origin.clone())),
-            slug.map(|v| (v, VAR.to_string(), origin.clone())),
-        ),
+        )
     };
     let team = |given: Option<(String, String, Origin)>, what: &str| -> Result<Option<String>> {
         match given {
@@ -166,51 +141,10 @@ pub(super) fn turborepo_options(
     let team_id = team(team_id, "id")?;
     let team_slug = team(team_slug, "slug")?;
 
-    let signing_key =
-        match json.get("signingKey") {
-            None => None,
-            Some(Value::String(s)) if !s.trim().is_empty() => Some(Secret::new(s.clone())),
-            Some(other) => return Err(invalid(
-                VAR,
-                &origin,
-                "\"signingKey\" to be a non-empty string for the turborepo provider",
-                match other {
-                    Value::String(_) => "an empty string".into(),
-                    v => format!("a JSON {}", json_kind(v)),
-                },
-                "give \"signingKey\" the key as a string, or remove the field to turn signing off",
-            )),
-        };
-    let max_size = number_field(
-        &json,
-        &origin,
-        "maxSize",
-        Value::as_u64,
-        "\"maxSize\" to be a whole number of bytes",
-        "give maxSize as a number of bytes, or leave it out",
-    )?;
-    let timeout_scale = number_field(
-        &json,
-        &origin,
-        "timeoutScale",
-        |v| {
-            v.as_f64()
-                .filter(|s| s.is_finite() && *s > 0.0 && *s <= 1000.0)
-        },
-        "\"timeoutScale\" to be a number above 0 and at most 1000",
-        "give timeoutScale as a number such as 2 (twice the default time bounds), or leave it out",
-    )?
-    .unwrap_or(1.0);
-
-    for key in unknown {
-        warnings.push(Notice::ConfigUnknownField {
-            variable: VAR,
-            origin: origin.to_string(),
-            field: shown(key),
-            closest: closest_in(key, TURBOREPO_FIELDS),
-            known: TURBOREPO_FIELDS,
-        });
-    }
+    let signing_key = fields.signing_key()?;
+    let max_size = fields.max_size()?;
+    let timeout_scale = fields.timeout_scale()?;
+    fields.warn_unknown(warnings);
     Ok(TurborepoOptions {
         api_url,
         token,
@@ -220,25 +154,6 @@ pub(super) fn turborepo_options(
         signing_key,
         timeout_scale,
     })
-}
-
-/// A string field that may be left out: absent or null is `None`; a value
-/// that is not a non-empty string is an error that never shows it.
-fn string_field(json: &Value, origin: &Origin, field: &str) -> Result<Option<String>> {
-    match json.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
-        Some(other) => Err(invalid(
-            VAR,
-            origin,
-            &format!("\"{field}\" to be a non-empty string for the turborepo provider"),
-            match other {
-                Value::String(_) => "an empty string".into(),
-                v => format!("a JSON {}", json_kind(v)),
-            },
-            &format!("give \"{field}\" as a non-empty string, or remove the field"),
-        )),
-    }
 }
 
 /// The API base: an `http` or `https` URL with a host and neither

@@ -35,8 +35,7 @@ impl Provider {
         }
     }
 
-    /// Whether the provider has a remote cache (uploads, trust, remote
-    /// writes apply).
+    /// Whether a remote cache backs the local store (uploads are possible).
     pub fn is_remote(self) -> bool {
         matches!(self, Provider::AzureBlob | Provider::Turborepo)
     }
