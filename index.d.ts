@@ -119,16 +119,18 @@ export interface CacheOptions {
    */
   cwd?: string
   /**
-   * Cache provider: `local`, `local-skip` or `azure-blob`
+   * Cache provider: `local`, `local-skip`, `azure-blob` or `turborepo`
    * (`BACKFILL_CACHE_PROVIDER`). At run time any other name is warned
    * about and the local cache is used, as with the variable.
    * @default "local"
    */
-  provider?: 'local' | 'local-skip' | 'azure-blob'
+  provider?: 'local' | 'local-skip' | 'azure-blob' | 'turborepo'
   /**
    * Provider options, as in `BACKFILL_CACHE_PROVIDER_OPTIONS`; for
    * `azure-blob`: `{ connectionString, container, maxSize?,
-   * credentialName?, signingKey? }`. An unknown field is a warning; a
+   * credentialName?, signingKey? }`; for `turborepo`: `{ apiUrl?, token?,
+   * teamId?, teamSlug?, maxSize?, signingKey?, timeoutScale? }` (turbo's
+   * `TURBO_*` variables where left out). An unknown field is a warning; a
    * misspelt `signingKey` is an error.
    */
   providerOptions?: Record<string, unknown>
@@ -537,10 +539,12 @@ export interface ResolvedConfig {
   cwd: string
   /** The workspace root found for it. */
   workspaceRoot: string
-  /** `local`, `local-skip` or `azure-blob`. */
-  provider: 'local' | 'local-skip' | 'azure-blob'
+  /** `local`, `local-skip`, `azure-blob` or `turborepo`. */
+  provider: 'local' | 'local-skip' | 'azure-blob' | 'turborepo'
   /** Remote options when the provider is `azure-blob`. */
   remote?: RemoteConfig
+  /** Remote options when the provider is `turborepo`. */
+  turborepo?: TurborepoConfig
   /** Whether puts upload to the remote cache. */
   writeRemoteCache: boolean
   /** The local cache folder. */
@@ -622,6 +626,31 @@ export interface StoreUsage {
   contents: number
   /** Bytes of the stored contents. */
   bytes: number
+}
+
+/**
+ * The turborepo remote's options as shown by `loadConfig`, the token
+ * redacted.
+ */
+export interface TurborepoConfig {
+  /**
+   * The server's API base (`apiUrl` or `TURBO_API`; turbo's default,
+   * Vercel, when neither is set).
+   */
+  apiUrl: string
+  /** Always `"<redacted>"`: the token is never shown. */
+  token: string
+  /** The team's id (`teamId` or `TURBO_TEAMID`), sent as `teamId`. */
+  teamId?: string
+  /** The team's slug (`teamSlug` or `TURBO_TEAM`), sent as `slug`. */
+  teamSlug?: string
+  /** Largest artifact fetched and largest output uploaded, in bytes. */
+  maxSize?: number
+  /**
+   * Whether uploads are signed and downloads checked with a signing key
+   * (the key itself is never shown).
+   */
+  signed: boolean
 }
 
 /**

@@ -317,10 +317,11 @@ impl Remote for TurborepoRemote {
         else {
             return;
         };
-        let request = self.client.head(url).header(AUTHORIZATION, auth).send();
+        // Made into a future inside the runtime: reqwest's timers need it.
+        let request = self.client.head(url).header(AUTHORIZATION, auth);
         let limit = self.limits.connect + self.limits.stall;
         rt.spawn(async move {
-            let _ = tokio::time::timeout(limit, request).await;
+            let _ = tokio::time::timeout(limit, request.send()).await;
         });
     }
 
@@ -406,15 +407,15 @@ impl Remote for TurborepoRemote {
             .header(CONTENT_TYPE, "application/octet-stream")
             .header(CONTENT_LENGTH, size)
             .header(TAG_HEADER, tag)
-            .body(reqwest::Body::wrap_stream(body))
-            .send();
+            .body(reqwest::Body::wrap_stream(body));
         let mut w = BodyWriter {
             tx: Some(tx),
             rt,
             buf: Vec::with_capacity(CHUNK),
             deadline,
             total: 0,
-            request: Some(rt.spawn(request)),
+            // Sent from inside the runtime: reqwest's timers need it.
+            request: Some(rt.spawn(async move { request.send().await })),
         };
         let mut second = HashMap::new();
         let written = write(&mut w, &mut second).and_then(|()| {
