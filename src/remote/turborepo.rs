@@ -762,6 +762,60 @@ mod tests {
         }
     }
 
+    fn dead_remote() -> TurborepoRemote {
+        // A port nothing listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        TurborepoRemote::new(&TurborepoOptions {
+            api_url: format!("http://127.0.0.1:{port}"),
+            token: crate::config::Secret::new("t0ken-never-shown"),
+            team_id: Some("team_1".into()),
+            team_slug: None,
+            max_size: None,
+            signing_key: None,
+            timeout_scale: 0.1,
+        })
+        .unwrap()
+    }
+
+    /// reqwest's request futures need the runtime when they are made: made
+    /// on the caller's thread (lage's worker, outside any runtime), the
+    /// upload and the warm-up panicked, and the panic aborted Node.
+    #[test]
+    fn an_upload_and_a_warm_up_from_a_thread_outside_the_runtime_do_not_panic() {
+        let remote = dead_remote();
+        remote.warm_up();
+        let key = CacheKey::parse("some-hash").unwrap();
+        let got = remote.upload(&key, 5, &mut |out, metadata| {
+            metadata.insert(DIGEST_KEY.to_string(), "a".repeat(64));
+            out.write_all(b"bytes")
+        });
+        let failure = got.unwrap_err();
+        assert_eq!(failure.kind, FailureKind::Unavailable, "{failure}");
+        assert!(failure.message.starts_with("upload failed: "), "{failure}");
+        assert!(!failure.message.contains("t0ken"), "{failure}");
+        let got = remote.open(&key, None);
+        assert!(matches!(&got, Err(f) if f.kind == FailureKind::Unavailable));
+    }
+
+    #[test]
+    fn artifact_urls_encode_the_hash_and_carry_the_team() {
+        let mut remote = dead_remote();
+        remote.api_url = "https://cache.example.com/base".into();
+        remote.team_slug = Some("my team".into());
+        assert_eq!(
+            remote.url("a b#c").unwrap().as_str(),
+            "https://cache.example.com/base/v8/artifacts/a%20b%23c?teamId=team_1&slug=my+team"
+        );
+        assert_eq!(
+            remote.describe(),
+            "turborepo server https://cache.example.com/base team 'team_1'"
+        );
+    }
+
     #[test]
     fn retry_after_reads_seconds_and_milliseconds() {
         let mut h = HeaderMap::new();
