@@ -316,3 +316,34 @@ test('loadConfig shows the server, the team and whether uploads are signed, neve
     (e) => e.code === 'BACKFILL_NATIVE_CONFIG' && /^TURBO_TOKEN \(not set\) is invalid/.test(e.message),
   )
 })
+
+test("lage 2.17 with the README's line and only turbo's variables: CI builds cold and uploads; a fresh clone restores every target byte-identical from the server", async () => {
+  const { makeLageRepo } = require('../support/lage-repo')
+  const green = (run, success, skipped) => {
+    assert.equal(run.status, 0, run.output)
+    assert.match(run.output, new RegExp(`success: ${success}, skipped: ${skipped}, pending: 0, aborted: 0, failed: 0`), run.output)
+  }
+  // A team of its own, so the artifacts counted are this test's.
+  const team = `lage-${RUN}`
+  const vars = { BACKFILL_CACHE_PROVIDER: 'turborepo', ...kit.env(), TURBO_TEAMID: '', TURBO_TEAM: team }
+  const ci = makeLageRepo()
+  // CI set, remote writes off: told once, nothing uploaded.
+  const quiet = ci.lage([], { ...vars, CI: 'true' })
+  green(quiet, 5, 0)
+  assert.equal(quiet.output.split('\n').filter((l) => /CI is set, but remote cache uploads are off/.test(l)).length, 1, quiet.output)
+  assert.equal(fs.existsSync(path.join(kit.storage, team)), false)
+
+  const builder = makeLageRepo()
+  green(builder.lage([], { ...vars, LAGE_WRITE_REMOTE_CACHE: 'true' }), 5, 0)
+  const artifacts = fs.readdirSync(path.join(kit.storage, team))
+  assert.equal(artifacts.filter((f) => !f.endsWith('.tag')).length, 5, artifacts.join(', '))
+  const want = Object.fromEntries(builder.packages.map((p) => [p, snapshot(path.join(builder.dir(p), 'lib'))]))
+
+  // Same sources, a fresh clone: nothing built, every target from the server.
+  const fresh = makeLageRepo()
+  const run = fresh.lage([], vars)
+  green(run, 0, 5)
+  assert.deepEqual(fresh.builds(), [], 'a build script ran')
+  for (const p of fresh.packages) assert.deepEqual(snapshot(path.join(fresh.dir(p), 'lib')), want[p], p)
+  assert.equal(fs.existsSync(fresh.lageCacheDir), false, "lage's own cache was used")
+})
