@@ -152,7 +152,7 @@ test('a read-only server fetches, never uploads, and warns once', async () => {
   assert.deepEqual(p1.warnings.map((w) => w.code), ['REMOTE_READ_ONLY'])
   assert.match(
     p1.warnings[0].message,
-    /^uploads to the remote cache \(turborepo server http:\/\/127\.0\.0\.1:\d+ team 'team_backfill_native'\) are refused \(upload failed: HTTP 403, the token may not do this \(the server said: Remote cache is running in read-only mode\)\): the credentials are read-only/,
+    /^uploads to the remote cache \(turborepo server http:\/\/127\.0\.0\.1:\d+ team 'team_backfill_native'\) are refused \(upload failed: HTTP 403, the token may not do this \(a read-only token or server\)\): the credentials are read-only/,
   )
   noSecret(p1.warnings[0].message)
   assert.deepEqual(p2.warnings, [], 'warned once')
@@ -172,8 +172,8 @@ test('a wrong token: each fetch a miss, one warning naming the 401, never the to
   assert.deepEqual(first.warnings.map((w) => w.code), ['REMOTE_SIGN_IN_FAILED'])
   assert.equal(
     first.warnings[0].message,
-    `remote cache (turborepo server http://127.0.0.1:${kit.port} team 'team_backfill_native'): download failed: HTTP 401, the server does not accept the token ` +
-      '(the server said: Invalid authorization token); treated as a miss. To fix it, check the Azure identity named by credentialName ' +
+    `remote cache (turborepo server http://127.0.0.1:${kit.port} team 'team_backfill_native'): download failed: HTTP 401, the server does not accept the token; ` +
+      'treated as a miss. To fix it, check the Azure identity named by credentialName ' +
       '(az login, the AZURE_* variables, the managed identity); for a turborepo server, the token ("token" or TURBO_TOKEN). ' +
       'After 3 failures in a row the remote cache is switched off until the process ends',
   )

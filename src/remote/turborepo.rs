@@ -11,25 +11,29 @@
 //! drops the tag gives no metadata, so a build with a signing key refuses
 //! its artifacts (`transfer/download.rs` checks as for Azure).
 //!
-//! The archive's size decides nothing before the transfer but the request's
-//! `Content-Length` and deadline: a `GET` answer claiming more than
-//! `maxSize` is dropped unread (a `HEAD` first would cost a second request,
-//! and turborepo-remote-cache's `HEAD` gives no size), and a download that
-//! goes on past `maxSize` is cut by the transfer.
+//! The `GET` and `HEAD` go through the bounded client of `http.rs` (its
+//! retries, capped `Retry-After`, capped error bodies). The `PUT` streams
+//! the archive as one request body, which that client's in-memory requests
+//! cannot carry: it is sent by a client made with the same bounds (connect,
+//! stall, no redirect), is not retried, and its error answers are not read.
+//!
+//! The artifact's size decides nothing before the transfer: a `GET` answer
+//! claiming more than `maxSize` is dropped unread (a `HEAD` first would cost
+//! a second request, and turborepo-remote-cache's `HEAD` gives no size),
+//! and a download that goes on past `maxSize` is cut by the transfer.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
-use reqwest::{Method, StatusCode};
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use reqwest::Method;
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
-use super::limits::Limits;
+use super::http::{Http, HttpAnswer, HttpError};
+use super::limits::{Deadline, Limits, DEFAULT_MAX_SIZE};
 use super::runtime::runtime;
 use super::signature::{DIGEST_KEY, MAC_KEY};
 use super::{
@@ -46,15 +50,15 @@ const TAG_HEADER: &str = "x-artifact-tag";
 const CHUNK: usize = 1 << 20;
 /// ...with at most this many waiting, so memory stays near 5 MB.
 const CHUNKS_IN_FLIGHT: usize = 4;
-/// How much of an error answer's body is read, for the warning.
-const ERROR_BODY_CAP: usize = 1024;
 /// The artifact a warm-up asks for: not a cache key (those are hashes),
 /// so never an entry.
 const WARM_UP_ARTIFACT: &str = "backfill-native-warm-up";
 
 /// The remote of one team on one turborepo-protocol server.
 pub struct TurborepoRemote {
-    client: reqwest::Client,
+    http: Http,
+    /// The client of the streamed `PUT`, with the bounds of `http`.
+    upload_client: reqwest::Client,
     api_url: String,
     token: crate::config::Secret,
     team_id: Option<String>,
@@ -68,16 +72,17 @@ impl TurborepoRemote {
     pub fn new(options: &TurborepoOptions) -> Result<Self, String> {
         let limits = Limits::scaled(options.timeout_scale);
         // No redirect is followed: a cache stays on its configured server
-        // (an upload that followed one would give its body, and a download
-        // its token, to another host).
-        let client = reqwest::Client::builder()
+        // (an upload that followed one would give its body, and its token,
+        // to another host).
+        let upload_client = reqwest::Client::builder()
             .connect_timeout(limits.connect)
             .read_timeout(limits.stall)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("the HTTP client could not be made ({e})"))?;
         Ok(TurborepoRemote {
-            client,
+            http: Http::new(&limits)?,
+            upload_client,
             api_url: options.api_url.clone(),
             token: options.token.clone(),
             team_id: options.team_id.clone(),
@@ -131,139 +136,17 @@ impl TurborepoRemote {
         Ok(value)
     }
 
-    /// `text` from the server or the transport, fit for a warning: the
-    /// token removed (a proxy may echo it), then the redaction rule
-    /// (queries, control characters, length).
-    fn clean(&self, text: &str) -> String {
-        let token = self.token.expose();
-        let text = if token.is_empty() {
-            text.to_string()
-        } else {
-            text.replace(token, "<redacted>")
-        };
-        redact_text(&text)
-    }
-
-    /// Sends a bodiless request until an answer that is not worth a retry,
-    /// retrying connection failures, 408, 429 and 5xx (a `Retry-After`
-    /// waited out up to its cap) within the base deadline.
-    async fn send_retrying(
-        &self,
-        method: Method,
-        url: reqwest::Url,
-        auth: HeaderValue,
-        deadline: &Deadline,
-        what: &str,
-    ) -> Result<reqwest::Response, RemoteFailure> {
-        let policy = self.limits.retry_policy();
-        let end = deadline.at(0);
-        let mut retry = 0;
-        loop {
-            let request = self
-                .client
-                .request(method.clone(), url.clone())
-                .header(AUTHORIZATION, auth.clone())
-                .send();
-            let answer = match tokio::time::timeout_at(end, request).await {
-                Err(_) => return Err(deadline.cut(what, 0)),
-                Ok(answer) => answer,
-            };
-            let retry_after = match &answer {
-                Ok(r) if is_retried(r.status()) => Some(retry_after(r.headers())),
-                Ok(_) => None,
-                Err(e) if e.is_connect() || e.is_timeout() => Some(None),
-                Err(_) => None,
-            };
-            match retry_after {
-                Some(asked) if retry < self.limits.retries => {
-                    retry += 1;
-                    let pause = policy.pause(retry, asked);
-                    if Instant::now() + pause >= end {
-                        return self.finish_answer(answer, what).await;
-                    }
-                    tokio::time::sleep(pause).await;
-                }
-                _ => return self.finish_answer(answer, what).await,
-            }
-        }
-    }
-
-    /// A response as it is, or a transport error as a failure.
-    async fn finish_answer(
-        &self,
-        answer: reqwest::Result<reqwest::Response>,
-        what: &str,
-    ) -> Result<reqwest::Response, RemoteFailure> {
-        answer.map_err(|e| self.transport_failure(&e, what))
-    }
-
-    /// What a transport error says, without the URL's query or the token.
-    fn transport_failure(&self, e: &reqwest::Error, what: &str) -> RemoteFailure {
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            text = format!("{text}: {s}");
-            source = s.source();
-        }
-        RemoteFailure {
-            kind: if e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() {
-                FailureKind::Unavailable
-            } else {
-                FailureKind::Other
-            },
-            message: format!("{what} failed: {}", self.clean(&text)),
-        }
-    }
-
-    /// The failure an answer other than 2xx and 404 stands for, with up to
-    /// [`ERROR_BODY_CAP`] bytes of what the server said (its `message` when
-    /// the body is turborepo-remote-cache's JSON).
-    async fn answer_failure(
-        &self,
-        mut response: reqwest::Response,
-        what: &str,
-        deadline: &Deadline,
-    ) -> RemoteFailure {
-        let status = response.status();
-        let mut body = Vec::new();
-        let end = deadline.at(0).min(Instant::now() + self.limits.stall);
-        while body.len() < ERROR_BODY_CAP {
-            match tokio::time::timeout_at(end, response.chunk()).await {
-                Ok(Ok(Some(bytes))) => body.extend_from_slice(&bytes),
-                _ => break,
-            }
-        }
-        body.truncate(ERROR_BODY_CAP);
-        let text = String::from_utf8_lossy(&body).into_owned();
-        // Parsing at most 1 KiB costs nothing a server can grow.
-        let said = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(String::from))
-            .unwrap_or(text);
-        let said = self.clean(said.trim());
-        let code = status.as_u16();
-        let kind = match code {
-            401 => FailureKind::SignIn,
-            403 => FailureKind::Forbidden,
-            408 | 429 | 500..=599 => FailureKind::Unavailable,
-            _ => FailureKind::Other,
-        };
-        let meaning = match code {
-            300..=399 => ", a redirect, which is never followed: a cache stays on its configured server; check apiUrl (TURBO_API)",
-            401 => ", the server does not accept the token",
-            403 => ", the token may not do this",
-            413 => ", the artifact is larger than the server accepts (its body limit); set maxSize below it",
-            _ => "",
-        };
-        let said = if said.is_empty() {
-            String::new()
-        } else {
-            format!(" (the server said: {said})")
-        };
-        RemoteFailure {
-            kind,
-            message: format!("{what} failed: HTTP {code}{meaning}{said}"),
-        }
+    /// A bodiless request for `name` through the bounded client.
+    fn request(&self, method: Method, name: &str) -> Result<http::Request<Bytes>, RemoteFailure> {
+        let url = self.url(name)?;
+        let mut request = http::Request::new(Bytes::new());
+        *request.method_mut() = method;
+        *request.uri_mut() = url.as_str().parse().map_err(|_| RemoteFailure {
+            kind: FailureKind::Other,
+            message: "the artifact URL could not be made from apiUrl".into(),
+        })?;
+        request.headers_mut().insert(AUTHORIZATION, self.auth()?);
+        Ok(request)
     }
 }
 
@@ -294,7 +177,7 @@ pub fn connect(options: &TurborepoOptions) -> crate::error::Result<Connected> {
         })?;
     Ok(Connected {
         shared,
-        max_size: options.max_size,
+        max_size: Some(options.max_size.unwrap_or(DEFAULT_MAX_SIZE)),
         signing_key: options.signing_key.as_ref().map(|k| k.expose().to_string()),
     })
 }
@@ -313,40 +196,41 @@ impl Remote for TurborepoRemote {
     /// pool keeps the connection it opened. Bounded by the connect time
     /// limit and one stall.
     fn warm_up(&self) {
-        let (Some(rt), Ok(url), Ok(auth)) = (runtime(), self.url(WARM_UP_ARTIFACT), self.auth())
+        let (Some(rt), Ok(request)) = (runtime(), self.request(Method::HEAD, WARM_UP_ARTIFACT))
         else {
             return;
         };
-        // Made into a future inside the runtime: reqwest's timers need it.
-        let request = self.client.head(url).header(AUTHORIZATION, auth);
+        let http = self.http.clone();
         let limit = self.limits.connect + self.limits.stall;
         rt.spawn(async move {
-            let _ = tokio::time::timeout(limit, request.send()).await;
+            let _ = tokio::time::timeout(limit, http.send(request)).await;
         });
     }
 
     fn open(&self, key: &CacheKey, max_size: Option<u64>) -> Result<Lookup, RemoteFailure> {
         let rt = self.rt()?;
-        let (url, auth) = (self.url(key.as_str())?, self.auth()?);
+        let request = self.request(Method::GET, key.as_str())?;
         // The deadline grows only with bytes that arrive, never with the
         // size the server claims.
-        let deadline = Deadline {
-            start: Instant::now(),
-            limits: self.limits,
-            expected: 0,
-        };
-        let response = rt.block_on(async {
-            let response = self
-                .send_retrying(Method::GET, url, auth, &deadline, "download")
-                .await?;
-            match response.status() {
-                s if s.is_success() => Ok(Some(response)),
-                StatusCode::NOT_FOUND => Ok(None),
-                _ => Err(self.answer_failure(response, "download", &deadline).await),
+        let deadline = Deadline::download(self.limits);
+        let answer = rt.block_on(deadline.on_time("download", 0, self.http.send(request)))?;
+        let response = match answer {
+            Ok(response) => response,
+            Err(HttpError::Answer(a)) if a.status == 404 => {
+                // A server that keeps answering slowly costs every fetch
+                // that long: past the bound, it counts toward the switch-off.
+                if deadline.elapsed() > self.limits.slow_answer {
+                    return Err(RemoteFailure {
+                        kind: FailureKind::Unavailable,
+                        message: format!(
+                            "download failed: the server took {:.1} s to say it has no artifact",
+                            deadline.elapsed().as_secs_f64()
+                        ),
+                    });
+                }
+                return Ok(Lookup::Miss);
             }
-        })?;
-        let Some(response) = response else {
-            return Ok(Lookup::Miss);
+            Err(e) => return Err(failure(&e, "download")),
         };
         let size = response.content_length();
         if let (Some(max), Some(size)) = (max_size, size) {
@@ -372,69 +256,40 @@ impl Remote for TurborepoRemote {
         &self,
         key: &CacheKey,
         size: u64,
+        metadata: &HashMap<String, String>,
         write: &mut ArchiveWriter<'_>,
     ) -> Result<u64, RemoteFailure> {
         let rt = self.rt()?;
         let (url, auth) = (self.url(key.as_str())?, self.auth()?);
-        // The tag is a header, so it goes before the body, but the metadata
-        // is known only once the archive is written: a first pass writes
-        // the archive into nothing to learn it, the second into the request.
-        // (The transfer is to compute the metadata first and pass it in;
-        // this pass then goes.)
-        let mut first = HashMap::new();
-        write(&mut io::sink(), &mut first).map_err(|e| RemoteFailure {
-            kind: FailureKind::Other,
-            message: format!("upload failed: {e}"),
-        })?;
-        let tag = HeaderValue::from_str(&encode_tag(&first)).map_err(|_| RemoteFailure {
+        let tag = HeaderValue::from_str(&encode_tag(metadata)).map_err(|_| RemoteFailure {
             kind: FailureKind::Other,
             message: "upload failed: the artifact tag cannot be sent".into(),
         })?;
-
-        let deadline = Deadline {
-            start: Instant::now(),
-            limits: self.limits,
-            expected: size,
-        };
+        let deadline = Deadline::upload(self.limits, size);
         let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(CHUNKS_IN_FLIGHT);
         let body = futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
         });
         let request = self
-            .client
+            .upload_client
             .put(url)
             .header(AUTHORIZATION, auth)
             .header(CONTENT_TYPE, "application/octet-stream")
             .header(CONTENT_LENGTH, size)
             .header(TAG_HEADER, tag)
             .body(reqwest::Body::wrap_stream(body));
+        // Sent from inside the runtime: reqwest's timers need it (made on
+        // the caller's thread, the request panicked).
+        let handle = rt.spawn(async move { request.send().await });
         let mut w = BodyWriter {
             tx: Some(tx),
             rt,
             buf: Vec::with_capacity(CHUNK),
             deadline,
             total: 0,
-            // Sent from inside the runtime: reqwest's timers need it.
-            request: Some(rt.spawn(async move { request.send().await })),
         };
-        let mut second = HashMap::new();
-        let written = write(&mut w, &mut second).and_then(|()| {
-            if second != first {
-                // The entry read differently the second time: its tag
-                // would not match, so nothing is stored.
-                return Err(io::Error::other(
-                    "the archive changed between its two passes; nothing was stored",
-                ));
-            }
-            w.send_buffered()
-        });
+        let written = write(&mut w).and_then(|()| w.send_buffered());
         let total = w.total;
-        let Some(handle) = w.request.take() else {
-            return Err(RemoteFailure {
-                kind: FailureKind::Other,
-                message: "upload failed: the request was lost".into(),
-            });
-        };
         if let Err(e) = written {
             // A body that ends in an error never completes the request: the
             // server stores nothing. When the server ended the request
@@ -442,20 +297,21 @@ impl Remote for TurborepoRemote {
             w.abort();
             drop(w);
             let answered = rt.block_on(async {
-                match deadline.within("upload", total, handle).await {
+                match deadline.next_part("upload", total, handle).await {
                     Ok(Ok(Ok(response))) if !response.status().is_success() => {
-                        Some(self.answer_failure(response, "upload", &deadline).await)
+                        Some(answer_failure(response.status().as_u16(), "", "upload"))
                     }
                     _ => None,
                 }
             });
+            let remote = e.get_ref().is_some_and(|inner| inner.is::<TransferError>());
             return Err(answered.unwrap_or_else(|| RemoteFailure {
-                kind: if e.get_ref().is_some_and(|inner| inner.is::<TransferError>()) {
+                kind: if remote {
                     FailureKind::Unavailable
                 } else {
                     FailureKind::Other
                 },
-                message: if e.get_ref().is_some_and(|inner| inner.is::<TransferError>()) {
+                message: if remote {
                     e.to_string()
                 } else {
                     format!("upload failed: {e}")
@@ -465,43 +321,63 @@ impl Remote for TurborepoRemote {
         // The end of the body.
         drop(w);
         rt.block_on(async {
-            let response = match tokio::time::timeout_at(deadline.at(total), handle).await {
-                Err(_) => return Err(deadline.cut("upload", total)),
-                Ok(Err(e)) => {
-                    return Err(RemoteFailure {
-                        kind: FailureKind::Other,
-                        message: format!("upload failed: {e}"),
-                    })
-                }
-                Ok(Ok(Err(e))) => return Err(self.transport_failure(&e, "upload")),
-                Ok(Ok(Ok(response))) => response,
-            };
-            if response.status().is_success() {
-                Ok(total)
-            } else {
-                Err(self.answer_failure(response, "upload", &deadline).await)
+            match deadline.on_time("upload", total, handle).await? {
+                Err(e) => Err(RemoteFailure {
+                    kind: FailureKind::Other,
+                    message: format!("upload failed: {e}"),
+                }),
+                Ok(Err(e)) => Err(RemoteFailure {
+                    kind: FailureKind::Unavailable,
+                    message: format!(
+                        "upload failed: {}",
+                        redact_text(&e.without_url().to_string())
+                    ),
+                }),
+                // The answer's body is not read: its status says enough.
+                Ok(Ok(response)) if response.status().is_success() => Ok(total),
+                Ok(Ok(response)) => Err(answer_failure(response.status().as_u16(), "", "upload")),
             }
         })
     }
 }
 
-/// Whether an answer with `status` is worth asking again.
-fn is_retried(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 408 | 429 | 500..=599)
+/// What a failed request says: the answer's status (and its error code,
+/// when it has one) with what it means from a cache server, or why no
+/// answer came.
+fn failure(e: &HttpError, what: &str) -> RemoteFailure {
+    match e {
+        HttpError::Answer(HttpAnswer { status, code }) => answer_failure(*status, code, what),
+        HttpError::Unreachable(why) => RemoteFailure {
+            kind: FailureKind::Unavailable,
+            message: format!("{what} failed: {why}"),
+        },
+    }
 }
 
-/// The pause a server asks for: `Retry-After` in seconds or
-/// `retry-after-ms` (a date form is ignored: the backoff applies).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let number = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
+/// The failure an answer other than 2xx and 404 stands for.
+fn answer_failure(status: u16, code: &str, what: &str) -> RemoteFailure {
+    let kind = match status {
+        401 => FailureKind::SignIn,
+        403 => FailureKind::Forbidden,
+        408 | 429 | 500..=599 => FailureKind::Unavailable,
+        _ => FailureKind::Other,
     };
-    number("retry-after-ms")
-        .map(Duration::from_millis)
-        .or_else(|| number("retry-after").map(Duration::from_secs))
+    let meaning = match status {
+        300..=399 => " (a redirect, which is never followed: a cache stays on its configured server; check apiUrl or TURBO_API)",
+        401 => ", the server does not accept the token",
+        403 => ", the token may not do this (a read-only token or server)",
+        413 => ", the artifact is larger than the server accepts (its body limit); set maxSize below it",
+        _ => "",
+    };
+    let code = if code.is_empty() {
+        String::new()
+    } else {
+        format!(" {code}")
+    };
+    RemoteFailure {
+        kind,
+        message: format!("{what} failed: HTTP {status}{code}{meaning}"),
+    }
 }
 
 /// The tag of an artifact with `metadata`: `bfn1:<digest>` or
@@ -546,72 +422,19 @@ pub fn tag_metadata(tag: Option<&HeaderValue>) -> HashMap<String, String> {
     metadata
 }
 
-/// The overall deadline of one transfer: from `start`, the base plus time in
-/// proportion to the larger of the size expected and the bytes moved so far.
-#[derive(Clone, Copy)]
-struct Deadline {
-    start: Instant,
-    limits: Limits,
-    expected: u64,
-}
-
-impl Deadline {
-    fn at(&self, bytes: u64) -> Instant {
-        self.start + self.allowed(bytes)
-    }
-
-    fn allowed(&self, bytes: u64) -> Duration {
-        self.limits.deadline_for(self.expected.max(bytes))
-    }
-
-    fn cut(&self, what: &str, bytes: u64) -> RemoteFailure {
-        RemoteFailure {
-            kind: FailureKind::Unavailable,
-            message: format!(
-                "{what} failed: cut at its deadline of {:.1} s (for {} bytes), the remote is too slow",
-                self.allowed(bytes).as_secs_f64(),
-                self.expected.max(bytes)
-            ),
-        }
-    }
-
-    /// Waits for `f` until the stall timer or the deadline, whichever is
-    /// first.
-    async fn within<F: std::future::Future>(
-        &self,
-        what: &str,
-        bytes: u64,
-        f: F,
-    ) -> Result<F::Output, RemoteFailure> {
-        let end = self.at(bytes);
-        let stalled = Instant::now() + self.limits.stall;
-        match tokio::time::timeout_at(end.min(stalled), f).await {
-            Ok(v) => Ok(v),
-            Err(_) if Instant::now() >= end => Err(self.cut(what, bytes)),
-            Err(_) => Err(RemoteFailure {
-                kind: FailureKind::Unavailable,
-                message: format!(
-                    "{what} failed: stalled, no byte for {:.1} s",
-                    self.limits.stall.as_secs_f64()
-                ),
-            }),
-        }
-    }
-}
-
 enum Msg {
     Data(Bytes),
     Failed(String),
     Done,
 }
 
-/// Hands a download's body over as it arrives, within the stall timer and
-/// the deadline.
+/// Hands a download's body over as it arrives, within the stall time and
+/// the deadline (which grows only with bytes that arrived).
 async fn pump(mut response: reqwest::Response, tx: mpsc::Sender<Msg>, deadline: Deadline) {
     let mut received = 0u64;
     loop {
         let msg = match deadline
-            .within("download", received, response.chunk())
+            .next_part("download", received, response.chunk())
             .await
         {
             Ok(Ok(Some(bytes))) => {
@@ -620,7 +443,7 @@ async fn pump(mut response: reqwest::Response, tx: mpsc::Sender<Msg>, deadline: 
             }
             Ok(Ok(None)) => Msg::Done,
             Ok(Err(e)) => Msg::Failed(format!(
-                "download failed: {}",
+                "download failed: the answer was cut ({})",
                 redact_text(&e.without_url().to_string())
             )),
             Err(f) => Msg::Failed(f.message),
@@ -663,14 +486,13 @@ impl Read for ChannelReader {
 }
 
 /// Feeds an upload's body to the request in chunks, each handed over
-/// within the stall timer and the deadline.
+/// within the stall time and the deadline.
 struct BodyWriter {
     tx: Option<mpsc::Sender<io::Result<Bytes>>>,
     rt: &'static Runtime,
     buf: Vec<u8>,
     deadline: Deadline,
     total: u64,
-    request: Option<tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>>,
 }
 
 impl BodyWriter {
@@ -681,13 +503,14 @@ impl BodyWriter {
         let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
         let Some(tx) = self.tx.as_ref() else {
             return Err(io::Error::other(TransferError(
-                "the upload was stopped".into(),
+                "upload failed: the upload was stopped".into(),
             )));
         };
-        let sent = self.rt.block_on(
-            self.deadline
-                .within("upload", self.total, tx.send(Ok(chunk))),
-        );
+        let sent = self.rt.block_on(self.deadline.next_part(
+            "upload",
+            self.total,
+            tx.send(Ok(chunk)),
+        ));
         match sent {
             Ok(Ok(())) => Ok(()),
             // The request ended before its body: its answer says why.
@@ -789,10 +612,9 @@ mod tests {
         let remote = dead_remote();
         remote.warm_up();
         let key = CacheKey::parse("some-hash").unwrap();
-        let got = remote.upload(&key, 5, &mut |out, metadata| {
-            metadata.insert(DIGEST_KEY.to_string(), "a".repeat(64));
-            out.write_all(b"bytes")
-        });
+        let mut metadata = HashMap::new();
+        metadata.insert(DIGEST_KEY.to_string(), "a".repeat(64));
+        let got = remote.upload(&key, 5, &metadata, &mut |out| out.write_all(b"bytes"));
         let failure = got.unwrap_err();
         assert_eq!(failure.kind, FailureKind::Unavailable, "{failure}");
         assert!(failure.message.starts_with("upload failed: "), "{failure}");
@@ -814,21 +636,5 @@ mod tests {
             remote.describe(),
             "turborepo server https://cache.example.com/base team 'team_1'"
         );
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_milliseconds() {
-        let mut h = HeaderMap::new();
-        assert_eq!(retry_after(&h), None);
-        h.insert("retry-after", HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert("retry-after-ms", HeaderValue::from_static("250"));
-        assert_eq!(retry_after(&h), Some(Duration::from_millis(250)));
-        let mut date = HeaderMap::new();
-        date.insert(
-            "retry-after",
-            HeaderValue::from_static("Wed, 21 Oct 2026 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&date), None);
     }
 }
