@@ -277,8 +277,17 @@ test("an artifact over the server's body limit: not uploaded, the warning says w
     const key = hash('over-limit')
     const put = await new native.Cache({ cwd: repo.dirs.a, provider: 'turborepo', providerOptions, writeRemoteCache: true }).put(key, ['lib/**'])
     assert.deepEqual([put.stored, put.uploaded], [true, false])
-    assert.deepEqual(put.warnings.map((w) => w.code), ['REMOTE_FAILED'])
-    assert.match(put.warnings[0].message, /upload failed: HTTP 413, the artifact is larger than the server accepts \(its body limit\); set maxSize below it/)
+    // The server answers 413 as soon as it reads the Content-Length, and
+    // closes the connection: a client still sending may lose the answer
+    // to the reset (HTTP/1.1 has no way around it). Either way the warning
+    // names the body limit.
+    assert.equal(put.warnings.length, 1)
+    const [{ code, message }] = put.warnings
+    assert.ok(
+      (code === 'REMOTE_FAILED' && /upload failed: HTTP 413, the artifact is larger than the server accepts \(its body limit\); set maxSize below it/.test(message)) ||
+        (code === 'REMOTE_UNAVAILABLE' && /upload failed: the server closed the connection before taking the whole artifact \(it may refuse artifacts this large: its body limit\)/.test(message)),
+      `${code}: ${message}`,
+    )
     assert.equal(fs.existsSync(path.join(server.storage, TEAM, key)), false)
   } finally {
     await server.stop()

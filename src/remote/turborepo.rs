@@ -50,6 +50,12 @@ const TAG_HEADER: &str = "x-artifact-tag";
 const CHUNK: usize = 1 << 20;
 /// ...with at most this many waiting, so memory stays near 5 MB.
 const CHUNKS_IN_FLIGHT: usize = 4;
+/// An upload whose connection the server closed before taking the body:
+/// a server refusing it early (turborepo-remote-cache's 413 over its body
+/// limit) may close it before its answer can be read.
+const CLOSED_EARLY: &str =
+    "upload failed: the server closed the connection before taking the whole artifact \
+     (it may refuse artifacts this large: its body limit)";
 /// The artifact a warm-up asks for: not a cache key (those are hashes),
 /// so never an entry.
 const WARM_UP_ARTIFACT: &str = "backfill-native-warm-up";
@@ -301,6 +307,7 @@ impl Remote for TurborepoRemote {
                     Ok(Ok(Ok(response))) if !response.status().is_success() => {
                         Some(answer_failure(response.status().as_u16(), "", "upload"))
                     }
+                    Ok(Ok(Err(e))) => Some(put_failure(&e)),
                     _ => None,
                 }
             });
@@ -326,13 +333,7 @@ impl Remote for TurborepoRemote {
                     kind: FailureKind::Other,
                     message: format!("upload failed: {e}"),
                 }),
-                Ok(Err(e)) => Err(RemoteFailure {
-                    kind: FailureKind::Unavailable,
-                    message: format!(
-                        "upload failed: {}",
-                        redact_text(&e.without_url().to_string())
-                    ),
-                }),
+                Ok(Err(e)) => Err(put_failure(&e)),
                 // The answer's body is not read: its status says enough.
                 Ok(Ok(response)) if response.status().is_success() => Ok(total),
                 Ok(Ok(response)) => Err(answer_failure(response.status().as_u16(), "", "upload")),
@@ -378,6 +379,35 @@ fn answer_failure(status: u16, code: &str, what: &str) -> RemoteFailure {
         kind,
         message: format!("{what} failed: HTTP {status}{code}{meaning}"),
     }
+}
+
+/// Why a `PUT` got no answer.
+fn put_failure(e: &reqwest::Error) -> RemoteFailure {
+    RemoteFailure {
+        kind: FailureKind::Unavailable,
+        message: if e.is_connect() {
+            format!("upload failed: could not connect ({})", cause(e))
+        } else if e.is_timeout() {
+            format!("upload failed: timed out ({})", cause(e))
+        } else {
+            CLOSED_EARLY.to_string()
+        },
+    }
+}
+
+/// A transport error's causes in one line, without its URL, through the
+/// redaction rule.
+fn cause(e: &reqwest::Error) -> String {
+    let mut text = String::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    redact_text(&text)
 }
 
 /// The tag of an artifact with `metadata`: `bfn1:<digest>` or
@@ -514,10 +544,7 @@ impl BodyWriter {
         match sent {
             Ok(Ok(())) => Ok(()),
             // The request ended before its body: its answer says why.
-            Ok(Err(_)) => Err(io::Error::other(TransferError(
-                "upload failed: the server closed the request before taking the whole artifact"
-                    .into(),
-            ))),
+            Ok(Err(_)) => Err(io::Error::other(TransferError(CLOSED_EARLY.into()))),
             Err(f) => Err(io::Error::other(TransferError(f.message))),
         }
     }
@@ -617,7 +644,12 @@ mod tests {
         let got = remote.upload(&key, 5, &metadata, &mut |out| out.write_all(b"bytes"));
         let failure = got.unwrap_err();
         assert_eq!(failure.kind, FailureKind::Unavailable, "{failure}");
-        assert!(failure.message.starts_with("upload failed: "), "{failure}");
+        assert!(
+            failure
+                .message
+                .starts_with("upload failed: could not connect ("),
+            "{failure}"
+        );
         assert!(!failure.message.contains("t0ken"), "{failure}");
         let got = remote.open(&key, None);
         assert!(matches!(&got, Err(f) if f.kind == FailureKind::Unavailable));
