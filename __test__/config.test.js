@@ -267,3 +267,22 @@ test('values that are not secrets are still accepted and echoed: brace globs, lo
   const bad = inChild(repo.dirs.a, cleanEnv({ BACKFILL_MODE: 'READ-ONLY' }), 'return n.loadConfig()')
   assert.equal(bad.error, 'BACKFILL_MODE (from the environment) is invalid: expected one of READ_ONLY, WRITE_ONLY, READ_WRITE, PASS, received "READ-ONLY". To fix it, set one of those values or unset it (READ_WRITE is the default)')
 })
+
+// A JavaScript number above 2^32 reaches the engine as a float: a maxSize
+// of 5 GiB passed in code was refused ("received 5368709120.0").
+test('a maxSize above 4 GiB passed in code is taken, for every remote', () => {
+  const dir = makeRepo(['a']).dirs.a
+  const max = 5 * 2 ** 30
+  const got = inChild(
+    dir,
+    cleanEnv(),
+    `const max = ${max}
+    const azure = n.loadConfig(undefined, { provider: 'azure-blob', providerOptions: { connectionString: 'UseDevelopmentStorage=true', container: 'c', maxSize: max } })
+    const turbo = n.loadConfig(undefined, { provider: 'turborepo', providerOptions: { apiUrl: 'http://127.0.0.1:9', token: 't', maxSize: max } })
+    let half
+    try { n.loadConfig(undefined, { provider: 'turborepo', providerOptions: { token: 't', maxSize: 1.5 } }) } catch (e) { half = e.message }
+    return [azure.remote.maxSize, turbo.turborepo.maxSize, half]`,
+  )
+  assert.deepEqual(got.slice(0, 2), [max, max])
+  assert.match(got[2], /expected "maxSize" to be a whole number of bytes, received 1\.5/)
+})

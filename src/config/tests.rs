@@ -981,3 +981,37 @@ fn the_turborepo_token_never_shows_in_debug_output() {
     let c = turborepo(None, &[("TURBO_TOKEN", TURBO_TOKEN)]).unwrap();
     assert!(!format!("{c:?}").contains(TURBO_TOKEN));
 }
+
+/// JavaScript numbers above 2^32 reach the options as floats: a maxSize of
+/// 5 GiB passed in code was refused ("received 5368709120.0").
+#[test]
+fn a_max_size_above_four_gib_from_javascript_is_taken() {
+    let r = repo();
+    let load_max = |max: serde_json::Value| {
+        let options = Options {
+            provider: Some("turborepo".into()),
+            provider_options: Some(serde_json::json!({"token": "t", "maxSize": max})),
+            ..Options::default()
+        };
+        load(&r.pkg, &options, &[]).map(|c| c.turborepo.unwrap().max_size)
+    };
+    assert_eq!(
+        load_max(serde_json::json!(5368709120.0)).unwrap(),
+        Some(5 << 30)
+    );
+    assert_eq!(
+        load_max(serde_json::json!(5368709120u64)).unwrap(),
+        Some(5 << 30)
+    );
+    for bad in [
+        serde_json::json!(1.5),
+        serde_json::json!(-1.0),
+        serde_json::json!(1e300),
+    ] {
+        let err = load_max(bad.clone()).unwrap_err().to_string();
+        assert!(
+            err.contains("expected \"maxSize\" to be a whole number of bytes"),
+            "{bad}: {err}"
+        );
+    }
+}

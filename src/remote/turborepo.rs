@@ -229,7 +229,7 @@ impl Remote for TurborepoRemote {
                     return Err(RemoteFailure {
                         kind: FailureKind::Unavailable,
                         message: format!(
-                            "download failed: the server took {:.1} s to say it has no artifact",
+                            "download failed: the server took {:.1} s to say it has no entry",
                             deadline.elapsed().as_secs_f64()
                         ),
                     });
