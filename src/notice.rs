@@ -351,7 +351,7 @@ impl Notice {
                 looks_secret,
             } => format!(
                 "BACKFILL_CACHE_PROVIDER {origin} is {name}, which backfill-native does not support; \
-                 using the local cache. Supported: local, local-skip, azure-blob{}",
+                 using the local cache. Supported: local, local-skip, azure-blob, s3{}",
                 if *looks_secret {
                     format!(". To fix it, set it to one of those; {}", crate::config::SECRET_FIX)
                 } else {

@@ -169,9 +169,9 @@ fn every_notice_has_its_code_and_its_sentence() {
             "waiting to clear /repo/cache: fetches, puts or uploads are using it; giving up after 60 s (BACKFILL_NATIVE_LOCK_WAIT sets how long)".into(),
         ),
         (
-            Notice::ConfigUnknownProvider { name: "\"s3\"".into(), origin: "(from the environment)".into(), looks_secret: false },
+            Notice::ConfigUnknownProvider { name: "\"gcs\"".into(), origin: "(from the environment)".into(), looks_secret: false },
             "CONFIG_UNKNOWN_PROVIDER",
-            "BACKFILL_CACHE_PROVIDER (from the environment) is \"s3\", which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob".into(),
+            "BACKFILL_CACHE_PROVIDER (from the environment) is \"gcs\", which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob, s3".into(),
         ),
         (
             Notice::ConfigUnknownField {
