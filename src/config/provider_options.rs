@@ -231,11 +231,6 @@ impl<'a> Fields<'a> {
         })
     }
 
-    /// Whether `field` is given (with any value, null included).
-    pub(super) fn has(&self, field: &str) -> bool {
-        self.json.get(field).is_some()
-    }
-
     /// A string field. A field that may be left out is `None` when absent or
     /// null, except a security field: `"signingKey": null` would turn
     /// signing off as silently as a misspelling would.
