@@ -138,7 +138,7 @@ pub(super) fn s3_options(
     let region = match fields.string("region", false)? {
         Some(r) => region(&r, "region", VAR, origin)?,
         None => match aws_var(env, &["AWS_REGION", "AWS_DEFAULT_REGION"]) {
-            Some((name, r)) => region(&r, "the region", name, &Origin::Env)?,
+            Some((name, r)) => region(r, "the region", name, &Origin::Env)?,
             None => DEFAULT_REGION.to_string(),
         },
     };
@@ -146,7 +146,7 @@ pub(super) fn s3_options(
     let endpoint = match fields.string("endpoint", false)? {
         Some(e) => Some(endpoint(&e, "\"endpoint\"", VAR, origin)?),
         None => match aws_var(env, &["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]) {
-            Some((name, e)) => Some(endpoint(&e, "the endpoint", name, &Origin::Env)?),
+            Some((name, e)) => Some(endpoint(e, "the endpoint", name, &Origin::Env)?),
             None => None,
         },
     };
