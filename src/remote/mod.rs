@@ -103,6 +103,18 @@ pub fn connect(config: &crate::config::Config) -> crate::error::Result<Option<Co
     if let Some(options) = &config.azure {
         return azure_blob::connect(options).map(Some);
     }
+    // The s3 remote is built on the object-store layer (`object_store.rs`);
+    // until it is there, the provider must not fall back to the local cache
+    // unsaid.
+    if config.s3.is_some() {
+        return Err(crate::error::CacheError::Config {
+            variable: "BACKFILL_CACHE_PROVIDER".into(),
+            origin: "(s3)".into(),
+            expected: "a provider this build has a remote for".into(),
+            received: "s3, whose remote is not in this build yet".into(),
+            fix: "use azure-blob or local until the s3 remote lands".into(),
+        });
+    }
     Ok(None)
 }
 
