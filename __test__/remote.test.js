@@ -267,7 +267,7 @@ test('an account URL with an Azure identity: a sign-in failure is a miss with on
   assert.equal(native.loadConfig(repo.dirs.a, options).remote.credentialName, 'azure-cli')
   for (let i = 0; i < 2; i++) assert.equal(await native.getProvider(logger, repo.dirs.a, options).fetch(`id-${i}`), false)
   assert.equal(at('warn').length, 1)
-  assert.match(at('warn')[0], /^backfill-native: remote cache \(azure-blob container 'identity' at http:\/\/127\.0\.0\.1:\d+\): download failed: .*Azure CLI not installed; treated as a miss\. To fix it, check the Azure identity named by credentialName/)
+  assert.match(at('warn')[0], /^backfill-native: remote cache \(azure-blob container 'identity' at http:\/\/127\.0\.0\.1:\d+\): download failed: no credential could be had to sign the request with \(.*\); treated as a miss\. To fix it, check the Azure identity named by credentialName/)
   assert.throws(
     () => native.loadConfig(repo.dirs.a, { provider: 'azure-blob', providerOptions: { connectionString: azurite.endpoint, container: 'x', credentialName: 'visual-studio-code' } }),
     /credentialName "visual-studio-code" is not one backfill-native supports \(environment, workload-identity, managed-identity, azure-cli\)/,

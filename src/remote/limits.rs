@@ -10,8 +10,7 @@ use std::fmt;
 use std::io::{self, Read};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use azure_core::RetryPolicy;
+use super::{FailureKind, RemoteFailure};
 
 /// Time allowed to connect.
 const CONNECT: Duration = Duration::from_secs(10);
@@ -24,6 +23,13 @@ const DEADLINE_BASE: Duration = Duration::from_secs(30);
 const DEADLINE_BYTES_PER_SEC: f64 = (1u64 << 20) as f64;
 /// The longest a `Retry-After` (or `retry-after-ms`) answer is waited out.
 const RETRY_AFTER_CAP: Duration = Duration::from_secs(2);
+/// The `maxSize` of a remote whose options set none: a server cannot make a
+/// download write more than this to the store's temp folder.
+pub const DEFAULT_MAX_SIZE: u64 = 4 << 30;
+/// A miss that took longer than this (times the scale) counts as a failure
+/// toward the switch-off: a server that keeps answering slowly, even "not
+/// found", must not cost every fetch of a build that long.
+const SLOW_ANSWER: Duration = Duration::from_secs(5);
 /// Retries of 408, 429, 5xx and connection errors.
 const RETRIES: u32 = 3;
 /// First retry delay (doubled at each retry, plus up to 256 ms of jitter)...
@@ -51,6 +57,8 @@ pub struct Limits {
     pub retry_delay: Duration,
     /// Largest retry delay.
     pub retry_delay_max: Duration,
+    /// A miss slower than this is a failure.
+    pub slow_answer: Duration,
 }
 
 impl Default for Limits {
@@ -78,6 +86,7 @@ impl Limits {
             retries: RETRIES,
             retry_delay: s(RETRY_DELAY),
             retry_delay_max: s(RETRY_DELAY_MAX),
+            slow_answer: s(SLOW_ANSWER),
         }
     }
 
@@ -100,10 +109,98 @@ impl Limits {
     }
 }
 
+/// The overall deadline of one transfer: from its start, the base plus time
+/// in proportion to the bytes that count. An upload's size is ours, so it
+/// counts from the start; a download counts only the bytes that arrived,
+/// never a size the server claims (a server claiming a terabyte and sending
+/// a byte at a time is cut at the base).
+#[derive(Clone, Copy)]
+pub struct Deadline {
+    start: tokio::time::Instant,
+    limits: Limits,
+    known: u64,
+}
+
+impl Deadline {
+    /// The deadline of an upload of `size` bytes, starting now.
+    pub fn upload(limits: Limits, size: u64) -> Deadline {
+        Deadline {
+            start: tokio::time::Instant::now(),
+            limits,
+            known: size,
+        }
+    }
+
+    /// The deadline of a download, starting now.
+    pub fn download(limits: Limits) -> Deadline {
+        Deadline::upload(limits, 0)
+    }
+
+    /// When the transfer must be over, `bytes` having been moved.
+    pub fn at(&self, bytes: u64) -> tokio::time::Instant {
+        self.start + self.allowed(bytes)
+    }
+
+    /// How long this transfer has taken so far.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn allowed(&self, bytes: u64) -> Duration {
+        self.limits.deadline_for(self.known.max(bytes))
+    }
+
+    /// The failure of a transfer cut at its deadline.
+    pub fn cut(&self, what: &str, bytes: u64) -> RemoteFailure {
+        RemoteFailure {
+            kind: FailureKind::Unavailable,
+            message: format!(
+                "{what} failed: cut at its deadline of {:.1} s (for {} bytes), the remote is too slow",
+                self.allowed(bytes).as_secs_f64(),
+                self.known.max(bytes)
+            ),
+        }
+    }
+
+    /// Waits for `f` until the deadline (`bytes` having been moved).
+    pub async fn on_time<F: std::future::Future>(
+        &self,
+        what: &str,
+        bytes: u64,
+        f: F,
+    ) -> Result<F::Output, RemoteFailure> {
+        tokio::time::timeout_at(self.at(bytes), f)
+            .await
+            .map_err(|_| self.cut(what, bytes))
+    }
+
+    /// Waits for the next part of a stream until the stall time or the
+    /// deadline, whichever is first.
+    pub async fn next_part<F: std::future::Future>(
+        &self,
+        what: &str,
+        bytes: u64,
+        f: F,
+    ) -> Result<F::Output, RemoteFailure> {
+        let end = self.at(bytes);
+        let stalled = tokio::time::Instant::now() + self.limits.stall;
+        match tokio::time::timeout_at(end.min(stalled), f).await {
+            Ok(v) => Ok(v),
+            Err(_) if tokio::time::Instant::now() >= end => Err(self.cut(what, bytes)),
+            Err(_) => Err(RemoteFailure {
+                kind: FailureKind::Unavailable,
+                message: format!(
+                    "{what} failed: stalled, no byte for {:.1} s",
+                    self.limits.stall.as_secs_f64()
+                ),
+            }),
+        }
+    }
+}
+
 /// Exponential backoff that honours a server's `Retry-After` only up to a
-/// cap. azure_core's own policy waits `max(retry_after, backoff)`, so a
-/// throttling server answering `Retry-After: 60` held every request for a
-/// minute per retry.
+/// cap: a throttling server answering `Retry-After: 60` must not hold every
+/// request for a minute per retry (the old Azure SDK's policy did).
 #[derive(Debug, Clone)]
 pub struct CappedRetry {
     retries: u32,
@@ -125,27 +222,20 @@ impl CappedRetry {
     }
 }
 
-#[async_trait]
-impl RetryPolicy for CappedRetry {
-    fn is_expired(&self, since_start: Duration, retry_count: u32) -> bool {
+impl CappedRetry {
+    /// Whether no retry is left after `retry_count` retries, `since_start`
+    /// after the first request.
+    pub fn is_expired(&self, since_start: Duration, retry_count: u32) -> bool {
         retry_count >= self.retries || since_start >= self.max_elapsed
     }
 
-    fn sleep_duration(&self, retry_count: u32) -> Duration {
+    /// The backoff before retry number `retry_count` (from 1).
+    pub fn sleep_duration(&self, retry_count: u32) -> Duration {
         let exp = self
             .delay
             .saturating_mul(2u32.saturating_pow(retry_count.min(16)));
         let jitter = Duration::from_millis(u64::from(rand_byte()));
         (exp + jitter).min(self.delay_max)
-    }
-
-    async fn wait(
-        &self,
-        _error: &azure_core::Error,
-        retry_count: u32,
-        retry_after: Option<Duration>,
-    ) {
-        tokio::time::sleep(self.pause(retry_count, retry_after)).await;
     }
 }
 

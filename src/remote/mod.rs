@@ -1,13 +1,16 @@
-//! The remote cache behind a small trait, so another backend can be added.
-//! Azure Blob Storage is the one there is (`azure_blob`).
+//! The remote cache behind a small trait, one file per remote: Azure Blob
+//! Storage (`azure_blob`) on the object-store layer (`object_store`, through
+//! Apache OpenDAL), every request through one bounded HTTP client (`http`).
 //!
 //! Every remote failure is an expected outcome for the engine (a miss and a
 //! warning), never an error: a broken remote must not break the build.
 
 mod azure_blob;
-mod connection;
+mod azure_credentials;
 mod health;
+pub mod http;
 mod limits;
+mod object_store;
 pub mod registry;
 mod runtime;
 pub mod signature;
@@ -16,9 +19,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
 
-pub use azure_blob::AzureBlobRemote;
 pub use health::{Health, FAILURES_BEFORE_OFF};
-pub use limits::{Limits, OverMaxSize, SizeLimited};
+pub use limits::{Deadline, Limits, OverMaxSize, SizeLimited, DEFAULT_MAX_SIZE};
+pub use object_store::ObjectStoreRemote;
 pub use registry::SharedRemote;
 
 use crate::cache_key::CacheKey;
@@ -118,9 +121,8 @@ pub fn connect(config: &crate::config::Config) -> crate::error::Result<Option<Co
     Ok(None)
 }
 
-/// Writes an archive into the upload stream and fills in the blob metadata.
-pub type ArchiveWriter<'a> =
-    dyn FnMut(&mut dyn std::io::Write, &mut HashMap<String, String>) -> std::io::Result<()> + 'a;
+/// Writes the archive into the upload stream.
+pub type ArchiveWriter<'a> = dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()> + 'a;
 
 /// A remote cache: one blob per cache key.
 pub trait Remote: Send + Sync {
@@ -140,13 +142,15 @@ pub trait Remote: Send + Sync {
     fn warm_up(&self) {}
 
     /// Uploads the `size` bytes `write` produces as the blob of `key`, with
-    /// `metadata`, which `write` may fill in as it goes (it is read after
-    /// `write` returns). Nothing is visible remotely unless all of it is
-    /// uploaded; `size` sets the upload's deadline.
+    /// `metadata` (its digest and signature, known before the first byte is
+    /// sent: S3 and cache servers take them with the request's headers).
+    /// Nothing is visible remotely unless all of it is uploaded; `size` sets
+    /// the upload's deadline.
     fn upload(
         &self,
         key: &CacheKey,
         size: u64,
+        metadata: &HashMap<String, String>,
         write: &mut ArchiveWriter<'_>,
     ) -> Result<u64, RemoteFailure>;
 }

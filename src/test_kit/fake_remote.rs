@@ -172,6 +172,7 @@ impl Remote for FakeRemote {
         &self,
         key: &CacheKey,
         _size: u64,
+        metadata: &HashMap<String, String>,
         write: &mut ArchiveWriter<'_>,
     ) -> Result<u64, RemoteFailure> {
         self.requests.fetch_add(1, Ordering::SeqCst);
@@ -179,8 +180,8 @@ impl Remote for FakeRemote {
             return Err(f);
         }
         let mut bytes = Vec::new();
-        let mut metadata = HashMap::new();
-        write(&mut bytes, &mut metadata).map_err(|e| RemoteFailure {
+        let metadata = metadata.clone();
+        write(&mut bytes).map_err(|e| RemoteFailure {
             kind: FailureKind::Other,
             message: format!("upload failed: {e}"),
         })?;

@@ -1,6 +1,7 @@
 //! An upload: the stored entry of a key, written as the tar archive the
 //! remote keeps, signed as it streams, within `maxSize`.
 
+use std::collections::HashMap;
 use std::io;
 
 use super::SigningWriter;
@@ -68,12 +69,32 @@ pub fn upload(
             return Ok(Uploaded::ArchiveOverMaxSize { size, outputs, max });
         }
     }
+    // The digest and signature go with the request's headers (S3, cache
+    // servers), so they are computed first, from the same archive: a second
+    // read of contents the page cache most likely still holds.
+    let mut signer = Signer::new(signing_key);
+    let signed = write_archive(
+        store,
+        &manifest,
+        &mut SigningWriter {
+            inner: &mut io::sink(),
+            signer: &mut signer,
+        },
+    );
+    if let Err(e) = signed {
+        return Ok(Uploaded::LocalUnreadable(e.to_string()));
+    }
+    let metadata: HashMap<String, String> = signer
+        .metadata()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
     let mut local_error = None;
-    let result = remote.upload(key, size, &mut |out, metadata| {
-        let mut signer = Signer::new(signing_key);
+    let result = remote.upload(key, size, &metadata, &mut |out| {
+        let mut again = Signer::new(signing_key);
         let mut w = SigningWriter {
             inner: out,
-            signer: &mut signer,
+            signer: &mut again,
         };
         if let Err(e) = write_archive(store, &manifest, &mut w) {
             // Only the remote's writer fails with a TransferError; any other
@@ -83,8 +104,12 @@ pub fn upload(
             }
             return Err(e);
         }
-        for (k, v) in signer.metadata() {
-            metadata.insert(k.to_string(), v);
+        // The entry cannot change under the shared lock; were the two
+        // archives to differ anyway, the upload is not committed.
+        if again.metadata() != signer.metadata() {
+            let why = "the archive changed between its signing and its upload".to_string();
+            local_error = Some(why.clone());
+            return Err(io::Error::other(why));
         }
         Ok(())
     });
