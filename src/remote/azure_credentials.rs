@@ -8,11 +8,18 @@
 //! identity whose variables are missing: that is a configuration error when
 //! the remote is made, never a silent fall back to another credential. No
 //! token is asked for until the first request.
+//!
+//! No credential here signs with a private RSA key: the client-certificate
+//! credential is never made, and the default chain is built without it.
+//! That keeps `rsa` (RUSTSEC-2023-0071, a timing side channel with no fixed
+//! release, compiled in through `reqsign-azure-storage`) out of every code
+//! path; `.cargo/audit.toml` says why the audit may ignore it, and
+//! `__test__/layers.test.js` keeps it true.
 
 use reqsign_azure_storage::{
-    AzureCliCredentialProvider, ClientCertificateCredentialProvider,
-    ClientSecretCredentialProvider, Credential, DefaultCredentialProvider, ImdsCredentialProvider,
-    StaticCredentialProvider, WorkloadIdentityCredentialProvider,
+    AzureCliCredentialProvider, ClientSecretCredentialProvider, Credential,
+    DefaultCredentialProvider, ImdsCredentialProvider, StaticCredentialProvider,
+    WorkloadIdentityCredentialProvider,
 };
 use reqsign_core::ProvideCredentialChain;
 
@@ -68,16 +75,22 @@ fn identity_chain(
         |name: &str, needs: &str| format!("the {name} credential cannot be used here: {needs}");
     let all = |names: &[&str]| names.iter().all(|n| set(n));
     Ok(match identity {
-        AzureIdentity::Default => chain.push(DefaultCredentialProvider::new()),
+        // Environment variables (the AZURE_STORAGE_* ones included), the
+        // Azure CLI, a client secret, Azure Pipelines, workload identity,
+        // managed identity: every credential of the default chain but a
+        // client certificate.
+        AzureIdentity::Default => chain.push(
+            DefaultCredentialProvider::builder()
+                .no_client_certificate()
+                .build(),
+        ),
         AzureIdentity::Environment => {
-            const NEEDS: &str = "set AZURE_TENANT_ID and AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE";
+            const NEEDS: &str = "set AZURE_TENANT_ID and AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE (a client certificate is not supported)";
             if !all(&["AZURE_TENANT_ID", "AZURE_CLIENT_ID"]) {
                 return Err(unusable("environment", NEEDS));
             }
             if set("AZURE_CLIENT_SECRET") {
                 chain.push(ClientSecretCredentialProvider::new())
-            } else if set("AZURE_CLIENT_CERTIFICATE_PATH") {
-                chain.push(ClientCertificateCredentialProvider::new())
             } else if set("AZURE_FEDERATED_TOKEN_FILE") {
                 chain.push(WorkloadIdentityCredentialProvider::new())
             } else {
