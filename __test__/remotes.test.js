@@ -69,6 +69,25 @@ test.describe('s3 (moto) configured by variables only', () => {
     for (const s of kit.secrets) assert.ok(!JSON.stringify(shown).includes(s))
   })
 
+  test('a profile named in the options is the only source of credentials: the variables\' keys are not used', () => {
+    const ci = makeRepo(['a'])
+    writeTree(ci.dirs.a, OUTPUTS)
+    // The read-only keys in the variables, the read-write profile in the
+    // options: the upload works, so the profile's keys signed it.
+    const { AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE } = kit.env(true)
+    const vars = {
+      BACKFILL_CACHE_PROVIDER: 's3',
+      BACKFILL_CACHE_PROVIDER_OPTIONS: JSON.stringify(kit.options()),
+      LAGE_WRITE_REMOTE_CACHE: 'true',
+      AWS_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY,
+    }
+    const script = `const n = require(${JSON.stringify(path.resolve(__dirname, '..'))});
+      new n.Cache({ cwd: ${JSON.stringify(ci.dirs.a)} }).put('profile-wins', ['lib/**']).then((p) => console.log(JSON.stringify(p)))`
+    const put = JSON.parse(execFileSync(process.execPath, ['-e', script], { env: cleanEnv({ ...vars, AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE }), encoding: 'utf8', timeout: 120000 }))
+    assert.deepEqual([put.uploaded, put.warnings], [true, []])
+  })
+
   test('loadConfig shows the s3 options, and credentials in the options are an error that does not show them', () => {
     const repo = makeRepo(['a'])
     const cfg = native.loadConfig(repo.dirs.a, { provider: 's3', providerOptions: { bucket: 'b', region: 'eu-west-1', prefix: '/team/', signingKey: 'never-shown' } })
