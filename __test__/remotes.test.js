@@ -1,26 +1,26 @@
 // The shared remote table (support/remote-table.js) against every remote,
 // each on a real server started on loopback: Azurite for azure-blob, moto
-// (IAM enforced) for s3. A new remote adds its kit line here.
+// (IAM enforced) for s3. A new remote adds its kit line here. Then what only
+// the s3 remote has, and entries copied between the two.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const path = require('node:path')
+const { execFileSync } = require('node:child_process')
+
 require('../support/env').scrubCacheEnv()
 
-const { remoteTable } = require('../support/remote-table')
+const native = require('..')
+const { makeRepo, writeTree, snapshot } = require('../support/helpers')
+const { cleanEnv } = require('../support/env')
+const { remoteTable, OUTPUTS } = require('../support/remote-table')
 const { azuriteKit } = require('../support/azurite')
 const { s3Kit } = require('../support/s3-server')
 
 remoteTable('azure-blob (Azurite)', azuriteKit)
 remoteTable('s3 (moto)', s3Kit)
 
-// What only the s3 remote has: a build configured by variables alone (the
-// provider's, the AWS ones), and what loadConfig shows of it.
-const test = require('node:test')
-const assert = require('node:assert/strict')
-const path = require('node:path')
-const { execFileSync } = require('node:child_process')
-const native = require('..')
-const { makeRepo, writeTree, snapshot } = require('../support/helpers')
-const { cleanEnv } = require('../support/env')
-const { OUTPUTS } = require('../support/remote-table')
-
+// A build configured by variables alone (the provider's, the AWS ones), a
+// profile in the options, and what loadConfig shows.
 test.describe('s3 (moto) configured by variables only', () => {
   let kit
   test.before(async () => {
@@ -99,4 +99,38 @@ test.describe('s3 (moto) configured by variables only', () => {
       (e) => e.code === 'BACKFILL_NATIVE_CONFIG' && /"secretAccessKey" \(its value is not shown\)/.test(e.message) && !e.message.includes('wJalr'),
     )
   })
+})
+
+// docs/remote-s3.md: a cache moves between Azure and S3 by copying each
+// entry's bytes and metadata under the same name.
+test.describe('an entry copied between azure-blob and s3', () => {
+  let azure
+  let s3
+  test.before(async () => {
+    ;[azure, s3] = await Promise.all([azuriteKit(), s3Kit()])
+  })
+  test.after(async () => {
+    await Promise.all([azure?.stop(), s3?.stop()])
+  })
+
+  for (const [from, to] of [
+    ['azure', 's3'],
+    ['s3', 'azure'],
+  ]) {
+    test(`${from} to ${to}: signed, it is restored byte-identical from ${to}`, async () => {
+      const kits = { azure, s3 }
+      const key = `copied-${from}-${Date.now()}`
+      const ci = makeRepo(['a'])
+      writeTree(ci.dirs.a, OUTPUTS)
+      const opts = (kit) => ({ provider: kit.provider, providerOptions: kit.options({ signingKey: 'shared-key' }) })
+      const put = await new native.Cache({ cwd: ci.dirs.a, ...opts(kits[from]), writeRemoteCache: true }).put(key, ['lib/**'])
+      assert.equal(put.uploaded, true)
+      const entry = await kits[from].get(key)
+      await kits[to].put(key, entry.body, entry.metadata)
+      const dev = makeRepo(['a'])
+      const got = await new native.Cache({ cwd: dev.dirs.a, ...opts(kits[to]) }).fetch(key)
+      assert.deepEqual([got.hit, got.source, got.warnings], [true, 'remote', []])
+      assert.deepEqual(snapshot(path.join(dev.dirs.a, 'lib')), snapshot(path.join(ci.dirs.a, 'lib')))
+    })
+  }
 })
