@@ -90,12 +90,14 @@ async function ensureMoto() {
     } catch (e) {
       if (e.code !== 'EEXIST') throw e
       if (ready()) return
-      // A holder that died (killed mid-install) leaves its lock behind.
+      // A holder that died (killed mid-install) leaves its lock behind; one
+      // killed before it wrote its pid leaves the folder alone, for good.
       let holder = null
       try {
         holder = Number(fs.readFileSync(path.join(lock, 'pid'), 'utf8'))
       } catch {}
-      if (holder && !alive(holder)) fs.rmSync(lock, { recursive: true, force: true })
+      const orphan = !holder && Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 60000
+      if ((holder && !alive(holder)) || orphan) fs.rmSync(lock, { recursive: true, force: true })
       else if (Date.now() > deadline) throw new Error(`the moto venv is still being installed by process ${holder} after 10 minutes (${lock})`)
       else await new Promise((r) => setTimeout(r, 500))
     }
