@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use opendal::services::S3;
 use opendal::Operator;
-use reqsign_aws_v4::DefaultCredentialProvider;
 use reqsign_core::ProvideCredentialChain;
 
 use super::limits::{Limits, DEFAULT_MAX_SIZE};
@@ -36,7 +35,7 @@ fn builder(options: &S3Options) -> S3 {
     if let Some(profile) = &options.profile {
         builder = builder.credential_provider_chain(
             ProvideCredentialChain::new().push(
-                DefaultCredentialProvider::builder()
+                reqsign_aws_v4::DefaultCredentialProvider::builder()
                     .no_env()
                     .with_profile(profile)
                     .build(),
