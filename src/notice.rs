@@ -10,7 +10,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::config::Mode;
+use crate::config::{Mode, Provider};
 use crate::remote::{FailureKind, RemoteFailure, FAILURES_BEFORE_OFF};
 
 /// Something a fetch, put or upload reports that is not an error.
@@ -41,15 +41,18 @@ pub enum Notice {
     /// The remote's entry is over `maxSize`: its size when known before the
     /// download, `None` when the download was stopped there.
     RemoteOverMaxSize { size: Option<u64>, max: u64 },
-    /// A remote request failed (after its retries).
+    /// A remote request failed (after its retries). `provider` picks the
+    /// hint (an S3 user is not told about connection strings).
     RemoteFailed {
+        provider: Provider,
         remote: String,
         op: Op,
         failure: RemoteFailure,
     },
     /// The remote refuses uploads with these credentials (a read-only SAS,
-    /// a read-only cache server).
+    /// a read-only IAM policy, a read-only cache server or token).
     RemoteReadOnly {
+        provider: Provider,
         remote: String,
         failure: RemoteFailure,
     },
@@ -273,6 +276,7 @@ impl Notice {
                 "the remote entry is over maxSize ({max}): its download was stopped there and nothing was restored"
             ),
             Notice::RemoteFailed {
+                provider,
                 remote,
                 op,
                 failure,
@@ -281,18 +285,44 @@ impl Notice {
                     Op::Upload => "not uploaded",
                     Op::Download => "treated as a miss",
                 };
-                let hint = match failure.kind {
-                    FailureKind::ContainerNotFound => {
+                let hint = match (provider, failure.kind) {
+                    (Provider::S3, FailureKind::ContainerNotFound) => {
+                        "check the bucket, the region and the endpoint in BACKFILL_CACHE_PROVIDER_OPTIONS"
+                    }
+                    (Provider::S3, FailureKind::Forbidden) => {
+                        "check the AWS credentials (the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY variables, the profile, \
+                         the role) and that their policy allows s3:GetObject and s3:ListBucket on the bucket"
+                    }
+                    (Provider::S3, FailureKind::SignIn) => {
+                        "check where the AWS credentials come from (the AWS_* variables, the profile, web identity, the instance's role)"
+                    }
+                    (Provider::S3, FailureKind::Unavailable) => "check the network and the endpoint",
+                    (Provider::S3, FailureKind::Other) => {
+                        "check the bucket, the region and the endpoint"
+                    }
+                    (_, FailureKind::ContainerNotFound) => {
                         "check the container name in BACKFILL_CACHE_PROVIDER_OPTIONS"
                     }
-                    FailureKind::Forbidden => {
-                        "check that the connection string or SAS is valid and not expired (for a turborepo server: that the token may read the team's artifacts)"
+                    (Provider::Turborepo, FailureKind::Forbidden) => {
+                        "check that the token may read the team's artifacts (teamId or teamSlug; TURBO_TEAMID or TURBO_TEAM)"
                     }
-                    FailureKind::SignIn => {
-                        "check the Azure identity named by credentialName (az login, the AZURE_* variables, the managed identity); for a turborepo server, the token (\"token\" or TURBO_TOKEN)"
+                    (Provider::Turborepo, FailureKind::SignIn) => {
+                        "check the token (\"token\" or TURBO_TOKEN): the server does not accept it"
                     }
-                    FailureKind::Unavailable => "check the network and the storage account endpoint or the server's apiUrl",
-                    FailureKind::Other => "check the connection string and the container (for a turborepo server: apiUrl and the team)",
+                    (Provider::Turborepo, FailureKind::Unavailable) => {
+                        "check the network and the server's apiUrl (TURBO_API)"
+                    }
+                    (Provider::Turborepo, FailureKind::Other) => {
+                        "check apiUrl (TURBO_API) and the team (teamId or teamSlug)"
+                    }
+                    (_, FailureKind::Forbidden) => {
+                        "check that the connection string or SAS is valid and not expired"
+                    }
+                    (_, FailureKind::SignIn) => {
+                        "check the Azure identity named by credentialName (az login, the AZURE_* variables, the managed identity)"
+                    }
+                    (_, FailureKind::Unavailable) => "check the network and the storage account endpoint",
+                    (_, FailureKind::Other) => "check the connection string and the container",
                 };
                 format!(
                     "remote cache ({remote}): {}; {outcome}. To fix it, {hint}. After {FAILURES_BEFORE_OFF} failures in a row the \
@@ -300,11 +330,34 @@ impl Notice {
                     failure.message
                 )
             }
-            Notice::RemoteReadOnly { remote, failure } => format!(
+            Notice::RemoteReadOnly {
+                provider: Provider::S3,
+                remote,
+                failure,
+            } => format!(
                 "uploads to the remote cache ({remote}) are refused ({}): the credentials are read-only, \
-                 such as a read-only SAS or a read-only cache server. Outputs are still cached locally. \
-                 To fix it, use read-write credentials (a connection string or token) where uploads should \
-                 happen, or turn remote writes off here \
+                 such as a user whose policy allows only s3:GetObject. Outputs are still cached locally. To fix it, \
+                 use credentials allowed s3:PutObject where uploads should happen, or turn remote writes off here \
+                 (unset LAGE_WRITE_REMOTE_CACHE)",
+                failure.message
+            ),
+            Notice::RemoteReadOnly {
+                provider: Provider::Turborepo,
+                remote,
+                failure,
+            } => format!(
+                "uploads to the remote cache ({remote}) are refused ({}): the credentials are read-only, \
+                 such as a read-only token or a server started with READ_ONLY. Outputs are still cached \
+                 locally. To fix it, use a read-write token and server where uploads should happen, or \
+                 turn remote writes off here (unset LAGE_WRITE_REMOTE_CACHE)",
+                failure.message
+            ),
+            Notice::RemoteReadOnly {
+                remote, failure, ..
+            } => format!(
+                "uploads to the remote cache ({remote}) are refused ({}): the credentials are read-only, \
+                 such as a read-only SAS. Outputs are still cached locally. To fix it, use a read-write \
+                 connection string where uploads should happen, or turn remote writes off here \
                  (unset LAGE_WRITE_REMOTE_CACHE)",
                 failure.message
             ),
@@ -353,7 +406,7 @@ impl Notice {
                 looks_secret,
             } => format!(
                 "BACKFILL_CACHE_PROVIDER {origin} is {name}, which backfill-native does not support; \
-                 using the local cache. Supported: local, local-skip, azure-blob, turborepo{}",
+                 using the local cache. Supported: local, local-skip, azure-blob, s3, turborepo{}",
                 if *looks_secret {
                     format!(". To fix it, set it to one of those; {}", crate::config::SECRET_FIX)
                 } else {

@@ -8,6 +8,8 @@
 //! - `provider_options.rs`: the `azure-blob` fields of the provider options,
 //!   and the field rules every remote's options follow;
 //! - `turborepo_options.rs`: the `turborepo` fields and turbo's variables;
+//! - `s3_options.rs`: the `s3` fields and the AWS variables (region,
+//!   endpoint) standing in for them;
 //! - `azure_connection.rs`: what the connection string says (where the blobs
 //!   are, how to sign in), as plain data for the remote;
 //! - `redact.rs`: what may be printed;
@@ -20,6 +22,7 @@ mod eviction;
 mod layers;
 mod provider_options;
 mod redact;
+mod s3_options;
 mod turborepo_options;
 mod upload_trust;
 mod values;
@@ -38,6 +41,7 @@ pub use env_file::EnvFile;
 pub use eviction::{describe_size, Eviction, DEFAULT_LOCK_WAIT};
 pub use provider_options::{AzureBlobOptions, AZURE_BLOB_FIELDS};
 pub use redact::{redact_text, secret_kind, Secret, SECRET_FIX};
+pub use s3_options::{S3Options, DEFAULT_REGION as S3_DEFAULT_REGION, S3_FIELDS};
 pub use turborepo_options::{TurborepoOptions, DEFAULT_API_URL, TURBOREPO_FIELDS};
 pub use upload_trust::{detect as detect_build, Build, UploadTrust};
 pub use values::{LogLevel, Mode, Provider};
@@ -139,6 +143,8 @@ pub struct Config {
     pub azure: Option<AzureBlobOptions>,
     /// Remote options when the provider is `turborepo`.
     pub turborepo: Option<TurborepoOptions>,
+    /// Remote options when the provider is `s3`.
+    pub s3: Option<S3Options>,
     /// Whether puts may upload to the remote cache.
     pub write_remote_cache: bool,
     /// Whether uploads run after `put` returns.
@@ -222,8 +228,16 @@ impl Config {
         };
         let turborepo = match provider {
             Provider::Turborepo => Some(turborepo_options::turborepo_options(
-                provider_options,
+                provider_options.clone(),
                 &layers,
+                &mut warnings,
+            )?),
+            _ => None,
+        };
+        let s3 = match provider {
+            Provider::S3 => Some(s3_options::s3_options(
+                provider_options,
+                env,
                 &mut warnings,
             )?),
             _ => None,
@@ -302,6 +316,7 @@ impl Config {
             provider,
             azure,
             turborepo,
+            s3,
             write_remote_cache,
             background_uploads: options.background_uploads.unwrap_or(false),
             cache_dir,

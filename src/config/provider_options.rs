@@ -286,7 +286,6 @@ impl<'a> Fields<'a> {
     }
 
     /// A boolean field; absent or null is `None`.
-    #[allow(dead_code)] // the s3 options read it
     pub(super) fn boolean(&self, field: &str) -> Result<Option<bool>> {
         number_field(
             self.json,

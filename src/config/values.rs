@@ -22,6 +22,8 @@ pub enum Provider {
     AzureBlob,
     /// The local store with a turborepo-protocol cache server fallback.
     Turborepo,
+    /// The local store with an S3-compatible bucket behind it.
+    S3,
 }
 
 impl Provider {
@@ -32,12 +34,16 @@ impl Provider {
             Provider::LocalSkip => "local-skip",
             Provider::AzureBlob => "azure-blob",
             Provider::Turborepo => "turborepo",
+            Provider::S3 => "s3",
         }
     }
 
     /// Whether a remote cache backs the local store (uploads are possible).
     pub fn is_remote(self) -> bool {
-        matches!(self, Provider::AzureBlob | Provider::Turborepo)
+        matches!(
+            self,
+            Provider::AzureBlob | Provider::S3 | Provider::Turborepo
+        )
     }
 
     /// `BACKFILL_CACHE_PROVIDER`: a name backfill-native does not support
@@ -49,6 +55,7 @@ impl Provider {
             "local-skip" => Provider::LocalSkip,
             "azure-blob" => Provider::AzureBlob,
             "turborepo" => Provider::Turborepo,
+            "s3" => Provider::S3,
             other => {
                 warnings.push(Notice::ConfigUnknownProvider {
                     name: shown(other),
