@@ -119,20 +119,23 @@ export interface CacheOptions {
    */
   cwd?: string
   /**
-   * Cache provider: `local`, `local-skip`, `azure-blob` or `s3`
-   * (`BACKFILL_CACHE_PROVIDER`). At run time any other name is warned
-   * about and the local cache is used, as with the variable.
+   * Cache provider: `local`, `local-skip`, `azure-blob`, `s3` or
+   * `turborepo` (`BACKFILL_CACHE_PROVIDER`). At run time any other name is
+   * warned about and the local cache is used, as with the variable.
    * @default "local"
    */
-  provider?: 'local' | 'local-skip' | 'azure-blob' | 's3'
+  provider?: 'local' | 'local-skip' | 'azure-blob' | 's3' | 'turborepo'
   /**
    * Provider options, as in `BACKFILL_CACHE_PROVIDER_OPTIONS`; for
    * `azure-blob`: `{ connectionString, container, maxSize?,
    * credentialName?, signingKey?, timeoutScale? }`; for `s3`: `{ bucket,
    * region?, endpoint?, prefix?, forcePathStyle?, profile?, maxSize?,
    * signingKey?, timeoutScale? }` (credentials come from the AWS
-   * variables, a profile, web identity or the instance's role). An
-   * unknown field is a warning; a misspelt `signingKey` is an error.
+   * variables, a profile, web identity or the instance's role); for
+   * `turborepo`: `{ apiUrl?, token?, teamId?, teamSlug?, maxSize?,
+   * signingKey?, timeoutScale? }` (turbo's `TURBO_*` variables where left
+   * out). An unknown field is a warning; a misspelt `signingKey` is an
+   * error.
    */
   providerOptions?: Record<string, unknown>
   /**
@@ -540,12 +543,14 @@ export interface ResolvedConfig {
   cwd: string
   /** The workspace root found for it. */
   workspaceRoot: string
-  /** `local`, `local-skip`, `azure-blob` or `s3`. */
-  provider: 'local' | 'local-skip' | 'azure-blob' | 's3'
+  /** `local`, `local-skip`, `azure-blob`, `s3` or `turborepo`. */
+  provider: 'local' | 'local-skip' | 'azure-blob' | 's3' | 'turborepo'
   /** Remote options when the provider is `azure-blob`. */
   remote?: RemoteConfig
   /** Remote options when the provider is `s3`. */
   s3?: S3RemoteConfig
+  /** Remote options when the provider is `turborepo`. */
+  turborepo?: TurborepoConfig
   /** Whether puts upload to the remote cache. */
   writeRemoteCache: boolean
   /** The local cache folder. */
