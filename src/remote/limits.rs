@@ -162,6 +162,20 @@ impl Deadline {
         }
     }
 
+    /// A miss that took longer than the slow-answer bound: a failure that
+    /// counts toward the switch-off, for a server that keeps answering
+    /// slowly costs every fetch that long; `None` for a miss on time.
+    pub fn slow_miss(&self) -> Option<RemoteFailure> {
+        let took = self.elapsed();
+        (took > self.limits.slow_answer).then(|| RemoteFailure {
+            kind: FailureKind::Unavailable,
+            message: format!(
+                "download failed: the remote took {:.1} s to say it has no entry",
+                took.as_secs_f64()
+            ),
+        })
+    }
+
     /// Waits for `f` until the deadline (`bytes` having been moved).
     pub async fn on_time<F: std::future::Future>(
         &self,

@@ -9,6 +9,7 @@
 
 mod azure_blob;
 mod azure_credentials;
+mod download_stream;
 mod health;
 pub mod http;
 mod limits;

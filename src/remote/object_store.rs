@@ -7,17 +7,17 @@
 
 use std::collections::HashMap;
 use std::future::IntoFuture;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 
-use bytes::Bytes;
 use futures::StreamExt;
 use opendal::{Buffer, ErrorKind, HttpTransporter, Operator};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
 
+use super::download_stream::{self, Part};
 use super::http::{http_error_of, Http, HttpError, OpendalTransport};
 use super::limits::{Deadline, Limits};
-use super::runtime::runtime;
+use super::runtime::{runtime, runtime_or_failure};
 use super::{ArchiveWriter, FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure, TransferError};
 use crate::cache_key::CacheKey;
 use crate::config::redact_text;
@@ -57,13 +57,6 @@ impl ObjectStoreRemote {
             limits,
         })
     }
-
-    fn rt(&self) -> Result<&'static Runtime, RemoteFailure> {
-        runtime().ok_or_else(|| RemoteFailure {
-            kind: FailureKind::Other,
-            message: "the remote runtime could not be started".into(),
-        })
-    }
 }
 
 impl Remote for ObjectStoreRemote {
@@ -85,24 +78,14 @@ impl Remote for ObjectStoreRemote {
     }
 
     fn open(&self, key: &CacheKey, max_size: Option<u64>) -> Result<Lookup, RemoteFailure> {
-        let rt = self.rt()?;
+        let rt = runtime_or_failure()?;
         let deadline = Deadline::download(self.limits);
         let stat = rt.block_on(deadline.on_time("download", 0, self.op.stat(key.as_str())))?;
         let meta = match stat {
             Ok(meta) => meta,
             Err(e) if is_miss(&e) => {
-                // A server that keeps answering slowly costs every fetch
-                // that long: past the bound, it counts toward the switch-off.
-                if deadline.elapsed() > self.limits.slow_answer {
-                    return Err(RemoteFailure {
-                        kind: FailureKind::Unavailable,
-                        message: format!(
-                            "download failed: the remote took {:.1} s to say it has no entry",
-                            deadline.elapsed().as_secs_f64()
-                        ),
-                    });
-                }
-                return Ok(Lookup::Miss);
+                // A slow "not found" counts toward the switch-off.
+                return deadline.slow_miss().map_or(Ok(Lookup::Miss), Err);
             }
             Err(e) => return Err(classify(&e, "download")),
         };
@@ -132,7 +115,7 @@ impl Remote for ObjectStoreRemote {
                     .collect()
             })
             .unwrap_or_default();
-        let (tx, rx) = mpsc::channel::<Msg>(16);
+        let (tx, reader) = download_stream::channel();
         let op = self.op.clone();
         let path = key.as_str().to_string();
         // Every byte must come from the object the properties describe: one
@@ -142,10 +125,7 @@ impl Remote for ObjectStoreRemote {
         Ok(Lookup::Found(RemoteBlob {
             size: Some(size),
             metadata,
-            body: Box::new(ChannelReader {
-                rx: Some(rx),
-                buf: Bytes::new(),
-            }),
+            body: Box::new(reader),
         }))
     }
 
@@ -156,7 +136,7 @@ impl Remote for ObjectStoreRemote {
         metadata: &HashMap<String, String>,
         write: &mut ArchiveWriter<'_>,
     ) -> Result<u64, RemoteFailure> {
-        let rt = self.rt()?;
+        let rt = runtime_or_failure()?;
         let deadline = Deadline::upload(self.limits, size);
         let writer = self
             .op
@@ -201,22 +181,16 @@ fn is_miss(e: &opendal::Error) -> bool {
     }
 }
 
-enum Msg {
-    Data(Bytes),
-    Failed(RemoteFailure),
-    Done,
-}
-
 /// Streams the object and hands the bytes over, within the stall time and
 /// the deadline (which grows only with bytes that arrived).
 async fn download(
     op: Operator,
     path: String,
     etag: Option<String>,
-    tx: mpsc::Sender<Msg>,
+    tx: mpsc::Sender<Part>,
     deadline: Deadline,
 ) {
-    let failed = |f: RemoteFailure| Msg::Failed(f);
+    let failed = |f: RemoteFailure| Part::Failed(f.message);
     let mut reader = op.reader_with(&path);
     if let Some(etag) = &etag {
         reader = reader.if_match(etag);
@@ -246,7 +220,7 @@ async fn download(
             Ok(Some(Ok(buffer))) => {
                 for bytes in buffer {
                     received += bytes.len() as u64;
-                    if tx.send(Msg::Data(bytes)).await.is_err() {
+                    if tx.send(Part::Data(bytes)).await.is_err() {
                         return; // the reader gave up
                     }
                 }
@@ -262,7 +236,7 @@ async fn download(
             }
         }
     }
-    let _ = tx.send(Msg::Done).await;
+    let _ = tx.send(Part::Done).await;
 }
 
 /// A failure while the object streams; a changed object says so.
@@ -274,36 +248,6 @@ fn download_failure(e: &opendal::Error) -> RemoteFailure {
         };
     }
     classify(e, "download")
-}
-
-/// The bytes of a download as a blocking reader; a download that ends
-/// without saying it is done is an error, never a short file.
-struct ChannelReader {
-    rx: Option<mpsc::Receiver<Msg>>,
-    buf: Bytes,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.buf.is_empty() {
-            let Some(rx) = self.rx.as_mut() else {
-                return Ok(0);
-            };
-            match rx.blocking_recv() {
-                Some(Msg::Data(b)) => self.buf = b,
-                Some(Msg::Done) => {
-                    self.rx = None;
-                    return Ok(0);
-                }
-                Some(Msg::Failed(f)) => return Err(io::Error::other(f.message)),
-                None => return Err(io::Error::other("download ended early")),
-            }
-        }
-        let n = out.len().min(self.buf.len());
-        out[..n].copy_from_slice(&self.buf[..n]);
-        let _ = self.buf.split_to(n);
-        Ok(n)
-    }
 }
 
 /// Hands what is written to OpenDAL's writer in parts; OpenDAL uploads up

@@ -6,6 +6,8 @@ use std::sync::OnceLock;
 
 use tokio::runtime::Runtime;
 
+use super::{FailureKind, RemoteFailure};
+
 /// The shared runtime, or `None` if it could not be started.
 pub fn runtime() -> Option<&'static Runtime> {
     static RUNTIME: OnceLock<Option<Runtime>> = OnceLock::new();
@@ -19,4 +21,12 @@ pub fn runtime() -> Option<&'static Runtime> {
                 .ok()
         })
         .as_ref()
+}
+
+/// The shared runtime, or the failure a transfer reports without it.
+pub fn runtime_or_failure() -> Result<&'static Runtime, RemoteFailure> {
+    runtime().ok_or_else(|| RemoteFailure {
+        kind: FailureKind::Other,
+        message: "the remote runtime could not be started".into(),
+    })
 }

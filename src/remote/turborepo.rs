@@ -24,7 +24,7 @@
 //! and a download that goes on past `maxSize` is cut by the transfer.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -33,9 +33,10 @@ use reqwest::Method;
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
 
+use super::download_stream::{self, Part};
 use super::http::{Http, HttpAnswer, HttpError};
 use super::limits::{Deadline, Limits, DEFAULT_MAX_SIZE};
-use super::runtime::runtime;
+use super::runtime::{runtime, runtime_or_failure};
 use super::signature::{DIGEST_KEY, MAC_KEY};
 use super::{
     ArchiveWriter, Connected, FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure, TransferError,
@@ -88,13 +89,6 @@ impl TurborepoRemote {
             team_id: options.team_id.clone(),
             team_slug: options.team_slug.clone(),
             limits,
-        })
-    }
-
-    fn rt(&self) -> Result<&'static Runtime, RemoteFailure> {
-        runtime().ok_or_else(|| RemoteFailure {
-            kind: FailureKind::Other,
-            message: "the remote runtime could not be started".into(),
         })
     }
 
@@ -208,7 +202,7 @@ impl Remote for TurborepoRemote {
     }
 
     fn open(&self, key: &CacheKey, max_size: Option<u64>) -> Result<Lookup, RemoteFailure> {
-        let rt = self.rt()?;
+        let rt = runtime_or_failure()?;
         let request = self.request(Method::GET, key.as_str())?;
         // The deadline grows only with bytes that arrive, never with the
         // size the server claims.
@@ -217,18 +211,8 @@ impl Remote for TurborepoRemote {
         let response = match answer {
             Ok(response) => response,
             Err(HttpError::Answer(a)) if a.status == 404 => {
-                // A server that keeps answering slowly costs every fetch
-                // that long: past the bound, it counts toward the switch-off.
-                if deadline.elapsed() > self.limits.slow_answer {
-                    return Err(RemoteFailure {
-                        kind: FailureKind::Unavailable,
-                        message: format!(
-                            "download failed: the server took {:.1} s to say it has no entry",
-                            deadline.elapsed().as_secs_f64()
-                        ),
-                    });
-                }
-                return Ok(Lookup::Miss);
+                // A slow "not found" counts toward the switch-off.
+                return deadline.slow_miss().map_or(Ok(Lookup::Miss), Err);
             }
             Err(e) => return Err(failure(&e, "download")),
         };
@@ -240,15 +224,12 @@ impl Remote for TurborepoRemote {
             }
         }
         let metadata = tag_metadata(response.headers().get(TAG_HEADER));
-        let (tx, rx) = mpsc::channel::<Msg>(16);
+        let (tx, reader) = download_stream::channel();
         rt.spawn(pump(response, tx, deadline));
         Ok(Lookup::Found(RemoteBlob {
             size,
             metadata,
-            body: Box::new(ChannelReader {
-                rx: Some(rx),
-                buf: Bytes::new(),
-            }),
+            body: Box::new(reader),
         }))
     }
 
@@ -259,7 +240,7 @@ impl Remote for TurborepoRemote {
         metadata: &HashMap<String, String>,
         write: &mut ArchiveWriter<'_>,
     ) -> Result<u64, RemoteFailure> {
-        let rt = self.rt()?;
+        let rt = runtime_or_failure()?;
         let (url, auth) = (self.url(key.as_str())?, self.auth()?);
         let tag = HeaderValue::from_str(&encode_tag(metadata)).map_err(|_| RemoteFailure {
             kind: FailureKind::Other,
@@ -446,15 +427,9 @@ pub fn tag_metadata(tag: Option<&HeaderValue>) -> HashMap<String, String> {
     metadata
 }
 
-enum Msg {
-    Data(Bytes),
-    Failed(String),
-    Done,
-}
-
 /// Hands a download's body over as it arrives, within the stall time and
 /// the deadline (which grows only with bytes that arrived).
-async fn pump(mut response: reqwest::Response, tx: mpsc::Sender<Msg>, deadline: Deadline) {
+async fn pump(mut response: reqwest::Response, tx: mpsc::Sender<Part>, deadline: Deadline) {
     let mut received = 0u64;
     loop {
         let msg = match deadline
@@ -463,49 +438,19 @@ async fn pump(mut response: reqwest::Response, tx: mpsc::Sender<Msg>, deadline: 
         {
             Ok(Ok(Some(bytes))) => {
                 received += bytes.len() as u64;
-                Msg::Data(bytes)
+                Part::Data(bytes)
             }
-            Ok(Ok(None)) => Msg::Done,
-            Ok(Err(e)) => Msg::Failed(format!(
+            Ok(Ok(None)) => Part::Done,
+            Ok(Err(e)) => Part::Failed(format!(
                 "download failed: the answer was cut ({})",
                 redact_text(&e.without_url().to_string())
             )),
-            Err(f) => Msg::Failed(f.message),
+            Err(f) => Part::Failed(f.message),
         };
-        let last = !matches!(msg, Msg::Data(_));
+        let last = !matches!(msg, Part::Data(_));
         if tx.send(msg).await.is_err() || last {
             return; // the reader gave up, or the body is over
         }
-    }
-}
-
-/// The bytes of a download as a blocking reader; a download that ends
-/// without saying it is done is an error, never a short file.
-struct ChannelReader {
-    rx: Option<mpsc::Receiver<Msg>>,
-    buf: Bytes,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.buf.is_empty() {
-            let Some(rx) = self.rx.as_mut() else {
-                return Ok(0);
-            };
-            match rx.blocking_recv() {
-                Some(Msg::Data(b)) => self.buf = b,
-                Some(Msg::Done) => {
-                    self.rx = None;
-                    return Ok(0);
-                }
-                Some(Msg::Failed(why)) => return Err(io::Error::other(why)),
-                None => return Err(io::Error::other("download ended early")),
-            }
-        }
-        let n = out.len().min(self.buf.len());
-        out[..n].copy_from_slice(&self.buf[..n]);
-        let _ = self.buf.split_to(n);
-        Ok(n)
     }
 }
 
