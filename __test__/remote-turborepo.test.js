@@ -355,3 +355,40 @@ test("lage 2.17 with the README's line and only turbo's variables: CI builds col
   for (const p of fresh.packages) assert.deepEqual(snapshot(path.join(fresh.dir(p), 'lib')), want[p], p)
   assert.equal(fs.existsSync(fresh.lageCacheDir), false, "lage's own cache was used")
 })
+
+// The server itself backed by S3 (the real S3 server of the S3 tests): what
+// a team running turborepo-remote-cache on its bucket has. A second server
+// that shares only the bucket restores the entry, so it lives in S3.
+test('a cache server on S3 storage (moto): uploads land in the bucket, and another server on it restores them byte-identical', { timeout: 300000 }, async () => {
+  const { s3Kit } = require('../support/s3-server')
+  const s3 = await s3Kit()
+  const servers = []
+  try {
+    const keys = s3.env(false)
+    const storageEnv = {
+      STORAGE_PROVIDER: 's3',
+      STORAGE_PATH: s3.bucket,
+      S3_ACCESS_KEY: keys.AWS_ACCESS_KEY_ID,
+      S3_SECRET_KEY: keys.AWS_SECRET_ACCESS_KEY,
+      S3_REGION: 'us-east-1',
+      S3_ENDPOINT: `http://127.0.0.1:${s3.port}`,
+    }
+    const token = newToken('turbo-s3')
+    for (let i = 0; i < 2; i++) servers.push(await startTurboServer({ tokens: [token], storageEnv }))
+    const options = (server) => ({ provider: 'turborepo', providerOptions: { apiUrl: server.apiUrl, token, teamId: TEAM } })
+    const key = hash('on-s3')
+    const ci = makeRepo(['a'])
+    writeTree(ci.dirs.a, OUTPUTS)
+    const want = snapshot(path.join(ci.dirs.a, 'lib'))
+    const put = await new native.Cache({ cwd: ci.dirs.a, ...options(servers[0]), writeRemoteCache: true }).put(key, ['lib/**'])
+    assert.deepEqual([put.stored, put.uploaded, put.warnings], [true, true, []])
+    await servers[0].stop()
+    const fresh = makeRepo(['a'])
+    const got = await new native.Cache({ cwd: fresh.dirs.a, ...options(servers[1]) }).fetch(key)
+    assert.deepEqual([got.hit, got.source, got.warnings], [true, 'remote', []])
+    assert.deepEqual(snapshot(path.join(fresh.dirs.a, 'lib')), want)
+  } finally {
+    for (const s of servers) await s.stop()
+    await s3.stop()
+  }
+})

@@ -72,9 +72,10 @@ function newToken(prefix) {
  * Starts turborepo-remote-cache with local storage in `storage` (a new temp
  * folder by default), accepting `tokens`; `readOnly` refuses uploads;
  * `signatureKey` (default: a random one) makes it keep artifact tags, `null`
- * starts it without, so it drops them.
+ * starts it without, so it drops them. `storageEnv` replaces the local
+ * storage's variables (`STORAGE_PROVIDER: 's3'` and its `S3_*`).
  */
-async function startTurboServer({ storage = tempDir('bfn-turbo-'), tokens, readOnly = false, signatureKey = newToken('sig'), bodyLimit, port } = {}) {
+async function startTurboServer({ storage = tempDir('bfn-turbo-'), tokens, readOnly = false, signatureKey = newToken('sig'), bodyLimit, port, storageEnv } = {}) {
   port = port ?? (await freePort())
   // Only what the server reads: a developer's own variables (TURBO_*, AWS_*)
   // must not configure it.
@@ -91,6 +92,8 @@ async function startTurboServer({ storage = tempDir('bfn-turbo-'), tokens, readO
     READ_ONLY: String(readOnly),
     ...(signatureKey && { TURBO_REMOTE_CACHE_SIGNATURE_KEY: signatureKey }),
     ...(bodyLimit && { BODY_LIMIT: String(bodyLimit) }),
+    // Another storage (STORAGE_PROVIDER=s3 with its S3_* variables).
+    ...storageEnv,
   }
   const child = spawn(process.execPath, [CLI], { env, stdio: 'ignore' })
   running.add(child)
