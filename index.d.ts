@@ -119,17 +119,20 @@ export interface CacheOptions {
    */
   cwd?: string
   /**
-   * Cache provider: `local`, `local-skip` or `azure-blob`
+   * Cache provider: `local`, `local-skip`, `azure-blob` or `s3`
    * (`BACKFILL_CACHE_PROVIDER`). At run time any other name is warned
    * about and the local cache is used, as with the variable.
    * @default "local"
    */
-  provider?: 'local' | 'local-skip' | 'azure-blob'
+  provider?: 'local' | 'local-skip' | 'azure-blob' | 's3'
   /**
    * Provider options, as in `BACKFILL_CACHE_PROVIDER_OPTIONS`; for
    * `azure-blob`: `{ connectionString, container, maxSize?,
-   * credentialName?, signingKey? }`. An unknown field is a warning; a
-   * misspelt `signingKey` is an error.
+   * credentialName?, signingKey?, timeoutScale? }`; for `s3`: `{ bucket,
+   * region?, endpoint?, prefix?, forcePathStyle?, profile?, maxSize?,
+   * signingKey?, timeoutScale? }` (credentials come from the AWS
+   * variables, a profile, web identity or the instance's role). An
+   * unknown field is a warning; a misspelt `signingKey` is an error.
    */
   providerOptions?: Record<string, unknown>
   /**
@@ -537,10 +540,12 @@ export interface ResolvedConfig {
   cwd: string
   /** The workspace root found for it. */
   workspaceRoot: string
-  /** `local`, `local-skip` or `azure-blob`. */
-  provider: 'local' | 'local-skip' | 'azure-blob'
+  /** `local`, `local-skip`, `azure-blob` or `s3`. */
+  provider: 'local' | 'local-skip' | 'azure-blob' | 's3'
   /** Remote options when the provider is `azure-blob`. */
   remote?: RemoteConfig
+  /** Remote options when the provider is `s3`. */
+  s3?: S3RemoteConfig
   /** Whether puts upload to the remote cache. */
   writeRemoteCache: boolean
   /** The local cache folder. */
@@ -574,6 +579,38 @@ export interface ResolvedConfig {
   envFile?: string
   /** Problems that are not errors, such as an unknown provider. */
   warnings: Array<Notice>
+}
+
+/**
+ * `s3` remote options as shown by `loadConfig`. No credentials are among
+ * them: the remote takes those from the AWS credential chain.
+ */
+export interface S3RemoteConfig {
+  /** The bucket holding one object per hash. */
+  bucket: string
+  /**
+   * The signing region (from the options, `AWS_REGION`,
+   * `AWS_DEFAULT_REGION`, or `us-east-1`).
+   */
+  region: string
+  /**
+   * The endpoint URL (from the options, `AWS_ENDPOINT_URL_S3` or
+   * `AWS_ENDPOINT_URL`); absent for AWS S3 itself.
+   */
+  endpoint?: string
+  /** Objects are named `<prefix>/<hash>`; empty: `<hash>`. */
+  prefix: string
+  /** Whether the bucket is in the URL's path rather than its host name. */
+  forcePathStyle: boolean
+  /** The AWS profile the credentials come from, when one is named. */
+  profile?: string
+  /** Largest object fetched and largest output uploaded, in bytes. */
+  maxSize?: number
+  /**
+   * Whether uploads are signed and downloads checked with a signing key
+   * (the key itself is never shown).
+   */
+  signed: boolean
 }
 
 /** The local store, its limits and its last eviction. */

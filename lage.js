@@ -165,7 +165,8 @@ function ciUploadNote(workerData, options = {}, env = process.env) {
     // An invalid configuration is reported by the workers' first fetch.
     return null
   }
-  if (config.provider !== 'azure-blob' || config.writeRemoteCache) return null
+  // Every provider but these two has a remote.
+  if (['local', 'local-skip'].includes(config.provider) || config.writeRemoteCache) return null
   const variable = env.TF_BUILD && !env.CI ? 'TF_BUILD' : 'CI'
   return (
     `backfill-native: ${variable} is set, but remote cache uploads are off: lage's own cache uploads in CI, ` +

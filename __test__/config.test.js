@@ -92,7 +92,7 @@ test('the provider warns once through the logger and stderr stays clean', () => 
   })
   assert.equal(child.stderr, '')
   assert.deepEqual(JSON.parse(child.stdout), [
-    'backfill-native: BACKFILL_CACHE_PROVIDER (from the environment) is "npm", which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob',
+    'backfill-native: BACKFILL_CACHE_PROVIDER (from the environment) is "npm", which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob, s3',
   ])
 })
 
@@ -193,7 +193,7 @@ test('a secret put in any variable is never printed: not in warnings, errors, lo
     }
 
     // A secret as the provider name is warned about (and ignored), never echoed.
-    const warning = `BACKFILL_CACHE_PROVIDER (from the environment) is ${r}, which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob. To fix it, set it to one of those; ${fix}`
+    const warning = `BACKFILL_CACHE_PROVIDER (from the environment) is ${r}, which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob, s3. To fix it, set it to one of those; ${fix}`
     const shown = everythingShown(repo.dirs.a, { BACKFILL_CACHE_PROVIDER: secret })
     checkNothingLeaks(`${what} in BACKFILL_CACHE_PROVIDER`, shown)
     const notice = { code: 'CONFIG_UNKNOWN_PROVIDER', message: warning }

@@ -4,8 +4,8 @@ const assert = require('node:assert/strict')
 
 const { scrubCacheEnv, cleanEnv } = require('../support/env')
 
-test('scrubCacheEnv removes every BACKFILL_* and LAGE_* variable and the CI markers, and nothing else', () => {
-  const env = { BACKFILL_MODE: 'PASS', BACKFILL_CACHE_PROVIDER_OPTIONS: '{}', LAGE_WRITE_CACHE: 'true', PATH: '/bin', BFN_LARGE_MB: '64', backfill_mode: 'x' }
+test('scrubCacheEnv removes every BACKFILL_*, LAGE_* and AWS_* variable and the CI markers, and nothing else', () => {
+  const env = { AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIA', BACKFILL_MODE: 'PASS', BACKFILL_CACHE_PROVIDER_OPTIONS: '{}', LAGE_WRITE_CACHE: 'true', PATH: '/bin', BFN_LARGE_MB: '64', backfill_mode: 'x' }
   Object.assign(env, { GITHUB_ACTIONS: 'true', TF_BUILD: 'True', GITLAB_CI: 'true', BUILDKITE: 'true', JENKINS_URL: 'http://ci', GITHUB_REF_NAME: 'main' })
   assert.equal(scrubCacheEnv(env), env)
   assert.deepEqual(env, { PATH: '/bin', BFN_LARGE_MB: '64', backfill_mode: 'x', GITHUB_REF_NAME: 'main' })

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::config::Mode;
+use crate::config::{Mode, Provider};
 use crate::remote::{FailureKind, RemoteFailure, FAILURES_BEFORE_OFF};
 
 /// Something a fetch, put or upload reports that is not an error.
@@ -41,14 +41,18 @@ pub enum Notice {
     /// The remote's entry is over `maxSize`: its size when known before the
     /// download, `None` when the download was stopped there.
     RemoteOverMaxSize { size: Option<u64>, max: u64 },
-    /// A remote request failed (after its retries).
+    /// A remote request failed (after its retries). `provider` picks the
+    /// hint (an S3 user is not told about connection strings).
     RemoteFailed {
+        provider: Provider,
         remote: String,
         op: Op,
         failure: RemoteFailure,
     },
-    /// The remote refuses uploads with these credentials (a read-only SAS).
+    /// The remote refuses uploads with these credentials (a read-only SAS,
+    /// a read-only IAM policy).
     RemoteReadOnly {
+        provider: Provider,
         remote: String,
         failure: RemoteFailure,
     },
@@ -272,6 +276,7 @@ impl Notice {
                 "the remote entry is over maxSize ({max}): its download was stopped there and nothing was restored"
             ),
             Notice::RemoteFailed {
+                provider,
                 remote,
                 op,
                 failure,
@@ -280,18 +285,32 @@ impl Notice {
                     Op::Upload => "not uploaded",
                     Op::Download => "treated as a miss",
                 };
-                let hint = match failure.kind {
-                    FailureKind::ContainerNotFound => {
+                let hint = match (provider, failure.kind) {
+                    (Provider::S3, FailureKind::ContainerNotFound) => {
+                        "check the bucket, the region and the endpoint in BACKFILL_CACHE_PROVIDER_OPTIONS"
+                    }
+                    (Provider::S3, FailureKind::Forbidden) => {
+                        "check the AWS credentials (the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY variables, the profile, \
+                         the role) and that their policy allows s3:GetObject and s3:ListBucket on the bucket"
+                    }
+                    (Provider::S3, FailureKind::SignIn) => {
+                        "check where the AWS credentials come from (the AWS_* variables, the profile, web identity, the instance's role)"
+                    }
+                    (Provider::S3, FailureKind::Unavailable) => "check the network and the endpoint",
+                    (Provider::S3, FailureKind::Other) => {
+                        "check the bucket, the region and the endpoint"
+                    }
+                    (_, FailureKind::ContainerNotFound) => {
                         "check the container name in BACKFILL_CACHE_PROVIDER_OPTIONS"
                     }
-                    FailureKind::Forbidden => {
+                    (_, FailureKind::Forbidden) => {
                         "check that the connection string or SAS is valid and not expired"
                     }
-                    FailureKind::SignIn => {
+                    (_, FailureKind::SignIn) => {
                         "check the Azure identity named by credentialName (az login, the AZURE_* variables, the managed identity)"
                     }
-                    FailureKind::Unavailable => "check the network and the storage account endpoint",
-                    FailureKind::Other => "check the connection string and the container",
+                    (_, FailureKind::Unavailable) => "check the network and the storage account endpoint",
+                    (_, FailureKind::Other) => "check the connection string and the container",
                 };
                 format!(
                     "remote cache ({remote}): {}; {outcome}. To fix it, {hint}. After {FAILURES_BEFORE_OFF} failures in a row the \
@@ -299,7 +318,20 @@ impl Notice {
                     failure.message
                 )
             }
-            Notice::RemoteReadOnly { remote, failure } => format!(
+            Notice::RemoteReadOnly {
+                provider: Provider::S3,
+                remote,
+                failure,
+            } => format!(
+                "uploads to the remote cache ({remote}) are refused ({}): the credentials are read-only, \
+                 such as a user whose policy allows only s3:GetObject. Outputs are still cached locally. To fix it, \
+                 use credentials allowed s3:PutObject where uploads should happen, or turn remote writes off here \
+                 (unset LAGE_WRITE_REMOTE_CACHE)",
+                failure.message
+            ),
+            Notice::RemoteReadOnly {
+                remote, failure, ..
+            } => format!(
                 "uploads to the remote cache ({remote}) are refused ({}): the credentials are read-only, \
                  such as a read-only SAS. Outputs are still cached locally. To fix it, use a read-write \
                  connection string where uploads should happen, or turn remote writes off here \
@@ -351,7 +383,7 @@ impl Notice {
                 looks_secret,
             } => format!(
                 "BACKFILL_CACHE_PROVIDER {origin} is {name}, which backfill-native does not support; \
-                 using the local cache. Supported: local, local-skip, azure-blob{}",
+                 using the local cache. Supported: local, local-skip, azure-blob, s3{}",
                 if *looks_secret {
                     format!(". To fix it, set it to one of those; {}", crate::config::SECRET_FIX)
                 } else {

@@ -154,4 +154,41 @@ function forgeTar(entries) {
   return Buffer.concat(blocks)
 }
 
-module.exports = { startAzurite, azuriteForTests, blobClient, readOnlySas, forgeTar, ACCOUNT, KEY }
+/**
+ * The kit of the shared remote table (support/remote-table.js) for Azure:
+ * Azurite started with one container; the read-write options hold the
+ * account key, the read-only ones a read-only SAS. `extra.port` in the
+ * options sends them through another port (a fault proxy).
+ */
+async function azuriteKit() {
+  const server = await startAzurite()
+  const container = 'cache'
+  const client = () => blobClient(server.connectionString).getContainerClient(container)
+  await client().create()
+  const endpoint = (port) => `http://127.0.0.1:${port ?? server.port}/${ACCOUNT}`
+  return {
+    name: 'azure-blob (Azurite)',
+    provider: 'azure-blob',
+    port: server.port,
+    options: ({ port, ...extra } = {}) => ({
+      connectionString: `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${KEY};BlobEndpoint=${endpoint(port)};`,
+      container,
+      ...extra,
+    }),
+    readOnlyOptions: ({ port, ...extra } = {}) => ({ connectionString: readOnlySas(endpoint(port)).connectionString, container, ...extra }),
+    env: () => ({}),
+    secrets: [KEY],
+    async put(key, buffer, metadata = {}) {
+      await client().getBlockBlobClient(key).upload(buffer, buffer.length, { metadata })
+    },
+    async get(key) {
+      const blob = client().getBlobClient(key)
+      if (!(await blob.exists())) return null
+      const [body, props] = await Promise.all([blob.downloadToBuffer(), blob.getProperties()])
+      return { body, metadata: props.metadata ?? {} }
+    },
+    stop: () => server.stop(),
+  }
+}
+
+module.exports = { startAzurite, azuriteForTests, azuriteKit, blobClient, readOnlySas, forgeTar, ACCOUNT, KEY }

@@ -2,10 +2,12 @@
 // scripts: every BACKFILL_* and LAGE_* variable (cache folder, mode,
 // provider, remote writes) would otherwise redirect or skew what they check.
 // The CI markers go too: the branch and pull request a CI names decide
-// whether uploads happen (BACKFILL_NATIVE_UPLOAD_BRANCHES).
-const CACHE_ENV = /^(BACKFILL_|LAGE_|GITHUB_ACTIONS$|TF_BUILD$|GITLAB_CI$|BUILDKITE$|JENKINS_URL$|JENKINS_HOME$|CIRCLE_PULL_REQUEST$|TRAVIS_PULL_REQUEST$|BITBUCKET_PR_ID$)/
+// whether uploads happen (BACKFILL_NATIVE_UPLOAD_BRANCHES). And the AWS
+// variables: the s3 provider takes its region, endpoint and credentials
+// from them (a test's server gives its own).
+const CACHE_ENV = /^(BACKFILL_|LAGE_|AWS_|GITHUB_ACTIONS$|TF_BUILD$|GITLAB_CI$|BUILDKITE$|JENKINS_URL$|JENKINS_HOME$|CIRCLE_PULL_REQUEST$|TRAVIS_PULL_REQUEST$|BITBUCKET_PR_ID$)/
 
-/** Removes every BACKFILL_* / LAGE_* variable and CI marker from `env` (default: this process's), in place. */
+/** Removes every BACKFILL_* / LAGE_* / AWS_* variable and CI marker from `env` (default: this process's), in place. */
 function scrubCacheEnv(env = process.env) {
   for (const k of Object.keys(env)) if (CACHE_ENV.test(k)) delete env[k]
   return env

@@ -1,9 +1,12 @@
-// A fault-injecting HTTP proxy on 127.0.0.1 in front of Azurite, for the
-// faults Azurite cannot make on demand. It forwards every request as is and
+// A fault-injecting HTTP proxy on 127.0.0.1 in front of a remote's server
+// (Azurite, moto, a cache server), for the faults servers cannot make on
+// demand. It forwards every request as is and
 // counts them; `proxy.mode` switches what it does:
 //   'pass'     forward (the default)
 //   'throttle' answer every request 503 ServerBusy with `Retry-After: 60`
 //   'trickle'  forward, but send GET response bodies at `trickleBytesPerSec`
+//   'cut'      forward, but close the connection after `cutAfterBytes` bytes
+//              of a GET response body (a stream cut short)
 //   'redirect' answer every request 307 to the same path on `redirectTo`
 //              (an origin such as http://127.0.0.1:PORT), without reading its body
 // and `proxy.headSize`, when set, is the Content-Length a HEAD answers with
@@ -16,12 +19,13 @@ const net = require('node:net')
 
 const TICK_MS = 100
 
-/** Starts a proxy forwarding to the Azurite on `upstreamPort`. */
+/** Starts a proxy forwarding to the server on `upstreamPort`. */
 async function startFaultProxy(upstreamPort) {
   const proxy = {
     mode: 'pass',
     retryAfter: 60,
     trickleBytesPerSec: 50 * 1024,
+    cutAfterBytes: 64 * 1024,
     headSize: null,
     redirectTo: null,
     connectDelayMs: 0,
@@ -59,6 +63,7 @@ async function startFaultProxy(upstreamPort) {
       if (req.method === 'HEAD' && proxy.headSize != null && upRes.statusCode === 200) headers['content-length'] = String(proxy.headSize)
       res.writeHead(upRes.statusCode, headers)
       if (proxy.mode === 'trickle' && req.method === 'GET') trickle(upRes, res)
+      else if (proxy.mode === 'cut' && req.method === 'GET') cut(upRes, res)
       else {
         upRes.on('data', (d) => (proxy.bytesSent += d.length))
         upRes.pipe(res)
@@ -104,6 +109,23 @@ async function startFaultProxy(upstreamPort) {
       else upRes.destroy()
     }
     res.on('close', () => stop(false))
+  }
+
+  // Sends cutAfterBytes of the upstream body, then drops the connection
+  // (the answer said how long it was, so the client sees it cut short).
+  function cut(upRes, res) {
+    let sent = 0
+    upRes.on('data', (d) => {
+      const part = d.subarray(0, Math.max(0, proxy.cutAfterBytes - sent))
+      if (part.length) res.write(part)
+      sent += part.length
+      proxy.bytesSent += part.length
+      if (sent >= proxy.cutAfterBytes) {
+        upRes.destroy()
+        res.destroy()
+      }
+    })
+    upRes.on('end', () => res.end())
   }
 
   await new Promise((resolve, reject) => {

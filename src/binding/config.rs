@@ -40,6 +40,31 @@ pub struct RemoteConfig {
     pub signed: bool,
 }
 
+/// `s3` remote options as shown by `loadConfig`. No credentials are among
+/// them: the remote takes those from the AWS credential chain.
+#[napi(object)]
+pub struct S3RemoteConfig {
+    /// The bucket holding one object per hash.
+    pub bucket: String,
+    /// The signing region (from the options, `AWS_REGION`,
+    /// `AWS_DEFAULT_REGION`, or `us-east-1`).
+    pub region: String,
+    /// The endpoint URL (from the options, `AWS_ENDPOINT_URL_S3` or
+    /// `AWS_ENDPOINT_URL`); absent for AWS S3 itself.
+    pub endpoint: Option<String>,
+    /// Objects are named `<prefix>/<hash>`; empty: `<hash>`.
+    pub prefix: String,
+    /// Whether the bucket is in the URL's path rather than its host name.
+    pub force_path_style: bool,
+    /// The AWS profile the credentials come from, when one is named.
+    pub profile: Option<String>,
+    /// Largest object fetched and largest output uploaded, in bytes.
+    pub max_size: Option<f64>,
+    /// Whether uploads are signed and downloads checked with a signing key
+    /// (the key itself is never shown).
+    pub signed: bool,
+}
+
 /// The resolved configuration, secrets redacted.
 #[napi(object)]
 pub struct ResolvedConfig {
@@ -47,11 +72,13 @@ pub struct ResolvedConfig {
     pub cwd: String,
     /// The workspace root found for it.
     pub workspace_root: String,
-    /// `local`, `local-skip` or `azure-blob`.
-    #[napi(ts_type = "'local' | 'local-skip' | 'azure-blob'")]
+    /// `local`, `local-skip`, `azure-blob` or `s3`.
+    #[napi(ts_type = "'local' | 'local-skip' | 'azure-blob' | 's3'")]
     pub provider: String,
     /// Remote options when the provider is `azure-blob`.
     pub remote: Option<RemoteConfig>,
+    /// Remote options when the provider is `s3`.
+    pub s3: Option<S3RemoteConfig>,
     /// Whether puts upload to the remote cache.
     pub write_remote_cache: bool,
     /// The local cache folder.
@@ -100,6 +127,16 @@ impl From<&Config> for ResolvedConfig {
                 max_size: a.max_size.map(|m| m as f64),
                 credential_name: a.credential_name.clone(),
                 signed: a.signing_key.is_some(),
+            }),
+            s3: c.s3.as_ref().map(|o| S3RemoteConfig {
+                bucket: o.bucket.clone(),
+                region: o.region.clone(),
+                endpoint: o.endpoint.clone(),
+                prefix: o.prefix.clone(),
+                force_path_style: o.force_path_style,
+                profile: o.profile.clone(),
+                max_size: o.max_size.map(|m| m as f64),
+                signed: o.signing_key.is_some(),
             }),
             write_remote_cache: c.write_remote_cache,
             cache_folder: path(&c.cache_dir),

@@ -5,7 +5,10 @@
 //!   `.env` > options passed in code > defaults);
 //! - `values.rs`: the value types (provider, mode, log level, booleans, the
 //!   cache folder, output globs) and how each is parsed;
-//! - `provider_options.rs`: the `azure-blob` fields of the provider options;
+//! - `provider_options.rs`: the `azure-blob` fields of the provider options,
+//!   and the field rules every remote's options follow;
+//! - `s3_options.rs`: the `s3` fields and the AWS variables (region,
+//!   endpoint) standing in for them;
 //! - `azure_connection.rs`: what the connection string says (where the blobs
 //!   are, how to sign in), as plain data for the remote;
 //! - `redact.rs`: what may be printed;
@@ -18,6 +21,7 @@ mod eviction;
 mod layers;
 mod provider_options;
 mod redact;
+mod s3_options;
 mod upload_trust;
 mod values;
 mod workspace_root;
@@ -35,6 +39,7 @@ pub use env_file::EnvFile;
 pub use eviction::{describe_size, Eviction, DEFAULT_LOCK_WAIT};
 pub use provider_options::{AzureBlobOptions, AZURE_BLOB_FIELDS};
 pub use redact::{redact_text, secret_kind, Secret, SECRET_FIX};
+pub use s3_options::{S3Options, DEFAULT_REGION as S3_DEFAULT_REGION, S3_FIELDS};
 pub use upload_trust::{detect as detect_build, Build, UploadTrust};
 pub use values::{LogLevel, Mode, Provider};
 pub use workspace_root::workspace_root;
@@ -133,6 +138,8 @@ pub struct Config {
     pub provider: Provider,
     /// Remote options when the provider is `azure-blob`.
     pub azure: Option<AzureBlobOptions>,
+    /// Remote options when the provider is `s3`.
+    pub s3: Option<S3Options>,
     /// Whether puts may upload to the remote cache.
     pub write_remote_cache: bool,
     /// Whether uploads run after `put` returns.
@@ -202,7 +209,7 @@ impl Config {
         )?;
         let azure = match provider {
             Provider::AzureBlob => {
-                let mut azure = azure_blob_options(provider_options, &mut warnings)?;
+                let mut azure = azure_blob_options(provider_options.clone(), &mut warnings)?;
                 let name =
                     layers.resolve("AZURE_IDENTITY_CREDENTIAL_NAME", None, |raw, origin| {
                         Ok((raw.into_text(), origin.clone()))
@@ -212,6 +219,14 @@ impl Config {
                 }
                 Some(azure)
             }
+            _ => None,
+        };
+        let s3 = match provider {
+            Provider::S3 => Some(s3_options::s3_options(
+                provider_options,
+                env,
+                &mut warnings,
+            )?),
             _ => None,
         };
 
@@ -260,7 +275,7 @@ impl Config {
             options.upload_branches.clone(),
             env,
             &cwd,
-            write_remote_cache && provider == Provider::AzureBlob,
+            write_remote_cache && provider.is_remote(),
         )?;
 
         let incremental_caching = layers
@@ -287,6 +302,7 @@ impl Config {
             workspace_root,
             provider,
             azure,
+            s3,
             write_remote_cache,
             background_uploads: options.background_uploads.unwrap_or(false),
             cache_dir,

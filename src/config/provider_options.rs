@@ -35,7 +35,7 @@ pub struct AzureBlobOptions {
 
 /// Every field the `azure-blob` provider reads. A field not listed here is
 /// warned about (with the closest listed one) and ignored: a new option is
-/// one more line here, plus the code that reads it in [`azure_options`].
+/// one more line here, plus the code that reads it in `azure_options`.
 pub const AZURE_BLOB_FIELDS: &[&str] = &[
     "connectionString",
     "container",
@@ -50,7 +50,7 @@ pub const AZURE_BLOB_FIELDS: &[&str] = &[
 /// asked for.
 const SECURITY_FIELDS: &[&str] = &["signingKey"];
 
-const VAR: &str = "BACKFILL_CACHE_PROVIDER_OPTIONS";
+pub(super) const VAR: &str = "BACKFILL_CACHE_PROVIDER_OPTIONS";
 
 /// Parses the variable's text (or takes the code option's value) and checks
 /// that it is a JSON object; errors never show the text.
@@ -114,82 +114,9 @@ fn azure_options(
     origin: &Origin,
     warnings: &mut Vec<Notice>,
 ) -> Result<AzureBlobOptions> {
-    let unknown: Vec<&str> = json
-        .as_object()
-        .map(|o| {
-            o.keys()
-                .map(String::as_str)
-                .filter(|k| !AZURE_BLOB_FIELDS.contains(k))
-                .collect()
-        })
-        .unwrap_or_default();
-    for key in &unknown {
-        // With the field itself given, a near miss is a stray duplicate
-        // (warned about below): the protection is on.
-        if let Some(field) = SECURITY_FIELDS
-            .iter()
-            .filter(|f| json.get(**f).is_none())
-            .find(|f| distance(&normalize(key), &normalize(f)) <= 2)
-        {
-            return Err(invalid(
-                VAR,
-                origin,
-                &format!("the field \"{field}\" (spelled exactly so)"),
-                format!(
-                    "a field {}, which is not read, so uploads would not be signed and downloads not checked",
-                    shown(key)
-                ),
-                &format!("rename {} to \"{field}\"", shown(key)),
-            ));
-        }
-    }
-
-    // A field that may be left out is `None` when absent or null, except a
-    // security field: `"signingKey": null` would turn signing off as
-    // silently as a misspelling would.
-    let string_field = |field: &str, required: bool| -> Result<Option<String>> {
-        let security = SECURITY_FIELDS.contains(&field);
-        match json.get(field) {
-            Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
-            None if !required => Ok(None),
-            Some(Value::Null) if !required && !security => Ok(None),
-            other => {
-                let near = unknown
-                    .iter()
-                    .find(|k| closest(k) == Some(field))
-                    .filter(|_| other.is_none());
-                let received = match (other, near) {
-                    (None, Some(k)) => format!(
-                        "no such field, but a field {} (did you mean \"{field}\"?)",
-                        shown(k)
-                    ),
-                    (None, None) => "no such field".to_string(),
-                    (Some(Value::String(_)), _) => "an empty string".to_string(),
-                    (Some(v), _) => format!("a JSON {}", json_kind(v)),
-                };
-                let fix = match (other, near) {
-                    (None, Some(k)) => format!("rename {} to \"{field}\"", shown(k)),
-                    (None, None) => format!("add \"{field}\" to the JSON object"),
-                    (Some(_), _) if security => format!(
-                        "give \"{field}\" the key as a string, or remove the field to turn signing off"
-                    ),
-                    (Some(_), _) if required => format!("give \"{field}\" as a non-empty string"),
-                    (Some(_), _) => format!(
-                        "give \"{field}\" as a non-empty string, or remove the field"
-                    ),
-                };
-                Err(invalid(
-                    VAR,
-                    origin,
-                    &format!("\"{field}\" to be a non-empty string for the azure-blob provider"),
-                    received,
-                    &fix,
-                ))
-            }
-        }
-    };
-    let connection_string = string_field("connectionString", true)?.unwrap_or_default();
-    let credential_name = string_field("credentialName", false)?;
+    let fields = Fields::new(json, origin, "azure-blob", AZURE_BLOB_FIELDS)?;
+    let connection_string = fields.string("connectionString", true)?.unwrap_or_default();
+    let credential_name = fields.string("credentialName", false)?;
     if let Some(name) = credential_name
         .as_deref()
         .filter(|n| secret_kind(n).is_some())
@@ -216,8 +143,8 @@ fn azure_options(
             "copy the connection string again from the storage account's \"Access keys\" or \"Shared access signature\" page",
         )
     })?;
-    let signing_key = string_field("signingKey", false)?.map(Secret::new);
-    let container = string_field("container", true)?.unwrap_or_default();
+    let signing_key = fields.signing_key()?;
+    let container = fields.string("container", true)?.unwrap_or_default();
     if secret_kind(&container).is_some() {
         return Err(invalid(
             VAR,
@@ -227,36 +154,9 @@ fn azure_options(
             "set \"container\" to the container's name; the connection string goes in \"connectionString\"",
         ));
     }
-    let max_size = number_field(
-        json,
-        origin,
-        "maxSize",
-        Value::as_u64,
-        "\"maxSize\" to be a whole number of bytes",
-        "give maxSize as a number of bytes, or leave it out",
-    )?;
-    let timeout_scale = number_field(
-        json,
-        origin,
-        "timeoutScale",
-        |v| {
-            v.as_f64()
-                .filter(|s| s.is_finite() && *s > 0.0 && *s <= 1000.0)
-        },
-        "\"timeoutScale\" to be a number above 0 and at most 1000",
-        "give timeoutScale as a number such as 2 (twice the default time bounds), or leave it out",
-    )?
-    .unwrap_or(1.0);
-
-    for key in unknown {
-        warnings.push(Notice::ConfigUnknownField {
-            variable: VAR,
-            origin: origin.to_string(),
-            field: shown(key),
-            closest: closest(key),
-            known: AZURE_BLOB_FIELDS,
-        });
-    }
+    let max_size = fields.max_size()?;
+    let timeout_scale = fields.timeout_scale()?;
+    fields.warn_unknown(warnings);
     Ok(AzureBlobOptions {
         connection_string: Secret::new(connection_string),
         connection,
@@ -268,7 +168,179 @@ fn azure_options(
     })
 }
 
-/// A number field: absent or null is `None`; `read` gives the value it
+/// The fields of one provider's options object: what every remote reads the
+/// same way (strings, `maxSize`, `signingKey`, `timeoutScale`, booleans) and
+/// the unknown fields, warned about with the closest known one. A remote's
+/// options are read through it, so they all say the same things.
+pub(super) struct Fields<'a> {
+    json: &'a Value,
+    origin: &'a Origin,
+    /// The provider's name, as messages say it ("azure-blob").
+    provider: &'static str,
+    /// Every field the provider reads.
+    known: &'static [&'static str],
+    /// The fields given that are not in `known`.
+    unknown: Vec<&'a str>,
+}
+
+impl<'a> Fields<'a> {
+    /// The fields of `json` for `provider`, which reads `known`; a near miss
+    /// of a security field (`signingKey`) is an error, since ignoring it would
+    /// silently turn off the protection the user asked for.
+    pub(super) fn new(
+        json: &'a Value,
+        origin: &'a Origin,
+        provider: &'static str,
+        known: &'static [&'static str],
+    ) -> Result<Fields<'a>> {
+        let unknown: Vec<&str> = json
+            .as_object()
+            .map(|o| {
+                o.keys()
+                    .map(String::as_str)
+                    .filter(|k| !known.contains(k))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for key in &unknown {
+            // With the field itself given, a near miss is a stray duplicate
+            // (warned about later): the protection is on.
+            if let Some(field) = SECURITY_FIELDS
+                .iter()
+                .filter(|f| json.get(**f).is_none())
+                .find(|f| distance(&normalize(key), &normalize(f)) <= 2)
+            {
+                return Err(invalid(
+                    VAR,
+                    origin,
+                    &format!("the field \"{field}\" (spelled exactly so)"),
+                    format!(
+                        "a field {}, which is not read, so uploads would not be signed and downloads not checked",
+                        shown(key)
+                    ),
+                    &format!("rename {} to \"{field}\"", shown(key)),
+                ));
+            }
+        }
+        Ok(Fields {
+            json,
+            origin,
+            provider,
+            known,
+            unknown,
+        })
+    }
+
+    /// A string field. A field that may be left out is `None` when absent or
+    /// null, except a security field: `"signingKey": null` would turn
+    /// signing off as silently as a misspelling would.
+    pub(super) fn string(&self, field: &str, required: bool) -> Result<Option<String>> {
+        let security = SECURITY_FIELDS.contains(&field);
+        match self.json.get(field) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
+            None if !required => Ok(None),
+            Some(Value::Null) if !required && !security => Ok(None),
+            other => {
+                let near = self
+                    .unknown
+                    .iter()
+                    .find(|k| closest(k, self.known) == Some(field))
+                    .filter(|_| other.is_none());
+                let received = match (other, near) {
+                    (None, Some(k)) => format!(
+                        "no such field, but a field {} (did you mean \"{field}\"?)",
+                        shown(k)
+                    ),
+                    (None, None) => "no such field".to_string(),
+                    (Some(Value::String(_)), _) => "an empty string".to_string(),
+                    (Some(v), _) => format!("a JSON {}", json_kind(v)),
+                };
+                let fix = match (other, near) {
+                    (None, Some(k)) => format!("rename {} to \"{field}\"", shown(k)),
+                    (None, None) => format!("add \"{field}\" to the JSON object"),
+                    (Some(_), _) if security => format!(
+                        "give \"{field}\" the key as a string, or remove the field to turn signing off"
+                    ),
+                    (Some(_), _) if required => format!("give \"{field}\" as a non-empty string"),
+                    (Some(_), _) => format!(
+                        "give \"{field}\" as a non-empty string, or remove the field"
+                    ),
+                };
+                Err(invalid(
+                    VAR,
+                    self.origin,
+                    &format!(
+                        "\"{field}\" to be a non-empty string for the {} provider",
+                        self.provider
+                    ),
+                    received,
+                    &fix,
+                ))
+            }
+        }
+    }
+
+    /// A boolean field; absent or null is `None`.
+    pub(super) fn boolean(&self, field: &str) -> Result<Option<bool>> {
+        number_field(
+            self.json,
+            self.origin,
+            field,
+            Value::as_bool,
+            &format!("\"{field}\" to be true or false"),
+            &format!("give {field} as true or false (no quotes), or leave it out"),
+        )
+    }
+
+    /// `signingKey`: the key uploads are signed with and downloads checked
+    /// against.
+    pub(super) fn signing_key(&self) -> Result<Option<Secret>> {
+        Ok(self.string("signingKey", false)?.map(Secret::new))
+    }
+
+    /// `maxSize`: a whole number of bytes.
+    pub(super) fn max_size(&self) -> Result<Option<u64>> {
+        number_field(
+            self.json,
+            self.origin,
+            "maxSize",
+            Value::as_u64,
+            "\"maxSize\" to be a whole number of bytes",
+            "give maxSize as a number of bytes, or leave it out",
+        )
+    }
+
+    /// `timeoutScale`: multiplies every time bound (1 by default).
+    pub(super) fn timeout_scale(&self) -> Result<f64> {
+        Ok(number_field(
+            self.json,
+            self.origin,
+            "timeoutScale",
+            |v| {
+                v.as_f64()
+                    .filter(|s| s.is_finite() && *s > 0.0 && *s <= 1000.0)
+            },
+            "\"timeoutScale\" to be a number above 0 and at most 1000",
+            "give timeoutScale as a number such as 2 (twice the default time bounds), or leave it out",
+        )?
+        .unwrap_or(1.0))
+    }
+
+    /// Adds a warning for each unknown field, naming the closest known one.
+    pub(super) fn warn_unknown(self, warnings: &mut Vec<Notice>) {
+        for key in self.unknown {
+            warnings.push(Notice::ConfigUnknownField {
+                variable: VAR,
+                origin: self.origin.to_string(),
+                field: shown(key),
+                closest: closest(key, self.known),
+                known: self.known,
+            });
+        }
+    }
+}
+
+/// A number (or other typed) field: absent or null is `None`; `read` gives the value it
 /// accepts, anything else is an error naming what was expected.
 fn number_field<T>(
     json: &Value,
@@ -298,9 +370,9 @@ fn number_field<T>(
 /// The known field `key` is most likely a misspelling of, if any: the
 /// nearest by edit distance (ignoring case, `_` and `-`) within 3 edits, or
 /// one that contains it or that it contains.
-fn closest(key: &str) -> Option<&'static str> {
+fn closest(key: &str, known: &'static [&'static str]) -> Option<&'static str> {
     let k = normalize(key);
-    AZURE_BLOB_FIELDS
+    known
         .iter()
         .map(|f| (distance(&k, &normalize(f)), *f))
         .filter(|(d, f)| {
@@ -312,7 +384,7 @@ fn closest(key: &str) -> Option<&'static str> {
 }
 
 /// `name` in lower case without `_`, `-` and spaces.
-fn normalize(name: &str) -> String {
+pub(super) fn normalize(name: &str) -> String {
     name.chars()
         .filter(|c| !matches!(c, '_' | '-' | ' '))
         .flat_map(char::to_lowercase)

@@ -334,14 +334,14 @@ fn unknown_provider_is_a_warning_not_an_error() {
     let c = load(
         &r.pkg,
         &Options::default(),
-        &[("BACKFILL_CACHE_PROVIDER", "s3")],
+        &[("BACKFILL_CACHE_PROVIDER", "gcs")],
     )
     .unwrap();
     assert_eq!(c.provider, Provider::Local);
     assert_eq!(
         said(&c.warnings),
-        vec!["BACKFILL_CACHE_PROVIDER (from the environment) is \"s3\", which backfill-native does not support; \
-              using the local cache. Supported: local, local-skip, azure-blob"]
+        vec!["BACKFILL_CACHE_PROVIDER (from the environment) is \"gcs\", which backfill-native does not support; \
+              using the local cache. Supported: local, local-skip, azure-blob, s3"]
     );
     assert_eq!(c.warnings[0].code(), "CONFIG_UNKNOWN_PROVIDER");
 }
@@ -463,7 +463,7 @@ fn a_secret_in_any_variable_is_never_echoed() {
         )
         .unwrap();
         assert_eq!(c.provider, Provider::Local);
-        assert_eq!(said(&c.warnings), vec![format!("BACKFILL_CACHE_PROVIDER (from the environment) is {shown}, which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob. To fix it, set it to one of those; {fix}")]);
+        assert_eq!(said(&c.warnings), vec![format!("BACKFILL_CACHE_PROVIDER (from the environment) is {shown}, which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob, s3. To fix it, set it to one of those; {fix}")]);
 
         for (field, expected) in [
             ("container", format!("BACKFILL_CACHE_PROVIDER_OPTIONS (from the environment) is invalid: expected \"container\" to be the name of a blob container, received {shown}. To fix it, set \"container\" to the container's name; the connection string goes in \"connectionString\"")),
@@ -758,4 +758,196 @@ fn a_dot_env_saved_with_a_byte_order_mark_configures_the_remote() {
     let c = load(&r.pkg, &Options::default(), &[]).unwrap();
     assert_eq!(c.provider, Provider::AzureBlob);
     assert_eq!(c.azure.unwrap().container, "cache");
+}
+
+fn s3(options: serde_json::Value, vars: &[(&str, &str)]) -> Result<Config> {
+    let r = repo();
+    let text = options.to_string();
+    let mut all = vec![
+        ("BACKFILL_CACHE_PROVIDER", "s3"),
+        ("BACKFILL_CACHE_PROVIDER_OPTIONS", text.as_str()),
+    ];
+    all.extend_from_slice(vars);
+    load(&r.pkg, &Options::default(), &all)
+}
+
+fn s3_options(options: serde_json::Value, vars: &[(&str, &str)]) -> S3Options {
+    s3(options, vars).unwrap().s3.unwrap()
+}
+
+#[test]
+fn s3_options_take_the_aws_variables_where_a_field_is_absent() {
+    let bucket = || serde_json::json!({"bucket": "cache"});
+    let o = s3_options(bucket(), &[]);
+    assert_eq!(
+        o,
+        S3Options {
+            bucket: "cache".into(),
+            region: "us-east-1".into(),
+            endpoint: None,
+            prefix: String::new(),
+            force_path_style: false,
+            profile: None,
+            max_size: None,
+            signing_key: None,
+            timeout_scale: 1.0,
+        }
+    );
+    let both = [
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_DEFAULT_REGION", "us-west-2"),
+        ("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000/"),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9999"),
+    ];
+    let o = s3_options(bucket(), &both);
+    assert_eq!(o.region, "eu-west-1");
+    assert_eq!(o.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+    assert!(o.force_path_style, "an endpoint is addressed by path");
+    let o = s3_options(bucket(), &[both[1], both[3]]);
+    assert_eq!(o.region, "us-west-2");
+    assert_eq!(o.endpoint.as_deref(), Some("http://127.0.0.1:9999"));
+    // The options win over the variables.
+    let o = s3_options(
+        serde_json::json!({"bucket": "cache", "region": "auto", "endpoint": "https://acct.r2.cloudflarestorage.com", "forcePathStyle": false, "prefix": "/team/cache/", "profile": "ci"}),
+        &both,
+    );
+    assert_eq!(o.region, "auto");
+    assert_eq!(
+        o.endpoint.as_deref(),
+        Some("https://acct.r2.cloudflarestorage.com")
+    );
+    assert!(!o.force_path_style);
+    assert_eq!(o.prefix, "team/cache");
+    assert_eq!(o.profile.as_deref(), Some("ci"));
+    // Uploads follow the same trust rules as every remote's.
+    let c = s3(
+        bucket(),
+        &[
+            ("LAGE_WRITE_REMOTE_CACHE", "true"),
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "pull_request"),
+        ],
+    )
+    .unwrap();
+    assert!(c.write_remote_cache);
+    assert_eq!(
+        c.upload_trust
+            .refusal
+            .map(|r| crate::notice::Notice::UploadNotTrusted(r).code()),
+        Some("UPLOAD_PULL_REQUEST")
+    );
+    // Only the s3 provider reads the s3 fields.
+    let c = azure(
+        serde_json::json!({"connectionString": "UseDevelopmentStorage=true", "container": "cache"}),
+    )
+    .unwrap();
+    assert!(c.s3.is_none() && c.azure.is_some());
+}
+
+#[test]
+fn s3_options_are_checked_and_never_echo_a_credential() {
+    const P: &str = "BACKFILL_CACHE_PROVIDER_OPTIONS (from the environment) is invalid";
+    let fails = |options: serde_json::Value, vars: &[(&str, &str)]| {
+        s3(options, vars).map(|_| ()).unwrap_err().to_string()
+    };
+    assert_eq!(
+        fails(serde_json::json!({"region": "eu-west-1"}), &[]),
+        format!("{P}: expected \"bucket\" to be a non-empty string for the s3 provider, received no such field. To fix it, add \"bucket\" to the JSON object")
+    );
+    assert_eq!(
+        fails(serde_json::json!({"bucketName": "cache"}), &[]),
+        format!("{P}: expected \"bucket\" to be a non-empty string for the s3 provider, received no such field, but a field \"bucketName\" (did you mean \"bucket\"?). To fix it, rename \"bucketName\" to \"bucket\"")
+    );
+    let r = repo();
+    assert_eq!(
+        err(&r.pkg, &Options::default(), &[("BACKFILL_CACHE_PROVIDER", "s3")]),
+        "BACKFILL_CACHE_PROVIDER_OPTIONS (not set) is invalid: expected a JSON object with a bucket, because BACKFILL_CACHE_PROVIDER is s3, received nothing. To fix it, set it in the environment or in .env, for example BACKFILL_CACHE_PROVIDER_OPTIONS={\"bucket\":\"my-cache\",\"region\":\"eu-west-1\"}"
+    );
+    assert_eq!(
+        fails(serde_json::json!({"bucket": "cache/sub"}), &[]),
+        format!("{P}: expected \"bucket\" to be the name of a bucket (no \"/\" or spaces), received \"cache/sub\". To fix it, set \"bucket\" to the bucket's name only; a folder in it goes in \"prefix\", the server in \"endpoint\"")
+    );
+    // Credentials in the options: an error naming the field, never its value.
+    for field in [
+        "accessKeyId",
+        "secretAccessKey",
+        "secret_access_key",
+        "sessionToken",
+        "AWS_SECRET_ACCESS_KEY",
+    ] {
+        let msg = fails(
+            serde_json::json!({"bucket": "cache", field: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}),
+            &[],
+        );
+        assert_eq!(msg, format!("{P}: expected no credentials: the s3 provider takes them from the AWS credential chain, received a field \"{field}\" (its value is not shown). To fix it, remove \"{field}\" and set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) in the environment, or use a profile (\"profile\" or AWS_PROFILE), web identity or the instance's role"));
+    }
+    // An endpoint with a password in it is refused without showing it.
+    let msg = fails(
+        serde_json::json!({"bucket": "cache", "endpoint": "https://AKIDEXAMPLE:hunter2secret@minio.local"}),
+        &[],
+    );
+    assert!(
+        !msg.contains("hunter2") && !msg.contains("AKIDEXAMPLE"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("received a URL with a user name or password in it (not shown)"),
+        "{msg}"
+    );
+    assert_eq!(
+        fails(serde_json::json!({"bucket": "cache"}), &[("AWS_ENDPOINT_URL", "minio:9000")]),
+        "AWS_ENDPOINT_URL (from the environment) is invalid: expected the endpoint to be the URL of an S3-compatible server, such as https://s3.eu-west-1.amazonaws.com, received \"minio:9000\". To fix it, give the server's URL only, starting with https:// (or http://), with no query; the bucket goes in \"bucket\""
+    );
+    assert_eq!(
+        fails(serde_json::json!({"bucket": "cache"}), &[("AWS_REGION", "eu west")]),
+        "AWS_REGION (from the environment) is invalid: expected the region to be a region name such as eu-west-1, received \"eu west\". To fix it, give the bucket's region (letters, digits and \"-\"), or leave it out for us-east-1"
+    );
+    for prefix in ["a//b", "../up", "a/./b"] {
+        assert_eq!(
+            fails(serde_json::json!({"bucket": "cache", "prefix": prefix}), &[]),
+            format!("{P}: expected \"prefix\" to be a folder in the bucket, such as \"backfill\" or \"team/cache\", received {prefix:?}. To fix it, give folder names separated by single \"/\", with no \".\" or \"..\"")
+        );
+    }
+    assert_eq!(
+        fails(serde_json::json!({"bucket": "cache", "forcePathStyle": "yes"}), &[]),
+        format!("{P}: expected \"forcePathStyle\" to be true or false, received a JSON string. To fix it, give forcePathStyle as true or false (no quotes), or leave it out")
+    );
+    assert_eq!(
+        fails(serde_json::json!({"bucket": "cache", "maxSize": -1}), &[]),
+        format!("{P}: expected \"maxSize\" to be a whole number of bytes, received -1. To fix it, give maxSize as a number of bytes, or leave it out")
+    );
+}
+
+#[test]
+fn s3_unknown_fields_are_warned_and_a_misspelt_signing_key_is_an_error() {
+    const P: &str = "BACKFILL_CACHE_PROVIDER_OPTIONS (from the environment)";
+    let known = S3_FIELDS.join(", ");
+    let c = s3(
+        serde_json::json!({"bucket": "cache", "pathStyle": true, "timeout": 2}),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        said(&c.warnings),
+        vec![
+            format!("{P} has an unknown field \"pathStyle\", which is ignored; did you mean \"forcePathStyle\"? Known fields: {known}"),
+            format!("{P} has an unknown field \"timeout\", which is ignored; did you mean \"timeoutScale\"? Known fields: {known}"),
+        ]
+    );
+    let msg = s3(
+        serde_json::json!({"bucket": "cache", "signing_key": "k"}),
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(msg, format!("{P} is invalid: expected the field \"signingKey\" (spelled exactly so), received a field \"signing_key\", which is not read, so uploads would not be signed and downloads not checked. To fix it, rename \"signing_key\" to \"signingKey\""));
+    let o = s3_options(
+        serde_json::json!({"bucket": "cache", "signingKey": "k1", "maxSize": 1000, "timeoutScale": 0.5}),
+        &[],
+    );
+    assert_eq!(
+        o.signing_key.map(|k| k.expose().to_string()),
+        Some("k1".into())
+    );
+    assert_eq!((o.max_size, o.timeout_scale), (Some(1000), 0.5));
 }

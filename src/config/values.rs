@@ -20,6 +20,8 @@ pub enum Provider {
     LocalSkip,
     /// The local store with an Azure Blob Storage fallback.
     AzureBlob,
+    /// The local store with an S3-compatible bucket behind it.
+    S3,
 }
 
 impl Provider {
@@ -29,7 +31,13 @@ impl Provider {
             Provider::Local => "local",
             Provider::LocalSkip => "local-skip",
             Provider::AzureBlob => "azure-blob",
+            Provider::S3 => "s3",
         }
+    }
+
+    /// Whether a remote cache backs the local store (uploads are possible).
+    pub fn is_remote(self) -> bool {
+        matches!(self, Provider::AzureBlob | Provider::S3)
     }
 
     /// `BACKFILL_CACHE_PROVIDER`: a name backfill-native does not support
@@ -40,6 +48,7 @@ impl Provider {
             "" | "local" => Provider::Local,
             "local-skip" => Provider::LocalSkip,
             "azure-blob" => Provider::AzureBlob,
+            "s3" => Provider::S3,
             other => {
                 warnings.push(Notice::ConfigUnknownProvider {
                     name: shown(other),

@@ -85,6 +85,7 @@ impl Engine {
             max_size: c.max_size,
             signing_key: c.signing_key,
             write: config.write_remote_cache,
+            provider: config.provider,
             refusal: config.upload_trust.refusal.clone(),
         });
         Ok(Engine::assemble(config, remote))

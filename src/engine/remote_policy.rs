@@ -24,6 +24,8 @@ pub struct RemoteLayer {
     pub max_size: Option<u64>,
     pub signing_key: Option<String>,
     pub write: bool,
+    /// Which provider the remote is, for the hints of its warnings.
+    pub provider: crate::config::Provider,
     /// Why this build must not upload (a pull request, a branch not
     /// allowed), from the configuration.
     pub refusal: Option<Refusal>,
@@ -69,6 +71,7 @@ impl RemoteLayer {
             self.health().uploads_refused();
             let first = self.health().first_warning("forbidden-upload");
             let notice = Notice::RemoteReadOnly {
+                provider: self.provider,
                 remote,
                 failure: failure.clone(),
             };
@@ -78,6 +81,7 @@ impl RemoteLayer {
         // A remote that is down is said once, not once per target.
         let first = self.health().first_warning(&format!("{:?}", failure.kind));
         let notice = Notice::RemoteFailed {
+            provider: self.provider,
             remote,
             op,
             failure: failure.clone(),

@@ -52,6 +52,7 @@ fn layer(remote: Option<&Arc<SharedRemote>>, write: bool) -> Option<RemoteLayer>
         max_size: None,
         signing_key: None,
         write,
+        provider: crate::config::Provider::AzureBlob,
         refusal: None,
     })
 }

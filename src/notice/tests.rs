@@ -13,6 +13,7 @@ fn failure(kind: FailureKind, message: &str) -> RemoteFailure {
 }
 
 const REMOTE: &str = "azure-blob container 'c' at http://127.0.0.1:10000/devstoreaccount1";
+const S3: &str = "s3 bucket 'b' at http://127.0.0.1:9000 (prefix 'backfill')";
 
 #[test]
 fn every_notice_has_its_code_and_its_sentence() {
@@ -71,34 +72,64 @@ fn every_notice_has_its_code_and_its_sentence() {
             "the remote entry is over maxSize (4096): its download was stopped there and nothing was restored".into(),
         ),
         (
-            Notice::RemoteFailed { remote: remote(), op: Op::Download, failure: failure(FailureKind::Unavailable, "download failed: HTTP 503 ServerBusy") },
+            Notice::RemoteFailed { provider: Provider::AzureBlob, remote: remote(), op: Op::Download, failure: failure(FailureKind::Unavailable, "download failed: HTTP 503 ServerBusy") },
             "REMOTE_UNAVAILABLE",
             format!("remote cache ({REMOTE}): download failed: HTTP 503 ServerBusy; treated as a miss. To fix it, check the network and the storage account endpoint. After 3 failures in a row the remote cache is switched off until the process ends"),
         ),
         (
-            Notice::RemoteFailed { remote: remote(), op: Op::Upload, failure: failure(FailureKind::Forbidden, "upload failed: HTTP 403") },
+            Notice::RemoteFailed { provider: Provider::AzureBlob, remote: remote(), op: Op::Upload, failure: failure(FailureKind::Forbidden, "upload failed: HTTP 403") },
             "REMOTE_FORBIDDEN",
             format!("remote cache ({REMOTE}): upload failed: HTTP 403; not uploaded. To fix it, check that the connection string or SAS is valid and not expired. After 3 failures in a row the remote cache is switched off until the process ends"),
         ),
         (
-            Notice::RemoteFailed { remote: remote(), op: Op::Download, failure: failure(FailureKind::ContainerNotFound, "download failed: HTTP 404 ContainerNotFound") },
+            Notice::RemoteFailed { provider: Provider::AzureBlob, remote: remote(), op: Op::Download, failure: failure(FailureKind::ContainerNotFound, "download failed: HTTP 404 ContainerNotFound") },
             "REMOTE_CONTAINER_NOT_FOUND",
             format!("remote cache ({REMOTE}): download failed: HTTP 404 ContainerNotFound; treated as a miss. To fix it, check the container name in BACKFILL_CACHE_PROVIDER_OPTIONS. After 3 failures in a row the remote cache is switched off until the process ends"),
         ),
         (
-            Notice::RemoteFailed { remote: remote(), op: Op::Download, failure: failure(FailureKind::SignIn, "download failed: no token") },
+            Notice::RemoteFailed { provider: Provider::AzureBlob, remote: remote(), op: Op::Download, failure: failure(FailureKind::SignIn, "download failed: no token") },
             "REMOTE_SIGN_IN_FAILED",
             format!("remote cache ({REMOTE}): download failed: no token; treated as a miss. To fix it, check the Azure identity named by credentialName (az login, the AZURE_* variables, the managed identity). After 3 failures in a row the remote cache is switched off until the process ends"),
         ),
         (
-            Notice::RemoteFailed { remote: remote(), op: Op::Download, failure: failure(FailureKind::Other, "download failed: HTTP 307 (a redirect, which is never followed)") },
+            Notice::RemoteFailed { provider: Provider::AzureBlob, remote: remote(), op: Op::Download, failure: failure(FailureKind::Other, "download failed: HTTP 307 (a redirect, which is never followed)") },
             "REMOTE_FAILED",
             format!("remote cache ({REMOTE}): download failed: HTTP 307 (a redirect, which is never followed); treated as a miss. To fix it, check the connection string and the container. After 3 failures in a row the remote cache is switched off until the process ends"),
         ),
         (
-            Notice::RemoteReadOnly { remote: remote(), failure: failure(FailureKind::Forbidden, "upload failed: HTTP 403 AuthorizationPermissionMismatch") },
+            Notice::RemoteReadOnly { provider: Provider::AzureBlob, remote: remote(), failure: failure(FailureKind::Forbidden, "upload failed: HTTP 403 AuthorizationPermissionMismatch") },
             "REMOTE_READ_ONLY",
             format!("uploads to the remote cache ({REMOTE}) are refused (upload failed: HTTP 403 AuthorizationPermissionMismatch): the credentials are read-only, such as a read-only SAS. Outputs are still cached locally. To fix it, use a read-write connection string where uploads should happen, or turn remote writes off here (unset LAGE_WRITE_REMOTE_CACHE)"),
+        ),
+        (
+            Notice::RemoteFailed { provider: Provider::S3, remote: S3.into(), op: Op::Download, failure: failure(FailureKind::Unavailable, "download failed: HTTP 503 SlowDown") },
+            "REMOTE_UNAVAILABLE",
+            format!("remote cache ({S3}): download failed: HTTP 503 SlowDown; treated as a miss. To fix it, check the network and the endpoint. After 3 failures in a row the remote cache is switched off until the process ends"),
+        ),
+        (
+            Notice::RemoteFailed { provider: Provider::S3, remote: S3.into(), op: Op::Download, failure: failure(FailureKind::Forbidden, "download failed: HTTP 403 AccessDenied") },
+            "REMOTE_FORBIDDEN",
+            format!("remote cache ({S3}): download failed: HTTP 403 AccessDenied; treated as a miss. To fix it, check the AWS credentials (the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY variables, the profile, the role) and that their policy allows s3:GetObject and s3:ListBucket on the bucket. After 3 failures in a row the remote cache is switched off until the process ends"),
+        ),
+        (
+            Notice::RemoteFailed { provider: Provider::S3, remote: S3.into(), op: Op::Download, failure: failure(FailureKind::ContainerNotFound, "download failed: HTTP 404 NoSuchBucket") },
+            "REMOTE_CONTAINER_NOT_FOUND",
+            format!("remote cache ({S3}): download failed: HTTP 404 NoSuchBucket; treated as a miss. To fix it, check the bucket, the region and the endpoint in BACKFILL_CACHE_PROVIDER_OPTIONS. After 3 failures in a row the remote cache is switched off until the process ends"),
+        ),
+        (
+            Notice::RemoteFailed { provider: Provider::S3, remote: S3.into(), op: Op::Upload, failure: failure(FailureKind::SignIn, "upload failed: no credentials") },
+            "REMOTE_SIGN_IN_FAILED",
+            format!("remote cache ({S3}): upload failed: no credentials; not uploaded. To fix it, check where the AWS credentials come from (the AWS_* variables, the profile, web identity, the instance's role). After 3 failures in a row the remote cache is switched off until the process ends"),
+        ),
+        (
+            Notice::RemoteFailed { provider: Provider::S3, remote: S3.into(), op: Op::Download, failure: failure(FailureKind::Other, "download failed: HTTP 400") },
+            "REMOTE_FAILED",
+            format!("remote cache ({S3}): download failed: HTTP 400; treated as a miss. To fix it, check the bucket, the region and the endpoint. After 3 failures in a row the remote cache is switched off until the process ends"),
+        ),
+        (
+            Notice::RemoteReadOnly { provider: Provider::S3, remote: S3.into(), failure: failure(FailureKind::Forbidden, "upload failed: HTTP 403 AccessDenied") },
+            "REMOTE_READ_ONLY",
+            format!("uploads to the remote cache ({S3}) are refused (upload failed: HTTP 403 AccessDenied): the credentials are read-only, such as a user whose policy allows only s3:GetObject. Outputs are still cached locally. To fix it, use credentials allowed s3:PutObject where uploads should happen, or turn remote writes off here (unset LAGE_WRITE_REMOTE_CACHE)"),
         ),
         (
             Notice::RemoteEntryRefused { key: "k".into(), remote: remote(), why: "it holds \"../x\", a path outside the package".into() },
@@ -169,9 +200,9 @@ fn every_notice_has_its_code_and_its_sentence() {
             "waiting to clear /repo/cache: fetches, puts or uploads are using it; giving up after 60 s (BACKFILL_NATIVE_LOCK_WAIT sets how long)".into(),
         ),
         (
-            Notice::ConfigUnknownProvider { name: "\"s3\"".into(), origin: "(from the environment)".into(), looks_secret: false },
+            Notice::ConfigUnknownProvider { name: "\"gcs\"".into(), origin: "(from the environment)".into(), looks_secret: false },
             "CONFIG_UNKNOWN_PROVIDER",
-            "BACKFILL_CACHE_PROVIDER (from the environment) is \"s3\", which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob".into(),
+            "BACKFILL_CACHE_PROVIDER (from the environment) is \"gcs\", which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob, s3".into(),
         ),
         (
             Notice::ConfigUnknownField {

@@ -1,6 +1,7 @@
 //! The remote cache behind a small trait, one file per remote: Azure Blob
-//! Storage (`azure_blob`) on the object-store layer (`object_store`, through
-//! Apache OpenDAL), every request through one bounded HTTP client (`http`).
+//! Storage (`azure_blob`) and S3 (`s3`) on the object-store layer
+//! (`object_store`, through Apache OpenDAL), every request through one
+//! bounded HTTP client (`http`).
 //!
 //! Every remote failure is an expected outcome for the engine (a miss and a
 //! warning), never an error: a broken remote must not break the build.
@@ -13,6 +14,7 @@ mod limits;
 mod object_store;
 pub mod registry;
 mod runtime;
+mod s3;
 pub mod signature;
 
 use std::collections::HashMap;
@@ -105,6 +107,9 @@ pub struct Connected {
 pub fn connect(config: &crate::config::Config) -> crate::error::Result<Option<Connected>> {
     if let Some(options) = &config.azure {
         return azure_blob::connect(options).map(Some);
+    }
+    if let Some(options) = &config.s3 {
+        return s3::connect(options).map(Some);
     }
     Ok(None)
 }
