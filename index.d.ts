@@ -119,12 +119,12 @@ export interface CacheOptions {
    */
   cwd?: string
   /**
-   * Cache provider: `local`, `local-skip`, `azure-blob` or `s3`
+   * Cache provider: `local`, `local-skip`, `azure-blob`, `s3` or `turborepo`
    * (`BACKFILL_CACHE_PROVIDER`). At run time any other name is warned
    * about and the local cache is used, as with the variable.
    * @default "local"
    */
-  provider?: 'local' | 'local-skip' | 'azure-blob' | 's3'
+  provider?: 'local' | 'local-skip' | 'azure-blob' | 's3' | 'turborepo'
   /**
    * Provider options, as in `BACKFILL_CACHE_PROVIDER_OPTIONS`; for
    * `azure-blob`: `{ connectionString, container, maxSize?,
@@ -133,6 +133,8 @@ export interface CacheOptions {
    * signingKey?, timeoutScale? }` (credentials come from the AWS
    * variables, a profile, web identity or the instance's role). An
    * unknown field is a warning; a misspelt `signingKey` is an error.
+   * For `turborepo`: `{ apiUrl?, token?, teamId?, teamSlug?, maxSize?,
+   * signingKey?, timeoutScale? }` (turbo's `TURBO_*` variables where left out).
    */
   providerOptions?: Record<string, unknown>
   /**
@@ -540,12 +542,14 @@ export interface ResolvedConfig {
   cwd: string
   /** The workspace root found for it. */
   workspaceRoot: string
-  /** `local`, `local-skip`, `azure-blob` or `s3`. */
-  provider: 'local' | 'local-skip' | 'azure-blob' | 's3'
+  /** `local`, `local-skip`, `azure-blob` `s3` or `turborepo`. */
+  provider: 'local' | 'local-skip' | 'azure-blob' | 's3' | 'turborepo'
   /** Remote options when the provider is `azure-blob`. */
   remote?: RemoteConfig
   /** Remote options when the provider is `s3`. */
   s3?: S3RemoteConfig
+  /** Remote options when the provider is `turborepo`. */
+  turborepo?: TurborepoConfig
   /** Whether puts upload to the remote cache. */
   writeRemoteCache: boolean
   /** The local cache folder. */
@@ -659,6 +663,31 @@ export interface StoreUsage {
   contents: number
   /** Bytes of the stored contents. */
   bytes: number
+}
+
+/**
+ * The turborepo remote's options as shown by `loadConfig`, the token
+ * redacted.
+ */
+export interface TurborepoConfig {
+  /**
+   * The server's API base (`apiUrl` or `TURBO_API`; turbo's default,
+   * Vercel, when neither is set).
+   */
+  apiUrl: string
+  /** Always `"<redacted>"`: the token is never shown. */
+  token: string
+  /** The team's id (`teamId` or `TURBO_TEAMID`), sent as `teamId`. */
+  teamId?: string
+  /** The team's slug (`teamSlug` or `TURBO_TEAM`), sent as `slug`. */
+  teamSlug?: string
+  /** Largest artifact fetched and largest output uploaded, in bytes. */
+  maxSize?: number
+  /**
+   * Whether uploads are signed and downloads checked with a signing key
+   * (the key itself is never shown).
+   */
+  signed: boolean
 }
 
 /**

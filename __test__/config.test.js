@@ -92,7 +92,7 @@ test('the provider warns once through the logger and stderr stays clean', () => 
   })
   assert.equal(child.stderr, '')
   assert.deepEqual(JSON.parse(child.stdout), [
-    'backfill-native: BACKFILL_CACHE_PROVIDER (from the environment) is "npm", which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob, s3',
+    'backfill-native: BACKFILL_CACHE_PROVIDER (from the environment) is "npm", which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob, s3, turborepo',
   ])
 })
 
@@ -193,7 +193,7 @@ test('a secret put in any variable is never printed: not in warnings, errors, lo
     }
 
     // A secret as the provider name is warned about (and ignored), never echoed.
-    const warning = `BACKFILL_CACHE_PROVIDER (from the environment) is ${r}, which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob, s3. To fix it, set it to one of those; ${fix}`
+    const warning = `BACKFILL_CACHE_PROVIDER (from the environment) is ${r}, which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob, s3, turborepo. To fix it, set it to one of those; ${fix}`
     const shown = everythingShown(repo.dirs.a, { BACKFILL_CACHE_PROVIDER: secret })
     checkNothingLeaks(`${what} in BACKFILL_CACHE_PROVIDER`, shown)
     const notice = { code: 'CONFIG_UNKNOWN_PROVIDER', message: warning }
@@ -266,4 +266,23 @@ test('values that are not secrets are still accepted and echoed: brace globs, lo
   assert.deepEqual([c.outputGlob, c.cacheFolder], [['{lib,dist}/**', '!**/*.map'], folder])
   const bad = inChild(repo.dirs.a, cleanEnv({ BACKFILL_MODE: 'READ-ONLY' }), 'return n.loadConfig()')
   assert.equal(bad.error, 'BACKFILL_MODE (from the environment) is invalid: expected one of READ_ONLY, WRITE_ONLY, READ_WRITE, PASS, received "READ-ONLY". To fix it, set one of those values or unset it (READ_WRITE is the default)')
+})
+
+// A JavaScript number above 2^32 reaches the engine as a float: a maxSize
+// of 5 GiB passed in code was refused ("received 5368709120.0").
+test('a maxSize above 4 GiB passed in code is taken, for every remote', () => {
+  const dir = makeRepo(['a']).dirs.a
+  const max = 5 * 2 ** 30
+  const got = inChild(
+    dir,
+    cleanEnv(),
+    `const max = ${max}
+    const azure = n.loadConfig(undefined, { provider: 'azure-blob', providerOptions: { connectionString: 'UseDevelopmentStorage=true', container: 'c', maxSize: max } })
+    const turbo = n.loadConfig(undefined, { provider: 'turborepo', providerOptions: { apiUrl: 'http://127.0.0.1:9', token: 't', maxSize: max } })
+    let half
+    try { n.loadConfig(undefined, { provider: 'turborepo', providerOptions: { token: 't', maxSize: 1.5 } }) } catch (e) { half = e.message }
+    return [azure.remote.maxSize, turbo.turborepo.maxSize, half]`,
+  )
+  assert.deepEqual(got.slice(0, 2), [max, max])
+  assert.match(got[2], /expected "maxSize" to be a whole number of bytes, received 1\.5/)
 })

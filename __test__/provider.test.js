@@ -99,7 +99,7 @@ test('configuration warnings reach the logger at warn, once per process', () => 
   native.getProvider(logger, repo.dirs.a, { provider: 'npm' })
   native.getProvider(logger, repo.dirs.b, { provider: 'npm' })
   assert.deepEqual(at('warn'), [
-    'backfill-native: BACKFILL_CACHE_PROVIDER (from the options passed in code) is "npm", which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob, s3',
+    'backfill-native: BACKFILL_CACHE_PROVIDER (from the options passed in code) is "npm", which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob, s3, turborepo',
   ])
 })
 

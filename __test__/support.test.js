@@ -11,6 +11,11 @@ test('scrubCacheEnv removes every BACKFILL_*, LAGE_* and AWS_* variable and the 
   assert.deepEqual(env, { PATH: '/bin', BFN_LARGE_MB: '64', backfill_mode: 'x', GITHUB_REF_NAME: 'main' })
 })
 
+test("scrubCacheEnv removes turbo's remote cache variables, which the turborepo provider reads, and no other TURBO_*", () => {
+  const env = { TURBO_API: 'http://x', TURBO_TOKEN: 't', TURBO_TEAM: 's', TURBO_TEAMID: 'team_1', TURBO_TELEMETRY_DISABLED: '1' }
+  assert.deepEqual(scrubCacheEnv(env), { TURBO_TELEMETRY_DISABLED: '1' })
+})
+
 test('cleanEnv is a scrubbed copy plus extras, leaving process.env alone', () => {
   process.env.BACKFILL_SUPPORT_TEST = '1'
   try {

@@ -50,7 +50,7 @@ pub enum Notice {
         failure: RemoteFailure,
     },
     /// The remote refuses uploads with these credentials (a read-only SAS,
-    /// a read-only IAM policy).
+    /// a read-only IAM policy, a read-only cache server).
     RemoteReadOnly {
         provider: Provider,
         remote: String,
@@ -304,13 +304,13 @@ impl Notice {
                         "check the container name in BACKFILL_CACHE_PROVIDER_OPTIONS"
                     }
                     (_, FailureKind::Forbidden) => {
-                        "check that the connection string or SAS is valid and not expired"
+                        "check that the connection string or SAS is valid and not expired (for a turborepo server: that the token may read the team's artifacts)"
                     }
                     (_, FailureKind::SignIn) => {
-                        "check the Azure identity named by credentialName (az login, the AZURE_* variables, the managed identity)"
+                        "check the Azure identity named by credentialName (az login, the AZURE_* variables, the managed identity); for a turborepo server, the token (\"token\" or TURBO_TOKEN)"
                     }
-                    (_, FailureKind::Unavailable) => "check the network and the storage account endpoint",
-                    (_, FailureKind::Other) => "check the connection string and the container",
+                    (_, FailureKind::Unavailable) => "check the network and the storage account endpoint or the server's apiUrl",
+                    (_, FailureKind::Other) => "check the connection string and the container (for a turborepo server: apiUrl and the team)",
                 };
                 format!(
                     "remote cache ({remote}): {}; {outcome}. To fix it, {hint}. After {FAILURES_BEFORE_OFF} failures in a row the \
@@ -333,8 +333,9 @@ impl Notice {
                 remote, failure, ..
             } => format!(
                 "uploads to the remote cache ({remote}) are refused ({}): the credentials are read-only, \
-                 such as a read-only SAS. Outputs are still cached locally. To fix it, use a read-write \
-                 connection string where uploads should happen, or turn remote writes off here \
+                 such as a read-only SAS or a read-only cache server. Outputs are still cached locally. \
+                 To fix it, use read-write credentials (a connection string or token) where uploads should \
+                 happen, or turn remote writes off here \
                  (unset LAGE_WRITE_REMOTE_CACHE)",
                 failure.message
             ),
@@ -383,7 +384,7 @@ impl Notice {
                 looks_secret,
             } => format!(
                 "BACKFILL_CACHE_PROVIDER {origin} is {name}, which backfill-native does not support; \
-                 using the local cache. Supported: local, local-skip, azure-blob, s3{}",
+                 using the local cache. Supported: local, local-skip, azure-blob, s3, turborepo{}",
                 if *looks_secret {
                     format!(". To fix it, set it to one of those; {}", crate::config::SECRET_FIX)
                 } else {

@@ -65,6 +65,26 @@ pub struct S3RemoteConfig {
     pub signed: bool,
 }
 
+/// The turborepo remote's options as shown by `loadConfig`, the token
+/// redacted.
+#[napi(object)]
+pub struct TurborepoConfig {
+    /// The server's API base (`apiUrl` or `TURBO_API`; turbo's default,
+    /// Vercel, when neither is set).
+    pub api_url: String,
+    /// Always `"<redacted>"`: the token is never shown.
+    pub token: String,
+    /// The team's id (`teamId` or `TURBO_TEAMID`), sent as `teamId`.
+    pub team_id: Option<String>,
+    /// The team's slug (`teamSlug` or `TURBO_TEAM`), sent as `slug`.
+    pub team_slug: Option<String>,
+    /// Largest artifact fetched and largest output uploaded, in bytes.
+    pub max_size: Option<f64>,
+    /// Whether uploads are signed and downloads checked with a signing key
+    /// (the key itself is never shown).
+    pub signed: bool,
+}
+
 /// The resolved configuration, secrets redacted.
 #[napi(object)]
 pub struct ResolvedConfig {
@@ -72,13 +92,15 @@ pub struct ResolvedConfig {
     pub cwd: String,
     /// The workspace root found for it.
     pub workspace_root: String,
-    /// `local`, `local-skip`, `azure-blob` or `s3`.
-    #[napi(ts_type = "'local' | 'local-skip' | 'azure-blob' | 's3'")]
+    /// `local`, `local-skip`, `azure-blob`, `s3` or `turborepo`.
+    #[napi(ts_type = "'local' | 'local-skip' | 'azure-blob' | 's3' | 'turborepo'")]
     pub provider: String,
     /// Remote options when the provider is `azure-blob`.
     pub remote: Option<RemoteConfig>,
     /// Remote options when the provider is `s3`.
     pub s3: Option<S3RemoteConfig>,
+    /// Remote options when the provider is `turborepo`.
+    pub turborepo: Option<TurborepoConfig>,
     /// Whether puts upload to the remote cache.
     pub write_remote_cache: bool,
     /// The local cache folder.
@@ -137,6 +159,14 @@ impl From<&Config> for ResolvedConfig {
                 profile: o.profile.clone(),
                 max_size: o.max_size.map(|m| m as f64),
                 signed: o.signing_key.is_some(),
+            }),
+            turborepo: c.turborepo.as_ref().map(|t| TurborepoConfig {
+                api_url: t.api_url.clone(),
+                token: "<redacted>".to_string(),
+                team_id: t.team_id.clone(),
+                team_slug: t.team_slug.clone(),
+                max_size: t.max_size.map(|m| m as f64),
+                signed: t.signing_key.is_some(),
             }),
             write_remote_cache: c.write_remote_cache,
             cache_folder: path(&c.cache_dir),

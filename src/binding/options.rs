@@ -15,19 +15,21 @@ pub struct CacheOptions {
     /// Package directory outputs are stored from and restored into.
     /// @default process.cwd()
     pub cwd: Option<String>,
-    /// Cache provider: `local`, `local-skip`, `azure-blob` or `s3`
+    /// Cache provider: `local`, `local-skip`, `azure-blob`, `s3` or `turborepo`
     /// (`BACKFILL_CACHE_PROVIDER`). At run time any other name is warned
     /// about and the local cache is used, as with the variable.
     /// @default "local"
-    #[napi(ts_type = "'local' | 'local-skip' | 'azure-blob' | 's3'")]
+    #[napi(ts_type = "'local' | 'local-skip' | 'azure-blob' | 's3' | 'turborepo'")]
     pub provider: Option<String>,
     /// Provider options, as in `BACKFILL_CACHE_PROVIDER_OPTIONS`; for
     /// `azure-blob`: `{ connectionString, container, maxSize?,
     /// credentialName?, signingKey?, timeoutScale? }`; for `s3`: `{ bucket,
     /// region?, endpoint?, prefix?, forcePathStyle?, profile?, maxSize?,
     /// signingKey?, timeoutScale? }` (credentials come from the AWS
-    /// variables, a profile, web identity or the instance's role). An
-    /// unknown field is a warning; a misspelt `signingKey` is an error.
+    /// variables, a profile, web identity or the instance's role); for
+    /// `turborepo`: `{ apiUrl?, token?, teamId?, teamSlug?, maxSize?,
+    /// signingKey?, timeoutScale? }` (turbo's `TURBO_*` variables where left
+    /// out). An unknown field is a warning; a misspelt `signingKey` is an error.
     #[napi(ts_type = "Record<string, unknown>")]
     pub provider_options: Option<serde_json::Value>,
     /// Local cache folder, relative to the package directory or absolute

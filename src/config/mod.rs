@@ -9,6 +9,7 @@
 //!   and the field rules every remote's options follow;
 //! - `s3_options.rs`: the `s3` fields and the AWS variables (region,
 //!   endpoint) standing in for them;
+//! - `turborepo_options.rs`: the `turborepo` fields and turbo's variables;
 //! - `azure_connection.rs`: what the connection string says (where the blobs
 //!   are, how to sign in), as plain data for the remote;
 //! - `redact.rs`: what may be printed;
@@ -22,6 +23,7 @@ mod layers;
 mod provider_options;
 mod redact;
 mod s3_options;
+mod turborepo_options;
 mod upload_trust;
 mod values;
 mod workspace_root;
@@ -40,6 +42,7 @@ pub use eviction::{describe_size, Eviction, DEFAULT_LOCK_WAIT};
 pub use provider_options::{AzureBlobOptions, AZURE_BLOB_FIELDS};
 pub use redact::{redact_text, secret_kind, Secret, SECRET_FIX};
 pub use s3_options::{S3Options, DEFAULT_REGION as S3_DEFAULT_REGION, S3_FIELDS};
+pub use turborepo_options::{TurborepoOptions, DEFAULT_API_URL, TURBOREPO_FIELDS};
 pub use upload_trust::{detect as detect_build, Build, UploadTrust};
 pub use values::{LogLevel, Mode, Provider};
 pub use workspace_root::workspace_root;
@@ -140,6 +143,8 @@ pub struct Config {
     pub azure: Option<AzureBlobOptions>,
     /// Remote options when the provider is `s3`.
     pub s3: Option<S3Options>,
+    /// Remote options when the provider is `turborepo`.
+    pub turborepo: Option<TurborepoOptions>,
     /// Whether puts may upload to the remote cache.
     pub write_remote_cache: bool,
     /// Whether uploads run after `put` returns.
@@ -229,6 +234,14 @@ impl Config {
             )?),
             _ => None,
         };
+        let turborepo = match provider {
+            Provider::Turborepo => Some(turborepo_options::turborepo_options(
+                provider_options,
+                &layers,
+                &mut warnings,
+            )?),
+            _ => None,
+        };
 
         let legacy_write = layers.resolve(
             "LAGE_WRITE_REMOTE_CACHE",
@@ -303,6 +316,7 @@ impl Config {
             provider,
             azure,
             s3,
+            turborepo,
             write_remote_cache,
             background_uploads: options.background_uploads.unwrap_or(false),
             cache_dir,

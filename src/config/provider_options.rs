@@ -231,6 +231,11 @@ impl<'a> Fields<'a> {
         })
     }
 
+    /// Whether `field` is given (with any value, null included).
+    pub(super) fn has(&self, field: &str) -> bool {
+        self.json.get(field).is_some()
+    }
+
     /// A string field. A field that may be left out is `None` when absent or
     /// null, except a security field: `"signingKey": null` would turn
     /// signing off as silently as a misspelling would.
@@ -281,6 +286,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A boolean field; absent or null is `None`.
+
     pub(super) fn boolean(&self, field: &str) -> Result<Option<bool>> {
         number_field(
             self.json,
@@ -304,7 +310,7 @@ impl<'a> Fields<'a> {
             self.json,
             self.origin,
             "maxSize",
-            Value::as_u64,
+            whole_bytes,
             "\"maxSize\" to be a whole number of bytes",
             "give maxSize as a number of bytes, or leave it out",
         )
@@ -338,6 +344,18 @@ impl<'a> Fields<'a> {
             });
         }
     }
+}
+
+/// A whole, non-negative number of bytes. A number from JavaScript above
+/// 2^32 arrives as a float (`5368709120.0` for 5 GiB): a whole one up to
+/// 2^53, where floats still count every byte, is taken.
+fn whole_bytes(v: &Value) -> Option<u64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= EXACT)
+            .map(|f| f as u64)
+    })
 }
 
 /// A number (or other typed) field: absent or null is `None`; `read` gives the value it

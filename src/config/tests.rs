@@ -341,7 +341,7 @@ fn unknown_provider_is_a_warning_not_an_error() {
     assert_eq!(
         said(&c.warnings),
         vec!["BACKFILL_CACHE_PROVIDER (from the environment) is \"gcs\", which backfill-native does not support; \
-              using the local cache. Supported: local, local-skip, azure-blob, s3"]
+              using the local cache. Supported: local, local-skip, azure-blob, s3, turborepo"]
     );
     assert_eq!(c.warnings[0].code(), "CONFIG_UNKNOWN_PROVIDER");
 }
@@ -463,7 +463,7 @@ fn a_secret_in_any_variable_is_never_echoed() {
         )
         .unwrap();
         assert_eq!(c.provider, Provider::Local);
-        assert_eq!(said(&c.warnings), vec![format!("BACKFILL_CACHE_PROVIDER (from the environment) is {shown}, which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob, s3. To fix it, set it to one of those; {fix}")]);
+        assert_eq!(said(&c.warnings), vec![format!("BACKFILL_CACHE_PROVIDER (from the environment) is {shown}, which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob, s3, turborepo. To fix it, set it to one of those; {fix}")]);
 
         for (field, expected) in [
             ("container", format!("BACKFILL_CACHE_PROVIDER_OPTIONS (from the environment) is invalid: expected \"container\" to be the name of a blob container, received {shown}. To fix it, set \"container\" to the container's name; the connection string goes in \"connectionString\"")),
@@ -950,4 +950,260 @@ fn s3_unknown_fields_are_warned_and_a_misspelt_signing_key_is_an_error() {
         Some("k1".into())
     );
     assert_eq!((o.max_size, o.timeout_scale), (Some(1000), 0.5));
+}
+
+fn turborepo(options: Option<serde_json::Value>, vars: &[(&str, &str)]) -> Result<Config> {
+    let r = repo();
+    let json = options.map(|o| o.to_string());
+    let mut all = vec![("BACKFILL_CACHE_PROVIDER", "turborepo")];
+    if let Some(json) = &json {
+        all.push(("BACKFILL_CACHE_PROVIDER_OPTIONS", json));
+    }
+    all.extend_from_slice(vars);
+    load(&r.pkg, &Options::default(), &all)
+}
+
+const TURBO_TOKEN: &str = "tk_9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+
+/// The options win over turbo's variables field by field, the team as a
+/// whole; turbo's own default server when neither gives one.
+#[test]
+fn turborepo_options_and_turbo_variables() {
+    let t = |c: Config| c.turborepo.unwrap();
+    // Only turbo's variables.
+    let c = turborepo(
+        None,
+        &[
+            ("TURBO_API", "http://127.0.0.1:3000/"),
+            ("TURBO_TOKEN", TURBO_TOKEN),
+            ("TURBO_TEAM", "my-team"),
+            ("TURBO_TEAMID", "team_123"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.provider, Provider::Turborepo);
+    assert!(c.azure.is_none() && c.warnings.is_empty());
+    let o = t(c);
+    assert_eq!(o.api_url, "http://127.0.0.1:3000");
+    assert_eq!(o.token.expose(), TURBO_TOKEN);
+    assert_eq!(
+        (o.team_id.as_deref(), o.team_slug.as_deref()),
+        (Some("team_123"), Some("my-team"))
+    );
+    assert_eq!(
+        (o.max_size, o.signing_key, o.timeout_scale),
+        (None, None, 1.0)
+    );
+
+    // The options win; a team in the options leaves both variables unread.
+    let o = t(turborepo(
+        Some(serde_json::json!({"apiUrl": "https://cache.example.com/base/", "token": "opt-token", "teamSlug": "mine", "maxSize": 5000, "signingKey": "k", "timeoutScale": 0.5})),
+        &[
+            ("TURBO_API", "http://127.0.0.1:3000"),
+            ("TURBO_TOKEN", TURBO_TOKEN),
+            ("TURBO_TEAMID", "team_other"),
+        ],
+    )
+    .unwrap());
+    assert_eq!(o.api_url, "https://cache.example.com/base");
+    assert_eq!(o.token.expose(), "opt-token");
+    assert_eq!(
+        (o.team_id.as_deref(), o.team_slug.as_deref()),
+        (None, Some("mine"))
+    );
+    assert_eq!((o.max_size, o.timeout_scale), (Some(5000), 0.5));
+    assert_eq!(o.signing_key.unwrap().expose(), "k");
+
+    // turbo's default server.
+    let o = t(turborepo(None, &[("TURBO_TOKEN", TURBO_TOKEN)]).unwrap());
+    assert_eq!(o.api_url, DEFAULT_API_URL);
+
+    // A .env holds them as well as the environment.
+    let r = repo();
+    fs::write(
+        r.root.join(".env"),
+        format!("BACKFILL_CACHE_PROVIDER=turborepo\nTURBO_API=http://localhost:9\nTURBO_TOKEN={TURBO_TOKEN}\nTURBO_TEAM=t\n"),
+    )
+    .unwrap();
+    let c = load(&r.pkg, &Options::default(), &[]).unwrap();
+    let o = t(c);
+    assert_eq!(
+        (o.api_url.as_str(), o.team_slug.as_deref()),
+        ("http://localhost:9", Some("t"))
+    );
+
+    // Uploads are trusted and remote writes apply as for azure-blob.
+    let c = turborepo(
+        None,
+        &[
+            ("TURBO_TOKEN", TURBO_TOKEN),
+            ("LAGE_WRITE_REMOTE_CACHE", "true"),
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "pull_request"),
+            ("GITHUB_HEAD_REF", "feature"),
+        ],
+    )
+    .unwrap();
+    assert!(c.write_remote_cache);
+    assert!(
+        c.upload_trust.refusal.is_some(),
+        "a pull request does not upload"
+    );
+}
+
+#[test]
+fn turborepo_errors_name_the_value_and_never_show_the_token() {
+    const P: &str = "BACKFILL_CACHE_PROVIDER_OPTIONS (from the environment)";
+    let msg = |options: Option<serde_json::Value>, vars: &[(&str, &str)]| {
+        turborepo(options, vars).unwrap_err().to_string()
+    };
+    assert_eq!(
+        msg(None, &[]),
+        "TURBO_TOKEN (not set) is invalid: expected the cache server's token, because BACKFILL_CACHE_PROVIDER is turborepo, \
+         received nothing (and no \"token\" in BACKFILL_CACHE_PROVIDER_OPTIONS). To fix it, set TURBO_TOKEN as turbo reads it \
+         (in CI, from the pipeline's secrets), or give \"token\" in BACKFILL_CACHE_PROVIDER_OPTIONS"
+    );
+    let bad_token = "tk_9f8e7d6c5b4a3928 1706f5e4d3c2b1a0";
+    let got = msg(None, &[("TURBO_TOKEN", bad_token)]);
+    assert_eq!(got, "TURBO_TOKEN (from the environment) is invalid: expected a token of visible ASCII characters (it is sent as a bearer token), \
+        received a token with spaces, control or non-ASCII characters (not shown: it is a secret). To fix it, copy the token again, without quotes, spaces or line breaks");
+    let got = msg(
+        Some(serde_json::json!({"apiUrl": format!("https://me:{TURBO_TOKEN}@cache.example.com")})),
+        &[("TURBO_TOKEN", TURBO_TOKEN)],
+    );
+    assert!(
+        got.starts_with(&format!(
+            "{P} is invalid: expected the cache server's base URL"
+        )),
+        "{got}"
+    );
+    assert!(
+        got.contains("a URL with a user name or password in it (not shown)"),
+        "{got}"
+    );
+    assert!(!got.contains(TURBO_TOKEN), "{got}");
+    let got = msg(
+        None,
+        &[
+            ("TURBO_API", "http://cache?token=x"),
+            ("TURBO_TOKEN", TURBO_TOKEN),
+        ],
+    );
+    assert!(
+        got.starts_with("TURBO_API (from the environment) is invalid"),
+        "{got}"
+    );
+    assert!(!got.contains("token=x"), "{got}");
+    let got = msg(
+        None,
+        &[("TURBO_API", "ftp://cache"), ("TURBO_TOKEN", TURBO_TOKEN)],
+    );
+    assert!(
+        got.contains(
+            "received \"ftp://cache\". To fix it, give an http:// or https:// URL with a host"
+        ),
+        "{got}"
+    );
+    let got = msg(
+        None,
+        &[
+            ("TURBO_API", "cache.example.com"),
+            ("TURBO_TOKEN", TURBO_TOKEN),
+        ],
+    );
+    assert!(got.contains("give the URL with its scheme"), "{got}");
+    // A token pasted as the team.
+    let got = msg(
+        None,
+        &[
+            ("TURBO_TOKEN", TURBO_TOKEN),
+            ("TURBO_TEAM", "7Gh2Kq9Lm4Np8Rt3Vw6Xz1Bc5Df0Hj2Kl"),
+        ],
+    );
+    assert!(got.starts_with("TURBO_TEAM (from the environment) is invalid: expected the team's slug, received a value that is not shown"), "{got}");
+    // Wrong types in the options.
+    let got = msg(Some(serde_json::json!({"token": 5})), &[]);
+    assert_eq!(got, format!("{P} is invalid: expected \"token\" to be a non-empty string for the turborepo provider, received a JSON number. To fix it, give \"token\" as a non-empty string, or remove the field"));
+    let got = msg(
+        Some(serde_json::json!({"signingKey": null})),
+        &[("TURBO_TOKEN", TURBO_TOKEN)],
+    );
+    assert!(got.contains("expected \"signingKey\" to be a non-empty string for the turborepo provider, received a JSON null"), "{got}");
+    let got = msg(
+        Some(serde_json::json!({"maxSize": -1})),
+        &[("TURBO_TOKEN", TURBO_TOKEN)],
+    );
+    assert!(
+        got.contains("expected \"maxSize\" to be a whole number of bytes, received -1"),
+        "{got}"
+    );
+}
+
+#[test]
+fn turborepo_unknown_fields_warn_with_the_closest_and_a_misspelt_signing_key_is_an_error() {
+    const P: &str = "BACKFILL_CACHE_PROVIDER_OPTIONS (from the environment)";
+    const KNOWN: &str =
+        "Known fields: apiUrl, token, teamId, teamSlug, maxSize, signingKey, timeoutScale";
+    let got = turborepo(
+        Some(serde_json::json!({"apiURL": "http://x", "team": "t", "container": "c"})),
+        &[("TURBO_TOKEN", TURBO_TOKEN)],
+    )
+    .unwrap();
+    let mut warnings = said(&got.warnings);
+    warnings.sort();
+    assert_eq!(
+        warnings,
+        vec![
+            format!("{P} has an unknown field \"apiURL\", which is ignored; did you mean \"apiUrl\"? {KNOWN}"),
+            format!("{P} has an unknown field \"container\", which is ignored. {KNOWN}"),
+            format!("{P} has an unknown field \"team\", which is ignored; did you mean \"teamId\"? {KNOWN}"),
+        ]
+    );
+    let got = turborepo(
+        Some(serde_json::json!({"signing_key": "VALUE-NEVER-SHOWN"})),
+        &[("TURBO_TOKEN", TURBO_TOKEN)],
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(got, format!("{P} is invalid: expected the field \"signingKey\" (spelled exactly so), received a field \"signing_key\", which is not read, so uploads would not be signed and downloads not checked. To fix it, rename \"signing_key\" to \"signingKey\""));
+}
+
+#[test]
+fn the_turborepo_token_never_shows_in_debug_output() {
+    let c = turborepo(None, &[("TURBO_TOKEN", TURBO_TOKEN)]).unwrap();
+    assert!(!format!("{c:?}").contains(TURBO_TOKEN));
+}
+
+/// JavaScript numbers above 2^32 reach the options as floats: a maxSize of
+/// 5 GiB passed in code was refused ("received 5368709120.0").
+#[test]
+fn a_max_size_above_four_gib_from_javascript_is_taken() {
+    let r = repo();
+    let load_max = |max: serde_json::Value| {
+        let options = Options {
+            provider: Some("turborepo".into()),
+            provider_options: Some(serde_json::json!({"token": "t", "maxSize": max})),
+            ..Options::default()
+        };
+        load(&r.pkg, &options, &[]).map(|c| c.turborepo.unwrap().max_size)
+    };
+    assert_eq!(
+        load_max(serde_json::json!(5368709120.0)).unwrap(),
+        Some(5 << 30)
+    );
+    assert_eq!(
+        load_max(serde_json::json!(5368709120u64)).unwrap(),
+        Some(5 << 30)
+    );
+    for bad in [
+        serde_json::json!(1.5),
+        serde_json::json!(-1.0),
+        serde_json::json!(1e300),
+    ] {
+        let err = load_max(bad.clone()).unwrap_err().to_string();
+        assert!(
+            err.contains("expected \"maxSize\" to be a whole number of bytes"),
+            "{bad}: {err}"
+        );
+    }
 }

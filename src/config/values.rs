@@ -22,6 +22,8 @@ pub enum Provider {
     AzureBlob,
     /// The local store with an S3-compatible bucket behind it.
     S3,
+    /// The local store with a turborepo-protocol cache server fallback.
+    Turborepo,
 }
 
 impl Provider {
@@ -32,12 +34,13 @@ impl Provider {
             Provider::LocalSkip => "local-skip",
             Provider::AzureBlob => "azure-blob",
             Provider::S3 => "s3",
+            Provider::Turborepo => "turborepo",
         }
     }
 
     /// Whether a remote cache backs the local store (uploads are possible).
     pub fn is_remote(self) -> bool {
-        matches!(self, Provider::AzureBlob | Provider::S3)
+        matches!(self, Provider::AzureBlob | Provider::S3 | Provider::Turborepo)
     }
 
     /// `BACKFILL_CACHE_PROVIDER`: a name backfill-native does not support
@@ -49,6 +52,7 @@ impl Provider {
             "local-skip" => Provider::LocalSkip,
             "azure-blob" => Provider::AzureBlob,
             "s3" => Provider::S3,
+            "turborepo" => Provider::Turborepo,
             other => {
                 warnings.push(Notice::ConfigUnknownProvider {
                     name: shown(other),

@@ -74,12 +74,12 @@ fn every_notice_has_its_code_and_its_sentence() {
         (
             Notice::RemoteFailed { provider: Provider::AzureBlob, remote: remote(), op: Op::Download, failure: failure(FailureKind::Unavailable, "download failed: HTTP 503 ServerBusy") },
             "REMOTE_UNAVAILABLE",
-            format!("remote cache ({REMOTE}): download failed: HTTP 503 ServerBusy; treated as a miss. To fix it, check the network and the storage account endpoint. After 3 failures in a row the remote cache is switched off until the process ends"),
+            format!("remote cache ({REMOTE}): download failed: HTTP 503 ServerBusy; treated as a miss. To fix it, check the network and the storage account endpoint or the server's apiUrl. After 3 failures in a row the remote cache is switched off until the process ends"),
         ),
         (
             Notice::RemoteFailed { provider: Provider::AzureBlob, remote: remote(), op: Op::Upload, failure: failure(FailureKind::Forbidden, "upload failed: HTTP 403") },
             "REMOTE_FORBIDDEN",
-            format!("remote cache ({REMOTE}): upload failed: HTTP 403; not uploaded. To fix it, check that the connection string or SAS is valid and not expired. After 3 failures in a row the remote cache is switched off until the process ends"),
+            format!("remote cache ({REMOTE}): upload failed: HTTP 403; not uploaded. To fix it, check that the connection string or SAS is valid and not expired (for a turborepo server: that the token may read the team's artifacts). After 3 failures in a row the remote cache is switched off until the process ends"),
         ),
         (
             Notice::RemoteFailed { provider: Provider::AzureBlob, remote: remote(), op: Op::Download, failure: failure(FailureKind::ContainerNotFound, "download failed: HTTP 404 ContainerNotFound") },
@@ -89,17 +89,17 @@ fn every_notice_has_its_code_and_its_sentence() {
         (
             Notice::RemoteFailed { provider: Provider::AzureBlob, remote: remote(), op: Op::Download, failure: failure(FailureKind::SignIn, "download failed: no token") },
             "REMOTE_SIGN_IN_FAILED",
-            format!("remote cache ({REMOTE}): download failed: no token; treated as a miss. To fix it, check the Azure identity named by credentialName (az login, the AZURE_* variables, the managed identity). After 3 failures in a row the remote cache is switched off until the process ends"),
+            format!("remote cache ({REMOTE}): download failed: no token; treated as a miss. To fix it, check the Azure identity named by credentialName (az login, the AZURE_* variables, the managed identity); for a turborepo server, the token (\"token\" or TURBO_TOKEN). After 3 failures in a row the remote cache is switched off until the process ends"),
         ),
         (
             Notice::RemoteFailed { provider: Provider::AzureBlob, remote: remote(), op: Op::Download, failure: failure(FailureKind::Other, "download failed: HTTP 307 (a redirect, which is never followed)") },
             "REMOTE_FAILED",
-            format!("remote cache ({REMOTE}): download failed: HTTP 307 (a redirect, which is never followed); treated as a miss. To fix it, check the connection string and the container. After 3 failures in a row the remote cache is switched off until the process ends"),
+            format!("remote cache ({REMOTE}): download failed: HTTP 307 (a redirect, which is never followed); treated as a miss. To fix it, check the connection string and the container (for a turborepo server: apiUrl and the team). After 3 failures in a row the remote cache is switched off until the process ends"),
         ),
         (
             Notice::RemoteReadOnly { provider: Provider::AzureBlob, remote: remote(), failure: failure(FailureKind::Forbidden, "upload failed: HTTP 403 AuthorizationPermissionMismatch") },
             "REMOTE_READ_ONLY",
-            format!("uploads to the remote cache ({REMOTE}) are refused (upload failed: HTTP 403 AuthorizationPermissionMismatch): the credentials are read-only, such as a read-only SAS. Outputs are still cached locally. To fix it, use a read-write connection string where uploads should happen, or turn remote writes off here (unset LAGE_WRITE_REMOTE_CACHE)"),
+            format!("uploads to the remote cache ({REMOTE}) are refused (upload failed: HTTP 403 AuthorizationPermissionMismatch): the credentials are read-only, such as a read-only SAS or a read-only cache server. Outputs are still cached locally. To fix it, use read-write credentials (a connection string or token) where uploads should happen, or turn remote writes off here (unset LAGE_WRITE_REMOTE_CACHE)"),
         ),
         (
             Notice::RemoteFailed { provider: Provider::S3, remote: S3.into(), op: Op::Download, failure: failure(FailureKind::Unavailable, "download failed: HTTP 503 SlowDown") },
@@ -202,7 +202,7 @@ fn every_notice_has_its_code_and_its_sentence() {
         (
             Notice::ConfigUnknownProvider { name: "\"gcs\"".into(), origin: "(from the environment)".into(), looks_secret: false },
             "CONFIG_UNKNOWN_PROVIDER",
-            "BACKFILL_CACHE_PROVIDER (from the environment) is \"gcs\", which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob, s3".into(),
+            "BACKFILL_CACHE_PROVIDER (from the environment) is \"gcs\", which backfill-native does not support; using the local cache. Supported: local, local-skip, azure-blob, s3, turborepo".into(),
         ),
         (
             Notice::ConfigUnknownField {

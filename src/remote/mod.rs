@@ -16,6 +16,7 @@ pub mod registry;
 mod runtime;
 mod s3;
 pub mod signature;
+mod turborepo;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -25,6 +26,7 @@ pub use health::{Health, FAILURES_BEFORE_OFF};
 pub use limits::{Deadline, Limits, OverMaxSize, SizeLimited, DEFAULT_MAX_SIZE};
 pub use object_store::ObjectStoreRemote;
 pub use registry::SharedRemote;
+pub use turborepo::TurborepoRemote;
 
 use crate::cache_key::CacheKey;
 
@@ -110,6 +112,8 @@ pub fn connect(config: &crate::config::Config) -> crate::error::Result<Option<Co
     }
     if let Some(options) = &config.s3 {
         return s3::connect(options).map(Some);
+    if let Some(options) = &config.turborepo {
+        return turborepo::connect(options).map(Some);
     }
     Ok(None)
 }
