@@ -228,7 +228,7 @@ impl Config {
         };
         let s3 = match provider {
             Provider::S3 => Some(s3_options::s3_options(
-                provider_options,
+                provider_options.clone(),
                 env,
                 &mut warnings,
             )?),

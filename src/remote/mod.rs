@@ -112,6 +112,7 @@ pub fn connect(config: &crate::config::Config) -> crate::error::Result<Option<Co
     }
     if let Some(options) = &config.s3 {
         return s3::connect(options).map(Some);
+    }
     if let Some(options) = &config.turborepo {
         return turborepo::connect(options).map(Some);
     }
