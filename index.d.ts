@@ -131,10 +131,10 @@ export interface CacheOptions {
    * credentialName?, signingKey?, timeoutScale? }`; for `s3`: `{ bucket,
    * region?, endpoint?, prefix?, forcePathStyle?, profile?, maxSize?,
    * signingKey?, timeoutScale? }` (credentials come from the AWS
-   * variables, a profile, web identity or the instance's role). An
-   * unknown field is a warning; a misspelt `signingKey` is an error.
-   * For `turborepo`: `{ apiUrl?, token?, teamId?, teamSlug?, maxSize?,
-   * signingKey?, timeoutScale? }` (turbo's `TURBO_*` variables where left out).
+   * variables, a profile, web identity or the instance's role); for
+   * `turborepo`: `{ apiUrl?, token?, teamId?, teamSlug?, maxSize?,
+   * signingKey?, timeoutScale? }` (turbo's `TURBO_*` variables where left
+   * out). An unknown field is a warning; a misspelt `signingKey` is an error.
    */
   providerOptions?: Record<string, unknown>
   /**
@@ -542,7 +542,7 @@ export interface ResolvedConfig {
   cwd: string
   /** The workspace root found for it. */
   workspaceRoot: string
-  /** `local`, `local-skip`, `azure-blob` `s3` or `turborepo`. */
+  /** `local`, `local-skip`, `azure-blob`, `s3` or `turborepo`. */
   provider: 'local' | 'local-skip' | 'azure-blob' | 's3' | 'turborepo'
   /** Remote options when the provider is `azure-blob`. */
   remote?: RemoteConfig
