@@ -491,7 +491,7 @@ async function main() {
       const pair = serverPair.map((_, i) => serverPair[(i + round) % serverPair.length])
       if (RUNS.server) for (const v of pair) step('server', v, () => (deleteCaches(v), deleteOutputs(v, pkgs)), 0, serverEnv[v.name], { summarize: v.isTurbo })
       const last = (s, v) => (samples[`${s}/${v.name}`] || []).slice(-1)[0]
-      console.log(`round ${round + 1}: ${[...variants, floor].map((v) => `${v.name} ${SCENARIOS.map((s) => (last(s, v) ? `${s} ${(last(s, v).ms / 1000).toFixed(2)}` : null)).filter(Boolean).join(' ')}`).join(' | ')}`)
+      console.log(`round ${round + 1}: ${[...variants, ...(LOCAL ? [floor] : [])].map((v) => `${v.name} ${SCENARIOS.map((s) => (last(s, v) ? `${s} ${(last(s, v).ms / 1000).toFixed(2)}` : null)).filter(Boolean).join(' ')}`).join(' | ')}`)
     }
     if (LOCAL) report([...variants, floor])
     if (RUNS.server) reportServer(pkgs)
@@ -627,7 +627,7 @@ function reportServer(pkgs) {
     if (missing.includes(id)) continue
     console.log(`| ${id} | ${p.level} | ${lt[id].toFixed(0)} | ${tt[id].toFixed(0)} | ${(lt[id] / tt[id]).toFixed(2)} |`)
   }
-  console.log('\nEvery run restored every target (no build script ran) and the outputs are byte for byte (and mode) those of the first cold build. lage runs its targets in worker threads, turbo in its own processes: a target\'s time is what each tool reports for it; the wall holds each tool\'s start and its targets\' waits on their dependencies.')
+  console.log('\nEvery run restored every target (no build script ran) and the outputs are byte for byte (and mode) those of the first cold build. A target\'s time is what each tool reports for it (lage: a worker thread\'s, whose first target holds the thread\'s start, lage\'s worker code and the provider\'s first call; turbo: its own process\'s); the wall holds each tool\'s start and its targets\' waits on their dependencies.')
 }
 
 main().catch((e) => {
