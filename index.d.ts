@@ -119,9 +119,9 @@ export interface CacheOptions {
    */
   cwd?: string
   /**
-   * Cache provider: `local`, `local-skip`, `azure-blob`, `s3` or `turborepo`
-   * (`BACKFILL_CACHE_PROVIDER`). At run time any other name is warned
-   * about and the local cache is used, as with the variable.
+   * Cache provider: `local`, `local-skip`, `azure-blob`, `s3` or
+   * `turborepo` (`BACKFILL_CACHE_PROVIDER`). At run time any other name is
+   * warned about and the local cache is used, as with the variable.
    * @default "local"
    */
   provider?: 'local' | 'local-skip' | 'azure-blob' | 's3' | 'turborepo'
@@ -134,7 +134,8 @@ export interface CacheOptions {
    * variables, a profile, web identity or the instance's role); for
    * `turborepo`: `{ apiUrl?, token?, teamId?, teamSlug?, maxSize?,
    * signingKey?, timeoutScale? }` (turbo's `TURBO_*` variables where left
-   * out). An unknown field is a warning; a misspelt `signingKey` is an error.
+   * out). An unknown field is a warning; a misspelt `signingKey` is an
+   * error.
    */
   providerOptions?: Record<string, unknown>
   /**

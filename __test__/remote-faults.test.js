@@ -237,8 +237,10 @@ test('warmUp opens the remote connection before any fetch, once per process, and
   assert.equal(native.warmUp(repo.dirs.a, opts), false, 'the second call starts nothing')
   assert.equal(native.warmUp(makeRepo(['a']).dirs.a, options(azurite.connectionString, container)), true, 'another remote is warmed up on its own')
   await seen(proxy, new RegExp(`^HEAD /${ACCOUNT}/${container}/backfill-native-warm-up$`), { answered: true })
-  // The answer is on its way back; the connection returns to the pool as it arrives.
-  await new Promise((r) => setTimeout(r, 100))
+  // The answer is on its way back; the connection returns to the pool as it
+  // arrives, which takes the remote's thread a moment: 2 s leaves a wide
+  // margin for a busy machine (100 ms once did not).
+  await new Promise((r) => setTimeout(r, 2000))
   assert.equal(proxy.connections, 1)
   const got = await new native.Cache({ cwd: repo.dirs.a, ...opts }).fetch('warm1')
   assert.deepEqual([got.hit, got.source], [true, 'remote'])

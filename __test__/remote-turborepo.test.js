@@ -173,8 +173,7 @@ test('a wrong token: each fetch a miss, one warning naming the 401, never the to
   assert.equal(
     first.warnings[0].message,
     `remote cache (turborepo server http://127.0.0.1:${kit.port} team 'team_backfill_native'): download failed: HTTP 401, the server does not accept the token; ` +
-      'treated as a miss. To fix it, check the Azure identity named by credentialName ' +
-      '(az login, the AZURE_* variables, the managed identity); for a turborepo server, the token ("token" or TURBO_TOKEN). ' +
+      'treated as a miss. To fix it, check the token ("token" or TURBO_TOKEN): the server does not accept it. ' +
       'After 3 failures in a row the remote cache is switched off until the process ends',
   )
   assert.ok(!first.warnings[0].message.includes(wrong))

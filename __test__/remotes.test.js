@@ -1,6 +1,7 @@
 // The shared remote table (support/remote-table.js) against every remote,
 // each on a real server started on loopback: Azurite for azure-blob, moto
-// (IAM enforced) for s3. A new remote adds its kit line here. Then what only
+// (IAM enforced) for s3, turborepo-remote-cache 2.12 for turborepo. A new
+// remote adds its kit line here. Then what only
 // the s3 remote has, and entries copied between the two.
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -15,9 +16,11 @@ const { cleanEnv } = require('../support/env')
 const { remoteTable, OUTPUTS } = require('../support/remote-table')
 const { azuriteKit } = require('../support/azurite')
 const { s3Kit } = require('../support/s3-server')
+const { turboKit } = require('../support/turbo-server')
 
 remoteTable('azure-blob (Azurite)', azuriteKit)
 remoteTable('s3 (moto)', s3Kit)
+remoteTable('turborepo (turborepo-remote-cache)', turboKit)
 
 // A build configured by variables alone (the provider's, the AWS ones), a
 // profile in the options, and what loadConfig shows.
@@ -103,22 +106,26 @@ test.describe('s3 (moto) configured by variables only', () => {
 
 // docs/remote-s3.md: a cache moves between Azure and S3 by copying each
 // entry's bytes and metadata under the same name.
-test.describe('an entry copied between azure-blob and s3', () => {
+// docs/remote-turborepo.md: and to a cache server, the metadata in the tag.
+test.describe('an entry copied between azure-blob, s3 and a turborepo server', () => {
   let azure
   let s3
+  let turbo
   test.before(async () => {
-    ;[azure, s3] = await Promise.all([azuriteKit(), s3Kit()])
+    ;[azure, s3, turbo] = await Promise.all([azuriteKit(), s3Kit(), turboKit()])
   })
   test.after(async () => {
-    await Promise.all([azure?.stop(), s3?.stop()])
+    await Promise.all([azure?.stop(), s3?.stop(), turbo?.stop()])
   })
 
   for (const [from, to] of [
     ['azure', 's3'],
     ['s3', 'azure'],
+    ['azure', 'turbo'],
+    ['turbo', 's3'],
   ]) {
     test(`${from} to ${to}: signed, it is restored byte-identical from ${to}`, async () => {
-      const kits = { azure, s3 }
+      const kits = { azure, s3, turbo }
       const key = `copied-${from}-${Date.now()}`
       const ci = makeRepo(['a'])
       writeTree(ci.dirs.a, OUTPUTS)

@@ -50,7 +50,7 @@ pub enum Notice {
         failure: RemoteFailure,
     },
     /// The remote refuses uploads with these credentials (a read-only SAS,
-    /// a read-only IAM policy, a read-only cache server).
+    /// a read-only IAM policy, a read-only cache server or token).
     RemoteReadOnly {
         provider: Provider,
         remote: String,
@@ -303,14 +303,26 @@ impl Notice {
                     (_, FailureKind::ContainerNotFound) => {
                         "check the container name in BACKFILL_CACHE_PROVIDER_OPTIONS"
                     }
+                    (Provider::Turborepo, FailureKind::Forbidden) => {
+                        "check that the token may read the team's artifacts (teamId or teamSlug; TURBO_TEAMID or TURBO_TEAM)"
+                    }
+                    (Provider::Turborepo, FailureKind::SignIn) => {
+                        "check the token (\"token\" or TURBO_TOKEN): the server does not accept it"
+                    }
+                    (Provider::Turborepo, FailureKind::Unavailable) => {
+                        "check the network and the server's apiUrl (TURBO_API)"
+                    }
+                    (Provider::Turborepo, FailureKind::Other) => {
+                        "check apiUrl (TURBO_API) and the team (teamId or teamSlug)"
+                    }
                     (_, FailureKind::Forbidden) => {
-                        "check that the connection string or SAS is valid and not expired (for a turborepo server: that the token may read the team's artifacts)"
+                        "check that the connection string or SAS is valid and not expired"
                     }
                     (_, FailureKind::SignIn) => {
-                        "check the Azure identity named by credentialName (az login, the AZURE_* variables, the managed identity); for a turborepo server, the token (\"token\" or TURBO_TOKEN)"
+                        "check the Azure identity named by credentialName (az login, the AZURE_* variables, the managed identity)"
                     }
-                    (_, FailureKind::Unavailable) => "check the network and the storage account endpoint or the server's apiUrl",
-                    (_, FailureKind::Other) => "check the connection string and the container (for a turborepo server: apiUrl and the team)",
+                    (_, FailureKind::Unavailable) => "check the network and the storage account endpoint",
+                    (_, FailureKind::Other) => "check the connection string and the container",
                 };
                 format!(
                     "remote cache ({remote}): {}; {outcome}. To fix it, {hint}. After {FAILURES_BEFORE_OFF} failures in a row the \
@@ -330,12 +342,22 @@ impl Notice {
                 failure.message
             ),
             Notice::RemoteReadOnly {
+                provider: Provider::Turborepo,
+                remote,
+                failure,
+            } => format!(
+                "uploads to the remote cache ({remote}) are refused ({}): the credentials are read-only, \
+                 such as a read-only token or a server started with READ_ONLY. Outputs are still cached \
+                 locally. To fix it, use a read-write token and server where uploads should happen, or \
+                 turn remote writes off here (unset LAGE_WRITE_REMOTE_CACHE)",
+                failure.message
+            ),
+            Notice::RemoteReadOnly {
                 remote, failure, ..
             } => format!(
                 "uploads to the remote cache ({remote}) are refused ({}): the credentials are read-only, \
-                 such as a read-only SAS or a read-only cache server. Outputs are still cached locally. \
-                 To fix it, use read-write credentials (a connection string or token) where uploads should \
-                 happen, or turn remote writes off here \
+                 such as a read-only SAS. Outputs are still cached locally. To fix it, use a read-write \
+                 connection string where uploads should happen, or turn remote writes off here \
                  (unset LAGE_WRITE_REMOTE_CACHE)",
                 failure.message
             ),

@@ -4,9 +4,9 @@
 // The CI markers go too: the branch and pull request a CI names decide
 // whether uploads happen (BACKFILL_NATIVE_UPLOAD_BRANCHES). And the AWS
 // variables: the s3 provider takes its region, endpoint and credentials
-// from them, and turbo's remote cache variables: the turborepo provider
-// reads them where its options leave a value out (a test's server gives
-// its own).
+// from them; and turbo's remote cache variables, which the turborepo
+// provider reads where its options leave a value out (a test's server
+// gives its own).
 const CACHE_ENV = /^(BACKFILL_|LAGE_|AWS_|TURBO_API$|TURBO_TOKEN$|TURBO_TEAM$|TURBO_TEAMID$|GITHUB_ACTIONS$|TF_BUILD$|GITLAB_CI$|BUILDKITE$|JENKINS_URL$|JENKINS_HOME$|CIRCLE_PULL_REQUEST$|TRAVIS_PULL_REQUEST$|BITBUCKET_PR_ID$)/
 
 /** Removes every BACKFILL_* / LAGE_* / AWS_* variable, turbo's remote cache variables and CI marker from `env` (default: this process's), in place. */

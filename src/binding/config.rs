@@ -40,6 +40,26 @@ pub struct RemoteConfig {
     pub signed: bool,
 }
 
+/// The turborepo remote's options as shown by `loadConfig`, the token
+/// redacted.
+#[napi(object)]
+pub struct TurborepoConfig {
+    /// The server's API base (`apiUrl` or `TURBO_API`; turbo's default,
+    /// Vercel, when neither is set).
+    pub api_url: String,
+    /// Always `"<redacted>"`: the token is never shown.
+    pub token: String,
+    /// The team's id (`teamId` or `TURBO_TEAMID`), sent as `teamId`.
+    pub team_id: Option<String>,
+    /// The team's slug (`teamSlug` or `TURBO_TEAM`), sent as `slug`.
+    pub team_slug: Option<String>,
+    /// Largest artifact fetched and largest output uploaded, in bytes.
+    pub max_size: Option<f64>,
+    /// Whether uploads are signed and downloads checked with a signing key
+    /// (the key itself is never shown).
+    pub signed: bool,
+}
+
 /// `s3` remote options as shown by `loadConfig`. No credentials are among
 /// them: the remote takes those from the AWS credential chain.
 #[napi(object)]
@@ -59,26 +79,6 @@ pub struct S3RemoteConfig {
     /// The AWS profile the credentials come from, when one is named.
     pub profile: Option<String>,
     /// Largest object fetched and largest output uploaded, in bytes.
-    pub max_size: Option<f64>,
-    /// Whether uploads are signed and downloads checked with a signing key
-    /// (the key itself is never shown).
-    pub signed: bool,
-}
-
-/// The turborepo remote's options as shown by `loadConfig`, the token
-/// redacted.
-#[napi(object)]
-pub struct TurborepoConfig {
-    /// The server's API base (`apiUrl` or `TURBO_API`; turbo's default,
-    /// Vercel, when neither is set).
-    pub api_url: String,
-    /// Always `"<redacted>"`: the token is never shown.
-    pub token: String,
-    /// The team's id (`teamId` or `TURBO_TEAMID`), sent as `teamId`.
-    pub team_id: Option<String>,
-    /// The team's slug (`teamSlug` or `TURBO_TEAM`), sent as `slug`.
-    pub team_slug: Option<String>,
-    /// Largest artifact fetched and largest output uploaded, in bytes.
     pub max_size: Option<f64>,
     /// Whether uploads are signed and downloads checked with a signing key
     /// (the key itself is never shown).
@@ -150,6 +150,14 @@ impl From<&Config> for ResolvedConfig {
                 credential_name: a.credential_name.clone(),
                 signed: a.signing_key.is_some(),
             }),
+            turborepo: c.turborepo.as_ref().map(|t| TurborepoConfig {
+                api_url: t.api_url.clone(),
+                token: "<redacted>".to_string(),
+                team_id: t.team_id.clone(),
+                team_slug: t.team_slug.clone(),
+                max_size: t.max_size.map(|m| m as f64),
+                signed: t.signing_key.is_some(),
+            }),
             s3: c.s3.as_ref().map(|o| S3RemoteConfig {
                 bucket: o.bucket.clone(),
                 region: o.region.clone(),
@@ -159,14 +167,6 @@ impl From<&Config> for ResolvedConfig {
                 profile: o.profile.clone(),
                 max_size: o.max_size.map(|m| m as f64),
                 signed: o.signing_key.is_some(),
-            }),
-            turborepo: c.turborepo.as_ref().map(|t| TurborepoConfig {
-                api_url: t.api_url.clone(),
-                token: "<redacted>".to_string(),
-                team_id: t.team_id.clone(),
-                team_slug: t.team_slug.clone(),
-                max_size: t.max_size.map(|m| m as f64),
-                signed: t.signing_key.is_some(),
             }),
             write_remote_cache: c.write_remote_cache,
             cache_folder: path(&c.cache_dir),

@@ -15,9 +15,9 @@ pub struct CacheOptions {
     /// Package directory outputs are stored from and restored into.
     /// @default process.cwd()
     pub cwd: Option<String>,
-    /// Cache provider: `local`, `local-skip`, `azure-blob`, `s3` or `turborepo`
-    /// (`BACKFILL_CACHE_PROVIDER`). At run time any other name is warned
-    /// about and the local cache is used, as with the variable.
+    /// Cache provider: `local`, `local-skip`, `azure-blob`, `s3` or
+    /// `turborepo` (`BACKFILL_CACHE_PROVIDER`). At run time any other name is
+    /// warned about and the local cache is used, as with the variable.
     /// @default "local"
     #[napi(ts_type = "'local' | 'local-skip' | 'azure-blob' | 's3' | 'turborepo'")]
     pub provider: Option<String>,
@@ -29,7 +29,8 @@ pub struct CacheOptions {
     /// variables, a profile, web identity or the instance's role); for
     /// `turborepo`: `{ apiUrl?, token?, teamId?, teamSlug?, maxSize?,
     /// signingKey?, timeoutScale? }` (turbo's `TURBO_*` variables where left
-    /// out). An unknown field is a warning; a misspelt `signingKey` is an error.
+    /// out). An unknown field is a warning; a misspelt `signingKey` is an
+    /// error.
     #[napi(ts_type = "Record<string, unknown>")]
     pub provider_options: Option<serde_json::Value>,
     /// Local cache folder, relative to the package directory or absolute

@@ -7,9 +7,9 @@
 //!   cache folder, output globs) and how each is parsed;
 //! - `provider_options.rs`: the `azure-blob` fields of the provider options,
 //!   and the field rules every remote's options follow;
+//! - `turborepo_options.rs`: the `turborepo` fields and turbo's variables;
 //! - `s3_options.rs`: the `s3` fields and the AWS variables (region,
 //!   endpoint) standing in for them;
-//! - `turborepo_options.rs`: the `turborepo` fields and turbo's variables;
 //! - `azure_connection.rs`: what the connection string says (where the blobs
 //!   are, how to sign in), as plain data for the remote;
 //! - `redact.rs`: what may be printed;
@@ -141,10 +141,10 @@ pub struct Config {
     pub provider: Provider,
     /// Remote options when the provider is `azure-blob`.
     pub azure: Option<AzureBlobOptions>,
-    /// Remote options when the provider is `s3`.
-    pub s3: Option<S3Options>,
     /// Remote options when the provider is `turborepo`.
     pub turborepo: Option<TurborepoOptions>,
+    /// Remote options when the provider is `s3`.
+    pub s3: Option<S3Options>,
     /// Whether puts may upload to the remote cache.
     pub write_remote_cache: bool,
     /// Whether uploads run after `put` returns.
@@ -226,18 +226,18 @@ impl Config {
             }
             _ => None,
         };
-        let s3 = match provider {
-            Provider::S3 => Some(s3_options::s3_options(
+        let turborepo = match provider {
+            Provider::Turborepo => Some(turborepo_options::turborepo_options(
                 provider_options.clone(),
-                env,
+                &layers,
                 &mut warnings,
             )?),
             _ => None,
         };
-        let turborepo = match provider {
-            Provider::Turborepo => Some(turborepo_options::turborepo_options(
+        let s3 = match provider {
+            Provider::S3 => Some(s3_options::s3_options(
                 provider_options,
-                &layers,
+                env,
                 &mut warnings,
             )?),
             _ => None,
@@ -315,8 +315,8 @@ impl Config {
             workspace_root,
             provider,
             azure,
-            s3,
             turborepo,
+            s3,
             write_remote_cache,
             background_uploads: options.background_uploads.unwrap_or(false),
             cache_dir,

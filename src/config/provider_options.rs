@@ -286,7 +286,6 @@ impl<'a> Fields<'a> {
     }
 
     /// A boolean field; absent or null is `None`.
-
     pub(super) fn boolean(&self, field: &str) -> Result<Option<bool>> {
         number_field(
             self.json,

@@ -20,10 +20,10 @@ pub enum Provider {
     LocalSkip,
     /// The local store with an Azure Blob Storage fallback.
     AzureBlob,
-    /// The local store with an S3-compatible bucket behind it.
-    S3,
     /// The local store with a turborepo-protocol cache server fallback.
     Turborepo,
+    /// The local store with an S3-compatible bucket behind it.
+    S3,
 }
 
 impl Provider {
@@ -33,14 +33,17 @@ impl Provider {
             Provider::Local => "local",
             Provider::LocalSkip => "local-skip",
             Provider::AzureBlob => "azure-blob",
-            Provider::S3 => "s3",
             Provider::Turborepo => "turborepo",
+            Provider::S3 => "s3",
         }
     }
 
     /// Whether a remote cache backs the local store (uploads are possible).
     pub fn is_remote(self) -> bool {
-        matches!(self, Provider::AzureBlob | Provider::S3 | Provider::Turborepo)
+        matches!(
+            self,
+            Provider::AzureBlob | Provider::S3 | Provider::Turborepo
+        )
     }
 
     /// `BACKFILL_CACHE_PROVIDER`: a name backfill-native does not support
@@ -51,8 +54,8 @@ impl Provider {
             "" | "local" => Provider::Local,
             "local-skip" => Provider::LocalSkip,
             "azure-blob" => Provider::AzureBlob,
-            "s3" => Provider::S3,
             "turborepo" => Provider::Turborepo,
+            "s3" => Provider::S3,
             other => {
                 warnings.push(Notice::ConfigUnknownProvider {
                     name: shown(other),

@@ -14,6 +14,7 @@ fn failure(kind: FailureKind, message: &str) -> RemoteFailure {
 
 const REMOTE: &str = "azure-blob container 'c' at http://127.0.0.1:10000/devstoreaccount1";
 const S3: &str = "s3 bucket 'b' at http://127.0.0.1:9000 (prefix 'backfill')";
+const TURBO: &str = "turborepo server http://127.0.0.1:3000 team 'team_1'";
 
 #[test]
 fn every_notice_has_its_code_and_its_sentence() {
@@ -74,12 +75,12 @@ fn every_notice_has_its_code_and_its_sentence() {
         (
             Notice::RemoteFailed { provider: Provider::AzureBlob, remote: remote(), op: Op::Download, failure: failure(FailureKind::Unavailable, "download failed: HTTP 503 ServerBusy") },
             "REMOTE_UNAVAILABLE",
-            format!("remote cache ({REMOTE}): download failed: HTTP 503 ServerBusy; treated as a miss. To fix it, check the network and the storage account endpoint or the server's apiUrl. After 3 failures in a row the remote cache is switched off until the process ends"),
+            format!("remote cache ({REMOTE}): download failed: HTTP 503 ServerBusy; treated as a miss. To fix it, check the network and the storage account endpoint. After 3 failures in a row the remote cache is switched off until the process ends"),
         ),
         (
             Notice::RemoteFailed { provider: Provider::AzureBlob, remote: remote(), op: Op::Upload, failure: failure(FailureKind::Forbidden, "upload failed: HTTP 403") },
             "REMOTE_FORBIDDEN",
-            format!("remote cache ({REMOTE}): upload failed: HTTP 403; not uploaded. To fix it, check that the connection string or SAS is valid and not expired (for a turborepo server: that the token may read the team's artifacts). After 3 failures in a row the remote cache is switched off until the process ends"),
+            format!("remote cache ({REMOTE}): upload failed: HTTP 403; not uploaded. To fix it, check that the connection string or SAS is valid and not expired. After 3 failures in a row the remote cache is switched off until the process ends"),
         ),
         (
             Notice::RemoteFailed { provider: Provider::AzureBlob, remote: remote(), op: Op::Download, failure: failure(FailureKind::ContainerNotFound, "download failed: HTTP 404 ContainerNotFound") },
@@ -89,17 +90,17 @@ fn every_notice_has_its_code_and_its_sentence() {
         (
             Notice::RemoteFailed { provider: Provider::AzureBlob, remote: remote(), op: Op::Download, failure: failure(FailureKind::SignIn, "download failed: no token") },
             "REMOTE_SIGN_IN_FAILED",
-            format!("remote cache ({REMOTE}): download failed: no token; treated as a miss. To fix it, check the Azure identity named by credentialName (az login, the AZURE_* variables, the managed identity); for a turborepo server, the token (\"token\" or TURBO_TOKEN). After 3 failures in a row the remote cache is switched off until the process ends"),
+            format!("remote cache ({REMOTE}): download failed: no token; treated as a miss. To fix it, check the Azure identity named by credentialName (az login, the AZURE_* variables, the managed identity). After 3 failures in a row the remote cache is switched off until the process ends"),
         ),
         (
             Notice::RemoteFailed { provider: Provider::AzureBlob, remote: remote(), op: Op::Download, failure: failure(FailureKind::Other, "download failed: HTTP 307 (a redirect, which is never followed)") },
             "REMOTE_FAILED",
-            format!("remote cache ({REMOTE}): download failed: HTTP 307 (a redirect, which is never followed); treated as a miss. To fix it, check the connection string and the container (for a turborepo server: apiUrl and the team). After 3 failures in a row the remote cache is switched off until the process ends"),
+            format!("remote cache ({REMOTE}): download failed: HTTP 307 (a redirect, which is never followed); treated as a miss. To fix it, check the connection string and the container. After 3 failures in a row the remote cache is switched off until the process ends"),
         ),
         (
             Notice::RemoteReadOnly { provider: Provider::AzureBlob, remote: remote(), failure: failure(FailureKind::Forbidden, "upload failed: HTTP 403 AuthorizationPermissionMismatch") },
             "REMOTE_READ_ONLY",
-            format!("uploads to the remote cache ({REMOTE}) are refused (upload failed: HTTP 403 AuthorizationPermissionMismatch): the credentials are read-only, such as a read-only SAS or a read-only cache server. Outputs are still cached locally. To fix it, use read-write credentials (a connection string or token) where uploads should happen, or turn remote writes off here (unset LAGE_WRITE_REMOTE_CACHE)"),
+            format!("uploads to the remote cache ({REMOTE}) are refused (upload failed: HTTP 403 AuthorizationPermissionMismatch): the credentials are read-only, such as a read-only SAS. Outputs are still cached locally. To fix it, use a read-write connection string where uploads should happen, or turn remote writes off here (unset LAGE_WRITE_REMOTE_CACHE)"),
         ),
         (
             Notice::RemoteFailed { provider: Provider::S3, remote: S3.into(), op: Op::Download, failure: failure(FailureKind::Unavailable, "download failed: HTTP 503 SlowDown") },
@@ -130,6 +131,31 @@ fn every_notice_has_its_code_and_its_sentence() {
             Notice::RemoteReadOnly { provider: Provider::S3, remote: S3.into(), failure: failure(FailureKind::Forbidden, "upload failed: HTTP 403 AccessDenied") },
             "REMOTE_READ_ONLY",
             format!("uploads to the remote cache ({S3}) are refused (upload failed: HTTP 403 AccessDenied): the credentials are read-only, such as a user whose policy allows only s3:GetObject. Outputs are still cached locally. To fix it, use credentials allowed s3:PutObject where uploads should happen, or turn remote writes off here (unset LAGE_WRITE_REMOTE_CACHE)"),
+        ),
+        (
+            Notice::RemoteFailed { provider: Provider::Turborepo, remote: TURBO.into(), op: Op::Download, failure: failure(FailureKind::SignIn, "download failed: HTTP 401, the server does not accept the token") },
+            "REMOTE_SIGN_IN_FAILED",
+            format!("remote cache ({TURBO}): download failed: HTTP 401, the server does not accept the token; treated as a miss. To fix it, check the token (\"token\" or TURBO_TOKEN): the server does not accept it. After 3 failures in a row the remote cache is switched off until the process ends"),
+        ),
+        (
+            Notice::RemoteFailed { provider: Provider::Turborepo, remote: TURBO.into(), op: Op::Download, failure: failure(FailureKind::Forbidden, "download failed: HTTP 403, the token may not do this (a read-only token or server)") },
+            "REMOTE_FORBIDDEN",
+            format!("remote cache ({TURBO}): download failed: HTTP 403, the token may not do this (a read-only token or server); treated as a miss. To fix it, check that the token may read the team's artifacts (teamId or teamSlug; TURBO_TEAMID or TURBO_TEAM). After 3 failures in a row the remote cache is switched off until the process ends"),
+        ),
+        (
+            Notice::RemoteFailed { provider: Provider::Turborepo, remote: TURBO.into(), op: Op::Download, failure: failure(FailureKind::Unavailable, "download failed: HTTP 503") },
+            "REMOTE_UNAVAILABLE",
+            format!("remote cache ({TURBO}): download failed: HTTP 503; treated as a miss. To fix it, check the network and the server's apiUrl (TURBO_API). After 3 failures in a row the remote cache is switched off until the process ends"),
+        ),
+        (
+            Notice::RemoteFailed { provider: Provider::Turborepo, remote: TURBO.into(), op: Op::Upload, failure: failure(FailureKind::Other, "upload failed: HTTP 413, the artifact is larger than the server accepts (its body limit); set maxSize below it") },
+            "REMOTE_FAILED",
+            format!("remote cache ({TURBO}): upload failed: HTTP 413, the artifact is larger than the server accepts (its body limit); set maxSize below it; not uploaded. To fix it, check apiUrl (TURBO_API) and the team (teamId or teamSlug). After 3 failures in a row the remote cache is switched off until the process ends"),
+        ),
+        (
+            Notice::RemoteReadOnly { provider: Provider::Turborepo, remote: TURBO.into(), failure: failure(FailureKind::Forbidden, "upload failed: HTTP 403, the token may not do this (a read-only token or server)") },
+            "REMOTE_READ_ONLY",
+            format!("uploads to the remote cache ({TURBO}) are refused (upload failed: HTTP 403, the token may not do this (a read-only token or server)): the credentials are read-only, such as a read-only token or a server started with READ_ONLY. Outputs are still cached locally. To fix it, use a read-write token and server where uploads should happen, or turn remote writes off here (unset LAGE_WRITE_REMOTE_CACHE)"),
         ),
         (
             Notice::RemoteEntryRefused { key: "k".into(), remote: remote(), why: "it holds \"../x\", a path outside the package".into() },

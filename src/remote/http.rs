@@ -106,6 +106,14 @@ impl Http {
         })
     }
 
+    /// The client itself, for a request whose body streams (an upload of
+    /// unknown length in memory): the same connect and stall times, pooled
+    /// connections and no redirect, but no retry (a stream cannot be sent
+    /// twice), and its answer is the caller's to bound.
+    pub fn streaming_client(&self) -> reqwest::Client {
+        self.client.clone()
+    }
+
     /// Sends `req`, retrying a connection failure, 408, 429 and 5xx a few
     /// times with backoff (a `Retry-After` is honoured up to its cap); a
     /// success (2xx) answer's body is left to stream.

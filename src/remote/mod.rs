@@ -1,7 +1,8 @@
 //! The remote cache behind a small trait, one file per remote: Azure Blob
 //! Storage (`azure_blob`) and S3 (`s3`) on the object-store layer
-//! (`object_store`, through Apache OpenDAL), every request through one
-//! bounded HTTP client (`http`).
+//! (`object_store`, through Apache OpenDAL), and turborepo-protocol cache
+//! servers (`turborepo`); every request through one bounded HTTP client
+//! (`http`), but a cache server's streamed upload, which keeps its bounds.
 //!
 //! Every remote failure is an expected outcome for the engine (a miss and a
 //! warning), never an error: a broken remote must not break the build.
@@ -37,7 +38,8 @@ pub enum FailureKind {
     Forbidden,
     /// The container does not exist.
     ContainerNotFound,
-    /// Signing in with the Azure identity failed.
+    /// Signing in failed: the Azure identity could not, or a cache server
+    /// does not accept the token (401).
     SignIn,
     /// The remote could not be reached, timed out or answered 5xx/429.
     Unavailable,

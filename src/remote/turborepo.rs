@@ -14,8 +14,9 @@
 //! The `GET` and `HEAD` go through the bounded client of `http.rs` (its
 //! retries, capped `Retry-After`, capped error bodies). The `PUT` streams
 //! the archive as one request body, which that client's in-memory requests
-//! cannot carry: it is sent by a client made with the same bounds (connect,
-//! stall, no redirect), is not retried, and its error answers are not read.
+//! cannot carry: it is sent by that client's streaming side (the same
+//! connections and bounds: connect, stall, no redirect), is not retried,
+//! and its error answers are not read.
 //!
 //! The artifact's size decides nothing before the transfer: a `GET` answer
 //! claiming more than `maxSize` is dropped unread (a `HEAD` first would cost
@@ -63,7 +64,8 @@ const WARM_UP_ARTIFACT: &str = "backfill-native-warm-up";
 /// The remote of one team on one turborepo-protocol server.
 pub struct TurborepoRemote {
     http: Http,
-    /// The client of the streamed `PUT`, with the bounds of `http`.
+    /// The client of the streamed `PUT`: `http`'s own (its bounds, its
+    /// pooled connections, no redirect), without its retries.
     upload_client: reqwest::Client,
     api_url: String,
     token: crate::config::Secret,
@@ -77,18 +79,10 @@ impl TurborepoRemote {
     /// only when the HTTP client cannot be made (the system's TLS setup).
     pub fn new(options: &TurborepoOptions) -> Result<Self, String> {
         let limits = Limits::scaled(options.timeout_scale);
-        // No redirect is followed: a cache stays on its configured server
-        // (an upload that followed one would give its body, and its token,
-        // to another host).
-        let upload_client = reqwest::Client::builder()
-            .connect_timeout(limits.connect)
-            .read_timeout(limits.stall)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("the HTTP client could not be made ({e})"))?;
+        let http = Http::new(&limits)?;
         Ok(TurborepoRemote {
-            http: Http::new(&limits)?,
-            upload_client,
+            upload_client: http.streaming_client(),
+            http,
             api_url: options.api_url.clone(),
             token: options.token.clone(),
             team_id: options.team_id.clone(),
