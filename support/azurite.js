@@ -1,43 +1,13 @@
 // Starts a real Azurite blob server for the tests, on 127.0.0.1 and a free
 // port, and stops it. One process, so one PID to stop.
 const { spawn } = require('node:child_process')
-const net = require('node:net')
+const { freePort, waitForPort } = require('./ports')
 const path = require('node:path')
 
 const ACCOUNT = 'devstoreaccount1'
 // The documented, public key of the Azure Storage emulator account.
 const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 const MAIN = path.join(__dirname, '..', 'node_modules', 'azurite', 'dist', 'src', 'blob', 'main.js')
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
-function waitForPort(port, deadline = Date.now() + 20000) {
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const socket = net.connect(port, '127.0.0.1')
-      socket.once('connect', () => {
-        socket.end()
-        resolve()
-      })
-      socket.once('error', () => {
-        socket.destroy()
-        if (Date.now() > deadline) reject(new Error(`Azurite did not listen on ${port}`))
-        else setTimeout(attempt, 50)
-      })
-    }
-    attempt()
-  })
-}
 
 // Servers still running when the test process exits (a test that failed
 // before its `stop`) are killed then, so that no Azurite outlives its test
@@ -59,7 +29,7 @@ async function startAzurite({ port, location } = {}) {
   running.add(child)
   const exited = new Promise((r) => child.once('exit', r)).then(() => running.delete(child))
   try {
-    await waitForPort(port)
+    await waitForPort(port, { name: 'Azurite' })
   } catch (e) {
     child.kill('SIGKILL')
     throw e

@@ -8,7 +8,7 @@ const { spawn } = require('node:child_process')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
 const http = require('node:http')
-const net = require('node:net')
+const { freePort, waitForPort } = require('./ports')
 const path = require('node:path')
 
 const { tempDir } = require('./helpers')
@@ -123,37 +123,6 @@ function alive(pid) {
   }
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
-function waitForPort(port, child, deadline = Date.now() + 30000) {
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      if (child.exitCode !== null) return reject(new Error(`moto_server exited with ${child.exitCode} before listening on ${port}`))
-      const socket = net.connect(port, '127.0.0.1')
-      socket.once('connect', () => {
-        socket.end()
-        resolve()
-      })
-      socket.once('error', () => {
-        socket.destroy()
-        if (Date.now() > deadline) reject(new Error(`moto_server did not listen on ${port}`))
-        else setTimeout(attempt, 100)
-      })
-    }
-    attempt()
-  })
-}
-
 const running = new Set()
 process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL')
@@ -177,7 +146,7 @@ async function startMoto() {
   const endpoint = `http://127.0.0.1:${port}`
   let keys
   try {
-    await waitForPort(port, child)
+    await waitForPort(port, { name: 'moto_server', child, ms: 30000, every: 100 })
     keys = JSON.parse(await run(PYTHON, ['-c', SETUP, endpoint, BUCKET]))
   } catch (e) {
     child.kill('SIGKILL')

@@ -19,7 +19,7 @@
 // - a PUT body over BODY_LIMIT (104857600 bytes by default) is 413.
 const { spawn } = require('node:child_process')
 const crypto = require('node:crypto')
-const net = require('node:net')
+const { freePort } = require('./ports')
 const path = require('node:path')
 
 const { tempDir } = require('./helpers')
@@ -29,18 +29,6 @@ const CLI = path.join(__dirname, '..', 'node_modules', 'turborepo-remote-cache',
 const TEAM = 'team_backfill_native'
 /** The tag prefix backfill-native writes (src/remote/turborepo.rs). */
 const TAG_VERSION = 'bfn1'
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 /** Waits until `port` answers HTTP (the server listens once its plugins are loaded). */
 async function waitForServer(port, child, deadline = Date.now() + 30000) {
