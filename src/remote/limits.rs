@@ -234,9 +234,7 @@ impl CappedRetry {
             None => backoff,
         }
     }
-}
 
-impl CappedRetry {
     /// Whether no retry is left after `retry_count` retries, `since_start`
     /// after the first request.
     pub fn is_expired(&self, since_start: Duration, retry_count: u32) -> bool {
