@@ -77,7 +77,8 @@ test('a throttling remote (503, Retry-After: 60): a fetch with maxSize ends in s
   assert.match(got.warnings[0].message, /download failed: HTTP 503 ServerBusy/)
   // 1 request + 3 retries, each pause capped at 2 s.
   assert.equal(proxy.requests.length, 4, proxy.requests.join('\n'))
-  assert.ok(took < 12000, `took ${took} ms`)
+  // About 6 s when well; the old code's 60 s pauses would take minutes.
+  assert.ok(took < 25000, `took ${took} ms`)
   assert.equal(fs.existsSync(path.join(repo.dirs.a, 'lib')), false)
 })
 
@@ -96,7 +97,8 @@ test('a throttling remote (503, Retry-After: 60): an upload ends in seconds, sto
   assert.match(put.warnings[0].message, /upload failed: HTTP 503 ServerBusy/)
   assert.equal(put.uploadSkipped.code, 'UPLOAD_FAILED')
   assert.match(put.uploadSkipped.message, /HTTP 503/)
-  assert.ok(took < 12000, `took ${took} ms`)
+  // About 6 s when well; the old code's 60 s pauses would take minutes.
+  assert.ok(took < 25000, `took ${took} ms`)
   assert.deepEqual(proxy.requests.length, 4, proxy.requests.join('\n'))
 })
 
@@ -150,7 +152,9 @@ test('a trickling remote (50 KB/s) is cut at the deadline: a miss with one warni
   assert.equal(got.warnings.length, 1, got.warnings.join('\n'))
   assert.equal(got.warnings[0].code, 'REMOTE_UNAVAILABLE')
   assert.match(got.warnings[0].message, /cut at its deadline of 3\.\d s /)
-  assert.ok(took >= 2900 && took < 8000, `took ${took} ms`)
+  // Not before the deadline; the upper bound only tells it from the ~20 s the
+  // whole blob takes at 50 KB/s, with a wide margin for a busy machine.
+  assert.ok(took >= 2900 && took < 15000, `took ${took} ms`)
   assert.ok(proxy.bytesSent < 1 << 20, `the whole blob was sent (${proxy.bytesSent} bytes)`)
   assert.deepEqual(snapshot(path.join(repo.dirs.a, 'lib')), before)
   assert.deepEqual(entries(repo.cacheDir), [])
@@ -183,7 +187,8 @@ test('failures of any kind switch the remote off: after 3, no request reaches it
   }
   const put = await cache().put('after-put', ['lib/**'])
   assert.deepEqual(proxy.requests.slice(seen), [], 'a request reached the remote after it was switched off')
-  assert.ok(Date.now() - started < 5000)
+  // No pause for a remote that is off; 30 s only tells a wait from none.
+  assert.ok(Date.now() - started < 30000)
   assert.deepEqual([put.stored, put.uploaded], [true, false])
   assert.equal(put.uploadSkipped.code, 'REMOTE_SWITCHED_OFF')
   // One warning per kind of failure (all three are "unavailable"), not one per operation.
@@ -245,10 +250,14 @@ test('warmUp opens the remote connection before any fetch, once per process, and
   const got = await new native.Cache({ cwd: repo.dirs.a, ...opts }).fetch('warm1')
   assert.deepEqual([got.hit, got.source], [true, 'remote'])
   assert.equal(fs.readFileSync(path.join(repo.dirs.a, 'lib/index.js'), 'utf8'), FILES['lib/index.js'])
-  assert.equal(proxy.connections, 1, 'the fetch used the connection the warm-up opened')
   // The fetch: the blob's properties (its size against maxSize, its
-  // metadata), then its bytes, on that same connection.
+  // metadata), then its bytes.
   assert.deepEqual(proxy.requests.slice(1), [`HEAD /${ACCOUNT}/${container}/warm1`, `GET /${ACCOUNT}/${container}/warm1`])
+  assert.equal(proxy.connectionOf[1], 1, 'the fetch went out on the connection the warm-up opened')
+  // Not asserted: that the GET reuses it too. The client opens a new
+  // connection when the pooled one is not back from the HEAD yet and a new one
+  // connects first, which on loopback (no TLS, the kernel accepts at once)
+  // can happen on a busy machine; it cost one CI landing when asserted.
 })
 
 test('warmUp towards a remote that cannot be reached returns at once, says nothing and leaves the one warning to the first fetch', async () => {

@@ -13,7 +13,9 @@
 // (as if the blob had been replaced by a larger one after the HEAD).
 // `proxy.connectDelayMs` holds each new connection that long before any
 // byte passes (a far endpoint's TCP and TLS handshakes), in a TCP front
-// before the HTTP proxy; `proxy.connections` counts the connections made.
+// before the HTTP proxy; `proxy.connections` counts the connections made,
+// and `proxy.connectionOf[i]` is the number (1, 2, ...) of the connection
+// `proxy.requests[i]` came on.
 const http = require('node:http')
 const net = require('node:net')
 
@@ -32,6 +34,8 @@ async function startFaultProxy(upstreamPort) {
     connections: 0,
     /** Every request, as "METHOD /path range". */
     requests: [],
+    /** For each request, the number of the connection it came on. */
+    connectionOf: [],
     /** The same, for each request whose whole answer was sent. */
     answered: [],
     /** Response body bytes sent to the client, in all. */
@@ -42,6 +46,7 @@ async function startFaultProxy(upstreamPort) {
     const path = req.url.split('?')[0]
     const request = `${req.method} ${path} ${req.headers['x-ms-range'] ?? req.headers.range ?? ''}`.trim()
     proxy.requests.push(request)
+    proxy.connectionOf.push(req.socket.connectionNumber)
     res.on('finish', () => proxy.answered.push(request))
     if (proxy.mode === 'throttle') {
       req.resume()
@@ -133,6 +138,9 @@ async function startFaultProxy(upstreamPort) {
     server.listen(0, '127.0.0.1', resolve)
   })
   const httpPort = server.address().port
+  // Each front connection opens one connection to the HTTP proxy, in order.
+  let accepted = 0
+  server.on('connection', (socket) => (socket.connectionNumber = ++accepted))
   const fronted = new Set()
   const front = net.createServer((client) => {
     proxy.connections++
