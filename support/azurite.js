@@ -147,6 +147,7 @@ async function azuriteKit() {
     }),
     readOnlyOptions: ({ port, ...extra } = {}) => ({ connectionString: readOnlySas(endpoint(port)).connectionString, container, ...extra }),
     env: () => ({}),
+    missingContainer: { container: 'no-such-container' },
     secrets: [KEY],
     async put(key, buffer, metadata = {}) {
       await client().getBlockBlobClient(key).upload(buffer, buffer.length, { metadata })

@@ -12,6 +12,8 @@
 //     port,                        // the server's port, for the fault proxy
 //     sizeBeforeDownload,          // false when the server says no size before the
 //                                  // body (a cache server): maxSize stops the download
+//     missingContainer,            // extra options naming a container or bucket that
+//                                  // does not exist (null: the remote has none)
 //     put(key, buffer, metadata),  // plant an entry (a hash's blob or object) directly
 //     get(key),                    // { body, metadata } or null
 //     stop() }
@@ -103,6 +105,24 @@ function remoteTable(name, start, { skip = false } = {}) {
       const got = await cache(repo.dirs.a).fetch(hash('miss'))
       assert.deepEqual([got.hit, got.warnings], [false, []])
       assert.equal(fs.existsSync(path.join(repo.dirs.a, 'lib')), false)
+    })
+
+    // Old code (S3): a HEAD's 404 carries no error code, so a missing bucket
+    // was a plain miss on every fetch, said nowhere.
+    test('a missing container or bucket is said once (REMOTE_CONTAINER_NOT_FOUND), never a silent miss', async (t) => {
+      if (!kit.missingContainer) return t.skip(`${kit.name} has no container or bucket`)
+      const repo = makeRepo(['a'])
+      const { logger, at } = recordingLogger()
+      const provider = native.getProvider(logger, repo.dirs.a, { provider: kit.provider, providerOptions: kit.options(kit.missingContainer) })
+      assert.equal(await provider.fetch(hash('nowhere')), false)
+      assert.equal(await provider.fetch(hash('nowhere')), false)
+      assert.equal(at('warn').length, 1, at('warn').join('\n'))
+      assert.match(at('warn')[0], /download failed: HTTP 404 (ContainerNotFound|NoSuchBucket); treated as a miss\. To fix it, check the (container name|bucket)/)
+      noSecret('the warning', at('warn')[0])
+      // The container's own check: the existing one's misses stay silent.
+      const other = makeRepo(['a'])
+      const got = await cache(other.dirs.a).fetch(hash('miss'))
+      assert.deepEqual([got.hit, got.warnings], [false, []])
     })
 
     test('CI uploads; a fresh machine restores byte-identical from the remote, then from the local store', async () => {

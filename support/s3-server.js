@@ -27,27 +27,31 @@ const BUCKET = 'backfill-cache'
 const REGION = 'us-east-1'
 const PREFIX = 'backfill'
 /** Profile names in the credentials file the kit writes, unlike any of a developer's. */
-const PROFILES = { rw: 'backfill-native-test-rw', ro: 'backfill-native-test-ro' }
+const PROFILES = { rw: 'backfill-native-test-rw', ro: 'backfill-native-test-ro', any: 'backfill-native-test-any' }
 
 // The requests moto serves before it enforces IAM: exactly what SETUP makes
 // (the bucket; per user: the user, its policy, its key).
-const NO_AUTH_ACTIONS = 7
+const NO_AUTH_ACTIONS = 10
 const SETUP = `
 import json, sys, boto3
 endpoint, bucket = sys.argv[1], sys.argv[2]
 kw = dict(endpoint_url=endpoint, region_name='${REGION}', aws_access_key_id='setup', aws_secret_access_key='setup')
 boto3.client('s3', **kw).create_bucket(Bucket=bucket)
 iam = boto3.client('iam', **kw)
+mine = ['arn:aws:s3:::' + bucket, 'arn:aws:s3:::' + bucket + '/*']
 users = {
-    'rw': ['s3:GetObject', 's3:PutObject', 's3:ListBucket', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
-    'ro': ['s3:GetObject', 's3:ListBucket'],
+    'rw': (['s3:GetObject', 's3:PutObject', 's3:ListBucket', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], mine),
+    'ro': (['s3:GetObject', 's3:ListBucket'], mine),
+    # Reads every bucket: moto checks IAM before the bucket, so only such a
+    # user sees NoSuchBucket (AWS answers it to any user).
+    'any': (['s3:GetObject', 's3:ListBucket'], ['arn:aws:s3:::*']),
 }
 out = {}
-for name, actions in users.items():
+for name, (actions, resources) in users.items():
     iam.create_user(UserName='backfill-' + name)
     iam.put_user_policy(UserName='backfill-' + name, PolicyName='cache', PolicyDocument=json.dumps({
         'Version': '2012-10-17',
-        'Statement': [{'Effect': 'Allow', 'Action': actions, 'Resource': ['arn:aws:s3:::' + bucket, 'arn:aws:s3:::' + bucket + '/*']}],
+        'Statement': [{'Effect': 'Allow', 'Action': actions, 'Resource': resources}],
     }))
     key = iam.create_access_key(UserName='backfill-' + name)['AccessKey']
     out[name] = {'accessKeyId': key['AccessKeyId'], 'secretAccessKey': key['SecretAccessKey']}
@@ -130,7 +134,7 @@ process.once('exit', () => {
 
 /**
  * Starts moto with its bucket and users. Answers the server's `port` and
- * `endpoint`, the `bucket`, the `keys` ({ rw, ro }: { accessKeyId,
+ * `endpoint`, the `bucket`, the `keys` ({ rw, ro, any }: { accessKeyId,
  * secretAccessKey }) and `stop()`.
  */
 async function startMoto() {
@@ -213,7 +217,7 @@ async function s3Kit() {
   const credentials = path.join(dir, 'credentials')
   const config = path.join(dir, 'config')
   const profile = (p, k) => `[${p}]\naws_access_key_id = ${k.accessKeyId}\naws_secret_access_key = ${k.secretAccessKey}\n`
-  fs.writeFileSync(credentials, profile(PROFILES.rw, server.keys.rw) + profile(PROFILES.ro, server.keys.ro))
+  fs.writeFileSync(credentials, Object.entries(PROFILES).map(([k, p]) => profile(p, server.keys[k])).join(''))
   fs.writeFileSync(config, '')
   process.env.AWS_SHARED_CREDENTIALS_FILE = credentials
   process.env.AWS_CONFIG_FILE = config
@@ -255,8 +259,10 @@ async function s3Kit() {
         AWS_EC2_METADATA_DISABLED: 'true',
       }
     },
+    /** Options naming a bucket that does not exist, with a user that may read any bucket. */
+    missingContainer: { bucket: 'no-such-bucket', profile: PROFILES.any },
     /** Secrets the kit's remotes use, which no message may show. */
-    secrets: [server.keys.rw.secretAccessKey, server.keys.ro.secretAccessKey],
+    secrets: Object.values(server.keys).map((k) => k.secretAccessKey),
     /** Stores `buffer` as the object of `key` (a hash) with user metadata, as a hostile writer could. */
     async put(key, buffer, metadata = {}) {
       const headers = Object.fromEntries(Object.entries(metadata).map(([k, v]) => [`x-amz-meta-${k}`, v]))

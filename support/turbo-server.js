@@ -182,6 +182,8 @@ async function turboKit({ signatureKey } = {}) {
       TURBO_TOKEN: readOnly ? readOnlyToken : token,
       TURBO_TEAMID: TEAM,
     }),
+    /** A cache server has no container or bucket to name. */
+    missingContainer: null,
     /** Secrets the kit's remotes use, which no message may show. */
     secrets: [token, readOnlyToken],
     /**

@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::future::IntoFuture;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use opendal::{Buffer, ErrorKind, HttpTransporter, Operator};
@@ -40,6 +42,8 @@ pub struct ObjectStoreRemote {
     op: Operator,
     describe: String,
     limits: Limits,
+    /// Whether the container is known to exist (see [`check_container`]).
+    container_seen: Arc<AtomicBool>,
 }
 
 impl ObjectStoreRemote {
@@ -55,6 +59,7 @@ impl ObjectStoreRemote {
             op: op.with_context(ctx),
             describe,
             limits,
+            container_seen: Arc::new(AtomicBool::new(false)),
         })
     }
 }
@@ -66,14 +71,25 @@ impl Remote for ObjectStoreRemote {
 
     /// Asks for the properties of an object no entry has (a miss, 404): the
     /// client's pool keeps the connection it opened, and the credentials
-    /// keep the token they got. Bounded by the connect time limit and one
-    /// stall, so a remote that does not answer is not waited on for long.
+    /// keep the token they got; where the 404 does not say which is missing
+    /// (S3), whether the container exists is asked too, so the first fetch
+    /// need not. Bounded by the connect time limit and one stall, so a
+    /// remote that does not answer is not waited on for long.
     fn warm_up(&self) {
         let Some(rt) = runtime() else { return };
         let op = self.op.clone();
+        let seen = self.container_seen.clone();
         let limit = self.limits.connect + self.limits.stall;
         rt.spawn(async move {
-            let _ = tokio::time::timeout(limit, op.stat(WARM_UP_OBJECT)).await;
+            let _ = tokio::time::timeout(limit, async {
+                match op.stat(WARM_UP_OBJECT).await {
+                    Err(e) if is_miss(&e) && says_nothing(&e) => {
+                        check_container(&op, WARM_UP_OBJECT, &seen).await;
+                    }
+                    _ => {}
+                }
+            })
+            .await;
         });
     }
 
@@ -82,8 +98,17 @@ impl Remote for ObjectStoreRemote {
         let deadline = Deadline::download(self.limits);
         let stat = rt.block_on(deadline.on_time("download", 0, self.op.stat(key.as_str())))?;
         let meta = match stat {
-            Ok(meta) => meta,
+            Ok(meta) => {
+                self.container_seen.store(true, Ordering::Relaxed);
+                meta
+            }
             Err(e) if is_miss(&e) => {
+                if says_nothing(&e) && !self.container_seen.load(Ordering::Relaxed) {
+                    let check = check_container(&self.op, key.as_str(), &self.container_seen);
+                    if let Some(failure) = rt.block_on(deadline.on_time("download", 0, check))? {
+                        return Err(failure);
+                    }
+                }
                 // A slow "not found" counts toward the switch-off.
                 return deadline.slow_miss().map_or(Ok(Lookup::Miss), Err);
             }
@@ -178,6 +203,27 @@ fn is_miss(e: &opendal::Error) -> bool {
     match http_error_of(e) {
         Some(HttpError::Answer(a)) => !CONTAINER_MISSING.contains(&a.code.as_str()),
         _ => true,
+    }
+}
+
+/// Whether a "not found" came without an error code: S3 answers a HEAD
+/// with no body, so a missing bucket looks like a missing object there.
+fn says_nothing(e: &opendal::Error) -> bool {
+    matches!(http_error_of(e), Some(HttpError::Answer(a)) if a.code.is_empty())
+}
+
+/// Asks once per remote whether the container exists, after a "not found"
+/// that did not say (see [`says_nothing`]): a GET of the object's first
+/// byte, whose error answer has a code. A missing container is the failure
+/// to report (every fetch would be a miss, said nowhere); any other answer
+/// marks the container `seen`, so later misses cost one request again.
+async fn check_container(op: &Operator, path: &str, seen: &AtomicBool) -> Option<RemoteFailure> {
+    match op.read_with(path).range(0..1).await {
+        Err(e) if e.kind() == ErrorKind::NotFound && !is_miss(&e) => Some(classify(&e, "download")),
+        _ => {
+            seen.store(true, Ordering::Relaxed);
+            None
+        }
     }
 }
 
