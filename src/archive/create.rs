@@ -11,8 +11,18 @@ use crate::store::{FileRecord, LocalStore, Manifest};
 /// contents, as a tar to `out`. Only file and symlink entries are written,
 /// as the JS writer does; long names use the GNU long-name extension, which
 /// the JS reader understands. The length written is [`archive_size`].
-pub fn write_archive(store: &LocalStore, manifest: &Manifest, out: impl Write) -> io::Result<()> {
-    let now = now();
+///
+/// `made_at` (seconds since the Unix epoch, see [`archive_time`]) is the
+/// time of the links and of files whose time is not recorded: the same
+/// `made_at` writes the same bytes, so an upload's two passes (one to sign,
+/// one to send) agree even when a second passes between them.
+pub fn write_archive(
+    store: &LocalStore,
+    manifest: &Manifest,
+    made_at: u64,
+    out: impl Write,
+) -> io::Result<()> {
+    let now = made_at;
     let mut builder = tar::Builder::new(out);
     for f in &manifest.files {
         let mut header = file_header(f, now);
@@ -37,7 +47,8 @@ pub fn write_archive(store: &LocalStore, manifest: &Manifest, out: impl Write) -
 /// long-link extensions included) are written by the same code into a
 /// counter, and each file adds its size rounded up to 512-byte blocks.
 pub fn archive_size(manifest: &Manifest) -> io::Result<u64> {
-    let now = now();
+    // Any time: it changes no length.
+    let now = archive_time();
     let mut counter = Counter(0);
     let mut builder = tar::Builder::new(&mut counter);
     let mut contents = 0u64;
@@ -54,7 +65,8 @@ pub fn archive_size(manifest: &Manifest) -> io::Result<u64> {
     Ok(counter.0 + contents)
 }
 
-fn now() -> u64 {
+/// The time to make an archive at, for [`write_archive`]: now.
+pub fn archive_time() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

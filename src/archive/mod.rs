@@ -9,7 +9,7 @@
 mod create;
 mod ingest;
 
-pub use create::{archive_size, write_archive};
+pub use create::{archive_size, archive_time, write_archive};
 pub use ingest::{ingest_archive, IngestError};
 
 #[cfg(test)]

@@ -268,7 +268,7 @@ fn round_trip_through_our_writer_and_reader() {
     let tmp = tempfile::tempdir().unwrap();
     let (pkg, a, manifest) = stored_package(tmp.path(), "k");
     let mut tar_bytes = vec![];
-    write_archive(&a, &manifest, &mut tar_bytes).unwrap();
+    write_archive(&a, &manifest, archive_time(), &mut tar_bytes).unwrap();
 
     let b = LocalStore::new(&tmp.path().join("b"));
     let ingested = ingest_as(&b, "k", tar_bytes.as_slice()).unwrap();
@@ -291,7 +291,7 @@ fn gnu_tar_reads_our_archives_and_we_read_gnu_tar_archives() {
     let (pkg, s, manifest) = stored_package(tmp.path(), "ours");
     let ours = tmp.path().join("ours.tar");
     let mut file = fs::File::create(&ours).unwrap();
-    write_archive(&s, &manifest, &mut file).unwrap();
+    write_archive(&s, &manifest, archive_time(), &mut file).unwrap();
     file.flush().unwrap();
 
     let tar = |args: &[&str]| assert!(Command::new("tar").args(args).status().unwrap().success());
@@ -340,7 +340,7 @@ fn a_damaged_store_content_fails_the_archive() {
     let blob = s.layout().content(&f.digest);
     crate::platform::testing::set_mode(&blob, 0o644);
     fs::write(&blob, b"ALPHA").unwrap();
-    let err = write_archive(&s, &m, std::io::sink()).unwrap_err();
+    let err = write_archive(&s, &m, archive_time(), std::io::sink()).unwrap_err();
     assert!(
         err.to_string()
             .contains(&format!("stored content {} is corrupt", f.digest)),
@@ -557,7 +557,7 @@ fn archive_size_is_the_exact_length_written() {
         store.put(&key("k"), &outputs).unwrap();
         let manifest = store.read_manifest(&key("k")).unwrap();
         let mut written = vec![];
-        write_archive(&store, &manifest, &mut written).unwrap();
+        write_archive(&store, &manifest, archive_time(), &mut written).unwrap();
         assert_eq!(
             archive_size(&manifest).unwrap(),
             written.len() as u64,
@@ -697,7 +697,7 @@ fn stored_modes_pass_through_unchanged_on_every_system() {
     assert_eq!(got, want);
 
     let mut again = vec![];
-    write_archive(&s, &manifest, &mut again).unwrap();
+    write_archive(&s, &manifest, archive_time(), &mut again).unwrap();
     let mut from_tar: Vec<(String, u32)> = tar::Archive::new(again.as_slice())
         .entries()
         .unwrap()

@@ -26,6 +26,10 @@ pub(crate) enum Fault {
     TamperedMetadata,
     /// The body trickles, then the transfer hits its deadline.
     PastDeadline,
+    /// An upload's bytes are asked for only once the wall clock's second
+    /// has changed (a remote slow to accept them), so the upload's signing
+    /// and its sending fall in different seconds.
+    NextSecond,
 }
 
 /// A blob's bytes and metadata.
@@ -178,6 +182,15 @@ impl Remote for FakeRemote {
         self.requests.fetch_add(1, Ordering::SeqCst);
         if let Some(f) = self.failure("upload") {
             return Err(f);
+        }
+        if *self.fault.lock().unwrap() == Fault::NextSecond {
+            let second = |t: std::time::SystemTime| {
+                t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+            };
+            let called = second(std::time::SystemTime::now());
+            while second(std::time::SystemTime::now()) == called {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
         }
         let mut bytes = Vec::new();
         let metadata = metadata.clone();

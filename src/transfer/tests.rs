@@ -3,8 +3,11 @@
 
 use super::*;
 use crate::cache_key::CacheKey;
+use crate::output_glob::OutputGlob;
 use crate::store::LocalStore;
-use crate::test_kit::fake_remote::FakeRemote;
+use crate::store::RestoreOptions;
+use crate::test_kit::fake_remote::{FakeRemote, Fault};
+use crate::test_kit::round_trip::{make_case, snapshot};
 
 fn tar_of(name: &str, body: &[u8]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
@@ -45,4 +48,49 @@ fn a_download_over_max_size_stops_there_and_writes_no_entry() {
     assert!(matches!(got, Downloaded::Committed), "{got:?}");
     let manifest = store.read_manifest(&key).unwrap();
     assert_eq!(manifest.bytes(), 20_000);
+}
+
+/// Old code: a link's time in the archive was "now", read once per pass, so
+/// an upload whose sending began in a later second than its signing failed
+/// ("the archive changed between its signing and its upload") for any entry
+/// holding a link.
+#[test]
+fn an_upload_sent_in_a_later_second_than_it_was_signed_commits_and_restores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join("pkg");
+    make_case(
+        &pkg,
+        &[("lib/index.js", b"module.exports = 1\n".to_vec(), 0o644)],
+        &[("lib/alias.js", "index.js")],
+    );
+    let store = LocalStore::new(&tmp.path().join("cache"));
+    let key = CacheKey::parse("linked").unwrap();
+    let outputs = OutputGlob::new(&["lib/**".into()])
+        .unwrap()
+        .find(&pkg, None)
+        .unwrap();
+    store.put(&key, &outputs).unwrap();
+    let fake = FakeRemote::new();
+    fake.set(Fault::NextSecond);
+
+    let sent = upload(&*fake, &store, &key, None, Some("k")).unwrap();
+    assert!(matches!(sent, Uploaded::Done(_)), "{sent:?}");
+
+    // The blob verifies (digest and signature) and restores the same tree.
+    fake.set(Fault::None);
+    let other = LocalStore::new(&tmp.path().join("other"));
+    let got = download(&*fake, &other, &key, None, Some("k")).unwrap();
+    assert!(matches!(got, Downloaded::Committed), "{got:?}");
+    let restored = tmp.path().join("restored");
+    std::fs::create_dir(&restored).unwrap();
+    other
+        .restore(
+            &key,
+            &restored,
+            RestoreOptions {
+                may_write_store: true,
+            },
+        )
+        .unwrap();
+    assert_eq!(snapshot(&restored.join("lib")), snapshot(&pkg.join("lib")));
 }

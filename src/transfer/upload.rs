@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io;
 
 use super::SigningWriter;
-use crate::archive::{archive_size, write_archive};
+use crate::archive::{archive_size, archive_time, write_archive};
 use crate::cache_key::CacheKey;
 use crate::error::{CacheError, Result};
 use crate::remote::signature::Signer;
@@ -72,10 +72,13 @@ pub fn upload(
     // The digest and signature go with the request's headers (S3, cache
     // servers), so they are computed first, from the same archive: a second
     // read of contents the page cache most likely still holds.
+    // One time for both passes, so they write the same bytes.
+    let made_at = archive_time();
     let mut signer = Signer::new(signing_key);
     let signed = write_archive(
         store,
         &manifest,
+        made_at,
         &mut SigningWriter {
             inner: &mut io::sink(),
             signer: &mut signer,
@@ -96,7 +99,7 @@ pub fn upload(
             inner: out,
             signer: &mut again,
         };
-        if let Err(e) = write_archive(store, &manifest, &mut w) {
+        if let Err(e) = write_archive(store, &manifest, made_at, &mut w) {
             // Only the remote's writer fails with a TransferError; any other
             // error is the local store's, not the remote's fault.
             if !e.get_ref().is_some_and(|inner| inner.is::<TransferError>()) {
