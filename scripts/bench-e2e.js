@@ -221,10 +221,10 @@ function deviceSample() {
 
 const FLOOR_ENV = { NODE_OPTIONS: `--require ${path.join(__dirname, 'bench-e2e-floor.js')}` }
 
-function run(v, env = {}, { summarize = false } = {}) {
+function run(v, env = {}, { summarize = false, engineTimes = false } = {}) {
   const cmd = v.isTurbo
     ? [path.join(v.dir, 'node_modules', '.bin', 'turbo'), ['run', 'build', `--concurrency=${CONCURRENCY}`, '--output-logs=none', ...(summarize ? ['--summarize'] : [])]]
-    : [process.execPath, [path.join(v.dir, 'node_modules', 'lage', 'dist', 'lage.js'), 'build', '--concurrency', String(CONCURRENCY), '--reporter', 'json', '--log-level', 'info']]
+    : [process.execPath, [path.join(v.dir, 'node_modules', 'lage', 'dist', 'lage.js'), 'build', '--concurrency', String(CONCURRENCY), '--reporter', 'json', '--log-level', engineTimes ? 'verbose' : 'info']]
   const before = deviceSample()
   const started = Date.now()
   const t0 = process.hrtime.bigint()
@@ -247,7 +247,28 @@ function run(v, env = {}, { summarize = false } = {}) {
     disk = { dirtyKiB: before.dirtyKiB, mib: ((after.sectors - before.sectors) * 512) / 1048576, writes: after.writes - before.writes, busyMs: after.busyMs - before.busyMs, syncMs, syncMib: ((synced.sectors - after.sectors) * 512) / 1048576 }
   }
   if (r.status !== 0) throw new Error(`${v.name} build failed (${r.status}):\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`)
-  return { ms, split: v.isTurbo ? null : lageSplit(r.stdout, started, ms), perTarget: v.isTurbo ? (summarize ? turboTargets(v) : null) : lageTargets(r.stdout), disk, stderr: r.stderr }
+  return { ms, split: v.isTurbo ? null : lageSplit(r.stdout, started, ms), perTarget: v.isTurbo ? (summarize ? turboTargets(v) : null) : lageTargets(r.stdout), engine: engineTimes ? engineTargets(r.stdout) : null, disk, stderr: r.stderr }
+}
+
+/**
+ * The engine's own time of each target's fetch (ms) in one lage run, by
+ * target id, from the provider's verbose "hit for ... in N ms" lines in
+ * lage's JSON reporter.
+ */
+function engineTargets(stdout) {
+  const out = {}
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('{') || !line.includes('backfill-native: hit for')) continue
+    let e
+    try {
+      e = JSON.parse(line)
+    } catch {
+      continue
+    }
+    const m = /^backfill-native: hit for \S+ from the \w+ cache: .* in (\d+) ms$/.exec(e.msg || '')
+    if (m && e.data && e.data.target) out[e.data.target.id] = Number(m[1])
+  }
+  return out
 }
 
 /** Each target's time (ms) in one lage run, by target id (`pkg#build`), from its JSON reporter's lines. */
@@ -489,7 +510,7 @@ async function main() {
       if (RUNS.remote) for (const v of order.filter((x) => !x.isTurbo)) step('remote', v, () => (deleteCaches(v), deleteOutputs(v, pkgs)), 0, remoteEnv[v.name])
       // lage-native and turbo in turns, each from an empty local cache.
       const pair = serverPair.map((_, i) => serverPair[(i + round) % serverPair.length])
-      if (RUNS.server) for (const v of pair) step('server', v, () => (deleteCaches(v), deleteOutputs(v, pkgs)), 0, serverEnv[v.name], { summarize: v.isTurbo })
+      if (RUNS.server) for (const v of pair) step('server', v, () => (deleteCaches(v), deleteOutputs(v, pkgs)), 0, serverEnv[v.name], { summarize: v.isTurbo, engineTimes: !v.isTurbo })
       const last = (s, v) => (samples[`${s}/${v.name}`] || []).slice(-1)[0]
       console.log(`round ${round + 1}: ${[...variants, ...(LOCAL ? [floor] : [])].map((v) => `${v.name} ${SCENARIOS.map((s) => (last(s, v) ? `${s} ${(last(s, v).ms / 1000).toFixed(2)}` : null)).filter(Boolean).join(' ')}`).join(' | ')}`)
     }
@@ -618,6 +639,17 @@ function reportServer(pkgs) {
   console.log(`| time of a target (median over targets of each target's median) | ${lm.toFixed(0)} ms | ${tm.toFixed(0)} ms | ${(lm / tm).toFixed(2)} | <= 1 | ${lm <= tm ? 'met' : 'NOT MET'} |`)
   const within = ok.filter((id) => lt[id] <= tt[id])
   console.log(`| targets whose median time is no more than turbo's | ${within.length} of ${ok.length} | | | all | ${within.length === ok.length ? 'met' : 'NOT MET'} |`)
+  // Where lage-native's time of a target goes: the engine's fetch (its own
+  // "in N ms") and the rest (lage's dispatch to its worker and back).
+  const engineBy = {}
+  for (const x of samples[`${S}/lage-native`] || []) for (const [id, ms] of Object.entries(x.engine || {})) (engineBy[id] ||= []).push(ms)
+  const withEngine = ok.filter((id) => engineBy[id])
+  if (withEngine.length) {
+    const em = median(withEngine.map((id) => median(engineBy[id])))
+    const rest = median(withEngine.map((id) => lt[id] - median(engineBy[id])))
+    console.log(`| of lage-native's time of a target: the engine's fetch (its own "in N ms", median over targets) | ${em.toFixed(0)} ms | | ${(em / tm).toFixed(2)} | | |`)
+    console.log(`| of lage-native's time of a target: the rest, lage's (median over targets) | ${rest.toFixed(0)} ms | | | | |`)
+  }
   if (missing.length) console.log(`\nno time for ${missing.length} target(s) in one of the tools: ${missing.join(', ')}`)
   console.log('\neach target (median ms over the rounds)\n')
   console.log('| target | level | lage-native | turbo | lage-native / turbo |')
@@ -627,7 +659,7 @@ function reportServer(pkgs) {
     if (missing.includes(id)) continue
     console.log(`| ${id} | ${p.level} | ${lt[id].toFixed(0)} | ${tt[id].toFixed(0)} | ${(lt[id] / tt[id]).toFixed(2)} |`)
   }
-  console.log('\nEvery run restored every target (no build script ran) and the outputs are byte for byte (and mode) those of the first cold build. A target\'s time is what each tool reports for it (lage: a worker thread\'s, whose first target holds the thread\'s start, lage\'s worker code and the provider\'s first call; turbo: its own process\'s); the wall holds each tool\'s start and its targets\' waits on their dependencies.')
+  console.log('\nEvery run restored every target (no build script ran) and the outputs are byte for byte (and mode) those of the first cold build. A target\'s time is what each tool reports for it (lage: a worker thread\'s, whose first target holds the thread\'s start, lage\'s worker code and the provider\'s first call; turbo: its own process\'s); the wall holds each tool\'s start and its targets\' waits on their dependencies. The engine\'s fetch is the time the provider reports in its verbose line for the target (lage-native runs at --log-level verbose in this scenario).')
 }
 
 main().catch((e) => {
