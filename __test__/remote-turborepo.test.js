@@ -189,7 +189,7 @@ test('a wrong token: each fetch a miss, one warning naming the 401, never the to
 test('signing: the MAC travels in the tag; a wrong key, an unsigned and a tampered artifact are refused', async () => {
   const [signed, unsigned, tampered] = [hash('signed'), hash('unsigned'), hash('tampered')]
   const want = await seed(signed, OUTPUTS, { signingKey: 'k1' })
-  assert.match((await kit.get(signed)).tag, /^bfn1:[0-9a-f]{64}:[0-9a-f]{64}$/)
+  assert.match((await kit.get(signed)).tag, /^bfn2:[0-9a-f]{64}:[0-9a-f]{64}$/)
   await seed(unsigned, OUTPUTS)
   const withKey = (key) => cache(makeRepo(['a']).dirs.a, { extra: { signingKey: key } })
   const wrong = await withKey('k2').fetch(signed)

@@ -260,7 +260,7 @@ function remoteTable(name, start, { skip = false } = {}) {
       assert.equal(fs.existsSync(path.join(other.dirs.a, 'lib')), false)
 
       const want = await seed(signed, OUTPUTS, { signingKey: 'k1' })
-      assert.ok((await kit.get(signed)).metadata.backfillnative_mac, 'the signature travels as metadata')
+      assert.ok((await kit.get(signed)).metadata.backfillnative_mac2, 'the signature travels as metadata')
       await seed(unsigned, OUTPUTS)
       const withKey = (key) => cache(makeRepo(['a']).dirs.a, { extra: { signingKey: key } })
       const wrong = await withKey('k2').fetch(signed)
@@ -274,6 +274,27 @@ function remoteTable(name, start, { skip = false } = {}) {
       assert.deepEqual(snapshot(path.join(right.dirs.a, 'lib')), want)
       const cfg = native.loadConfig(right.dirs.a, config(right.dirs.a, { extra: { signingKey: 'k1' } }))
       assert.ok(!JSON.stringify(cfg).includes('k1'), 'the signing key is shown')
+    })
+
+    // Old code: the signature covered the blob's bytes alone, so anyone who
+    // can write the store (without the key) could copy a signed entry under
+    // another hash, and that hash restored the other entry's outputs.
+    test('signatures: a signed entry copied under another hash, or signed the older way, is refused', async () => {
+      const [signed, copy, older] = [hash('signed-src'), hash('signed-copy'), hash('signed-older')]
+      await seed(signed, OUTPUTS, { signingKey: 'k1' })
+      const stored = await kit.get(signed)
+      await kit.put(copy, stored.body, stored.metadata)
+      const repo = makeRepo(['a'])
+      const got = await cache(repo.dirs.a, { extra: { signingKey: 'k1' } }).fetch(copy)
+      assert.deepEqual([got.hit, got.warnings.map((w) => w.code)], [false, ['REMOTE_ENTRY_BAD_SIGNATURE']])
+      assert.match(got.warnings[0].message, /signature does not match the configured signing key and its hash \(signed with another key, or copied from another entry\)/)
+      assert.equal(fs.existsSync(path.join(repo.dirs.a, 'lib')), false)
+      // An older version's signature (of the bytes alone) is refused, and says why.
+      const { backfillnative_mac2: mac, ...rest } = stored.metadata
+      await kit.put(older, stored.body, { ...rest, backfillnative_mac: mac })
+      const old = await cache(makeRepo(['a']).dirs.a, { extra: { signingKey: 'k1' } }).fetch(older)
+      assert.deepEqual([old.hit, old.warnings.map((w) => w.code)], [false, ['REMOTE_ENTRY_BAD_SIGNATURE']])
+      assert.match(old.warnings[0].message, /it is signed the older way \(backfillnative_mac\), which does not cover its hash/)
     })
 
     test('two processes uploading the same hash at once leave a valid entry', async () => {

@@ -27,8 +27,9 @@ const { tempDir } = require('./helpers')
 const CLI = path.join(__dirname, '..', 'node_modules', 'turborepo-remote-cache', 'dist', 'cli.js')
 /** The team every kit's artifacts belong to. */
 const TEAM = 'team_backfill_native'
-/** The tag prefix backfill-native writes (src/remote/turborepo.rs). */
+/** The tag prefixes backfill-native writes (src/remote/turborepo.rs): unsigned, and signed. */
 const TAG_VERSION = 'bfn1'
+const SIGNED_TAG_VERSION = 'bfn2'
 
 /** Waits until `port` answers HTTP (the server listens once its plugins are loaded). */
 async function waitForServer(port, child, deadline = Date.now() + 30000) {
@@ -108,15 +109,23 @@ async function startTurboServer({ storage = tempDir('bfn-turbo-'), tokens, readO
   }
 }
 
-/** The tag backfill-native writes for `metadata` ({ backfillnative_blake3, backfillnative_mac }). */
+/**
+ * The tag backfill-native writes for `metadata` ({ backfillnative_blake3,
+ * backfillnative_mac2 }); an older signature (backfillnative_mac) is
+ * written as older versions wrote it.
+ */
 function encodeTag(metadata = {}) {
-  const parts = [metadata.backfillnative_blake3, metadata.backfillnative_mac].filter((v) => v !== undefined)
-  return parts.length ? [TAG_VERSION, ...parts].join(':') : null
+  const digest = metadata.backfillnative_blake3
+  if (digest === undefined) return null
+  if (metadata.backfillnative_mac2 !== undefined) return [SIGNED_TAG_VERSION, digest, metadata.backfillnative_mac2].join(':')
+  if (metadata.backfillnative_mac !== undefined) return [TAG_VERSION, digest, metadata.backfillnative_mac].join(':')
+  return [TAG_VERSION, digest].join(':')
 }
 
 /** The metadata an artifact's tag carries, as src/remote/turborepo.rs reads it (well-formed tags only). */
 function decodeTag(tag) {
   const [version, digest, mac] = (tag ?? '').split(':')
+  if (version === SIGNED_TAG_VERSION && digest && mac) return { backfillnative_blake3: digest, backfillnative_mac2: mac }
   if (version !== TAG_VERSION || !digest) return {}
   return { backfillnative_blake3: digest, ...(mac && { backfillnative_mac: mac }) }
 }

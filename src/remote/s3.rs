@@ -1,7 +1,7 @@
 //! S3 and S3-compatible storage: object key = `<prefix>/<hash>`, content =
 //! the tar archive (the same bytes as an Azure blob), digest and signature
 //! in the object's user metadata (`x-amz-meta-backfillnative_blake3`,
-//! `x-amz-meta-backfillnative_mac`), so an entry can be copied between the
+//! `x-amz-meta-backfillnative_mac2`), so an entry can be copied between the
 //! stores. This file only builds the OpenDAL `s3` operator of a bucket;
 //! `object_store.rs` transfers. Credentials come from the AWS credential
 //! chain (the `AWS_*` variables, a profile, web identity, the instance's

@@ -2,13 +2,18 @@
 //! the JS provider, which reads no metadata, still reads the blob.
 //!
 //! `backfillnative_blake3` is the blake3 digest of the blob; with a shared
-//! signing key, `backfillnative_mac` is blake3's keyed hash (a MAC, like
-//! HMAC) of the blob under a key derived from it.
+//! signing key, `backfillnative_mac2` is blake3's keyed hash (a MAC, like
+//! HMAC), under a key derived from it, of the blob's name (its cache key)
+//! and then the blob: a signed blob copied under another name does not
+//! verify there. The older `backfillnative_mac` covered the blob alone, so
+//! a blob signed that way is refused with a signing key.
 
 /// Metadata name of the blob digest.
 pub const DIGEST_KEY: &str = "backfillnative_blake3";
-/// Metadata name of the blob MAC.
-pub const MAC_KEY: &str = "backfillnative_mac";
+/// Metadata name of the blob MAC (of its name and its bytes).
+pub const MAC_KEY: &str = "backfillnative_mac2";
+/// Metadata name of the older MAC, of the bytes alone: refused.
+pub const OLD_MAC_KEY: &str = "backfillnative_mac";
 
 /// Hashes a blob as it streams: the plain digest and, with a key, the MAC.
 pub struct Signer {
@@ -17,15 +22,21 @@ pub struct Signer {
 }
 
 impl Signer {
-    /// A signer; `key` is the shared signing key, if one is configured.
-    pub fn new(key: Option<&str>) -> Self {
+    /// A signer of the blob named `name` (its cache key); `key` is the
+    /// shared signing key, if one is configured.
+    pub fn new(key: Option<&str>, name: &str) -> Self {
         Signer {
             digest: blake3::Hasher::new(),
             mac: key.map(|k| {
-                blake3::Hasher::new_keyed(&blake3::derive_key(
-                    "backfill-native blob signature v1",
+                let mut mac = blake3::Hasher::new_keyed(&blake3::derive_key(
+                    "backfill-native blob signature v2",
                     k.as_bytes(),
-                ))
+                ));
+                // The name's length first, so no name and blob run into
+                // another pair.
+                mac.update(&(name.len() as u64).to_le_bytes());
+                mac.update(name.as_bytes());
+                mac
             }),
         }
     }
@@ -70,9 +81,19 @@ impl Signer {
         }
         if let Some(mac) = &self.mac {
             match get(MAC_KEY) {
+                None if get(OLD_MAC_KEY).is_some() => return Err(
+                    "it is signed the older way (backfillnative_mac), which does not cover its \
+                         hash; it is used again once a build allowed to upload puts it signed the \
+                         current way"
+                        .into(),
+                ),
                 None => return Err("it is not signed, and a signing key is configured".into()),
                 Some(expected) if expected != mac.finalize().to_hex().as_str() => {
-                    return Err("its signature does not match the configured signing key".into())
+                    return Err(
+                        "its signature does not match the configured signing key and its \
+                                hash (signed with another key, or copied from another entry)"
+                            .into(),
+                    )
                 }
                 Some(_) => {}
             }
@@ -87,7 +108,11 @@ mod tests {
     use std::collections::HashMap;
 
     fn signed(key: Option<&str>, bytes: &[u8]) -> HashMap<String, String> {
-        let mut s = Signer::new(key);
+        signed_as(key, "h1", bytes)
+    }
+
+    fn signed_as(key: Option<&str>, name: &str, bytes: &[u8]) -> HashMap<String, String> {
+        let mut s = Signer::new(key, name);
         s.update(bytes);
         s.metadata()
             .into_iter()
@@ -100,7 +125,16 @@ mod tests {
         bytes: &[u8],
         meta: &HashMap<String, String>,
     ) -> Result<(), String> {
-        let mut s = Signer::new(key);
+        check_as(key, "h1", bytes, meta)
+    }
+
+    fn check_as(
+        key: Option<&str>,
+        name: &str,
+        bytes: &[u8],
+        meta: &HashMap<String, String>,
+    ) -> Result<(), String> {
+        let mut s = Signer::new(key, name);
         s.update(bytes);
         s.verify(meta)
     }
@@ -122,5 +156,30 @@ mod tests {
         assert!(check(Some("k1"), b"tar bytes", &signed(None, b"tar bytes"))
             .unwrap_err()
             .contains("not signed"));
+    }
+
+    // Old code: the MAC covered the bytes alone, so a signed blob copied
+    // under another hash verified there and restored the other entry.
+    #[test]
+    fn a_signature_covers_the_blob_name() {
+        let meta = signed_as(Some("k1"), "hash-a", b"tar bytes");
+        assert_eq!(check_as(Some("k1"), "hash-a", b"tar bytes", &meta), Ok(()));
+        assert!(check_as(Some("k1"), "hash-b", b"tar bytes", &meta)
+            .unwrap_err()
+            .contains("copied from another entry"));
+        // No name and blob run into another pair.
+        let split = signed_as(Some("k1"), "ab", b"c");
+        assert!(check_as(Some("k1"), "a", b"bc", &split).is_err());
+    }
+
+    #[test]
+    fn a_blob_signed_the_older_way_is_refused_and_says_so() {
+        let mut meta = signed(None, b"tar bytes");
+        meta.insert(OLD_MAC_KEY.into(), "ab".repeat(32));
+        assert!(check(Some("k1"), b"tar bytes", &meta)
+            .unwrap_err()
+            .contains("signed the older way"));
+        // Without a key, it is read as before (its digest checked).
+        assert_eq!(check(None, b"tar bytes", &meta), Ok(()));
     }
 }

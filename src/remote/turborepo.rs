@@ -7,7 +7,9 @@
 //! token, and `HEAD` of a name no entry has warms the connection up. The
 //! blob metadata (digest, and MAC with a signing key) travels in the
 //! artifact's tag header, `x-artifact-tag`, as [`TAG_VERSION`]`:<digest>`
-//! or `bfn1:<digest>:<mac>` (lower-case hex, 64 digits each); a server that
+//! or [`SIGNED_TAG_VERSION`]`:<digest>:<mac>` (lower-case hex, 64 digits
+//! each; `bfn1:<digest>:<mac>`, the older signature, reads as such and is
+//! refused with a signing key, see `signature.rs`); a server that
 //! drops the tag gives no metadata, so a build with a signing key refuses
 //! its artifacts (`transfer/download.rs` checks as for Azure).
 //!
@@ -37,7 +39,7 @@ use super::download_stream::{self, Part};
 use super::http::{Http, HttpAnswer, HttpError};
 use super::limits::{Deadline, Limits, DEFAULT_MAX_SIZE};
 use super::runtime::{runtime, runtime_or_failure};
-use super::signature::{DIGEST_KEY, MAC_KEY};
+use super::signature::{DIGEST_KEY, MAC_KEY, OLD_MAC_KEY};
 use super::{
     ArchiveWriter, Connected, FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure, TransferError,
 };
@@ -46,6 +48,9 @@ use crate::config::{redact_text, TurborepoOptions};
 
 /// The version prefix of the artifact tag backfill-native writes.
 pub const TAG_VERSION: &str = "bfn1";
+/// The version prefix of a signed artifact's tag (the signature covers the
+/// artifact's hash, see `signature.rs`).
+pub const SIGNED_TAG_VERSION: &str = "bfn2";
 /// The header carrying the artifact's tag.
 const TAG_HEADER: &str = "x-artifact-tag";
 /// Uploads are handed to the HTTP client in chunks of this size...
@@ -386,9 +391,14 @@ fn cause(e: &reqwest::Error) -> String {
 }
 
 /// The tag of an artifact with `metadata`: `bfn1:<digest>` or
-/// `bfn1:<digest>:<mac>`.
+/// `bfn2:<digest>:<mac>`.
 pub fn encode_tag(metadata: &HashMap<String, String>) -> String {
-    let mut tag = TAG_VERSION.to_string();
+    let mut tag = if metadata.contains_key(MAC_KEY) {
+        SIGNED_TAG_VERSION
+    } else {
+        TAG_VERSION
+    }
+    .to_string();
     for key in [DIGEST_KEY, MAC_KEY] {
         if let Some(value) = metadata.get(key) {
             tag.push(':');
@@ -417,6 +427,10 @@ pub fn tag_metadata(tag: Option<&HeaderValue>) -> HashMap<String, String> {
             metadata.insert(DIGEST_KEY.to_string(), digest.to_string());
         }
         [TAG_VERSION, digest, mac] if hex(digest) && hex(mac) => {
+            metadata.insert(DIGEST_KEY.to_string(), digest.to_string());
+            metadata.insert(OLD_MAC_KEY.to_string(), mac.to_string());
+        }
+        [SIGNED_TAG_VERSION, digest, mac] if hex(digest) && hex(mac) => {
             metadata.insert(DIGEST_KEY.to_string(), digest.to_string());
             metadata.insert(MAC_KEY.to_string(), mac.to_string());
         }
@@ -527,9 +541,14 @@ mod tests {
         assert_eq!(encode_tag(&metadata), format!("bfn1:{digest}"));
         metadata.insert(MAC_KEY.to_string(), mac.clone());
         let tag = encode_tag(&metadata);
-        assert_eq!(tag, format!("bfn1:{digest}:{mac}"));
+        assert_eq!(tag, format!("bfn2:{digest}:{mac}"));
         let back = tag_metadata(Some(&HeaderValue::from_str(&tag).unwrap()));
         assert_eq!(back, metadata);
+        // The older signature reads as such (and is refused with a key).
+        let old = format!("bfn1:{digest}:{mac}");
+        let back = tag_metadata(Some(&HeaderValue::from_str(&old).unwrap()));
+        assert_eq!(back.get(OLD_MAC_KEY), Some(&mac));
+        assert_eq!(back.get(MAC_KEY), None);
     }
 
     #[test]
@@ -542,6 +561,8 @@ mod tests {
             "bfn1:",
             "bfn1:abc",
             "bfn2:aaaa",
+            &format!("bfn2:{}", "a".repeat(64)),
+            "bfn3:x",
             &format!("bfn1:{}:{}:x", "a".repeat(64), "b".repeat(64)),
             &format!("bfn1:{}", "A".repeat(64)),
         ] {

@@ -71,7 +71,7 @@ pub fn download(
     // The store's entry writer holds its lock until the commit; dropped on
     // any refusal or failure below, it leaves the store as it was.
     let mut entry = store.begin_entry(key)?;
-    let mut signer = Signer::new(signing_key);
+    let mut signer = Signer::new(signing_key, key.as_str());
     // The size was checked before the download (when known), but the blob
     // may have been replaced since: the download stops at maxSize.
     let mut reader = Signed {

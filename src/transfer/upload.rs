@@ -74,7 +74,7 @@ pub fn upload(
     // read of contents the page cache most likely still holds.
     // One time for both passes, so they write the same bytes.
     let made_at = archive_time();
-    let mut signer = Signer::new(signing_key);
+    let mut signer = Signer::new(signing_key, key.as_str());
     let signed = write_archive(
         store,
         &manifest,
@@ -94,7 +94,7 @@ pub fn upload(
         .collect();
     let mut local_error = None;
     let result = remote.upload(key, size, &metadata, &mut |out| {
-        let mut again = Signer::new(signing_key);
+        let mut again = Signer::new(signing_key, key.as_str());
         let mut w = SigningWriter {
             inner: out,
             signer: &mut again,
