@@ -114,6 +114,41 @@ pub fn name_problem(_path: &str) -> Option<String> {
     None
 }
 
+/// The device (file system) a file lies on: contents are cloned only
+/// between files of one device.
+pub fn device_of(meta: &Metadata) -> Option<u64> {
+    Some(meta.dev())
+}
+
+/// Creates `dest`, which must not exist, as a clone of `src` (`FICLONE` on
+/// Linux, `clonefile` on macOS, through `reflink-copy`): it shares `src`'s
+/// blocks until either is written, so nothing of the content is written.
+/// The new file has `src`'s permission bits; on failure nothing is left at
+/// `dest`.
+pub fn clone_file(src: &File, dest: &Path) -> io::Result<()> {
+    reflink_copy::reflink_file_to_path(src, dest)
+}
+
+/// Whether a failed [`clone_file`] says the file system (or the pair of
+/// them) cannot clone at all, rather than that this one file failed:
+/// ext4 and tmpfs answer "not supported", two devices "cross-device", and
+/// older kernels or odd file systems "invalid" or "no such ioctl".
+pub fn clone_refused(e: &io::Error) -> bool {
+    const EXDEV: i32 = 18;
+    const EINVAL: i32 = 22;
+    const ENOTTY: i32 = 25;
+    const ENOSYS: i32 = 38;
+    #[cfg(target_os = "linux")]
+    const ENOTSUP: i32 = 95;
+    #[cfg(not(target_os = "linux"))]
+    const ENOTSUP: i32 = 45;
+    e.kind() == io::ErrorKind::Unsupported
+        || matches!(
+            e.raw_os_error(),
+            Some(EXDEV | EINVAL | ENOTTY | ENOSYS | ENOTSUP)
+        )
+}
+
 /// Whether process `pid` is running, where the system can tell (`/proc`).
 pub fn process_is_running(pid: u32) -> Option<bool> {
     if pid == std::process::id() {
