@@ -178,4 +178,6 @@ impl LocalStore {
 }
 
 #[cfg(test)]
+mod clone_tests;
+#[cfg(test)]
 pub(crate) mod tests;
