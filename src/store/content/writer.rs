@@ -3,7 +3,7 @@
 //! until the entry it belongs to is accepted.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::Path;
 
 use super::clone::Way;
@@ -35,14 +35,24 @@ pub fn store_file(store: &LocalStore, src: &Path, way: &Way) -> Result<Stored> {
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_secs());
-    if let Some(stored) = clone_in(store, way, &file) {
-        return stored.map(|(digest, size, new_bytes)| Stored {
+    if way.decided() != Some(false) {
+        // Hashed first, from the page cache of a file just built: a content
+        // already stored costs that read only, no clone.
+        let (digest, size) = hash_reader(&mut file).at("read output", src)?;
+        let stored = |digest, size, new_bytes| Stored {
             digest,
             size,
             mode,
             mtime,
             new_bytes,
-        });
+        };
+        if store.layout().content(&digest).exists() {
+            return Ok(stored(digest, size, 0));
+        }
+        if let Some(cloned) = clone_in(store, way, &file) {
+            return cloned.map(|(digest, size, new_bytes)| stored(digest, size, new_bytes));
+        }
+        file.rewind().at("read output", src)?;
     }
     if meta.len() <= WHOLE_READ_LIMIT {
         let mut buf = Vec::with_capacity(meta.len() as usize);
@@ -93,8 +103,8 @@ pub fn store_file(store: &LocalStore, src: &Path, way: &Way) -> Result<Stored> {
 }
 
 /// Clones the output `file` into the store's temp folder and hashes the
-/// clone there, so the store holds exactly the bytes hashed even if the
-/// output changes meanwhile (a clone is taken whole, under the file
+/// clone there (again: the output was hashed to find it new), so the store
+/// holds exactly the bytes hashed even if the output changed meanwhile (a clone is taken whole, under the file
 /// system's locks); then renames it under its digest. Gives the digest,
 /// size and bytes new to the store, or `None` to copy instead.
 fn clone_in(store: &LocalStore, way: &Way, file: &File) -> Option<Result<(String, u64, u64)>> {
