@@ -150,13 +150,14 @@ fn verify(reader: impl io::Read, size: u64, digest: &str) -> io::Result<()> {
 }
 
 /// Clones the stored content `digest` (open as `src`) into `dest` with the
-/// permission bits `mode` (`via` says how and what is known), or says to copy it instead (`None`: this way
-/// copies, or this clone failed; `src` is then back at its start).
+/// permission bits `mode` (`via` says how, and what is known of it), or
+/// says to copy it instead (`None`: this way copies, or this clone failed;
+/// `src` is then back at its start).
 ///
 /// What is restored is verified as a copy is:
-/// - the content's stamp matches `via.known`, a state recorded when it was read
-///   and found good, and had settled then (as input hashing trusts a file):
-///   nothing is read;
+/// - the content's stamp matches `via.known`, a state recorded when it was
+///   read and found good, and had settled then (as input hashing trusts a
+///   file): nothing is read;
 /// - else, when it had settled (its times are more than the file system's
 ///   granularity older than `started`), the store content is read and
 ///   checked before the clone, and its state is returned for next time;
@@ -188,11 +189,12 @@ pub fn clone_out(
     let settled = read_now.reusable(&before).is_some();
     if !trusted && settled {
         let checked = verify(&*src, size, digest);
-        if src.rewind().is_err() {
+        // Back to its start for a copy, should the clone not happen.
+        if let Err(e) = src.rewind() {
             return Some(Err(CopyFailure::Dest(CacheError::io(
-                "read cached content",
+                "read the cached content of",
                 dest,
-                io::Error::other("cannot seek"),
+                e,
             ))));
         }
         match checked {
