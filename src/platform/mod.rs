@@ -39,9 +39,9 @@ use windows as imp;
 
 pub use imp::{
     changed_time, clone_file, clone_refused, create_new, device_of, file_id, link_target,
-    mark_used, mode_matches, mode_of, name_problem, process_is_running, remove_file, rename,
-    set_file_mode, set_mode, stamp_times, store_file_permissions, symlink, CASE_INSENSITIVE,
-    LINK_HINT, STAMPS_SHOW_EVERY_WRITE,
+    mark_used, mode_matches, mode_of, name_problem, open_read, process_is_running, remove_file,
+    rename, set_file_mode, set_mode, stamp_times, store_file_permissions, symlink,
+    CASE_INSENSITIVE, LINK_HINT, STAMPS_SHOW_EVERY_WRITE,
 };
 
 /// For tests on either system: a link at `link` to `target`, and a mode.

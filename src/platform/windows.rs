@@ -213,6 +213,11 @@ pub fn name_problem(path: &str) -> Option<String> {
     None
 }
 
+/// Opens `path` for reading.
+pub fn open_read(path: &Path) -> io::Result<File> {
+    File::open(path)
+}
+
 /// The device a file lies on: std has no stable volume id on Windows, so
 /// the decision to clone is taken per store there (see [`clone_refused`]).
 pub fn device_of(_meta: &Metadata) -> Option<u64> {

@@ -248,7 +248,18 @@ fn a_store_content_edited_in_place_is_never_restored() {
         // and the one after trusts them without reading.
         std::thread::sleep(std::time::Duration::from_millis(2100));
         fs::remove_dir_all(s.pkg.join("lib")).unwrap();
+        let accessed = |rel| {
+            fs::metadata(content_of(&s, rel))
+                .unwrap()
+                .accessed()
+                .unwrap()
+        };
+        let atime = accessed("lib/big.bin");
         hit(restore(&s, &s.pkg));
+        // Read without touching its access time (relatime would have: it
+        // is older than the content's change time), so reading writes no
+        // inode per content.
+        assert_eq!(accessed("lib/big.bin"), atime, "{kind:?}: access time");
         let states = super::entry::content_states_path(&s.store, &s.pkg);
         let recorded = crate::file_states::FileStates::load(&states).len();
         assert_eq!(

@@ -214,7 +214,7 @@ pub fn clone_out(
         .metadata()
         .is_ok_and(|m| Stamp::from(&m) == before && (trusted || settled));
     if !unchanged {
-        let read = File::open(path_of(&copied)).and_then(|f| verify(f, size, digest));
+        let read = platform::open_read(path_of(&copied)).and_then(|f| verify(f, size, digest));
         match read {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {

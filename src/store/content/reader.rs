@@ -181,7 +181,7 @@ pub fn copy_out(
 ) -> std::result::Result<Placed, CopyFailure> {
     let mode = mode & crate::store::MODE_MASK;
     let blob = store.layout().content(digest);
-    let mut src = match File::open(&blob) {
+    let mut src = match platform::open_read(&blob) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(CopyFailure::Content(format!("content {digest} is missing")))

@@ -27,7 +27,7 @@ pub struct Stored {
 /// Stores the content of the regular file `src` and returns its digest:
 /// cloned into the store where `way` clones, else copied.
 pub fn store_file(store: &LocalStore, src: &Path, way: &Way) -> Result<Stored> {
-    let mut file = File::open(src).at("read output", src)?;
+    let mut file = platform::open_read(src).at("read output", src)?;
     let meta = file.metadata().at("read output", src)?;
     let mode = platform::mode_of(&meta) & crate::store::MODE_MASK;
     let mtime = meta
@@ -88,7 +88,7 @@ pub fn store_file(store: &LocalStore, src: &Path, way: &Way) -> Result<Stored> {
     }
     // Copy and hash again in one pass: if the file changed meanwhile, the
     // entry records what was actually copied.
-    let mut file = File::open(src).at("read output", src)?;
+    let mut file = platform::open_read(src).at("read output", src)?;
     let stored = ingest(store, &mut file).map_err(|e| match e {
         IngestFailure::Read(e) => CacheError::io("read output", src, e),
         IngestFailure::Local(e) => e,
@@ -122,7 +122,7 @@ fn clone_in(store: &LocalStore, way: &Way, file: &File) -> Option<Result<(String
         if let Some(p) = platform::store_file_permissions() {
             fs::set_permissions(&temp, p).at("write to the cache", &temp)?;
         }
-        let (digest, size) = File::open(&temp)
+        let (digest, size) = platform::open_read(&temp)
             .and_then(hash_reader)
             .at("read the cache", &temp)?;
         let blob = store.layout().content(&digest);
