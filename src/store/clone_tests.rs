@@ -224,6 +224,36 @@ fn writes_to_a_cloned_output_never_reach_the_store() {
     }
 }
 
+#[test]
+fn writes_to_an_output_after_its_put_never_reach_the_store() {
+    for kind in Kind::ALL {
+        let Some(s) = setup(
+            kind,
+            "writes_to_an_output_after_its_put_never_reach_the_store",
+        ) else {
+            continue;
+        };
+        // The put cloned the outputs: the next build rewrites one in place
+        // and appends to another, as a compiler or a bundler may.
+        let mut f = OpenOptions::new()
+            .write(true)
+            .open(s.pkg.join("lib/big.bin"))
+            .unwrap();
+        f.write_all(&[0xCD; 1 << 20]).unwrap();
+        drop(f);
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(s.pkg.join("lib/larger.bin"))
+            .unwrap();
+        f.write_all(b"appended").unwrap();
+        drop(f);
+        let other = s.fs.dir("other");
+        let r = hit(restore(&s, &other));
+        assert_eq!(r.files_cloned, s.files.len() as u64, "{kind:?}");
+        assert_restored(&s, &other);
+    }
+}
+
 /// Edits the stored content `c` in place, keeping its size, and sets its
 /// modification time back: only its change time tells.
 fn damage_in_place(c: &Path) {
