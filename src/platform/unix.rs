@@ -139,12 +139,34 @@ pub fn device_of(meta: &Metadata) -> Option<u64> {
 }
 
 /// Creates `dest`, which must not exist, as a clone of `src` (`FICLONE` on
-/// Linux, `clonefile` on macOS, through `reflink-copy`): it shares `src`'s
-/// blocks until either is written, so nothing of the content is written.
-/// The new file has `src`'s permission bits; on failure nothing is left at
-/// `dest`.
-pub fn clone_file(src: &File, dest: &Path) -> io::Result<()> {
-    reflink_copy::reflink_file_to_path(src, dest)
+/// Linux, `clonefile` on macOS, through `reflink-copy`) with the
+/// permission bits `mode`: it shares `src`'s blocks until either is
+/// written, so nothing of the content is written. On failure nothing is
+/// left at `dest`.
+pub fn clone_file(src: &File, dest: &Path, mode: u32) -> io::Result<()> {
+    // Linux clones into a file made with its mode: fewer calls per file
+    // than a clone given `src`'s mode, then changed.
+    #[cfg(target_os = "linux")]
+    let cloned = {
+        let (file, needs_chmod) = create_new(dest, mode)?;
+        reflink_copy::reflink_file(src, &file).and_then(|()| {
+            if needs_chmod {
+                set_file_mode(&file, mode)
+            } else {
+                Ok(())
+            }
+        })
+    };
+    // `clonefile` makes the file itself.
+    #[cfg(not(target_os = "linux"))]
+    let cloned = {
+        reflink_copy::reflink_file_to_path(src, dest)?;
+        set_mode(dest, mode)
+    };
+    if cloned.is_err() {
+        let _ = fs::remove_file(dest);
+    }
+    cloned
 }
 
 /// Whether a failed [`clone_file`] says the file system (or the pair of

@@ -226,9 +226,13 @@ pub fn device_of(_meta: &Metadata) -> Option<u64> {
 
 /// Creates `dest`, which must not exist, as a block clone of `src`
 /// (`FSCTL_DUPLICATE_EXTENTS_TO_FILE` through `reflink-copy`: ReFS and Dev
-/// Drives). On failure nothing is left at `dest`.
-pub fn clone_file(src: &File, dest: &Path) -> io::Result<()> {
-    reflink_copy::reflink_file_to_path(src, dest)
+/// Drives), with the mode `mode` as Windows keeps modes (see
+/// [`set_mode`]). On failure nothing is left at `dest`.
+pub fn clone_file(src: &File, dest: &Path, mode: u32) -> io::Result<()> {
+    reflink_copy::reflink_file_to_path(src, dest)?;
+    set_mode(dest, mode).inspect_err(|_| {
+        let _ = remove_file(dest);
+    })
 }
 
 /// Whether a failed [`clone_file`] means cloning should not be tried

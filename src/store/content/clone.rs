@@ -112,10 +112,10 @@ impl Way {
 }
 
 /// Clones `src` to `dest` (when `fresh`: nothing is there) or to a temp
-/// file beside it.
-fn clone_to(src: &File, dest: &Path, fresh: bool) -> io::Result<Copied> {
+/// file beside it, with the permission bits `mode`.
+fn clone_to(src: &File, dest: &Path, fresh: bool, mode: u32) -> io::Result<Copied> {
     if fresh {
-        match platform::clone_file(src, dest) {
+        match platform::clone_file(src, dest, mode) {
             Ok(()) => return Ok(Copied::Direct(dest.to_path_buf())),
             // Appeared meanwhile: replaced through a temp file instead.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -125,7 +125,7 @@ fn clone_to(src: &File, dest: &Path, fresh: bool) -> io::Result<Copied> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     tempfile::Builder::new()
         .prefix(&crate::output_temp::prefix())
-        .make_in(dir, |p| platform::clone_file(src, p))
+        .make_in(dir, |p| platform::clone_file(src, p, mode))
         .map(|t| Copied::Temp(t.into_temp_path()))
 }
 
@@ -206,7 +206,7 @@ pub fn clone_out(
             Err(_) => return None,
         }
     }
-    let copied = match way.attempt(|| clone_to(src, dest, fresh))? {
+    let copied = match way.attempt(|| clone_to(src, dest, fresh, mode))? {
         Ok(c) => c,
         Err(_) => return None,
     };
@@ -214,6 +214,8 @@ pub fn clone_out(
         .metadata()
         .is_ok_and(|m| Stamp::from(&m) == before && (trusted || settled));
     if !unchanged {
+        // A mode without the owner's read bit (rare) makes this fail, and
+        // the content is copied instead.
         let read = platform::open_read(path_of(&copied)).and_then(|f| verify(f, size, digest));
         match read {
             Ok(()) => {}
@@ -226,14 +228,6 @@ pub fn clone_out(
                 return None;
             }
         }
-    }
-    if let Err(e) = platform::set_mode(path_of(&copied), mode) {
-        discard(copied);
-        return Some(Err(CopyFailure::Dest(CacheError::io(
-            "set the mode of",
-            dest,
-            e,
-        ))));
     }
     let state = match (unchanged, trusted) {
         (false, _) => None,

@@ -49,7 +49,7 @@ pub fn store_file(store: &LocalStore, src: &Path, way: &Way) -> Result<Stored> {
         if store.layout().content(&digest).exists() {
             return Ok(stored(digest, size, 0));
         }
-        if let Some(cloned) = clone_in(store, way, &file) {
+        if let Some(cloned) = clone_in(store, way, &file, mode) {
             return cloned.map(|(digest, size, new_bytes)| stored(digest, size, new_bytes));
         }
         file.rewind().at("read output", src)?;
@@ -107,18 +107,22 @@ pub fn store_file(store: &LocalStore, src: &Path, way: &Way) -> Result<Stored> {
 /// holds exactly the bytes hashed even if the output changed meanwhile (a clone is taken whole, under the file
 /// system's locks); then renames it under its digest. Gives the digest,
 /// size and bytes new to the store, or `None` to copy instead.
-fn clone_in(store: &LocalStore, way: &Way, file: &File) -> Option<Result<(String, u64, u64)>> {
+fn clone_in(
+    store: &LocalStore,
+    way: &Way,
+    file: &File,
+    mode: u32,
+) -> Option<Result<(String, u64, u64)>> {
     let dir = store.layout().tmp();
     fs::create_dir_all(&dir).ok()?;
     let made = way.attempt(|| {
         tempfile::Builder::new()
             .prefix("content-")
-            .make_in(&dir, |p| platform::clone_file(file, p))
+            .make_in(&dir, |p| platform::clone_file(file, p, mode))
     })?;
     let temp = made.ok()?.into_temp_path();
     Some((|| {
-        // Read-only first, as every store file (the clone has the output's
-        // mode); the owner may still read it.
+        // Read-only, as every store file (the clone has the output's mode).
         if let Some(p) = platform::store_file_permissions() {
             fs::set_permissions(&temp, p).at("write to the cache", &temp)?;
         }
