@@ -307,6 +307,11 @@ export interface FetchResult {
   source?: 'local' | 'remote' | 'local-skip'
   /** Files written into the package directory. */
   filesRestored: number
+  /**
+   * Of the files restored, those cloned from the local store (sharing
+   * its blocks, on btrfs, XFS, APFS or ReFS) rather than copied.
+   */
+  filesCloned: number
   /** Files already present with the right content, left alone. */
   filesUnchanged: number
   /** Symbolic links in the entry. */

@@ -43,7 +43,10 @@
 // Run: `npm run bench:e2e` (builds the addon first). Env:
 //   BENCH_PACKAGES (30), BENCH_FILES (3000), BENCH_MB (60), BENCH_CONCURRENCY (2),
 //   BENCH_ROUNDS (4), BENCH_DIR (work folder's parent; default /dev/shm, tmpfs;
-//   give a folder on disk to measure the disk), BENCH_SYNC=0 (no `sync`
+//   give a folder on disk to measure the disk), BENCH_FS (tmp, tmpfs, disk,
+//   xfs, btrfs: where to measure, as `npm run bench` takes it; xfs and
+//   btrfs make an image and loop-mount it, as root: support/loop-fs.js;
+//   BENCH_DIR is then ignored), BENCH_SYNC=0 (no `sync`
 //   before each run: earlier writes are written back during the runs),
 //   BENCH_TURBO=0 (skip turbo in the local scenarios),
 //   BENCH_SCENARIOS (cold,restored,present1,present,remote,server: which
@@ -88,7 +91,10 @@ const RUNS = Object.fromEntries(ALL_SCENARIOS.map((x) => [x, SELECTED.includes(x
 // The scenarios of lage-js and the floor: every one but the cache server's.
 const LOCAL = SELECTED.some((x) => x !== 'server')
 const WITH_TURBO = (process.env.BENCH_TURBO !== '0' && LOCAL) || RUNS.server
-const BASE = process.env.BENCH_DIR || (fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir())
+// BENCH_FS: a folder made on the file system asked for (an image for xfs
+// and btrfs), removed at the end.
+const WORK = process.env.BENCH_FS ? require('../support/loop-fs').workFolder(process.env.BENCH_FS, { sizeGiB: 8 }) : null
+const BASE = WORK ? WORK.dir : process.env.BENCH_DIR || (fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir())
 
 const fsType = (dir) => {
   try {
@@ -403,7 +409,8 @@ async function main() {
   const results = require('../support/bench-record').start('bench-e2e', { command: 'npm run bench:e2e' })
   fs.mkdirSync(BASE, { recursive: true })
   const root = fs.mkdtempSync(path.join(BASE, 'bfn-e2e-'))
-  DEVICE_STAT = deviceStatFor(root)
+  // A loop image's own device (btrfs gives its files an anonymous one).
+  DEVICE_STAT = WORK && WORK.device ? `/sys/block/${WORK.device}/stat` : deviceStatFor(root)
   results.workFolder(root)
   const pkgs = plan({ packages: PACKAGES, files: FILES, mb: MB })
   const t = totals(pkgs)
@@ -519,8 +526,9 @@ async function main() {
   } finally {
     if (azurite) await azurite.stop()
     if (turboServer) await turboServer.stop()
-    if (process.env.BENCH_KEEP === '1') console.log(`kept ${root}`)
+    if (process.env.BENCH_KEEP === '1' && !WORK) console.log(`kept ${root}`)
     else fs.rmSync(root, { recursive: true, force: true })
+    if (WORK) WORK.close()
   }
   results.write()
 }
@@ -662,7 +670,15 @@ function reportServer(pkgs) {
   console.log('\nEvery run restored every target (no build script ran) and the outputs are byte for byte (and mode) those of the first cold build. A target\'s time is what each tool reports for it (lage: a worker thread\'s, whose first target holds the thread\'s start, lage\'s worker code and the provider\'s first call; turbo: its own process\'s); the wall holds each tool\'s start and its targets\' waits on their dependencies. The engine\'s fetch is the time the provider reports in its verbose line for the target (lage-native runs at --log-level verbose in this scenario).')
 }
 
-main().catch((e) => {
-  console.error(`bench-e2e failed: ${e.stack || e}`)
-  process.exitCode = 1
+// Ctrl-C would otherwise leave a loop-mounted image behind.
+process.once('SIGINT', () => {
+  if (WORK) WORK.close()
+  process.exit(130)
 })
+
+main()
+  .catch((e) => {
+    console.error(`bench-e2e failed: ${e.stack || e}`)
+    process.exitCode = 1
+  })
+  .finally(() => WORK && WORK.close())

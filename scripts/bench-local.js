@@ -8,13 +8,23 @@
 //   - `cp -r lib <dest>`, and `cp -al` (hard links) as a lower reference
 //   - backfill-cache local storage: cold put, fetch restoring a removed lib/
 //   - backfill-native Cache (async API): cold put, put of the same contents
-//     under a new hash ("dup put"), fetch restoring a removed lib/, and fetch
-//     with lib/ present and unchanged ("no-op fetch")
+//     under a new hash ("dup put"), fetch restoring a removed lib/, fetch
+//     with lib/ present and unchanged ("no-op fetch"), and fetch restoring
+//     a removed lib/ again (where it clones, the contents' stamps are then
+//     known and nothing is read)
 // Each restore is checked byte for byte against the generated tree.
 //
+// On a file system that clones (BENCH_FS=xfs or btrfs), also `cp -r
+// --reflink=always` (a clone), `cp -r --reflink=never` (a copy) and `cp -r
+// --attributes-only` (the same files, empty: the metadata floor), with the
+// bytes each operation makes the device write.
+//
 // Run: `npm run bench` (builds the addon first) or `node scripts/bench-local.js`.
-// Env: BENCH_FILES (default 5000), BENCH_MB (default 80), BENCH_ROUNDS (default 5).
-// Everything lives in a temp folder under os.tmpdir(), removed at the end.
+// Env: BENCH_FILES (default 5000), BENCH_MB (default 80), BENCH_ROUNDS (default 5),
+// BENCH_FS: where to measure: tmp (default: os.tmpdir()), tmpfs (/dev/shm),
+// disk (target/bench), xfs or btrfs (an image made and loop-mounted here, as
+// root: support/loop-fs.js).
+// Everything lives in a folder removed at the end (an image is unmounted).
 'use strict'
 
 const fs = require('node:fs')
@@ -54,7 +64,10 @@ function positiveNumber(name, fallback) {
   return v
 }
 
-const root = fs.mkdtempSync(path.join(os.tmpdir(), 'backfill-native-bench-'))
+const FS = process.env.BENCH_FS || 'tmp'
+const CLONES = FS === 'xfs' || FS === 'btrfs'
+const work = require('../support/loop-fs').workFolder(FS)
+const root = work.dir
 const pkgDir = path.join(root, 'packages', 'app')
 const libDir = path.join(pkgDir, 'lib')
 // What this run prints is also written to docs/benchmarks/<date>-bench-local.md.
@@ -164,6 +177,8 @@ function treeDigest(dir) {
 // --- measurement -----------------------------------------------------------
 
 const samples = {}
+// Bytes the device wrote during each operation (loop images only).
+const writtenSamples = {}
 // This round's timings and time spent in `sync`, printed per round: slow
 // syncs mean heavy writeback, the usual cause of noisy rounds.
 let roundLog = []
@@ -173,9 +188,11 @@ async function time(label, fn) {
   const s0 = performance.now()
   sync()
   roundSyncMs += performance.now() - s0
+  const w0 = work.written()
   const t0 = performance.now()
   const result = await fn()
   const ms = performance.now() - t0
+  if (w0 !== null) (writtenSamples[label] ||= []).push(work.written() - w0)
   ;(samples[label] ||= []).push(ms)
   roundLog.push(`${label} ${ms.toFixed(0)}`)
   return result
@@ -202,6 +219,16 @@ async function benchCp(round) {
   const linked = scratch('cp-al')
   await time('cp -al', () => execFileSync('cp', ['-al', 'lib', linked], { cwd: pkgDir }))
   rm(linked)
+  if (!CLONES) return
+  for (const [label, flag] of [
+    ['cp -r --reflink=always', '--reflink=always'],
+    ['cp -r --reflink=never', '--reflink=never'],
+    ['empty tree (cp --attributes-only)', '--attributes-only'],
+  ]) {
+    const to = scratch('cp')
+    await time(label, () => execFileSync('cp', ['-r', flag, 'lib', to], { cwd: pkgDir }))
+    rm(to)
+  }
 }
 
 async function benchJs(round, logger) {
@@ -233,6 +260,10 @@ async function benchNative(round) {
   check(dup.stored && dup.files === expected.files, `native dup put in round ${round}: ${JSON.stringify(dup)}`)
   if (dup.newBytes !== 0) notes.add(`native dup put wrote ${dup.newBytes} new bytes (expected 0)`)
 
+  // Where restores clone, contents written within the last 2 s have each
+  // clone read to check it; a store's contents are older than that when
+  // a build fetches them, so the timings wait that out (untimed).
+  if (CLONES) await new Promise((resolve) => setTimeout(resolve, 2100))
   const aside = removeAside(libDir)
   const restore = await time('native fetch (restore)', () => cache.fetch(hash))
   check(restore.hit && restore.filesRestored === expected.files, `native fetch in round ${round}: ${JSON.stringify(restore)}`)
@@ -244,7 +275,15 @@ async function benchNative(round) {
   if (noop.filesRestored !== 0) notes.add(`native no-op fetch rewrote ${noop.filesRestored} files (expected 0)`)
   verifyRestore('native no-op fetch', round)
 
-  for (const r of [put, dup, restore, noop]) for (const w of r.warnings) notes.add(`native warning: ${w.message}`)
+  // The restore above read each content once and recorded its stamp: a
+  // second restore into the package clones without reading.
+  const aside2 = removeAside(libDir)
+  const again = await time('native fetch (restore, stamps known)', () => cache.fetch(hash))
+  check(again.hit && again.filesRestored === expected.files, `native second fetch in round ${round}: ${JSON.stringify(again)}`)
+  verifyRestore('native second fetch', round)
+  rm(aside2)
+
+  for (const r of [put, dup, restore, noop, again]) for (const w of r.warnings) notes.add(`native warning: ${w.message}`)
   await cache.flush()
   rm(cacheFolder)
 }
@@ -263,12 +302,15 @@ function report(bytes) {
   const fmt = (ms) => ms.toFixed(1).padStart(9)
   const labels = Object.keys(samples)
   const width = Math.max(...labels.map((l) => l.length))
-  console.log(`\n${'operation'.padEnd(width)}  median ms    min ms    max ms   MB/s (median)`)
+  const device = Object.keys(writtenSamples).length > 0
+  console.log(`\n${'operation'.padEnd(width)}  median ms    min ms    max ms   MB/s (median)${device ? '   MiB written (median)' : ''}`)
   for (const l of labels) {
     const xs = samples[l]
     const mbps = bytes / 1048576 / (median(xs) / 1000)
-    console.log(`${l.padEnd(width)}  ${fmt(median(xs))} ${fmt(Math.min(...xs))} ${fmt(Math.max(...xs))}   ${mbps.toFixed(0).padStart(8)}`)
+    const written = device ? `   ${(median(writtenSamples[l]) / 1048576).toFixed(2).padStart(12)}` : ''
+    console.log(`${l.padEnd(width)}  ${fmt(median(xs))} ${fmt(Math.min(...xs))} ${fmt(Math.max(...xs))}   ${mbps.toFixed(0).padStart(8)}${written}`)
   }
+  if (device) console.log(`(written: what the ${FS} image's loop device wrote during the operation, after a sync; the outputs are ${(bytes / 1048576).toFixed(1)} MiB)`)
 
   const m = (l) => median(samples[l])
   // [label, ratio, comparison, target]: "<=" targets pass when the ratio is at
@@ -281,6 +323,15 @@ function report(bytes) {
     ['no-op fetch / native fetch restore', m('native fetch (no-op)') / m('native fetch (restore)'), '<=', 0.1],
     ['dup put / cold put', m('native put (dup)') / m('native put (cold)'), '<=', 0.2],
   ]
+  if (CLONES) {
+    const w = (l) => median(writtenSamples[l])
+    ratios.push(
+      ['native fetch / cp --reflink=always', m('native fetch (restore)') / m('cp -r --reflink=always'), '<=', 1.5],
+      ['native fetch (stamps known) / cp --reflink=always', m('native fetch (restore, stamps known)') / m('cp -r --reflink=always'), '<=', 1.5],
+      ['native fetch written / outputs bytes', w('native fetch (restore)') / bytes, '<=', 0.1],
+      ['native put written / outputs bytes', w('native put (cold)') / bytes, '<=', 0.1],
+    )
+  }
   const rw = Math.max(...ratios.map((r) => r[0].length))
   console.log(`\n${'ratio (of medians)'.padEnd(rw)}     value   target   result`)
   for (const [label, value, op, bound] of ratios) {
@@ -293,7 +344,7 @@ function report(bytes) {
 // --- main ------------------------------------------------------------------
 
 async function main() {
-  console.log(`backfill-native local benchmark: ${FILES} files, ${MB} MB, ${DIRS} folders, ${ROUNDS} rounds`)
+  console.log(`backfill-native local benchmark: ${FILES} files, ${MB} MB, ${DIRS} folders, ${ROUNDS} rounds, on ${FS}`)
   console.log(`node ${process.version}, ${os.platform()} ${os.arch()}, ${os.cpus().length} CPUs, temp ${root}`)
   const bytes = generateFixture()
   expected = treeDigest(libDir)
@@ -324,7 +375,7 @@ async function main() {
 
 // Ctrl-C would otherwise leave ~300 MB of temp files behind.
 process.once('SIGINT', () => {
-  rm(root)
+  work.close()
   process.exit(130)
 })
 
@@ -334,4 +385,4 @@ main()
     console.error(`bench-local failed: ${err && err.stack ? err.stack : err}`)
     process.exitCode = 1
   })
-  .finally(() => rm(root))
+  .finally(() => work.close())

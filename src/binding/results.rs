@@ -48,6 +48,9 @@ pub struct FetchResult {
     pub source: Option<String>,
     /// Files written into the package directory.
     pub files_restored: f64,
+    /// Of the files restored, those cloned from the local store (sharing
+    /// its blocks, on btrfs, XFS, APFS or ReFS) rather than copied.
+    pub files_cloned: f64,
     /// Files already present with the right content, left alone.
     pub files_unchanged: f64,
     /// Symbolic links in the entry.
@@ -71,6 +74,7 @@ impl From<FetchOutcome> for FetchResult {
             hit: o.hit(),
             source: o.source.map(|s| s.as_str().to_string()),
             files_restored: o.files_restored as f64,
+            files_cloned: o.files_cloned as f64,
             files_unchanged: o.files_unchanged as f64,
             links: o.links as f64,
             bytes_restored: o.bytes_restored as f64,

@@ -511,6 +511,7 @@ fn hit(source: Source, r: crate::store::Restored, warnings: Vec<Notice>) -> Fetc
     FetchOutcome {
         source: Some(source),
         files_restored: r.files_written,
+        files_cloned: r.files_cloned,
         files_unchanged: r.files_unchanged,
         links: r.links,
         bytes_restored: r.bytes_written,

@@ -35,6 +35,8 @@ pub struct FetchOutcome {
     pub source: Option<Source>,
     /// Files written into the package.
     pub files_restored: u64,
+    /// Of those, the files cloned from the store rather than copied.
+    pub files_cloned: u64,
     /// Files already present with the right content.
     pub files_unchanged: u64,
     /// Symbolic links in the entry.

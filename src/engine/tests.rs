@@ -570,3 +570,50 @@ fn background_uploads_are_the_engines_own() {
     assert_eq!(engine.stats().uploads, 2);
     assert!(engine.take_background_warnings().is_empty());
 }
+
+/// On XFS and btrfs (loop-mounted, `test_kit/loop_fs.rs`), a remote hit
+/// writes each byte once: staged into the store as it downloads, then
+/// cloned into the package (the restored files share the store's blocks).
+#[test]
+fn a_remote_hit_on_a_file_system_that_clones_writes_each_byte_once() {
+    use crate::test_kit::loop_fs::{shares_extents, Kind, LoopFs};
+    for kind in Kind::ALL {
+        let test = "a_remote_hit_on_a_file_system_that_clones_writes_each_byte_once";
+        let Some(fs) = LoopFs::mount(kind, test) else {
+            continue;
+        };
+        let fake = FakeRemote::new();
+        let ci = machine(Some(&shared(&fake)), true);
+        let mut total = 0;
+        for i in 0..12u8 {
+            let bytes: Vec<u8> = (0..2u32 << 20)
+                .map(|n| n.wrapping_mul(2654435761).to_le_bytes()[1] ^ i)
+                .collect();
+            total += bytes.len() as u64;
+            write(&ci.pkg, &format!("lib/f{i}.bin"), &bytes, 0o644);
+        }
+        let want = snapshot(&ci.pkg);
+        assert!(ci.engine.put("k", None).unwrap().uploaded);
+
+        let pkg = fs.dir("pkg");
+        let dev = Engine::assemble(
+            config(&pkg, &fs.mount.join("cache")),
+            layer(Some(&shared(&fake)), false),
+        );
+        let before = fs.written_bytes();
+        let got = dev.fetch("k").unwrap();
+        let written = fs.written_bytes() - before;
+        assert_eq!(got.source, Some(Source::Remote), "{kind:?}");
+        assert_eq!(snapshot(&pkg), want, "{kind:?}: restored tree differs");
+        assert!(
+            shares_extents(&pkg.join("lib/f0.bin")),
+            "{kind:?}: not cloned"
+        );
+        eprintln!("{kind:?}: a remote hit of {total} bytes wrote {written} bytes to the device");
+        // A copy out of the store would write them twice.
+        assert!(
+            written < total * 11 / 10,
+            "{kind:?}: {written} of {total} bytes written"
+        );
+    }
+}

@@ -21,6 +21,9 @@
 //! - Creating a symbolic link needs Developer Mode or administrator rights.
 //! - Renames over a file another process holds open (an antivirus, an
 //!   editor, a watcher) fail for a moment: they are retried briefly.
+//! - Contents are cloned with `FSCTL_DUPLICATE_EXTENTS_TO_FILE` (ReFS, Dev
+//!   Drives) instead of `FICLONE` or `clonefile`; std gives no volume id, so
+//!   whether to clone is decided per store, and any failure decides "copy".
 //! - Some names cannot exist (`CON`, `aux.js`, `a:b`, a trailing dot or
 //!   space): an entry holding one is a miss with a warning there.
 
@@ -35,9 +38,10 @@ mod windows;
 use windows as imp;
 
 pub use imp::{
-    changed_time, create_new, file_id, link_target, mark_used, mode_matches, mode_of, name_problem,
-    process_is_running, remove_file, rename, set_file_mode, set_mode, stamp_times,
-    store_file_permissions, symlink, CASE_INSENSITIVE, LINK_HINT, STAMPS_SHOW_EVERY_WRITE,
+    changed_time, clone_file, clone_refused, create_new, device_of, file_id, link_target,
+    mark_used, mode_matches, mode_of, name_problem, open_read, process_is_running, remove_file,
+    rename, set_file_mode, set_mode, stamp_times, store_file_permissions, symlink,
+    CASE_INSENSITIVE, LINK_HINT, STAMPS_SHOW_EVERY_WRITE,
 };
 
 /// For tests on either system: a link at `link` to `target`, and a mode.

@@ -114,6 +114,81 @@ pub fn name_problem(_path: &str) -> Option<String> {
     None
 }
 
+/// Opens `path` for reading without updating its access time where the
+/// system lets this user (Linux's `O_NOATIME`, for the file's owner): a
+/// restore or a put then reads without making the disk write an inode per
+/// file read (measured on btrfs: 8 MiB for 5,000 files).
+pub fn open_read(path: &Path) -> io::Result<File> {
+    #[cfg(target_os = "linux")]
+    match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOATIME)
+        .open(path)
+    {
+        // Not the owner: read as usual.
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
+        other => return other,
+    }
+    File::open(path)
+}
+
+/// The device (file system) a file lies on: contents are cloned only
+/// between files of one device.
+pub fn device_of(meta: &Metadata) -> Option<u64> {
+    Some(meta.dev())
+}
+
+/// Creates `dest`, which must not exist, as a clone of `src` (`FICLONE` on
+/// Linux, `clonefile` on macOS, through `reflink-copy`) with the
+/// permission bits `mode`: it shares `src`'s blocks until either is
+/// written, so nothing of the content is written. On failure nothing is
+/// left at `dest`.
+pub fn clone_file(src: &File, dest: &Path, mode: u32) -> io::Result<()> {
+    // Linux clones into a file made with its mode: fewer calls per file
+    // than a clone given `src`'s mode, then changed.
+    #[cfg(target_os = "linux")]
+    let cloned = {
+        let (file, needs_chmod) = create_new(dest, mode)?;
+        reflink_copy::reflink_file(src, &file).and_then(|()| {
+            if needs_chmod {
+                set_file_mode(&file, mode)
+            } else {
+                Ok(())
+            }
+        })
+    };
+    // `clonefile` makes the file itself.
+    #[cfg(not(target_os = "linux"))]
+    let cloned = {
+        reflink_copy::reflink_file_to_path(src, dest)?;
+        set_mode(dest, mode)
+    };
+    if cloned.is_err() {
+        let _ = fs::remove_file(dest);
+    }
+    cloned
+}
+
+/// Whether a failed [`clone_file`] says the file system (or the pair of
+/// them) cannot clone at all, rather than that this one file failed:
+/// ext4 and tmpfs answer "not supported", two devices "cross-device", and
+/// older kernels or odd file systems "invalid" or "no such ioctl".
+pub fn clone_refused(e: &io::Error) -> bool {
+    const EXDEV: i32 = 18;
+    const EINVAL: i32 = 22;
+    const ENOTTY: i32 = 25;
+    const ENOSYS: i32 = 38;
+    #[cfg(target_os = "linux")]
+    const ENOTSUP: i32 = 95;
+    #[cfg(not(target_os = "linux"))]
+    const ENOTSUP: i32 = 45;
+    e.kind() == io::ErrorKind::Unsupported
+        || matches!(
+            e.raw_os_error(),
+            Some(EXDEV | EINVAL | ENOTTY | ENOSYS | ENOTSUP)
+        )
+}
+
 /// Whether process `pid` is running, where the system can tell (`/proc`).
 pub fn process_is_running(pid: u32) -> Option<bool> {
     if pid == std::process::id() {

@@ -213,6 +213,35 @@ pub fn name_problem(path: &str) -> Option<String> {
     None
 }
 
+/// Opens `path` for reading.
+pub fn open_read(path: &Path) -> io::Result<File> {
+    File::open(path)
+}
+
+/// The device a file lies on: std has no stable volume id on Windows, so
+/// the decision to clone is taken per store there (see [`clone_refused`]).
+pub fn device_of(_meta: &Metadata) -> Option<u64> {
+    None
+}
+
+/// Creates `dest`, which must not exist, as a block clone of `src`
+/// (`FSCTL_DUPLICATE_EXTENTS_TO_FILE` through `reflink-copy`: ReFS and Dev
+/// Drives), with the mode `mode` as Windows keeps modes (see
+/// [`set_mode`]). On failure nothing is left at `dest`.
+pub fn clone_file(src: &File, dest: &Path, mode: u32) -> io::Result<()> {
+    reflink_copy::reflink_file_to_path(src, dest)?;
+    set_mode(dest, mode).inspect_err(|_| {
+        let _ = remove_file(dest);
+    })
+}
+
+/// Whether a failed [`clone_file`] means cloning should not be tried
+/// again: on Windows any failure does (NTFS, another volume, no right),
+/// since its error codes for these are not told apart here.
+pub fn clone_refused(_e: &io::Error) -> bool {
+    true
+}
+
 /// Whether a process runs cannot be told here without more system calls:
 /// leftovers are then judged by age.
 pub fn process_is_running(pid: u32) -> Option<bool> {

@@ -8,6 +8,7 @@
 //! v1/entries/<2 hex of blake3(key)>/<key>.json  manifests
 //! v1/tmp/                                       temp files, renamed into place (only under the shared lock)
 //! v1/output-states/<32 hex>                     what a fetch last saw of a package's outputs
+//! v1/content-states/<32 hex>                    the stamps of contents last cloned into a package, read and found good
 //! v1/lock                                       shared by fetch/put, exclusive for purge/clear/eviction
 //! v1/gate                                       passed by fetch/put, held by an exclusive taker
 //! v1/index, v1/.index-*                         the eviction index (rebuilt if lost), and its temp files
@@ -84,6 +85,17 @@ impl Layout {
         self.root.join("output-states")
     }
 
+    /// The states of the contents last cloned into the package folder
+    /// whose id is `id` (hex).
+    pub fn content_states(&self, id: &str) -> PathBuf {
+        self.content_states_dir().join(id.get(..32).unwrap_or(id))
+    }
+
+    /// The folder of every package's content states.
+    pub fn content_states_dir(&self) -> PathBuf {
+        self.root.join("content-states")
+    }
+
     /// The store lock.
     pub fn lock(&self) -> PathBuf {
         self.root.join("lock")
@@ -106,13 +118,14 @@ impl Layout {
     }
 
     /// What a clear moves aside: everything but the locks.
-    pub fn cleared(&self) -> [PathBuf; 5] {
+    pub fn cleared(&self) -> [PathBuf; 6] {
         [
             self.entries(),
             self.contents(),
             self.tmp(),
             self.index(),
             self.output_states_dir(),
+            self.content_states_dir(),
         ]
     }
 

@@ -1,8 +1,9 @@
 //! The local store: file contents kept once by blake3 digest, plus one small
 //! manifest per cache key. Where each file lies is `layout.rs`'s alone.
 //!
-//! - `content/`: the contents, written once (`writer.rs`) and read through
-//!   the verifying reader (`reader.rs`);
+//! - `content/`: the contents, written once (`writer.rs`), read through
+//!   the verifying reader (`reader.rs`), cloned where the file system can
+//!   (`clone.rs`);
 //! - `entry/`: an entry's manifest (`manifest.rs`), the one way an entry is
 //!   written (`writer.rs`), a put (`put.rs`) and a restore (`restore.rs`);
 //! - `eviction/`: the policy, the index, a run, the store's statistics, and
@@ -12,7 +13,8 @@
 //!
 //! Every file appears by rename, so a reader never sees half of one; a
 //! manifest is written only after all its contents are in place, so a crash
-//! never leaves a hit with missing files; contents are verified on restore.
+//! never leaves a hit with missing files; contents are verified on restore
+//! (a clone through its store content's stamp: `content/clone.rs`).
 
 mod clear;
 mod content;
@@ -177,5 +179,7 @@ impl LocalStore {
     }
 }
 
+#[cfg(test)]
+mod clone_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -251,7 +251,8 @@ fn crash_points_of_a_put_never_leave_a_hit() {
         .unwrap()
         .find(&f.pkg, None)
         .unwrap();
-    let _ = content::writer::store_file(&f.store, &outputs[0].abs).unwrap();
+    let _ = content::writer::store_file(&f.store, &outputs[0].abs, &content::clone::Way::copy())
+        .unwrap();
     // Killed in the middle of writing a content or a manifest temp file.
     let shard = f.store.layout().content(&"ab".repeat(32));
     let shard = shard.parent().unwrap();

@@ -1,8 +1,10 @@
 //! What the tests of every layer share, as turborepo's `test_cases.rs`:
-//! the round-trip table and its file helpers (`round_trip.rs`) and one
-//! configurable fake remote (`fake_remote.rs`). Compiled for tests only.
+//! the round-trip table and its file helpers (`round_trip.rs`), one
+//! configurable fake remote (`fake_remote.rs`), and XFS and btrfs images
+//! loop-mounted for the clone tests (`loop_fs.rs`). Compiled for tests only.
 
 pub mod fake_remote;
+pub mod loop_fs;
 pub mod round_trip;
 
 use crate::notice::{LocalProblem, Notice};

@@ -1,12 +1,15 @@
 //! Reading contents: the one verifying reader every content passes through
-//! (blake3 as it is read, size and digest checked at its end), and copying
-//! a stored content out into a package.
+//! (blake3 as it is read, size and digest checked at its end), and placing
+//! a stored content into a package: cloned where the file system can
+//! (`clone.rs`), else copied.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
+use super::clone::Way;
 use crate::error::CacheError;
+use crate::file_states::FileState;
 use crate::platform;
 use crate::store::LocalStore;
 
@@ -140,9 +143,33 @@ pub enum CopyFailure {
     Dest(CacheError),
 }
 
-/// Copies content `digest` into `dest` (when `fresh`: nothing is there) or
-/// a new temp file beside it, verifying it, with permission bits `mode`
-/// (setuid, setgid and sticky bits dropped).
+/// How a restore places its files: the way between the store and the
+/// package's file system, and what is known of the store's contents.
+pub struct Via<'a> {
+    pub way: &'a Way,
+    /// The state recorded for this content when it was last read and
+    /// found good, if any.
+    pub known: Option<&'a FileState>,
+    /// When the restore began looking (see [`FileState::hashed_ns`]).
+    pub started: i64,
+}
+
+/// A file placed by a restore.
+#[derive(Debug)]
+pub struct Placed {
+    pub file: Copied,
+    /// Whether it was cloned rather than copied.
+    pub cloned: bool,
+    /// The store content's state, when its stamp was taken and its bytes
+    /// known good at once: recorded, so the next clone need not read it.
+    pub state: Option<FileState>,
+}
+
+/// Places content `digest` at `dest` (when `fresh`: nothing is there) or
+/// in a new temp file beside it, with permission bits `mode` (setuid,
+/// setgid and sticky bits dropped): cloned where `via.way` clones (see
+/// [`clone_out`](super::clone::clone_out)), else copied, verifying it as
+/// it is read.
 pub fn copy_out(
     store: &LocalStore,
     digest: &str,
@@ -150,10 +177,11 @@ pub fn copy_out(
     mode: u32,
     dest: &Path,
     fresh: bool,
-) -> std::result::Result<Copied, CopyFailure> {
+    via: &Via<'_>,
+) -> std::result::Result<Placed, CopyFailure> {
     let mode = mode & crate::store::MODE_MASK;
     let blob = store.layout().content(digest);
-    let src = match File::open(&blob) {
+    let mut src = match platform::open_read(&blob) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(CopyFailure::Content(format!("content {digest} is missing")))
@@ -172,6 +200,9 @@ pub fn copy_out(
             )))
         }
     };
+    if let Some(cloned) = super::clone::clone_out(via, &mut src, digest, size, mode, dest, fresh) {
+        return cloned;
+    }
     let dir = dest.parent().unwrap_or(Path::new("."));
     // Nothing is at the destination: write it in place (one create, no
     // rename), and remove it again if the content proves bad. A file that
@@ -221,9 +252,14 @@ pub fn copy_out(
     })();
     // Every file is closed on return: a restore replacing thousands of
     // files holds no descriptor per file while it waits to rename them.
+    let placed = |file| Placed {
+        file,
+        cloned: false,
+        state: None,
+    };
     match (result, out) {
-        (Ok(()), Out::Direct(_)) => Ok(Copied::Direct(dest.to_path_buf())),
-        (Ok(()), Out::Temp(t)) => Ok(Copied::Temp(t.into_temp_path())),
+        (Ok(()), Out::Direct(_)) => Ok(placed(Copied::Direct(dest.to_path_buf()))),
+        (Ok(()), Out::Temp(t)) => Ok(placed(Copied::Temp(t.into_temp_path()))),
         (Err(e), Out::Direct(f)) => {
             drop(f);
             let _ = platform::remove_file(dest);

@@ -3,9 +3,10 @@
 //! until the entry it belongs to is accepted.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::Path;
 
+use super::clone::Way;
 use super::reader::{copy, hash_reader, ContentReader, CopyError, WHOLE_READ_LIMIT};
 use crate::error::{CacheError, IoContext, Result};
 use crate::platform;
@@ -23,9 +24,10 @@ pub struct Stored {
     pub new_bytes: u64,
 }
 
-/// Stores the content of the regular file `src` and returns its digest.
-pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
-    let mut file = File::open(src).at("read output", src)?;
+/// Stores the content of the regular file `src` and returns its digest:
+/// cloned into the store where `way` clones, else copied.
+pub fn store_file(store: &LocalStore, src: &Path, way: &Way) -> Result<Stored> {
+    let mut file = platform::open_read(src).at("read output", src)?;
     let meta = file.metadata().at("read output", src)?;
     let mode = platform::mode_of(&meta) & crate::store::MODE_MASK;
     let mtime = meta
@@ -33,6 +35,25 @@ pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_secs());
+    if way.decided() != Some(false) {
+        // Hashed first, from the page cache of a file just built: a content
+        // already stored costs that read only, no clone.
+        let (digest, size) = hash_reader(&mut file).at("read output", src)?;
+        let stored = |digest, size, new_bytes| Stored {
+            digest,
+            size,
+            mode,
+            mtime,
+            new_bytes,
+        };
+        if store.layout().content(&digest).exists() {
+            return Ok(stored(digest, size, 0));
+        }
+        if let Some(cloned) = clone_in(store, way, &file, mode) {
+            return cloned.map(|(digest, size, new_bytes)| stored(digest, size, new_bytes));
+        }
+        file.rewind().at("read output", src)?;
+    }
     if meta.len() <= WHOLE_READ_LIMIT {
         let mut buf = Vec::with_capacity(meta.len() as usize);
         let mut reader = ContentReader::new(&mut file);
@@ -67,7 +88,7 @@ pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
     }
     // Copy and hash again in one pass: if the file changed meanwhile, the
     // entry records what was actually copied.
-    let mut file = File::open(src).at("read output", src)?;
+    let mut file = platform::open_read(src).at("read output", src)?;
     let stored = ingest(store, &mut file).map_err(|e| match e {
         IngestFailure::Read(e) => CacheError::io("read output", src, e),
         IngestFailure::Local(e) => e,
@@ -79,6 +100,42 @@ pub fn store_file(store: &LocalStore, src: &Path) -> Result<Stored> {
         mtime,
         new_bytes: stored.size,
     })
+}
+
+/// Clones the output `file` into the store's temp folder and hashes the
+/// clone there (again: the output was hashed to find it new), so the store
+/// holds exactly the bytes hashed even if the output changed meanwhile (a clone is taken whole, under the file
+/// system's locks); then renames it under its digest. Gives the digest,
+/// size and bytes new to the store, or `None` to copy instead.
+fn clone_in(
+    store: &LocalStore,
+    way: &Way,
+    file: &File,
+    mode: u32,
+) -> Option<Result<(String, u64, u64)>> {
+    let dir = store.layout().tmp();
+    fs::create_dir_all(&dir).ok()?;
+    let made = way.attempt(|| {
+        tempfile::Builder::new()
+            .prefix("content-")
+            .make_in(&dir, |p| platform::clone_file(file, p, mode))
+    })?;
+    let temp = made.ok()?.into_temp_path();
+    Some((|| {
+        // Read-only, as every store file (the clone has the output's mode).
+        if let Some(p) = platform::store_file_permissions() {
+            fs::set_permissions(&temp, p).at("write to the cache", &temp)?;
+        }
+        let (digest, size) = platform::open_read(&temp)
+            .and_then(hash_reader)
+            .at("read the cache", &temp)?;
+        let blob = store.layout().content(&digest);
+        if blob.exists() {
+            return Ok((digest, size, 0));
+        }
+        move_into(temp, &blob)?;
+        Ok((digest, size, size))
+    })())
 }
 
 /// A temp file in the folder `dest` will be renamed into: a rename within

@@ -13,7 +13,7 @@ pub use manifest::{
 };
 pub use put::{put, PutReport};
 #[cfg(test)]
-pub(crate) use restore::output_states_path;
+pub(crate) use restore::{content_states_path, output_states_path};
 pub use restore::{restore, RestoreOptions, RestoreReport, Restored};
 pub(crate) use writer::write_manifest;
 pub use writer::EntryWriter;

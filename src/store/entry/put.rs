@@ -1,5 +1,5 @@
 //! Storing a put's outputs: each file's content into the store (in
-//! parallel, each once), each link as its target, through the store's entry
+//! parallel, each once; cloned where the file system can), each link as its target, through the store's entry
 //! writer, so the manifest is written last.
 
 use rayon::prelude::*;
@@ -8,6 +8,7 @@ use super::manifest::{FileRecord, LinkRecord};
 use crate::cache_key::CacheKey;
 use crate::error::{CacheError, Result};
 use crate::output_glob::FoundOutput;
+use crate::store::content::clone::Way;
 use crate::store::content::writer::store_file;
 use crate::store::LocalStore;
 
@@ -31,6 +32,11 @@ enum Captured {
 
 pub fn put(store: &LocalStore, key: &CacheKey, outputs: &[FoundOutput]) -> Result<PutReport> {
     let mut entry = store.begin_entry(key)?;
+    // The outputs lie in one package folder: one way for all.
+    let way = match outputs.first().and_then(|o| o.abs.parent()) {
+        Some(dir) => Way::between(store, dir),
+        None => Way::copy(),
+    };
     let captured: Vec<Captured> = crate::store::on_io_pool(|| {
         outputs
             .par_iter()
@@ -49,7 +55,7 @@ pub fn put(store: &LocalStore, key: &CacheKey, outputs: &[FoundOutput]) -> Resul
                         target,
                     }))
                 } else {
-                    let stored = store_file(store, &out.abs)?;
+                    let stored = store_file(store, &out.abs, &way)?;
                     Ok(Captured::File(
                         FileRecord {
                             path: out.rel.clone(),

@@ -17,7 +17,7 @@
 //! since (the output states, as input hashing keeps them: see
 //! `file_states`); only other files are read and hashed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -31,7 +31,8 @@ use crate::file_states::{self, FileState, FileStates, Stamp};
 use crate::notice::{LocalProblem, Notice};
 use crate::output_temp;
 use crate::platform;
-use crate::store::content::reader::{self as content, copy_out, Copied, CopyFailure};
+use crate::store::content::clone::Way;
+use crate::store::content::reader::{self as content, copy_out, Copied, CopyFailure, Placed, Via};
 use crate::store::lock::StoreLock;
 use crate::store::LocalStore;
 
@@ -59,6 +60,9 @@ pub enum RestoreReport {
 pub struct Restored {
     /// Files written.
     pub files_written: u64,
+    /// Of the files written, those cloned from the store (sharing its
+    /// blocks) rather than copied.
+    pub files_cloned: u64,
     /// Files already present with the same content, left alone.
     pub files_unchanged: u64,
     /// Symbolic links in the entry.
@@ -155,10 +159,19 @@ pub fn restore(
         })
     });
 
+    let contents_path = content_states_path(store, cwd);
+    let contents = Contents {
+        way: Way::between(store, cwd),
+        known: FileStates::load(&contents_path),
+    };
     let mut undo = Undo::default();
-    match apply(store, cwd, &manifest, &plan, options, &mut undo) {
-        Ok(Applied::Done(report)) => {
+    match apply(store, cwd, &manifest, &plan, options, &contents, &mut undo) {
+        Ok(Applied::Done(report, read)) => {
             undo.finish();
+            if options.may_write_store && !read.is_empty() {
+                // Failing to record them only costs the next clone a read.
+                let _ = save_content_states(&contents_path, &manifest, &contents.known, read);
+            }
             if options.may_write_store && plan.states_changed {
                 // What was found in place, for the next fetch; failing to
                 // record it only costs that fetch a read. Nothing found in
@@ -247,6 +260,42 @@ struct Plan {
     states: Vec<Option<FileState>>,
     /// Whether `states` differ from what was recorded.
     states_changed: bool,
+}
+
+/// How a restore's files are placed: the way between the store and the
+/// package's file system, and the store contents' states recorded by the
+/// last restores into this package (by digest).
+struct Contents {
+    way: Way,
+    known: FileStates,
+}
+
+/// Where the states of the store contents last restored into package
+/// folder `cwd` are kept in `store`.
+pub(crate) fn content_states_path(store: &LocalStore, cwd: &Path) -> PathBuf {
+    let id = blake3::hash(cwd.as_os_str().as_encoded_bytes()).to_hex();
+    store.layout().content_states(id.as_str())
+}
+
+/// Records the states of the contents `read` now, keeping those recorded
+/// before for other contents of `manifest` (only its contents: the record
+/// does not grow with every entry restored into the package).
+fn save_content_states(
+    path: &Path,
+    manifest: &Manifest,
+    known: &FileStates,
+    mut read: BTreeMap<String, FileState>,
+) -> std::io::Result<()> {
+    let digests: BTreeSet<&str> = manifest.files.iter().map(|f| f.digest.as_str()).collect();
+    for (d, k) in digests
+        .iter()
+        .zip(known.get_sorted(digests.iter().copied()))
+    {
+        if let Some(k) = k {
+            read.entry(d.to_string()).or_insert(k);
+        }
+    }
+    FileStates::save(path, read.iter().map(|(d, s)| (d.as_str(), s)))
 }
 
 /// Where the output states of package folder `cwd` are kept in `store`.
@@ -430,7 +479,9 @@ fn add_parents(dirs: &mut BTreeSet<String>, path: &str) {
 
 /// How applying a plan ended, short of a local error.
 enum Applied {
-    Done(Restored),
+    /// Restored; with the states of the store's contents that were read
+    /// and found good (by digest), to record.
+    Done(Restored, BTreeMap<String, FileState>),
     /// A stored content is missing or damaged.
     BadContent(String),
     /// A link cannot be made on this system (Windows without the right).
@@ -506,6 +557,7 @@ fn apply(
     manifest: &Manifest,
     plan: &Plan,
     options: RestoreOptions,
+    contents: &Contents,
     undo: &mut Undo,
 ) -> Result<Applied> {
     for dir in &plan.missing_dirs {
@@ -525,23 +577,46 @@ fn apply(
         .filter(|(_, p)| matches!(p, FilePlan::Replace | FilePlan::Create))
         .map(|(f, p)| (f, matches!(p, FilePlan::Create)))
         .collect();
-    let copies: Vec<std::result::Result<Copied, CopyFailure>> = crate::store::on_io_pool(|| {
+    // What is known of the contents to write, looked up in digest order.
+    let digests: BTreeSet<&str> = to_write.iter().map(|(f, _)| f.digest.as_str()).collect();
+    let known: HashMap<&str, FileState> = digests
+        .iter()
+        .zip(contents.known.get_sorted(digests.iter().copied()))
+        .filter_map(|(d, k)| Some((*d, k?)))
+        .collect();
+    // Before any stamp of a content is taken.
+    let started = file_states::now_ns();
+    let copies: Vec<std::result::Result<Placed, CopyFailure>> = crate::store::on_io_pool(|| {
         to_write
             .par_iter()
             .map(|(f, fresh)| {
-                copy_out(store, &f.digest, f.size, f.mode, &cwd.join(&f.path), *fresh)
+                let via = Via {
+                    way: &contents.way,
+                    known: known.get(f.digest.as_str()),
+                    started,
+                };
+                let dest = cwd.join(&f.path);
+                copy_out(store, &f.digest, f.size, f.mode, &dest, *fresh, &via)
             })
             .collect()
     });
+    let mut read = BTreeMap::new();
+    let mut cloned = 0;
     let mut written = Vec::with_capacity(copies.len());
     let mut failure: Option<Result<Applied>> = None;
     for ((f, _), c) in to_write.iter().zip(copies) {
         match c {
-            Ok(copied) => {
-                if let Copied::Direct(path) = &copied {
+            Ok(placed) => {
+                if let Copied::Direct(path) = &placed.file {
                     undo.created.push(path.clone());
                 }
-                written.push(copied);
+                cloned += u64::from(placed.cloned);
+                if let Some(state) = placed.state {
+                    if known.get(f.digest.as_str()) != Some(&state) {
+                        read.insert(f.digest.clone(), state);
+                    }
+                }
+                written.push(placed.file);
             }
             Err(CopyFailure::Dest(e)) => {
                 failure = Some(Err(e));
@@ -571,6 +646,7 @@ fn apply(
     let mut report = Restored {
         bytes: manifest.bytes(),
         links: manifest.links.len() as u64,
+        files_cloned: cloned,
         ..Restored::default()
     };
     for ((f, _), copied) in to_write.iter().zip(written) {
@@ -623,5 +699,5 @@ fn apply(
             }
         }
     }
-    Ok(Applied::Done(report))
+    Ok(Applied::Done(report, read))
 }
