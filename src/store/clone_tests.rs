@@ -267,6 +267,21 @@ fn damage_in_place(c: &Path) {
     crate::platform::testing::set_mode(c, 0o444);
 }
 
+/// Damages the stored content of `rel` in place and restores with the
+/// outputs gone: a miss saying the content is corrupt, nothing of the entry
+/// left behind.
+fn assert_damage_caught(s: &Setup, kind: Kind, rel: &str) {
+    damage_in_place(&content_of(s, rel));
+    fs::remove_dir_all(s.pkg.join("lib")).unwrap();
+    match restore(s, &s.pkg) {
+        RestoreReport::Unusable(n) => {
+            assert!(local_detail(&n).contains("is corrupt"), "{kind:?}: {n:?}")
+        }
+        other => panic!("{kind:?}: a damaged content was restored: {other:?}"),
+    }
+    assert!(!s.pkg.join("lib").exists(), "{kind:?}: outputs left behind");
+}
+
 #[test]
 fn a_store_content_edited_in_place_is_never_restored() {
     for kind in Kind::ALL {
@@ -300,16 +315,7 @@ fn a_store_content_edited_in_place_is_never_restored() {
         fs::remove_dir_all(s.pkg.join("lib")).unwrap();
         assert_eq!(hit(restore(&s, &s.pkg)).files_cloned, s.files.len() as u64);
 
-        damage_in_place(&content_of(&s, "lib/big.bin"));
-        fs::remove_dir_all(s.pkg.join("lib")).unwrap();
-        match restore(&s, &s.pkg) {
-            RestoreReport::Unusable(n) => {
-                assert!(local_detail(&n).contains("is corrupt"), "{kind:?}: {n:?}")
-            }
-            other => panic!("{kind:?}: a damaged content was restored: {other:?}"),
-        }
-        // Nothing of the entry was left behind.
-        assert!(!s.pkg.join("lib").exists(), "{kind:?}: outputs left behind");
+        assert_damage_caught(&s, kind, "lib/big.bin");
     }
 }
 
@@ -319,15 +325,7 @@ fn a_content_damaged_before_its_first_restore_is_caught() {
         let Some(s) = setup(kind, "a_content_damaged_before_its_first_restore_is_caught") else {
             continue;
         };
-        damage_in_place(&content_of(&s, "lib/d/f3.js"));
-        fs::remove_dir_all(s.pkg.join("lib")).unwrap();
-        match restore(&s, &s.pkg) {
-            RestoreReport::Unusable(n) => {
-                assert!(local_detail(&n).contains("is corrupt"), "{kind:?}: {n:?}")
-            }
-            other => panic!("{kind:?}: a damaged content was restored: {other:?}"),
-        }
-        assert!(!s.pkg.join("lib").exists(), "{kind:?}: outputs left behind");
+        assert_damage_caught(&s, kind, "lib/d/f3.js");
     }
 }
 
