@@ -256,6 +256,18 @@ function run(v, env = {}, { summarize = false, engineTimes = false } = {}) {
   return { ms, split: v.isTurbo ? null : lageSplit(r.stdout, started, ms), perTarget: v.isTurbo ? (summarize ? turboTargets(v) : null) : lageTargets(r.stdout), engine: engineTimes ? engineTargets(r.stdout) : null, disk, stderr: r.stderr }
 }
 
+/** The events of lage's JSON reporter in one run's stdout (its JSON lines). */
+function reporterEvents(stdout) {
+  const events = []
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('{')) continue
+    try {
+      events.push(JSON.parse(line))
+    } catch {}
+  }
+  return events
+}
+
 /**
  * The engine's own time of each target's fetch (ms) in one lage run, by
  * target id, from the provider's verbose "hit for ... in N ms" lines in
@@ -263,14 +275,7 @@ function run(v, env = {}, { summarize = false, engineTimes = false } = {}) {
  */
 function engineTargets(stdout) {
   const out = {}
-  for (const line of stdout.split('\n')) {
-    if (!line.startsWith('{') || !line.includes('backfill-native: hit for')) continue
-    let e
-    try {
-      e = JSON.parse(line)
-    } catch {
-      continue
-    }
+  for (const e of reporterEvents(stdout)) {
     const m = /^backfill-native: hit for \S+ from the \w+ cache: .* in (\d+) ms$/.exec(e.msg || '')
     if (m && e.data && e.data.target) out[e.data.target.id] = Number(m[1])
   }
@@ -280,14 +285,7 @@ function engineTargets(stdout) {
 /** Each target's time (ms) in one lage run, by target id (`pkg#build`), from its JSON reporter's lines. */
 function lageTargets(stdout) {
   const runs = new Map()
-  for (const line of stdout.split('\n')) {
-    if (!line.startsWith('{')) continue
-    let e
-    try {
-      e = JSON.parse(line)
-    } catch {
-      continue
-    }
+  for (const e of reporterEvents(stdout)) {
     const d = e.data
     if (!d || !d.target || !d.status || d.target.id.startsWith('__')) continue
     const t = runs.get(d.target.id) || {}
@@ -312,14 +310,7 @@ function turboTargets(v) {
 function lageSplit(stdout, started, wallMs) {
   const runs = new Map()
   let summary = null
-  for (const line of stdout.split('\n')) {
-    if (!line.startsWith('{')) continue
-    let e
-    try {
-      e = JSON.parse(line)
-    } catch {
-      continue
-    }
+  for (const e of reporterEvents(stdout)) {
     if (e.summary) summary = e.summary
     const d = e.data
     if (!d || !d.target || !d.status || d.target.id.startsWith('__')) continue
