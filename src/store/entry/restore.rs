@@ -160,10 +160,14 @@ pub fn restore(
     });
 
     let contents_path = content_states_path(store, cwd);
-    let contents = Contents {
-        way: Way::between(store, cwd),
-        known: FileStates::load(&contents_path),
+    let way = Way::between(store, cwd);
+    // States serve clones only: where this way copies, nothing is read.
+    let known = if way.decided() == Some(false) {
+        FileStates::default()
+    } else {
+        FileStates::load(&contents_path)
     };
+    let contents = Contents { way, known };
     let mut undo = Undo::default();
     match apply(store, cwd, &manifest, &plan, options, &contents, &mut undo) {
         Ok(Applied::Done(report, read)) => {
