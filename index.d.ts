@@ -217,6 +217,15 @@ export interface CacheOptions {
    */
   uploadBranches?: Array<string>
   /**
+   * The pull request scope: its provider options, laid field by field
+   * over `providerOptions` (`BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS`),
+   * typically its own container or bucket and credential. A pull request
+   * build reads the main scope, then this one, and uploads only here,
+   * under `pr-<number>-<hash>`; other builds read the main scope only,
+   * unless `BACKFILL_NATIVE_PULL_REQUEST` names a pull request to read.
+   */
+  pullRequestProviderOptions?: Record<string, unknown>
+  /**
    * Store only the output files that changed since the fetch of the same
    * hash missed, as backfill's `incrementalCaching`
    * (`BACKFILL_INCREMENTAL_CACHING`; lage's `cacheOptions.incrementalCaching`
@@ -239,6 +248,8 @@ export interface CacheStats {
   localHits: number
   /** Fetches served by the remote cache. */
   remoteHits: number
+  /** Of those, the fetches served by the pull request scope. */
+  pullRequestHits: number
   /** Entries uploaded to the remote cache. */
   uploads: number
   /** Bytes uploaded to the remote cache. */
@@ -305,6 +316,13 @@ export interface FetchResult {
    * is the last one put and its outputs are left in place.
    */
   source?: 'local' | 'remote' | 'local-skip'
+  /**
+   * Which scope of the remote cache served a remote hit: `main`, or
+   * `pull-request` (the scope of the pull request in `pullRequest`).
+   */
+  scope?: 'main' | 'pull-request'
+  /** The pull request whose scope served the hit. */
+  pullRequest?: number
   /** Files written into the package directory. */
   filesRestored: number
   /**
@@ -514,6 +532,12 @@ export interface PutResult {
   uploaded: boolean
   /** Bytes uploaded (the size of the archive). */
   uploadBytes: number
+  /**
+   * The scope of the remote cache the entry went to: `main`, or
+   * `pull-request` in a pull request's own build with a pull request
+   * scope.
+   */
+  uploadScope?: 'main' | 'pull-request'
   /** Why the entry was not uploaded, when a remote cache is configured. */
   uploadSkipped?: Notice
   /**

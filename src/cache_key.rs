@@ -46,6 +46,13 @@ impl CacheKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The name of this key in a remote scope whose names start with
+    /// `prefix` (`pr-12-`); the key itself when `prefix` is empty. Only a
+    /// remote's name: the local store keeps the key.
+    pub fn in_scope(&self, prefix: &str) -> CacheKey {
+        CacheKey(format!("{prefix}{}", self.0))
+    }
 }
 
 /// The key as shown in messages: quoted, escaped, and cut if very long.

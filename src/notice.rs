@@ -115,6 +115,20 @@ pub enum Notice {
         closest: Option<&'static str>,
         known: &'static [&'static str],
     },
+    /// A pull request scope is configured, but this pull request build's
+    /// CI does not say the pull request's number: the main scope alone is
+    /// used. The CI (`source`) and the variable that says it is one.
+    PullRequestNumberUnknown { source: String, why: String },
+    /// The pull request scope is where the main scope is (`place`): the
+    /// storage cannot keep a pull request's credential out of main's
+    /// entries.
+    PullRequestScopeIsMain { place: String },
+    /// A pull request build could write the main scope (`remote`): the
+    /// `marker` it wrote there to find out.
+    PullRequestCanWriteMain {
+        remote: String,
+        marker: &'static str,
+    },
 }
 
 /// Which way a remote request went.
@@ -226,6 +240,9 @@ impl Notice {
             Notice::WaitingForStore { .. } => "WAITING_FOR_STORE",
             Notice::ConfigUnknownProvider { .. } => "CONFIG_UNKNOWN_PROVIDER",
             Notice::ConfigUnknownField { .. } => "CONFIG_UNKNOWN_FIELD",
+            Notice::PullRequestNumberUnknown { .. } => "PULL_REQUEST_NUMBER_UNKNOWN",
+            Notice::PullRequestScopeIsMain { .. } => "PULL_REQUEST_SCOPE_IS_MAIN",
+            Notice::PullRequestCanWriteMain { .. } => "PULL_REQUEST_CAN_WRITE_MAIN",
         }
     }
 
@@ -426,6 +443,23 @@ impl Notice {
                     None => ".".to_string(),
                 },
                 known.join(", ")
+            ),
+            Notice::PullRequestNumberUnknown { source, why } => format!(
+                "the pull request scope is not used: this is a pull request build ({source}: {why}), but no variable \
+                 says its number; only the main scope is read. To fix it, set BACKFILL_NATIVE_PULL_REQUEST to the \
+                 pull request's number in the build"
+            ),
+            Notice::PullRequestScopeIsMain { place } => format!(
+                "the pull request scope (BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS) is the main scope's {place}: \
+                 a pull request build's credential can then reach the entries trusted builds restore. To fix it, \
+                 give the scope a container (azure-blob), a bucket or prefix (s3) or a server (turborepo) of its own, \
+                 with a credential the storage confines to it"
+            ),
+            Notice::PullRequestCanWriteMain { remote, marker } => format!(
+                "this pull request build can write the main scope ({remote}): its code could replace entries \
+                 trusted builds restore. To fix it, give pull request builds a read-only credential for the main \
+                 scope (a read-only SAS, an IAM policy without s3:PutObject on it, a read-only token); the marker \
+                 '{marker}' written there to find out may be deleted"
             ),
         }
     }

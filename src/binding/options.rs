@@ -94,6 +94,14 @@ pub struct CacheOptions {
     /// why; a pull request build never uploads. Default: any branch that is
     /// not a pull request.
     pub upload_branches: Option<Vec<String>>,
+    /// The pull request scope: its provider options, laid field by field
+    /// over `providerOptions` (`BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS`),
+    /// typically its own container or bucket and credential. A pull request
+    /// build reads the main scope, then this one, and uploads only here,
+    /// under `pr-<number>-<hash>`; other builds read the main scope only,
+    /// unless `BACKFILL_NATIVE_PULL_REQUEST` names a pull request to read.
+    #[napi(ts_type = "Record<string, unknown>")]
+    pub pull_request_provider_options: Option<serde_json::Value>,
     /// Store only the output files that changed since the fetch of the same
     /// hash missed, as backfill's `incrementalCaching`
     /// (`BACKFILL_INCREMENTAL_CACHING`; lage's `cacheOptions.incrementalCaching`
@@ -131,6 +139,7 @@ pub fn resolve(cwd: Option<String>, options: Option<CacheOptions>) -> (PathBuf, 
         evict_keep_recent: o.evict_keep_recent,
         lock_wait: o.lock_wait,
         upload_branches: o.upload_branches,
+        pull_request_provider_options: o.pull_request_provider_options,
         incremental_caching: o.incremental_caching,
         skip_local_cache: o.skip_local_cache,
     };

@@ -69,8 +69,15 @@ fn fetch_work(engine: Arc<Engine>, hash: String) -> Work<bool> {
                     "hit for {hash} (local-skip: the last hash put for this package; its outputs are left in place)"
                 ),
                 (Some(source), _) => format!(
-                    "hit for {hash} from the {} cache: {} files restored, {} unchanged, in {} ms",
+                    "hit for {hash} from the {} cache{}: {} files restored, {} unchanged, in {} ms",
                     source.as_str(),
+                    match source {
+                        // The scope is said where the build has two.
+                        Source::Remote(scope) if engine.has_pull_request_scope() => {
+                            format!(" ({})", scope.describe())
+                        }
+                        _ => String::new(),
+                    },
                     o.files_restored,
                     o.files_unchanged,
                     o.duration.as_millis()
@@ -99,7 +106,7 @@ fn put_work(engine: Arc<Engine>, hash: String, output_glob: Vec<String>) -> Work
                 // Under --skip-local-cache the outputs may still be uploaded.
                 Some(why @ Notice::SkippedLocalCache { remote: true }) => format!(
                     "cache not written for {hash}: {why}{}",
-                    upload_note(o.uploaded, o.upload_bytes, &o.upload_skipped, false)
+                    upload_note(o.upload_scope, o.upload_bytes, &o.upload_skipped, false)
                 ),
                 Some(why) => format!("cache not written for {hash}: {why}"),
                 None => format!(
@@ -108,7 +115,7 @@ fn put_work(engine: Arc<Engine>, hash: String, output_glob: Vec<String>) -> Work
                     o.bytes,
                     o.new_bytes,
                     upload_note(
-                        o.uploaded,
+                        o.upload_scope,
                         o.upload_bytes,
                         &o.upload_skipped,
                         o.pending_upload.is_some()

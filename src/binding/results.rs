@@ -2,7 +2,7 @@
 
 use napi_derive::napi;
 
-use crate::engine::{Counters, FetchOutcome, PutOutcome};
+use crate::engine::{Counters, FetchOutcome, PutOutcome, RemoteScope, Source};
 use crate::store::PurgeReport;
 
 /// Something a fetch, put or upload reports that is not an error: why the
@@ -46,6 +46,12 @@ pub struct FetchResult {
     /// is the last one put and its outputs are left in place.
     #[napi(ts_type = "'local' | 'remote' | 'local-skip'")]
     pub source: Option<String>,
+    /// Which scope of the remote cache served a remote hit: `main`, or
+    /// `pull-request` (the scope of the pull request in `pullRequest`).
+    #[napi(ts_type = "'main' | 'pull-request'")]
+    pub scope: Option<String>,
+    /// The pull request whose scope served the hit.
+    pub pull_request: Option<f64>,
     /// Files written into the package directory.
     pub files_restored: f64,
     /// Of the files restored, those cloned from the local store (sharing
@@ -73,6 +79,14 @@ impl From<FetchOutcome> for FetchResult {
         FetchResult {
             hit: o.hit(),
             source: o.source.map(|s| s.as_str().to_string()),
+            scope: match o.source {
+                Some(Source::Remote(scope)) => Some(scope.as_str().to_string()),
+                _ => None,
+            },
+            pull_request: match o.source {
+                Some(Source::Remote(RemoteScope::PullRequest(n))) => Some(n as f64),
+                _ => None,
+            },
             files_restored: o.files_restored as f64,
             files_cloned: o.files_cloned as f64,
             files_unchanged: o.files_unchanged as f64,
@@ -108,6 +122,11 @@ pub struct PutResult {
     pub uploaded: bool,
     /// Bytes uploaded (the size of the archive).
     pub upload_bytes: f64,
+    /// The scope of the remote cache the entry went to: `main`, or
+    /// `pull-request` in a pull request's own build with a pull request
+    /// scope.
+    #[napi(ts_type = "'main' | 'pull-request'")]
+    pub upload_scope: Option<String>,
     /// Why the entry was not uploaded, when a remote cache is configured.
     pub upload_skipped: Option<Notice>,
     /// Whether the upload runs in the background (`backgroundUploads`);
@@ -129,6 +148,7 @@ impl From<PutOutcome> for PutResult {
             skipped: o.skipped.map(Notice::from),
             uploaded: o.uploaded,
             upload_bytes: o.upload_bytes as f64,
+            upload_scope: o.upload_scope.map(|s| s.as_str().to_string()),
             upload_skipped: o.upload_skipped.map(Notice::from),
             upload_pending: o.pending_upload.is_some(),
             warnings: notices(o.warnings),
@@ -143,6 +163,8 @@ pub struct CacheStats {
     pub local_hits: f64,
     /// Fetches served by the remote cache.
     pub remote_hits: f64,
+    /// Of those, the fetches served by the pull request scope.
+    pub pull_request_hits: f64,
     /// Entries uploaded to the remote cache.
     pub uploads: f64,
     /// Bytes uploaded to the remote cache.
@@ -174,6 +196,7 @@ impl From<Counters> for CacheStats {
         CacheStats {
             local_hits: s.local_hits as f64,
             remote_hits: s.remote_hits as f64,
+            pull_request_hits: s.pull_request_hits as f64,
             uploads: s.uploads as f64,
             bytes_uploaded: s.bytes_uploaded as f64,
             misses: s.misses as f64,

@@ -6,16 +6,23 @@
 use super::logger::LogLine;
 use super::task::{Done, Work};
 use crate::config::LogLevel;
-use crate::engine::PendingUpload;
+use crate::engine::{PendingUpload, RemoteScope};
 use crate::notice::Notice;
 
-/// The tail of a "stored" log line about the upload.
-pub fn upload_note(uploaded: bool, bytes: u64, skipped: &Option<Notice>, pending: bool) -> String {
+/// The tail of a "stored" log line about the upload (a pull request
+/// scope is named).
+pub fn upload_note(
+    uploaded: Option<RemoteScope>,
+    bytes: u64,
+    skipped: &Option<Notice>,
+    pending: bool,
+) -> String {
     match (uploaded, skipped, pending) {
-        (true, _, _) => format!(", uploaded {bytes} bytes"),
-        (false, _, true) => ", uploading in the background".to_string(),
-        (false, Some(why), _) => format!(", not uploaded: {why}"),
-        (false, None, _) => String::new(),
+        (Some(RemoteScope::Main), _, _) => format!(", uploaded {bytes} bytes"),
+        (Some(scope), _, _) => format!(", uploaded {bytes} bytes to {}", scope.describe()),
+        (None, _, true) => ", uploading in the background".to_string(),
+        (None, Some(why), _) => format!(", not uploaded: {why}"),
+        (None, None, _) => String::new(),
     }
 }
 
@@ -32,7 +39,7 @@ pub fn background_upload(pending: PendingUpload, hash: String) -> Work<()> {
                     .iter()
                     .map(|w| LogLine::new(LogLevel::Warn, w.message()))
                     .collect();
-                let note = upload_note(up.uploaded, up.bytes, &up.skipped, false);
+                let note = upload_note(up.scope, up.bytes, &up.skipped, false);
                 if !note.is_empty() {
                     logs.push(LogLine::new(
                         LogLevel::Verbose,

@@ -21,6 +21,7 @@ mod env_file;
 mod eviction;
 mod layers;
 mod provider_options;
+mod pull_request_scope;
 mod redact;
 mod s3_options;
 mod turborepo_options;
@@ -40,6 +41,10 @@ pub use azure_connection::{
 pub use env_file::EnvFile;
 pub use eviction::{describe_size, Eviction, DEFAULT_LOCK_WAIT};
 pub use provider_options::{AzureBlobOptions, AZURE_BLOB_FIELDS};
+pub use pull_request_scope::{
+    PullRequestScope, ScopeRemote, NUMBER_VAR as PULL_REQUEST_VAR,
+    OPTIONS_VAR as PULL_REQUEST_OPTIONS_VAR,
+};
 pub use redact::{redact_text, secret_kind, Secret, SECRET_FIX};
 pub use s3_options::{S3Options, DEFAULT_REGION as S3_DEFAULT_REGION, S3_FIELDS};
 pub use turborepo_options::{TurborepoOptions, DEFAULT_API_URL, TURBOREPO_FIELDS};
@@ -90,6 +95,9 @@ pub struct Options {
     pub lock_wait: Option<Value>,
     /// `BACKFILL_NATIVE_UPLOAD_BRANCHES`: branch names or globs.
     pub upload_branches: Option<Vec<String>>,
+    /// `BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS`, already a JSON value:
+    /// the pull request scope's fields, laid over the provider options.
+    pub pull_request_provider_options: Option<Value>,
     /// `BACKFILL_INCREMENTAL_CACHING`: a put stores only the files changed
     /// since the fetch that missed.
     pub incremental_caching: Option<bool>,
@@ -124,6 +132,13 @@ impl fmt::Debug for Options {
             .field("evict_keep_recent", &json(&self.evict_keep_recent))
             .field("lock_wait", &json(&self.lock_wait))
             .field("upload_branches", &globs(&self.upload_branches))
+            .field(
+                "pull_request_provider_options",
+                &self
+                    .pull_request_provider_options
+                    .as_ref()
+                    .map(|_| "<redacted>"),
+            )
             .field("incremental_caching", &self.incremental_caching)
             .field("skip_local_cache", &self.skip_local_cache)
             .finish()
@@ -161,6 +176,9 @@ pub struct Config {
     pub eviction: Eviction,
     /// Which builds may upload, and whether this one may.
     pub upload_trust: UploadTrust,
+    /// The pull request scope this build reads (after the main scope) and,
+    /// in the pull request's own CI build, writes instead of the main one.
+    pub pull_request_scope: Option<PullRequestScope>,
     /// `BACKFILL_INCREMENTAL_CACHING`: a put stores only the files that
     /// changed since the fetch of the same hash missed.
     pub incremental_caching: bool,
@@ -212,36 +230,40 @@ impl Config {
             options.provider_options.clone().map(Raw::Json),
             |raw, origin| Ok((parse_provider_options(raw, origin)?, origin.clone())),
         )?;
-        let azure = match provider {
-            Provider::AzureBlob => {
-                let mut azure = azure_blob_options(provider_options.clone(), &mut warnings)?;
-                let name =
-                    layers.resolve("AZURE_IDENTITY_CREDENTIAL_NAME", None, |raw, origin| {
-                        Ok((raw.into_text(), origin.clone()))
-                    })?;
-                if let Some((name, origin)) = name {
-                    identity_from_env(&mut azure, &name, &origin)?;
+        let remote_options = |given: Option<(Value, layers::Origin)>,
+                              warnings: &mut Vec<Notice>|
+         -> Result<Option<ScopeRemote>> {
+            Ok(Some(match provider {
+                Provider::AzureBlob => {
+                    let mut azure = azure_blob_options(given, warnings)?;
+                    let name =
+                        layers.resolve("AZURE_IDENTITY_CREDENTIAL_NAME", None, |raw, origin| {
+                            Ok((raw.into_text(), origin.clone()))
+                        })?;
+                    if let Some((name, origin)) = name {
+                        identity_from_env(&mut azure, &name, &origin)?;
+                    }
+                    ScopeRemote::AzureBlob(azure)
                 }
-                Some(azure)
-            }
-            _ => None,
+                Provider::Turborepo => ScopeRemote::Turborepo(
+                    turborepo_options::turborepo_options(given, &layers, warnings)?,
+                ),
+                Provider::S3 => ScopeRemote::S3(s3_options::s3_options(given, env, warnings)?),
+                Provider::Local | Provider::LocalSkip => return Ok(None),
+            }))
         };
-        let turborepo = match provider {
-            Provider::Turborepo => Some(turborepo_options::turborepo_options(
-                provider_options.clone(),
-                &layers,
-                &mut warnings,
-            )?),
-            _ => None,
-        };
-        let s3 = match provider {
-            Provider::S3 => Some(s3_options::s3_options(
-                provider_options,
-                env,
-                &mut warnings,
-            )?),
-            _ => None,
-        };
+        let main_json = provider_options.as_ref().map(|(v, _)| v.clone());
+        let (mut azure, mut turborepo, mut s3) = (None, None, None);
+        match remote_options(provider_options, &mut warnings)? {
+            Some(ScopeRemote::AzureBlob(o)) => azure = Some(o),
+            Some(ScopeRemote::Turborepo(o)) => turborepo = Some(o),
+            Some(ScopeRemote::S3(o)) => s3 = Some(o),
+            None => {}
+        }
+        let scope_inputs = pull_request_scope::ScopeInputs::read(
+            &layers,
+            options.pull_request_provider_options.clone(),
+        )?;
 
         let legacy_write = layers.resolve(
             "LAGE_WRITE_REMOTE_CACHE",
@@ -283,13 +305,37 @@ impl Config {
             .unwrap_or(LogLevel::Info);
 
         let eviction = eviction::resolve(&layers, options)?;
+        let writes = write_remote_cache && provider.is_remote();
+        // The CI's variables (else git) are read only when they decide
+        // something: whether this build may upload, which pull request it is.
+        let build = (writes || scope_inputs.needs_build()).then(|| detect_build(env, &cwd));
         let upload_trust = upload_trust::resolve(
             &layers,
             options.upload_branches.clone(),
-            env,
-            &cwd,
-            write_remote_cache && provider.is_remote(),
+            build.as_ref().filter(|_| writes),
         )?;
+        let pull_request_scope = pull_request_scope::resolve(
+            scope_inputs,
+            provider,
+            main_json.as_ref(),
+            build.as_ref(),
+            |json, origin| {
+                // The main options' warnings were given already.
+                let mut again = Vec::new();
+                remote_options(Some((json, origin.clone())), &mut again)
+                    .map(|r| r.expect("a remote provider"))
+            },
+            &mut warnings,
+        )?;
+        if let Some(scope) = &pull_request_scope {
+            if let Some(place) =
+                scope
+                    .remote
+                    .same_place(azure.as_ref(), s3.as_ref(), turborepo.as_ref())
+            {
+                warnings.push(Notice::PullRequestScopeIsMain { place });
+            }
+        }
 
         let incremental_caching = layers
             .resolve(
@@ -311,6 +357,7 @@ impl Config {
             skip_local_cache: options.skip_local_cache.unwrap_or(false),
             eviction,
             upload_trust,
+            pull_request_scope,
             cwd,
             workspace_root,
             provider,

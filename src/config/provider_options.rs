@@ -55,6 +55,11 @@ pub(super) const VAR: &str = "BACKFILL_CACHE_PROVIDER_OPTIONS";
 /// Parses the variable's text (or takes the code option's value) and checks
 /// that it is a JSON object; errors never show the text.
 pub(super) fn parse_provider_options(raw: Raw, origin: &Origin) -> Result<Value> {
+    parse_options_object(raw, origin, VAR)
+}
+
+/// As [`parse_provider_options`], for the options object of `variable`.
+pub(super) fn parse_options_object(raw: Raw, origin: &Origin, variable: &str) -> Result<Value> {
     const EXPECTED: &str =
         "a JSON object such as {\"connectionString\":\"...\",\"container\":\"...\"}";
     let value = match raw {
@@ -64,7 +69,7 @@ pub(super) fn parse_provider_options(raw: Raw, origin: &Origin) -> Result<Value>
             serde_json::from_str::<Value>(&text).map_err(|e| {
                 // Only the position is shown: the value may hold a secret.
                 invalid(
-                    VAR,
+                    variable,
                     origin,
                     EXPECTED,
                     format!(
@@ -79,7 +84,7 @@ pub(super) fn parse_provider_options(raw: Raw, origin: &Origin) -> Result<Value>
     };
     if !value.is_object() {
         return Err(invalid(
-            VAR,
+            variable,
             origin,
             EXPECTED,
             format!("a JSON {}", json_kind(&value)),

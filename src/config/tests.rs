@@ -1207,3 +1207,203 @@ fn a_max_size_above_four_gib_from_javascript_is_taken() {
         );
     }
 }
+
+const GITHUB_PR: &[(&str, &str)] = &[
+    ("GITHUB_ACTIONS", "true"),
+    ("GITHUB_EVENT_NAME", "pull_request"),
+    ("GITHUB_REF", "refs/pull/12/merge"),
+    ("GITHUB_HEAD_REF", "feature"),
+];
+
+/// The pull request scope's options are laid over the main ones field by
+/// field; its number comes from the CI; only the pull request's own build
+/// writes it; a trusted build has none.
+#[test]
+fn a_pull_request_build_gets_its_scope_from_the_ci_and_the_scope_options() {
+    let main = serde_json::json!({"bucket": "cache", "region": "eu-west-1", "endpoint": "http://127.0.0.1:9000", "maxSize": 1000});
+    let scope = r#"{"bucket":"cache-pr"}"#;
+    let mut vars = vec![
+        ("BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS", scope),
+        ("LAGE_WRITE_REMOTE_CACHE", "true"),
+    ];
+    vars.extend_from_slice(GITHUB_PR);
+    let c = s3(main.clone(), &vars).unwrap();
+    let pr = c.pull_request_scope.as_ref().unwrap();
+    assert_eq!(
+        (pr.number, pr.from.as_str(), pr.writes),
+        (12, "GITHUB_REF=refs/pull/12/merge", true)
+    );
+    assert_eq!(pr.name_prefix(), "pr-12-");
+    let ScopeRemote::S3(o) = &pr.remote else {
+        panic!("{:?}", pr.remote)
+    };
+    assert_eq!(
+        (o.bucket.as_str(), o.region.as_str(), o.max_size),
+        ("cache-pr", "eu-west-1", Some(1000))
+    );
+    assert_eq!(
+        c.s3.unwrap().bucket,
+        "cache",
+        "the main scope is as configured"
+    );
+    assert_eq!(said(&c.warnings), Vec::<String>::new());
+    // Main's uploads stay refused: this is a pull request build.
+    assert!(c.upload_trust.refusal.is_some());
+
+    // A push to main: no scope, whatever is configured.
+    let c = s3(
+        main.clone(),
+        &[
+            ("BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS", scope),
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_REF_NAME", "main"),
+        ],
+    )
+    .unwrap();
+    assert!(c.pull_request_scope.is_none());
+
+    // A developer asks for a pull request's scope: read, never written.
+    let c = s3(
+        main.clone(),
+        &[
+            ("BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS", scope),
+            ("BACKFILL_NATIVE_PULL_REQUEST", "#7"),
+            ("LAGE_WRITE_REMOTE_CACHE", "true"),
+        ],
+    )
+    .unwrap();
+    let pr = c.pull_request_scope.unwrap();
+    assert_eq!((pr.number, pr.writes), (7, false));
+
+    // Asking for a scope that is not configured is an error that says so.
+    let e = s3(main.clone(), &[("BACKFILL_NATIVE_PULL_REQUEST", "7")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("pull request 7, with no pull request scope configured"),
+        "{e}"
+    );
+    let e = s3(main.clone(), &[("BACKFILL_NATIVE_PULL_REQUEST", "seven")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("BACKFILL_NATIVE_PULL_REQUEST (from the environment) is invalid"),
+        "{e}"
+    );
+}
+
+/// What a team can get wrong is said: a pull request build whose number is
+/// unknown, a scope in main's own place, an unknown field of the scope, a
+/// bad merged value (named as the scope's).
+#[test]
+fn a_scope_configured_wrong_is_said() {
+    let main = serde_json::json!({"bucket": "cache", "prefix": "ci"});
+    let azure_pr = [
+        ("TF_BUILD", "True"),
+        ("BUILD_REASON", "PullRequest"),
+        (
+            "BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS",
+            r#"{"prefix":"pr"}"#,
+        ),
+    ];
+    let c = s3(main.clone(), &azure_pr).unwrap();
+    assert!(c.pull_request_scope.is_none());
+    let codes: Vec<&str> = c.warnings.iter().map(|w| w.code()).collect();
+    assert_eq!(codes, ["PULL_REQUEST_NUMBER_UNKNOWN"]);
+
+    let mut vars = GITHUB_PR.to_vec();
+    vars.push((
+        "BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS",
+        r#"{"maxSize":5,"prefx":"pr"}"#,
+    ));
+    let c = s3(main.clone(), &vars).unwrap();
+    assert!(c.pull_request_scope.is_some());
+    assert_eq!(
+        said(&c.warnings),
+        [
+            "BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS (from the environment) has an unknown field \"prefx\", which is ignored; did you mean \"prefix\"? Known fields: bucket, region, endpoint, prefix, forcePathStyle, profile, maxSize, signingKey, timeoutScale".to_string(),
+            "the pull request scope (BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS) is the main scope's bucket 'cache' prefix 'ci': a pull request build's credential can then reach the entries trusted builds restore. To fix it, give the scope a container (azure-blob), a bucket or prefix (s3) or a server (turborepo) of its own, with a credential the storage confines to it".to_string(),
+        ]
+    );
+
+    let mut vars = GITHUB_PR.to_vec();
+    vars.push((
+        "BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS",
+        r#"{"maxSize":"big"}"#,
+    ));
+    let e = s3(main.clone(), &vars).unwrap_err().to_string();
+    assert!(
+        e.starts_with("BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS (laid over BACKFILL_CACHE_PROVIDER_OPTIONS) (from the environment) is invalid: expected \"maxSize\""),
+        "{e}"
+    );
+    let mut vars = GITHUB_PR.to_vec();
+    vars.push(("BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS", "[1]"));
+    let e = s3(main, &vars).unwrap_err().to_string();
+    assert!(
+        e.starts_with(
+            "BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS (from the environment) is invalid"
+        ),
+        "{e}"
+    );
+}
+
+/// The scope of an Azure container (its own SAS) and of a second
+/// turborepo server (its own token); turbo's variables fill the main scope
+/// only where the scope's options leave a field out.
+#[test]
+fn azure_and_turborepo_scopes_take_their_own_credential() {
+    let r = repo();
+    let pr_sas = "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;SharedAccessSignature=sv=2024&sp=rcw&sig=abc";
+    let scope =
+        serde_json::json!({"connectionString": pr_sas, "container": "cache-pr"}).to_string();
+    let main = serde_json::json!({"connectionString": SECRET, "container": "cache"}).to_string();
+    let mut vars = vec![
+        ("BACKFILL_CACHE_PROVIDER", "azure-blob"),
+        ("BACKFILL_CACHE_PROVIDER_OPTIONS", main.as_str()),
+        ("BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS", scope.as_str()),
+    ];
+    vars.extend_from_slice(&[("GITLAB_CI", "true"), ("CI_MERGE_REQUEST_IID", "31")]);
+    let c = load(&r.pkg, &Options::default(), &vars).unwrap();
+    let pr = c.pull_request_scope.as_ref().unwrap();
+    assert_eq!(pr.number, 31);
+    let ScopeRemote::AzureBlob(o) = &pr.remote else {
+        panic!()
+    };
+    assert_eq!(o.container, "cache-pr");
+    assert!(
+        matches!(o.connection.auth, AzureAuth::Sas(_)),
+        "{:?}",
+        o.connection.auth
+    );
+    assert!(
+        !format!("{c:?}").contains("sig=abc"),
+        "the scope's SAS never shows"
+    );
+
+    let scope = serde_json::json!({"apiUrl": "http://127.0.0.1:3001", "token": "pr-token-123456"})
+        .to_string();
+    let c = turborepo(
+        None,
+        &[
+            ("TURBO_API", "http://127.0.0.1:3000"),
+            ("TURBO_TOKEN", TURBO_TOKEN),
+            ("TURBO_TEAM", "team"),
+            ("BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS", scope.as_str()),
+            ("BUILDKITE", "true"),
+            ("BUILDKITE_PULL_REQUEST", "5"),
+        ],
+    )
+    .unwrap();
+    let pr = c.pull_request_scope.as_ref().unwrap();
+    let ScopeRemote::Turborepo(o) = &pr.remote else {
+        panic!()
+    };
+    assert_eq!(
+        (pr.number, o.api_url.as_str(), o.token.expose()),
+        (5, "http://127.0.0.1:3001", "pr-token-123456")
+    );
+    assert_eq!(o.team_slug.as_deref(), Some("team"));
+    assert_eq!(c.turborepo.unwrap().api_url, "http://127.0.0.1:3000");
+    assert_eq!(said(&c.warnings), Vec::<String>::new());
+}

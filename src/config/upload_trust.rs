@@ -22,6 +22,9 @@ pub struct Build {
     pub branch: Option<(String, String)>,
     /// Why this is a pull request build (`GITHUB_EVENT_NAME=pull_request`).
     pub pull_request: Option<String>,
+    /// The pull request's number, and where it was read
+    /// (`GITHUB_REF=refs/pull/12/merge`), when the CI says it.
+    pub pull_request_number: Option<(u64, String)>,
     /// Why this is a merge queue build (`GITHUB_EVENT_NAME=merge_group`):
     /// pull requests' code merged onto the target branch, before it is
     /// accepted there.
@@ -42,25 +45,18 @@ const VAR: &str = "BACKFILL_NATIVE_UPLOAD_BRANCHES";
 /// The branches of GitHub's merge queue: `gh-readonly-queue/<target>/pr-<n>-<sha>`.
 const MERGE_QUEUE_PREFIX: &str = "gh-readonly-queue/";
 
-/// Resolves the rule and, when remote writes are on, checks this build.
+/// Resolves the rule and checks `build`, given when remote writes are on.
 pub(super) fn resolve(
     layers: &Layers,
     option: Option<Vec<String>>,
-    env: &HashMap<String, String>,
-    cwd: &Path,
-    writes: bool,
+    build: Option<&Build>,
 ) -> Result<UploadTrust> {
     let branches = layers.resolve(VAR, option.map(Raw::List), parse_branches)?;
     let matchers = match &branches {
         Some(list) => Some(globs(list)?),
         None => None,
     };
-    let refusal = if writes {
-        let build = detect(env, cwd);
-        refusal(&build, branches.as_deref(), matchers.as_ref())
-    } else {
-        None
-    };
+    let refusal = build.and_then(|build| refusal(build, branches.as_deref(), matchers.as_ref()));
     Ok(UploadTrust { branches, refusal })
 }
 
@@ -198,6 +194,10 @@ pub fn detect(env: &HashMap<String, String>, cwd: &Path) -> Build {
             }
             _ => {}
         }
+        if build.pull_request.is_some() {
+            build.pull_request_number =
+                github_pull_request_number(get("GITHUB_REF"), get("GITHUB_EVENT_PATH"));
+        }
         build.branch = named("GITHUB_HEAD_REF", get("GITHUB_HEAD_REF")).or_else(|| {
             let is_branch = get("GITHUB_REF_TYPE").is_none_or(|t| t == "branch");
             named(
@@ -211,6 +211,15 @@ pub fn detect(env: &HashMap<String, String>, cwd: &Path) -> Build {
             build.pull_request = Some(format!("SYSTEM_PULLREQUEST_PULLREQUESTID={id}"));
         } else if get("BUILD_REASON") == Some("PullRequest") {
             build.pull_request = Some("BUILD_REASON=PullRequest".into());
+        }
+        if build.pull_request.is_some() {
+            build.pull_request_number = number_of(
+                &get,
+                &[
+                    "SYSTEM_PULLREQUEST_PULLREQUESTNUMBER",
+                    "SYSTEM_PULLREQUEST_PULLREQUESTID",
+                ],
+            );
         }
         build.branch = get("SYSTEM_PULLREQUEST_SOURCEBRANCH")
             .map(|b| heads(b).unwrap_or_else(|| b.to_string()))
@@ -231,6 +240,10 @@ pub fn detect(env: &HashMap<String, String>, cwd: &Path) -> Build {
         {
             build.pull_request = Some(format!("CI_PIPELINE_SOURCE={source}"));
         }
+        build.pull_request_number = number_of(
+            &get,
+            &["CI_MERGE_REQUEST_IID", "CI_EXTERNAL_PULL_REQUEST_IID"],
+        );
         build.branch = named("CI_COMMIT_BRANCH", get("CI_COMMIT_BRANCH")).or_else(|| {
             named(
                 "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME",
@@ -242,12 +255,14 @@ pub fn detect(env: &HashMap<String, String>, cwd: &Path) -> Build {
         if let Some(pr) = get("BUILDKITE_PULL_REQUEST").filter(|p| *p != "false") {
             build.pull_request = Some(format!("BUILDKITE_PULL_REQUEST={pr}"));
         }
+        build.pull_request_number = number_of(&get, &["BUILDKITE_PULL_REQUEST"]);
         build.branch = named("BUILDKITE_BRANCH", get("BUILDKITE_BRANCH"));
     } else if get("JENKINS_URL").is_some() || get("JENKINS_HOME").is_some() {
         build.source = "Jenkins".into();
         if let Some(id) = get("CHANGE_ID") {
             build.pull_request = Some(format!("CHANGE_ID={id}"));
         }
+        build.pull_request_number = number_of(&get, &["CHANGE_ID"]);
         build.branch = named(
             "CHANGE_BRANCH",
             get("CHANGE_BRANCH").filter(|_| get("CHANGE_ID").is_some()),
@@ -274,6 +289,18 @@ pub fn detect(env: &HashMap<String, String>, cwd: &Path) -> Build {
             let value = get(var).filter(|v| Some(*v) != not_pr)?;
             Some(format!("{var}={value}"))
         });
+        if build.pull_request.is_some() {
+            build.pull_request_number = number_of(
+                &get,
+                &["CIRCLE_PR_NUMBER", "TRAVIS_PULL_REQUEST", "BITBUCKET_PR_ID"],
+            )
+            .or_else(|| {
+                // CircleCI names the pull request by its address only.
+                let url = get("CIRCLE_PULL_REQUEST")?;
+                let n = url.rsplit('/').next()?.parse().ok()?;
+                Some((n, format!("CIRCLE_PULL_REQUEST={url}")))
+            });
+        }
     }
     // A merge queue's branch is one whatever event runs on it (a push to
     // it, say).
@@ -287,6 +314,45 @@ pub fn detect(env: &HashMap<String, String>, cwd: &Path) -> Build {
         }
     }
     build
+}
+
+/// The first of `vars` that holds a pull request's number, and where it
+/// was read (`CHANGE_ID=12`).
+fn number_of<'a>(get: &impl Fn(&str) -> Option<&'a str>, vars: &[&str]) -> Option<(u64, String)> {
+    vars.iter().find_map(|var| {
+        let value = get(var)?;
+        let n = value.parse::<u64>().ok().filter(|n| *n > 0)?;
+        Some((n, format!("{var}={value}")))
+    })
+}
+
+/// A GitHub pull request's number: from `GITHUB_REF`
+/// (`refs/pull/<n>/merge`, for `pull_request` events), else from the event
+/// payload (`pull_request_target` runs on the base branch's ref).
+fn github_pull_request_number(
+    git_ref: Option<&str>,
+    event_path: Option<&str>,
+) -> Option<(u64, String)> {
+    if let Some(r) = git_ref {
+        let n = r
+            .strip_prefix("refs/pull/")
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(n) = n {
+            return Some((n, format!("GITHUB_REF={r}")));
+        }
+    }
+    let path = event_path?;
+    // The payload is GitHub's own file; a large or broken one gives no number.
+    let text = std::fs::read_to_string(path)
+        .ok()
+        .filter(|t| t.len() < 64 << 20)?;
+    let event: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let n = event
+        .pointer("/pull_request/number")
+        .or_else(|| event.get("number"))?
+        .as_u64()?;
+    Some((n, "GITHUB_EVENT_PATH (pull_request.number)".to_string()))
 }
 
 /// The glob naming the merge queue of `branch`
@@ -412,6 +478,109 @@ mod tests {
             (&[("BITBUCKET_PR_ID", "4")][..], Some("BITBUCKET_PR_ID=4")),
         ] {
             assert_eq!(build(vars).pull_request.as_deref(), pr, "{vars:?}");
+        }
+    }
+
+    /// Each CI's pull request number, for the pull request scope; none
+    /// where the build is not a pull request or the CI does not say it.
+    #[test]
+    fn each_ci_says_its_pull_requests_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let event = dir.path().join("event.json");
+        std::fs::write(
+            &event,
+            r#"{"action":"opened","number":77,"pull_request":{"number":77}}"#,
+        )
+        .unwrap();
+        let event = event.display().to_string();
+        type Vars<'a> = Vec<(&'a str, &'a str)>;
+        let cases: Vec<(Vars, Option<(u64, &str)>)> = vec![
+            (
+                vec![
+                    ("GITHUB_ACTIONS", "true"),
+                    ("GITHUB_EVENT_NAME", "pull_request"),
+                    ("GITHUB_REF", "refs/pull/12/merge"),
+                ],
+                Some((12, "GITHUB_REF=refs/pull/12/merge")),
+            ),
+            // pull_request_target runs on the base branch's ref: the payload says it.
+            (
+                vec![
+                    ("GITHUB_ACTIONS", "true"),
+                    ("GITHUB_EVENT_NAME", "pull_request_target"),
+                    ("GITHUB_REF", "refs/heads/main"),
+                    ("GITHUB_EVENT_PATH", &event),
+                ],
+                Some((77, "GITHUB_EVENT_PATH (pull_request.number)")),
+            ),
+            (
+                vec![
+                    ("GITHUB_ACTIONS", "true"),
+                    ("GITHUB_EVENT_NAME", "push"),
+                    ("GITHUB_REF", "refs/pull/12/merge"),
+                ],
+                None,
+            ),
+            (
+                vec![
+                    ("TF_BUILD", "True"),
+                    ("BUILD_REASON", "PullRequest"),
+                    ("SYSTEM_PULLREQUEST_PULLREQUESTID", "901"),
+                    ("SYSTEM_PULLREQUEST_PULLREQUESTNUMBER", "45"),
+                ],
+                Some((45, "SYSTEM_PULLREQUEST_PULLREQUESTNUMBER=45")),
+            ),
+            (
+                vec![
+                    ("TF_BUILD", "True"),
+                    ("SYSTEM_PULLREQUEST_PULLREQUESTID", "901"),
+                ],
+                Some((901, "SYSTEM_PULLREQUEST_PULLREQUESTID=901")),
+            ),
+            (
+                vec![("TF_BUILD", "True"), ("BUILD_REASON", "PullRequest")],
+                None,
+            ),
+            (
+                vec![("GITLAB_CI", "true"), ("CI_MERGE_REQUEST_IID", "31")],
+                Some((31, "CI_MERGE_REQUEST_IID=31")),
+            ),
+            (
+                vec![("GITLAB_CI", "true"), ("CI_EXTERNAL_PULL_REQUEST_IID", "8")],
+                Some((8, "CI_EXTERNAL_PULL_REQUEST_IID=8")),
+            ),
+            (
+                vec![("BUILDKITE", "true"), ("BUILDKITE_PULL_REQUEST", "5")],
+                Some((5, "BUILDKITE_PULL_REQUEST=5")),
+            ),
+            (
+                vec![("BUILDKITE", "true"), ("BUILDKITE_PULL_REQUEST", "false")],
+                None,
+            ),
+            (
+                vec![("JENKINS_URL", "http://ci"), ("CHANGE_ID", "3")],
+                Some((3, "CHANGE_ID=3")),
+            ),
+            (
+                vec![("CIRCLE_PULL_REQUEST", "https://github.com/o/r/pull/9")],
+                Some((9, "CIRCLE_PULL_REQUEST=https://github.com/o/r/pull/9")),
+            ),
+            (
+                vec![("TRAVIS_PULL_REQUEST", "12")],
+                Some((12, "TRAVIS_PULL_REQUEST=12")),
+            ),
+            (
+                vec![("BITBUCKET_PR_ID", "4")],
+                Some((4, "BITBUCKET_PR_ID=4")),
+            ),
+        ];
+        for (vars, want) in cases {
+            let got = build(&vars).pull_request_number;
+            assert_eq!(
+                got.as_ref().map(|(n, from)| (*n, from.as_str())),
+                want,
+                "{vars:?}"
+            );
         }
     }
 

@@ -16,7 +16,7 @@ use in_flight::InFlight;
 pub use in_flight::InFlightGuard;
 use incremental::Snapshots;
 use local_skip::LastPut;
-pub use outcome::{Counters, FetchOutcome, PutOutcome, Source};
+pub use outcome::{Counters, FetchOutcome, PutOutcome, RemoteScope, Source};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -37,7 +37,11 @@ use remote_policy::{RemoteFetch, RemoteLayer};
 pub struct Engine {
     config: Config,
     store: LocalStore,
+    /// The remote cache's main scope.
     remote: Option<Arc<RemoteLayer>>,
+    /// The pull request scope, read after the main one (and written
+    /// instead of it by the pull request's own build).
+    pull_request: Option<Arc<RemoteLayer>>,
     tally: Arc<Tally>,
     in_flight: Arc<InFlight>,
     /// The last hash put, for the `local-skip` provider.
@@ -80,27 +84,71 @@ impl Engine {
 
     /// An engine with a configuration already resolved.
     pub fn from_config(config: Config) -> Result<Engine> {
-        let remote = crate::remote::connect(&config)?.map(|c| RemoteLayer {
+        let layer = |c: crate::remote::Connected, scope: RemoteScope, write: bool| RemoteLayer {
             shared: c.shared,
+            scope,
+            name_prefix: match scope {
+                RemoteScope::Main => String::new(),
+                RemoteScope::PullRequest(n) => format!("pr-{n}-"),
+            },
             max_size: c.max_size,
             signing_key: c.signing_key,
-            write: config.write_remote_cache,
+            write,
             provider: config.provider,
             refusal: config.upload_trust.refusal.clone(),
-        });
-        Ok(Engine::assemble(config, remote))
+            write_check: None,
+        };
+        let remote = crate::remote::connect(&config)?
+            .map(|c| Arc::new(layer(c, RemoteScope::Main, config.write_remote_cache)));
+        let pull_request = match &config.pull_request_scope {
+            Some(scope) => {
+                let c = crate::remote::connect_scope(&scope.remote)?;
+                let mut l = layer(
+                    c,
+                    RemoteScope::PullRequest(scope.number),
+                    config.write_remote_cache && scope.writes,
+                );
+                // The pull request's own build writes its scope; the branch
+                // rule is the main scope's.
+                l.refusal = None;
+                l.write_check = remote.clone().filter(|_| l.write);
+                Some(Arc::new(l))
+            }
+            None => None,
+        };
+        Ok(Engine::assemble(config, remote, pull_request))
     }
 
-    fn assemble(config: Config, remote: Option<RemoteLayer>) -> Engine {
+    fn assemble(
+        config: Config,
+        remote: Option<Arc<RemoteLayer>>,
+        pull_request: Option<Arc<RemoteLayer>>,
+    ) -> Engine {
         Engine {
             store: LocalStore::new(&config.cache_dir),
             last_put: LastPut::new(&config.cache_dir, &config.workspace_root, &config.cwd),
             snapshots: Snapshots::default(),
-            remote: remote.map(Arc::new),
+            remote,
+            pull_request,
             config,
             tally: Arc::default(),
             in_flight: Arc::default(),
         }
+    }
+
+    /// The remote scope uploads go to: the pull request's, in the pull
+    /// request's own build with remote writes on; else the main one (whose
+    /// policy says whether this build may write it).
+    fn upload_scope(&self) -> Option<&Arc<RemoteLayer>> {
+        match &self.pull_request {
+            Some(pr) if pr.write => Some(pr),
+            _ => self.remote.as_ref(),
+        }
+    }
+
+    /// Whether this engine reads a pull request scope after the main one.
+    pub fn has_pull_request_scope(&self) -> bool {
+        self.pull_request.is_some()
     }
 
     /// The resolved configuration.
@@ -119,7 +167,11 @@ impl Engine {
     /// without a remote, when one was already started, or when the remote is
     /// switched off. Reports nothing; the first fetch reports any problem.
     pub fn warm_up(&self) -> bool {
-        self.remote.as_ref().is_some_and(|r| r.shared.warm_up())
+        let pull_request = self
+            .pull_request
+            .as_ref()
+            .is_some_and(|r| r.shared.warm_up());
+        self.remote.as_ref().is_some_and(|r| r.shared.warm_up()) || pull_request
     }
 
     /// Restores the outputs stored for `hash` into the package directory.
@@ -149,7 +201,12 @@ impl Engine {
         self.record(|s| {
             match outcome.source {
                 Some(Source::Local | Source::LocalSkip) => s.local_hits += 1,
-                Some(Source::Remote) => s.remote_hits += 1,
+                Some(Source::Remote(scope)) => {
+                    s.remote_hits += 1;
+                    if scope != RemoteScope::Main {
+                        s.pull_request_hits += 1;
+                    }
+                }
                 None if outcome.skipped.is_some() => s.skipped += 1,
                 None => s.misses += 1,
             }
@@ -185,14 +242,14 @@ impl Engine {
                 RestoreReport::Hit(r) => return Ok(hit(Source::Local, r, warnings)),
             }
         }
-        let Some(remote) = &self.remote else {
+        if self.remote.is_none() {
             return Ok(FetchOutcome {
                 warnings,
                 ..FetchOutcome::default()
             });
-        };
+        }
         if local && self.config.mode.writes() {
-            let hit = self.fetch_remote(remote, &self.store, key, options, warnings)?;
+            let hit = self.fetch_remote(&self.store, key, options, warnings)?;
             if hit.hit() {
                 // The remote filled the store.
                 self.evict_soon();
@@ -208,33 +265,37 @@ impl Engine {
                 crate::error::CacheError::io("create a temp folder in", &std::env::temp_dir(), e)
             })?;
         let store = LocalStore::new(tmp.path());
-        self.fetch_remote(remote, &store, key, options, warnings)
+        self.fetch_remote(&store, key, options, warnings)
     }
 
+    /// The main scope, then the pull request scope (if any), until one hits.
     fn fetch_remote(
         &self,
-        remote: &RemoteLayer,
         store: &LocalStore,
         key: &CacheKey,
         options: RestoreOptions,
         mut warnings: Vec<Notice>,
     ) -> Result<FetchOutcome> {
-        match remote.fetch(store, key, &self.config.cwd, options)? {
-            RemoteFetch::Hit(RestoreReport::Hit(r)) => Ok(hit(Source::Remote, r, warnings)),
-            RemoteFetch::Hit(_) => Ok(FetchOutcome {
-                warnings,
-                ..FetchOutcome::default()
-            }),
-            RemoteFetch::Miss { warning, note } => {
-                warnings.extend(warning);
-                Ok(FetchOutcome {
-                    warnings,
-                    skipped: None,
-                    remote_note: note,
-                    ..FetchOutcome::default()
-                })
+        let mut remote_note = None;
+        for layer in self.remote.iter().chain(&self.pull_request) {
+            match layer.fetch(store, key, &self.config.cwd, options)? {
+                RemoteFetch::Hit(RestoreReport::Hit(r)) => {
+                    return Ok(hit(Source::Remote(layer.scope), r, warnings))
+                }
+                // The entry came but could not be restored: the other
+                // scope's would not do better.
+                RemoteFetch::Hit(_) => break,
+                RemoteFetch::Miss { warning, note } => {
+                    warnings.extend(warning);
+                    remote_note = remote_note.or(note);
+                }
             }
         }
+        Ok(FetchOutcome {
+            warnings,
+            remote_note,
+            ..FetchOutcome::default()
+        })
     }
 
     /// Stores the outputs matching `globs` (default: the configured output
@@ -311,7 +372,7 @@ impl Engine {
             new_bytes: r.new_bytes,
             ..PutOutcome::default()
         };
-        if let Some(remote) = &self.remote {
+        if let Some(remote) = self.upload_scope() {
             if self.config.background_uploads {
                 outcome.pending_upload = Some(background::schedule(
                     key.clone(),
@@ -324,6 +385,7 @@ impl Engine {
                 let up = self.upload_key(key)?;
                 outcome.uploaded = up.uploaded;
                 outcome.upload_bytes = up.bytes;
+                outcome.upload_scope = up.scope;
                 outcome.upload_skipped = up.skipped;
                 outcome.warnings.extend(up.warning);
             }
@@ -338,7 +400,7 @@ impl Engine {
         key: &CacheKey,
         outputs: &[crate::output_glob::FoundOutput],
     ) -> Result<PutOutcome> {
-        let Some(remote) = &self.remote else {
+        let Some(remote) = self.upload_scope() else {
             return Ok(PutOutcome {
                 skipped: Some(Notice::SkippedLocalCache { remote: false }),
                 ..PutOutcome::default()
@@ -360,6 +422,7 @@ impl Engine {
             bytes: r.bytes,
             uploaded: up.uploaded,
             upload_bytes: up.bytes,
+            upload_scope: up.scope,
             upload_skipped: up.skipped,
             warnings: up.warning.into_iter().collect(),
             ..PutOutcome::default()
@@ -376,7 +439,7 @@ impl Engine {
     }
 
     fn upload_key(&self, key: &CacheKey) -> Result<Upload> {
-        match &self.remote {
+        match self.upload_scope() {
             Some(remote) => upload_with(remote, &self.store, &self.tally, key),
             None => Ok(Upload::default()),
         }

@@ -10,8 +10,8 @@ use crate::notice::Notice;
 pub enum Source {
     /// The local store.
     Local,
-    /// The remote cache (which then filled the local store).
-    Remote,
+    /// The remote cache (which then filled the local store): which scope.
+    Remote(RemoteScope),
     /// The `local-skip` provider: the hash is the last one put, and its
     /// outputs are still in place (nothing is restored).
     LocalSkip,
@@ -22,8 +22,35 @@ impl Source {
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Local => "local",
-            Source::Remote => "remote",
+            Source::Remote(_) => "remote",
             Source::LocalSkip => "local-skip",
+        }
+    }
+}
+
+/// Which part of the remote cache served a hit (`config::PullRequestScope`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteScope {
+    /// The main scope, which trusted builds write.
+    Main,
+    /// The scope of the pull request of this number.
+    PullRequest(u64),
+}
+
+impl RemoteScope {
+    /// The name shown to users: `main` or `pull-request`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemoteScope::Main => "main",
+            RemoteScope::PullRequest(_) => "pull-request",
+        }
+    }
+
+    /// The scope in a sentence: `main scope`, `pull request 12's scope`.
+    pub fn describe(self) -> String {
+        match self {
+            RemoteScope::Main => "main scope".into(),
+            RemoteScope::PullRequest(n) => format!("pull request {n}'s scope"),
         }
     }
 }
@@ -83,6 +110,8 @@ pub struct PutOutcome {
     pub uploaded: bool,
     /// Bytes uploaded (the archive).
     pub upload_bytes: u64,
+    /// The remote scope the entry was uploaded to.
+    pub upload_scope: Option<RemoteScope>,
     /// Why the entry was not uploaded, when a remote is configured.
     pub upload_skipped: Option<Notice>,
     /// The upload the engine runs in the background (`background_uploads`),
@@ -99,6 +128,8 @@ pub struct Counters {
     pub local_hits: u64,
     /// Fetches served by the remote cache.
     pub remote_hits: u64,
+    /// Of those, the fetches served by the pull request scope.
+    pub pull_request_hits: u64,
     /// Entries uploaded.
     pub uploads: u64,
     /// Bytes uploaded.

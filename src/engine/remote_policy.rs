@@ -18,9 +18,16 @@ use crate::remote::{FailureKind, Health, Remote, RemoteFailure, SharedRemote};
 use crate::store::{LocalStore, RestoreOptions, RestoreReport};
 use crate::transfer::{self, Downloaded, Uploaded};
 
-/// A remote with the policy the engine applies to it.
+use super::outcome::RemoteScope;
+
+/// A remote (one scope of the remote cache) with the policy the engine
+/// applies to it.
 pub struct RemoteLayer {
     pub shared: Arc<SharedRemote>,
+    /// Which scope this remote is: the main one, or a pull request's.
+    pub scope: RemoteScope,
+    /// What the scope's blob names start with (`pr-12-`; empty for main).
+    pub name_prefix: String,
     pub max_size: Option<u64>,
     pub signing_key: Option<String>,
     pub write: bool,
@@ -29,7 +36,15 @@ pub struct RemoteLayer {
     /// Why this build must not upload (a pull request, a branch not
     /// allowed), from the configuration.
     pub refusal: Option<Refusal>,
+    /// In a pull request scope: the main scope, whose credential this
+    /// build must not be able to write with; checked once, after the first
+    /// upload here.
+    pub write_check: Option<Arc<RemoteLayer>>,
 }
+
+/// The marker a pull request build tries to write into the main scope once
+/// per process, to learn whether it can (it must not): not a cache key.
+pub const WRITE_CHECK_NAME: &str = "backfill-native-pull-request-write-check";
 
 /// What the remote gave for a fetch.
 pub enum RemoteFetch {
@@ -47,6 +62,8 @@ pub enum RemoteFetch {
 pub struct Upload {
     pub uploaded: bool,
     pub bytes: u64,
+    /// The scope it was uploaded to, when it was.
+    pub scope: Option<RemoteScope>,
     /// Why the entry was not uploaded.
     pub skipped: Option<Notice>,
     /// A problem to report (said once per kind of failure).
@@ -89,6 +106,28 @@ impl RemoteLayer {
         (notice, first)
     }
 
+    /// Whether this build's credential can write this (main) scope, tried
+    /// once per process by writing [`WRITE_CHECK_NAME`]: a warning when it
+    /// can. A refusal, or any failure, says nothing.
+    fn writable(&self) -> Option<Notice> {
+        if !self.health().first_warning("pull-request-write-check") || self.health().is_off() {
+            return None;
+        }
+        let name = CacheKey::parse(WRITE_CHECK_NAME).ok()?;
+        let body: &[u8] =
+            b"written by a pull request build of backfill-native: its credential can write here\n";
+        let metadata = std::collections::HashMap::new();
+        let wrote = self
+            .remote()
+            .upload(&name, body.len() as u64, &metadata, &mut |out| {
+                out.write_all(body)
+            });
+        wrote.ok().map(|_| Notice::PullRequestCanWriteMain {
+            remote: self.remote().describe(),
+            marker: WRITE_CHECK_NAME,
+        })
+    }
+
     /// Fetches `key` from the remote into `store` and restores it into `cwd`.
     pub fn fetch(
         &self,
@@ -103,7 +142,8 @@ impl RemoteLayer {
             return miss(None, Some(Notice::RemoteSwitchedOff));
         }
         let signing_key = self.signing_key.as_deref();
-        match transfer::download(self.remote(), store, key, self.max_size, signing_key)? {
+        let name = key.in_scope(&self.name_prefix);
+        match transfer::download(self.remote(), store, key, &name, self.max_size, signing_key)? {
             Downloaded::Committed => self.health().succeeded(),
             Downloaded::Missing => {
                 self.health().succeeded();
@@ -182,12 +222,15 @@ impl RemoteLayer {
             return skip(Notice::UploadFromRemote);
         }
         let signing_key = self.signing_key.as_deref();
-        match transfer::upload(self.remote(), store, key, self.max_size, signing_key)? {
+        let name = key.in_scope(&self.name_prefix);
+        match transfer::upload(self.remote(), store, key, &name, self.max_size, signing_key)? {
             Uploaded::Done(bytes) => {
                 self.health().succeeded();
                 Ok(Upload {
                     uploaded: true,
                     bytes,
+                    scope: Some(self.scope),
+                    warning: self.write_check.as_ref().and_then(|main| main.writable()),
                     ..Upload::default()
                 })
             }

@@ -38,7 +38,7 @@ fn machine(remote: Option<&Arc<SharedRemote>>, write: bool) -> Machine {
     std::fs::create_dir(&pkg).unwrap();
     let config = config(&pkg, &tmp.path().join("cache"));
     Machine {
-        engine: Engine::assemble(config, layer(remote, write)),
+        engine: Engine::assemble(config, layer(remote, write), None),
         pkg,
         _tmp: tmp,
     }
@@ -46,15 +46,20 @@ fn machine(remote: Option<&Arc<SharedRemote>>, write: bool) -> Machine {
 
 /// The policy layer over `remote` (uploading when `write`), as a
 /// configuration without maxSize, signing or a trust refusal makes it.
-fn layer(remote: Option<&Arc<SharedRemote>>, write: bool) -> Option<RemoteLayer> {
-    remote.map(|shared| RemoteLayer {
-        shared: shared.clone(),
-        max_size: None,
-        signing_key: None,
-        write,
-        provider: crate::config::Provider::AzureBlob,
-        refusal: None,
-    })
+fn layer(remote: Option<&Arc<SharedRemote>>, write: bool) -> Option<Arc<RemoteLayer>> {
+    remote
+        .map(|shared| RemoteLayer {
+            shared: shared.clone(),
+            scope: RemoteScope::Main,
+            name_prefix: String::new(),
+            max_size: None,
+            signing_key: None,
+            write,
+            provider: crate::config::Provider::AzureBlob,
+            refusal: None,
+            write_check: None,
+        })
+        .map(Arc::new)
 }
 
 fn shared(fake: &Arc<FakeRemote>) -> Arc<SharedRemote> {
@@ -109,7 +114,11 @@ fn the_round_trip_table_through_the_engine_local_plus_remote() {
         // fills its local store.
         let dev = machine(Some(&shared(&fake)), false);
         let got = dev.engine.fetch("k").unwrap();
-        assert_eq!(got.source, Some(Source::Remote), "{name}");
+        assert_eq!(
+            got.source,
+            Some(Source::Remote(RemoteScope::Main)),
+            "{name}"
+        );
         assert_eq!(got.warnings, Vec::<Notice>::new(), "{name}");
         assert_eq!(snapshot(&dev.pkg), want, "{name}: restored tree differs");
         wipe(&dev.pkg);
@@ -218,7 +227,11 @@ fn each_kind_of_remote_failure_is_a_miss_with_one_warning() {
         // Healed, the same machine is served.
         fake.set(Fault::None);
         let got = m.engine.fetch("k").unwrap();
-        assert_eq!(got.source, Some(Source::Remote), "{fault:?}");
+        assert_eq!(
+            got.source,
+            Some(Source::Remote(RemoteScope::Main)),
+            "{fault:?}"
+        );
         assert_eq!(std::fs::read(m.pkg.join("lib/a.js")).unwrap(), [7u8; 3000]);
     }
 }
@@ -266,7 +279,10 @@ fn a_read_only_credential_refuses_uploads_once_and_the_outputs_stay_cached_local
 fn an_entry_restored_from_the_remote_is_not_uploaded_back() {
     let (fake, _) = remote_with_blob();
     let m = machine(Some(&shared(&fake)), true);
-    assert_eq!(m.engine.fetch("k").unwrap().source, Some(Source::Remote));
+    assert_eq!(
+        m.engine.fetch("k").unwrap().source,
+        Some(Source::Remote(RemoteScope::Main))
+    );
     let requests = fake.requests();
     let put = m.engine.put("k", None).unwrap();
     assert_eq!(put.upload_skipped, Some(Notice::UploadFromRemote));
@@ -334,7 +350,7 @@ fn machine_with(
     let mut m = machine(remote, write);
     let mut config = m.engine.config.clone();
     adjust(&mut config);
-    m.engine = Engine::assemble(config, layer(remote, write));
+    m.engine = Engine::assemble(config, layer(remote, write), None);
     m
 }
 
@@ -368,14 +384,17 @@ fn local_skip_remembers_the_last_hash_put_and_stores_no_outputs() {
 
     // A second engine on the same package (another process) sees it too;
     // one on another package does not.
-    let again = Engine::assemble(m.engine.config.clone(), None);
+    let again = Engine::assemble(m.engine.config.clone(), None, None);
     assert_eq!(again.fetch("k2").unwrap().source, Some(Source::LocalSkip));
     let other_pkg = m.pkg.parent().unwrap().join("other");
     std::fs::create_dir(&other_pkg).unwrap();
     let mut other = m.engine.config.clone();
     other.cwd = other_pkg;
     assert_eq!(
-        Engine::assemble(other, None).fetch("k2").unwrap().source,
+        Engine::assemble(other, None, None)
+            .fetch("k2")
+            .unwrap()
+            .source,
         None
     );
 
@@ -427,7 +446,10 @@ fn skip_local_cache_never_writes_the_local_store() {
     assert!(!put.stored && put.uploaded, "{put:?}");
     assert_eq!(put.files, 1);
     wipe(&m.pkg);
-    assert_eq!(m.engine.fetch("k").unwrap().source, Some(Source::Remote));
+    assert_eq!(
+        m.engine.fetch("k").unwrap().source,
+        Some(Source::Remote(RemoteScope::Main))
+    );
     assert_eq!(std::fs::read(m.pkg.join("lib/a.js")).unwrap(), b"a");
     assert_eq!(
         m.engine.store_stats().unwrap().entries,
@@ -599,11 +621,16 @@ fn a_remote_hit_on_a_file_system_that_clones_writes_each_byte_once() {
         let dev = Engine::assemble(
             config(&pkg, &fs.mount.join("cache")),
             layer(Some(&shared(&fake)), false),
+            None,
         );
         let before = fs.written_bytes();
         let got = dev.fetch("k").unwrap();
         let written = fs.written_bytes() - before;
-        assert_eq!(got.source, Some(Source::Remote), "{kind:?}");
+        assert_eq!(
+            got.source,
+            Some(Source::Remote(RemoteScope::Main)),
+            "{kind:?}"
+        );
         assert_eq!(snapshot(&pkg), want, "{kind:?}: restored tree differs");
         assert!(
             shares_extents(&pkg.join("lib/f0.bin")),
@@ -616,4 +643,213 @@ fn a_remote_hit_on_a_file_system_that_clones_writes_each_byte_once() {
             "{kind:?}: {written} of {total} bytes written"
         );
     }
+}
+
+/// The remote scopes a build has, as `Engine::from_config` makes them.
+struct Scopes<'a> {
+    main: &'a Arc<FakeRemote>,
+    /// The pull request scope: its remote and number.
+    pull_request: Option<(&'a Arc<FakeRemote>, u64)>,
+    /// Whether this build is the pull request's own CI build (a trusted
+    /// build writes the main scope; a pull request build, its own).
+    ci_pull_request: bool,
+    signing_key: Option<&'a str>,
+}
+
+fn scoped_machine(s: Scopes) -> Machine {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join("pkg");
+    std::fs::create_dir(&pkg).unwrap();
+    let config = config(&pkg, &tmp.path().join("cache"));
+    let key = s.signing_key.map(str::to_string);
+    let mut main = Arc::into_inner(layer(Some(&shared(s.main)), true).unwrap()).unwrap();
+    main.signing_key = key.clone();
+    if s.ci_pull_request {
+        main.refusal = Some(crate::notice::Refusal::PullRequest {
+            source: "GitHub Actions".into(),
+            why: "GITHUB_EVENT_NAME=pull_request".into(),
+        });
+    }
+    let main = Arc::new(main);
+    let pull_request = s.pull_request.map(|(fake, n)| {
+        Arc::new(RemoteLayer {
+            scope: RemoteScope::PullRequest(n),
+            name_prefix: format!("pr-{n}-"),
+            write: s.ci_pull_request,
+            signing_key: key.clone(),
+            write_check: s.ci_pull_request.then(|| main.clone()),
+            ..Arc::into_inner(layer(Some(&shared(fake)), false).unwrap()).unwrap()
+        })
+    });
+    Machine {
+        engine: Engine::assemble(config, Some(main), pull_request),
+        pkg,
+        _tmp: tmp,
+    }
+}
+
+fn blob_names(fake: &FakeRemote) -> Vec<String> {
+    let mut names: Vec<String> = fake.blobs.lock().unwrap().keys().cloned().collect();
+    names.sort();
+    names
+}
+
+/// A pull request build uploads into its own scope only, as `pr-<n>-<hash>`;
+/// its rerun on an empty machine hits there; main's builds and another pull
+/// request's never read it.
+#[test]
+fn a_pull_request_writes_its_own_scope_and_only_it_reads_it() {
+    let (main, prs) = (FakeRemote::new(), FakeRemote::new());
+    let pr = |n: u64| Scopes {
+        main: &main,
+        pull_request: Some((&prs, n)),
+        ci_pull_request: true,
+        signing_key: None,
+    };
+    let first = scoped_machine(pr(12));
+    write(&first.pkg, "lib/a.js", b"built in pull request 12", 0o644);
+    assert!(!first.engine.fetch("k").unwrap().hit());
+    let put = first.engine.put("k", None).unwrap();
+    assert!(put.uploaded, "{:?}", put.upload_skipped);
+    assert_eq!(put.upload_scope, Some(RemoteScope::PullRequest(12)));
+    assert_eq!(blob_names(&prs), ["pr-12-k"]);
+    // The main scope's credential of this build could write: said once,
+    // with the marker that found it out the only thing written there.
+    let codes: Vec<&str> = put.warnings.iter().map(|w| w.code()).collect();
+    assert_eq!(codes, ["PULL_REQUEST_CAN_WRITE_MAIN"]);
+    assert_eq!(blob_names(&main), [remote_policy::WRITE_CHECK_NAME]);
+    main.blobs.lock().unwrap().clear();
+
+    // The rerun, on an empty machine: main misses, the scope serves it.
+    // Its main scope refuses writes, as it should: nothing is said.
+    let rerun = scoped_machine(pr(12));
+    write(&rerun.pkg, "lib/b.js", b"another target", 0o644);
+    main.set(Fault::Forbidden);
+    let put = rerun.engine.put("j", None).unwrap();
+    assert!(put.uploaded);
+    assert_eq!(put.warnings, Vec::<Notice>::new());
+    main.set(Fault::None);
+    std::fs::remove_file(rerun.pkg.join("lib/b.js")).unwrap();
+    let got = rerun.engine.fetch("k").unwrap();
+    assert_eq!(
+        got.source,
+        Some(Source::Remote(RemoteScope::PullRequest(12)))
+    );
+    assert_eq!(
+        std::fs::read(rerun.pkg.join("lib/a.js")).unwrap(),
+        b"built in pull request 12"
+    );
+    let stats = rerun.engine.stats();
+    assert_eq!((stats.remote_hits, stats.pull_request_hits), (1, 1));
+
+    // Another pull request's build does not read it.
+    let other = scoped_machine(pr(13));
+    assert_eq!(other.engine.fetch("k").unwrap().source, None);
+    // Nor does a trusted build, even with the blob under the bare hash's
+    // prefix-less name in a scope it cannot see.
+    let trusted = scoped_machine(Scopes {
+        main: &main,
+        pull_request: None,
+        ci_pull_request: false,
+        signing_key: None,
+    });
+    assert_eq!(trusted.engine.fetch("k").unwrap().source, None);
+    // The trusted build's put goes to the main scope, under the hash.
+    write(&trusted.pkg, "lib/a.js", b"built on main", 0o644);
+    assert!(trusted.engine.put("k", None).unwrap().uploaded);
+    assert_eq!(blob_names(&main), ["k"]);
+    assert_eq!(blob_names(&prs), ["pr-12-j", "pr-12-k"]);
+}
+
+/// The main scope is read first: where both scopes hold a hash, main's
+/// entry is restored; a developer asking for a pull request's scope reads
+/// it but never writes it.
+#[test]
+fn the_main_scope_is_read_first_and_a_developer_only_reads_a_scope() {
+    let (main, prs) = (FakeRemote::new(), FakeRemote::new());
+    let trusted = scoped_machine(Scopes {
+        main: &main,
+        pull_request: None,
+        ci_pull_request: false,
+        signing_key: None,
+    });
+    write(&trusted.pkg, "lib/a.js", b"main", 0o644);
+    assert!(trusted.engine.put("k", None).unwrap().uploaded);
+    let pr = scoped_machine(Scopes {
+        main: &main,
+        pull_request: Some((&prs, 4)),
+        ci_pull_request: true,
+        signing_key: None,
+    });
+    write(&pr.pkg, "lib/a.js", b"pull request", 0o644);
+    assert!(pr.engine.put("k", None).unwrap().uploaded);
+
+    let rerun = scoped_machine(Scopes {
+        main: &main,
+        pull_request: Some((&prs, 4)),
+        ci_pull_request: true,
+        signing_key: None,
+    });
+    let got = rerun.engine.fetch("k").unwrap();
+    assert_eq!(got.source, Some(Source::Remote(RemoteScope::Main)));
+    assert_eq!(std::fs::read(rerun.pkg.join("lib/a.js")).unwrap(), b"main");
+    assert_eq!(rerun.engine.stats().pull_request_hits, 0);
+
+    let developer = scoped_machine(Scopes {
+        main: &main,
+        pull_request: Some((&prs, 4)),
+        ci_pull_request: false,
+        signing_key: None,
+    });
+    write(&developer.pkg, "lib/b.js", b"local", 0o644);
+    let before = prs.requests();
+    let put = developer.engine.put("j", None).unwrap();
+    assert_eq!(blob_names(&prs), ["pr-4-k"], "{:?}", put.upload_skipped);
+    assert_eq!(prs.requests(), before);
+}
+
+/// With a signing key, the signature covers the blob's name, so a signed
+/// blob moved from a pull request scope into the main scope's names (or
+/// into another pull request's) is refused; in its own place it verifies.
+#[test]
+fn a_signed_blob_moved_out_of_its_scope_is_refused() {
+    let (main, prs) = (FakeRemote::new(), FakeRemote::new());
+    let scopes = |n: u64, ci: bool| Scopes {
+        main: &main,
+        pull_request: Some((&prs, n)),
+        ci_pull_request: ci,
+        signing_key: Some("team key"),
+    };
+    let pr = scoped_machine(scopes(12, true));
+    write(&pr.pkg, "lib/a.js", b"pull request 12", 0o644);
+    assert!(pr.engine.put("k", None).unwrap().uploaded);
+    let blob = prs.blobs.lock().unwrap()["pr-12-k"].clone();
+    main.blobs.lock().unwrap().insert("k".into(), blob.clone());
+    prs.blobs.lock().unwrap().insert("pr-13-k".into(), blob);
+
+    let trusted = scoped_machine(Scopes {
+        main: &main,
+        pull_request: None,
+        ci_pull_request: false,
+        signing_key: Some("team key"),
+    });
+    let got = trusted.engine.fetch("k").unwrap();
+    assert_eq!(got.source, None);
+    let codes: Vec<&str> = got.warnings.iter().map(|w| w.code()).collect();
+    assert_eq!(codes, ["REMOTE_ENTRY_BAD_SIGNATURE"]);
+    assert!(!trusted.pkg.join("lib/a.js").exists());
+
+    main.blobs.lock().unwrap().clear();
+    let other = scoped_machine(scopes(13, true));
+    let got = other.engine.fetch("k").unwrap();
+    assert_eq!(got.source, None);
+    let codes: Vec<&str> = got.warnings.iter().map(|w| w.code()).collect();
+    assert_eq!(codes, ["REMOTE_ENTRY_BAD_SIGNATURE"]);
+
+    let own = scoped_machine(scopes(12, false));
+    let got = own.engine.fetch("k").unwrap();
+    assert_eq!(
+        got.source,
+        Some(Source::Remote(RemoteScope::PullRequest(12)))
+    );
 }

@@ -241,6 +241,21 @@ fn every_notice_has_its_code_and_its_sentence() {
             "CONFIG_UNKNOWN_FIELD",
             "BACKFILL_CACHE_PROVIDER_OPTIONS (from the environment) has an unknown field \"maxsize\", which is ignored; did you mean \"maxSize\"? Known fields: connectionString, maxSize".into(),
         ),
+        (
+            Notice::PullRequestNumberUnknown { source: "Azure Pipelines".into(), why: "BUILD_REASON=PullRequest".into() },
+            "PULL_REQUEST_NUMBER_UNKNOWN",
+            "the pull request scope is not used: this is a pull request build (Azure Pipelines: BUILD_REASON=PullRequest), but no variable says its number; only the main scope is read. To fix it, set BACKFILL_NATIVE_PULL_REQUEST to the pull request's number in the build".into(),
+        ),
+        (
+            Notice::PullRequestScopeIsMain { place: "bucket 'cache' prefix 'ci'".into() },
+            "PULL_REQUEST_SCOPE_IS_MAIN",
+            "the pull request scope (BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS) is the main scope's bucket 'cache' prefix 'ci': a pull request build's credential can then reach the entries trusted builds restore. To fix it, give the scope a container (azure-blob), a bucket or prefix (s3) or a server (turborepo) of its own, with a credential the storage confines to it".into(),
+        ),
+        (
+            Notice::PullRequestCanWriteMain { remote: S3.into(), marker: "backfill-native-pull-request-write-check" },
+            "PULL_REQUEST_CAN_WRITE_MAIN",
+            "this pull request build can write the main scope (s3 bucket 'b' at http://127.0.0.1:9000 (prefix 'backfill')): its code could replace entries trusted builds restore. To fix it, give pull request builds a read-only credential for the main scope (a read-only SAS, an IAM policy without s3:PutObject on it, a read-only token); the marker 'backfill-native-pull-request-write-check' written there to find out may be deleted".into(),
+        ),
     ];
     for (notice, code, message) in table {
         assert_eq!(notice.code(), code, "{notice:?}");

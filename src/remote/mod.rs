@@ -122,6 +122,17 @@ pub fn connect(config: &crate::config::Config) -> crate::error::Result<Option<Co
     Ok(None)
 }
 
+/// The remote of a pull request scope (`config::PullRequestScope`), made
+/// once per process as the main one is.
+pub fn connect_scope(remote: &crate::config::ScopeRemote) -> crate::error::Result<Connected> {
+    use crate::config::ScopeRemote;
+    match remote {
+        ScopeRemote::AzureBlob(options) => azure_blob::connect(options),
+        ScopeRemote::S3(options) => s3::connect(options),
+        ScopeRemote::Turborepo(options) => turborepo::connect(options),
+    }
+}
+
 /// Writes the archive into the upload stream.
 pub type ArchiveWriter<'a> = dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()> + 'a;
 

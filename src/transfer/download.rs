@@ -30,16 +30,18 @@ pub enum Downloaded {
     Failed(RemoteFailure),
 }
 
-/// Downloads the entry of `key` from `remote` into `store`; only local disk
-/// failures are errors.
+/// Downloads the blob `name` from `remote` into `store` as the entry of
+/// `key` (the name is the key, or the key in a scope: `pr-12-<key>`; the
+/// signature covers the name); only local disk failures are errors.
 pub fn download(
     remote: &dyn Remote,
     store: &LocalStore,
     key: &CacheKey,
+    name: &CacheKey,
     max_size: Option<u64>,
     signing_key: Option<&str>,
 ) -> Result<Downloaded> {
-    let blob = match remote.open(key, max_size) {
+    let blob = match remote.open(name, max_size) {
         Ok(Lookup::Found(b)) => b,
         Ok(Lookup::Miss) => return Ok(Downloaded::Missing),
         Ok(Lookup::TooLarge(size)) => {
@@ -65,13 +67,13 @@ pub fn download(
     let cut = |e: io::Error| {
         Downloaded::Failed(RemoteFailure {
             kind: FailureKind::Unavailable,
-            message: format!("download of {} failed: {e}", key.as_str()),
+            message: format!("download of {} failed: {e}", name.as_str()),
         })
     };
     // The store's entry writer holds its lock until the commit; dropped on
     // any refusal or failure below, it leaves the store as it was.
     let mut entry = store.begin_entry(key)?;
-    let mut signer = Signer::new(signing_key, key.as_str());
+    let mut signer = Signer::new(signing_key, name.as_str());
     // The size was checked before the download (when known), but the blob
     // may have been replaced since: the download stops at maxSize.
     let mut reader = Signed {

@@ -31,7 +31,7 @@ fn a_download_over_max_size_stops_there_and_writes_no_entry() {
     fake.insert("grown", tar.clone());
     fake.hide_size(true);
 
-    let got = download(&*fake, &store, &key, Some(4096), None).unwrap();
+    let got = download(&*fake, &store, &key, &key, Some(4096), None).unwrap();
     assert!(
         matches!(
             got,
@@ -45,7 +45,7 @@ fn a_download_over_max_size_stops_there_and_writes_no_entry() {
     assert!(store.read_manifest(&key).is_none(), "an entry was written");
 
     // Under a maxSize as large as the blob, the same blob is stored.
-    let got = download(&*fake, &store, &key, Some(tar.len() as u64), None).unwrap();
+    let got = download(&*fake, &store, &key, &key, Some(tar.len() as u64), None).unwrap();
     assert!(matches!(got, Downloaded::Committed), "{got:?}");
     let manifest = store.read_manifest(&key).unwrap();
     assert_eq!(manifest.bytes(), 20_000);
@@ -79,13 +79,13 @@ fn an_upload_sent_in_a_later_second_than_it_was_signed_commits_and_restores() {
     let fake = FakeRemote::new();
     fake.set(Fault::NextSecond);
 
-    let sent = upload(&*fake, &store, &key, None, Some("k")).unwrap();
+    let sent = upload(&*fake, &store, &key, &key, None, Some("k")).unwrap();
     assert!(matches!(sent, Uploaded::Done(_)), "{sent:?}");
 
     // The blob verifies (digest and signature) and restores the same tree.
     fake.set(Fault::None);
     let other = LocalStore::new(&tmp.path().join("other"));
-    let got = download(&*fake, &other, &key, None, Some("k")).unwrap();
+    let got = download(&*fake, &other, &key, &key, None, Some("k")).unwrap();
     assert!(matches!(got, Downloaded::Committed), "{got:?}");
     let restored = tmp.path().join("restored");
     std::fs::create_dir(&restored).unwrap();

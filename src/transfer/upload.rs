@@ -29,12 +29,15 @@ pub enum Uploaded {
     Failed(RemoteFailure),
 }
 
-/// Uploads the stored entry of `key` from `store` to `remote`. A missing
-/// entry and local disk failures before the transfer are errors.
+/// Uploads the stored entry of `key` from `store` to `remote` as the blob
+/// `name` (the key, or the key in a scope: `pr-12-<key>`; the signature
+/// covers the name). A missing entry and local disk failures before the
+/// transfer are errors.
 pub fn upload(
     remote: &dyn Remote,
     store: &LocalStore,
     key: &CacheKey,
+    name: &CacheKey,
     max_size: Option<u64>,
     signing_key: Option<&str>,
 ) -> Result<Uploaded> {
@@ -74,7 +77,7 @@ pub fn upload(
     // read of contents the page cache most likely still holds.
     // One time for both passes, so they write the same bytes.
     let made_at = archive_time();
-    let mut signer = Signer::new(signing_key, key.as_str());
+    let mut signer = Signer::new(signing_key, name.as_str());
     let signed = write_archive(
         store,
         &manifest,
@@ -93,8 +96,8 @@ pub fn upload(
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     let mut local_error = None;
-    let result = remote.upload(key, size, &metadata, &mut |out| {
-        let mut again = Signer::new(signing_key, key.as_str());
+    let result = remote.upload(name, size, &metadata, &mut |out| {
+        let mut again = Signer::new(signing_key, name.as_str());
         let mut w = SigningWriter {
             inner: out,
             signer: &mut again,
