@@ -497,6 +497,24 @@ export interface Notice {
   message: string
 }
 
+/** The pull request scope as shown by `loadConfig`. */
+export interface PullRequestScopeConfig {
+  /** The pull request's number. */
+  number: number
+  /** Where the number was read (`GITHUB_REF=refs/pull/12/merge`). */
+  from: string
+  /**
+   * Whether this build uploads there: the pull request's own CI build
+   * with remote writes on (it then never uploads to the main scope).
+   */
+  writes: boolean
+  /**
+   * Where the scope's entries are (`bucket 'cache-pr' prefix 'ci'`);
+   * they are named `pr-<number>-<hash>`.
+   */
+  place: string
+}
+
 /** What `purge` or `clear` removed. */
 export interface PurgeResult {
   /** Entries (hashes) removed. */
@@ -605,6 +623,11 @@ export interface ResolvedConfig {
    * allowed); absent when it may (or remote writes are off).
    */
   uploadRefused?: Notice
+  /**
+   * The pull request scope this build reads after the main scope, when
+   * it has one.
+   */
+  pullRequestScope?: PullRequestScopeConfig
   /** Whether a put stores only the files changed since the fetch that missed. */
   incrementalCaching: boolean
   /** Whether the local store is skipped (lage's `--skip-local-cache`). */

@@ -148,6 +148,39 @@ async function azuriteKit() {
     readOnlyOptions: ({ port, ...extra } = {}) => ({ connectionString: readOnlySas(endpoint(port)).connectionString, container, ...extra }),
     env: () => ({}),
     missingContainer: { container: 'no-such-container' },
+    /**
+     * The pull request scope (support/scope-table.js): a container of its
+     * own, reached with a SAS for that container alone (read, add, create,
+     * write, list), as a pull request build holds it; main is read with
+     * the read-only account SAS.
+     */
+    async pullRequestScope() {
+      const scoped = 'cache-pr'
+      await blobClient(server.connectionString).getContainerClient(scoped).createIfNotExists()
+      const { generateBlobSASQueryParameters, ContainerSASPermissions, StorageSharedKeyCredential } = require('@azure/storage-blob')
+      const sas = generateBlobSASQueryParameters(
+        { containerName: scoped, permissions: ContainerSASPermissions.parse('racwl'), expiresOn: new Date(Date.now() + 3600e3) },
+        new StorageSharedKeyCredential(ACCOUNT, KEY),
+      ).toString()
+      const connectionString = `BlobEndpoint=${endpoint()};SharedAccessSignature=${sas}`
+      const blobs = () => blobClient(server.connectionString).getContainerClient(scoped)
+      return {
+        mainOptions: { connectionString: readOnlySas(endpoint()).connectionString, container },
+        scopeOptions: { connectionString, container: scoped },
+        credentialOnMain: { connectionString, container },
+        secrets: [sas.match(/sig=([^&]+)/)[1]],
+        async get(name) {
+          const blob = blobs().getBlobClient(name)
+          if (!(await blob.exists())) return null
+          const [body, props] = await Promise.all([blob.downloadToBuffer(), blob.getProperties()])
+          return { body, metadata: props.metadata ?? {} }
+        },
+        async put(name, buffer, metadata = {}) {
+          await blobs().getBlockBlobClient(name).upload(buffer, buffer.length, { metadata })
+        },
+        stop: async () => {},
+      }
+    },
     secrets: [KEY],
     async put(key, buffer, metadata = {}) {
       await client().getBlockBlobClient(key).upload(buffer, buffer.length, { metadata })

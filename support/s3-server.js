@@ -27,31 +27,39 @@ const BUCKET = 'backfill-cache'
 const REGION = 'us-east-1'
 const PREFIX = 'backfill'
 /** Profile names in the credentials file the kit writes, unlike any of a developer's. */
-const PROFILES = { rw: 'backfill-native-test-rw', ro: 'backfill-native-test-ro', any: 'backfill-native-test-any' }
+const PROFILES = { rw: 'backfill-native-test-rw', ro: 'backfill-native-test-ro', any: 'backfill-native-test-any', pr: 'backfill-native-test-pr' }
+/** The pull request scope's bucket (support/scope-table.js). */
+const PR_BUCKET = 'backfill-cache-pr'
 
 // The requests moto serves before it enforces IAM: exactly what SETUP makes
-// (the bucket; per user: the user, its policy, its key).
-const NO_AUTH_ACTIONS = 10
+// (the two buckets; per user: the user, its policy, its key).
+const NO_AUTH_ACTIONS = 14
 const SETUP = `
 import json, sys, boto3
-endpoint, bucket = sys.argv[1], sys.argv[2]
+endpoint, bucket, pr_bucket = sys.argv[1], sys.argv[2], sys.argv[3]
 kw = dict(endpoint_url=endpoint, region_name='${REGION}', aws_access_key_id='setup', aws_secret_access_key='setup')
-boto3.client('s3', **kw).create_bucket(Bucket=bucket)
+s3 = boto3.client('s3', **kw)
+s3.create_bucket(Bucket=bucket)
+s3.create_bucket(Bucket=pr_bucket)
 iam = boto3.client('iam', **kw)
-mine = ['arn:aws:s3:::' + bucket, 'arn:aws:s3:::' + bucket + '/*']
+arns = lambda b: ['arn:aws:s3:::' + b, 'arn:aws:s3:::' + b + '/*']
+READ = ['s3:GetObject', 's3:ListBucket']
+WRITE = ['s3:GetObject', 's3:PutObject', 's3:ListBucket', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts']
 users = {
-    'rw': (['s3:GetObject', 's3:PutObject', 's3:ListBucket', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], mine),
-    'ro': (['s3:GetObject', 's3:ListBucket'], mine),
+    'rw': [(WRITE, arns(bucket))],
+    'ro': [(READ, arns(bucket))],
     # Reads every bucket: moto checks IAM before the bucket, so only such a
     # user sees NoSuchBucket (AWS answers it to any user).
-    'any': (['s3:GetObject', 's3:ListBucket'], ['arn:aws:s3:::*']),
+    'any': [(READ, ['arn:aws:s3:::*'])],
+    # A pull request build's: reads the main bucket, writes only its own.
+    'pr': [(READ, arns(bucket)), (WRITE, arns(pr_bucket))],
 }
 out = {}
-for name, (actions, resources) in users.items():
+for name, statements in users.items():
     iam.create_user(UserName='backfill-' + name)
     iam.put_user_policy(UserName='backfill-' + name, PolicyName='cache', PolicyDocument=json.dumps({
         'Version': '2012-10-17',
-        'Statement': [{'Effect': 'Allow', 'Action': actions, 'Resource': resources}],
+        'Statement': [{'Effect': 'Allow', 'Action': a, 'Resource': r} for a, r in statements],
     }))
     key = iam.create_access_key(UserName='backfill-' + name)['AccessKey']
     out[name] = {'accessKeyId': key['AccessKeyId'], 'secretAccessKey': key['SecretAccessKey']}
@@ -151,7 +159,7 @@ async function startMoto() {
   let keys
   try {
     await waitForPort(port, { name: 'moto_server', child, ms: 30000, every: 100 })
-    keys = JSON.parse(await run(PYTHON, ['-c', SETUP, endpoint, BUCKET]))
+    keys = JSON.parse(await run(PYTHON, ['-c', SETUP, endpoint, BUCKET, PR_BUCKET]))
   } catch (e) {
     child.kill('SIGKILL')
     throw e
@@ -176,11 +184,11 @@ const hmac = (key, data) => crypto.createHmac('sha256', key).update(data).digest
 const encode = (s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
 
 /** One signed path-style request to the bucket; resolves { status, headers, body }. */
-function s3Request({ port, key: { accessKeyId, secretAccessKey } }, method, objectKey, { body = Buffer.alloc(0), headers = {} } = {}) {
+function s3Request({ port, key: { accessKeyId, secretAccessKey }, bucket = BUCKET }, method, objectKey, { body = Buffer.alloc(0), headers = {} } = {}) {
   const now = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '')
   const day = now.slice(0, 8)
   const host = `127.0.0.1:${port}`
-  const uri = `/${BUCKET}/${objectKey.split('/').map(encode).join('/')}`
+  const uri = `/${bucket}/${objectKey.split('/').map(encode).join('/')}`
   const all = { ...Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), String(v).trim()])), host, 'x-amz-date': now, 'x-amz-content-sha256': sha256(body) }
   const names = Object.keys(all).sort()
   const canonical = [method, uri, '', ...names.map((n) => `${n}:${all[n]}`), '', names.join(';'), all['x-amz-content-sha256']].join('\n')
@@ -200,6 +208,26 @@ function s3Request({ port, key: { accessKeyId, secretAccessKey } }, method, obje
     req.on('error', reject)
     req.end(body)
   })
+}
+
+/** PUTs `buffer` with user metadata at `objectKey` of `target`'s bucket. */
+async function putObject(target, objectKey, buffer, metadata = {}) {
+  const headers = Object.fromEntries(Object.entries(metadata).map(([k, v]) => [`x-amz-meta-${k}`, v]))
+  const res = await s3Request(target, 'PUT', objectKey, { body: buffer, headers })
+  if (res.status !== 200) throw new Error(`PUT ${objectKey}: HTTP ${res.status} ${res.body}`)
+}
+
+/** The object at `objectKey` of `target`'s bucket: its bytes and user metadata, or null. */
+async function getObject(target, objectKey) {
+  const res = await s3Request(target, 'GET', objectKey)
+  if (res.status === 404) return null
+  if (res.status !== 200) throw new Error(`GET ${objectKey}: HTTP ${res.status} ${res.body}`)
+  const metadata = Object.fromEntries(
+    Object.entries(res.headers)
+      .filter(([k]) => k.startsWith('x-amz-meta-'))
+      .map(([k, v]) => [k.slice('x-amz-meta-'.length), v]),
+  )
+  return { body: res.body, metadata }
 }
 
 /**
@@ -264,22 +292,26 @@ async function s3Kit() {
     /** Secrets the kit's remotes use, which no message may show. */
     secrets: Object.values(server.keys).map((k) => k.secretAccessKey),
     /** Stores `buffer` as the object of `key` (a hash) with user metadata, as a hostile writer could. */
-    async put(key, buffer, metadata = {}) {
-      const headers = Object.fromEntries(Object.entries(metadata).map(([k, v]) => [`x-amz-meta-${k}`, v]))
-      const res = await s3Request(rw, 'PUT', `${PREFIX}/${key}`, { body: buffer, headers })
-      if (res.status !== 200) throw new Error(`PUT ${key}: HTTP ${res.status} ${res.body}`)
-    },
+    put: (key, buffer, metadata) => putObject(rw, `${PREFIX}/${key}`, buffer, metadata),
     /** The object of `key` (a hash): its bytes and user metadata, or null. */
-    async get(key) {
-      const res = await s3Request(rw, 'GET', `${PREFIX}/${key}`)
-      if (res.status === 404) return null
-      if (res.status !== 200) throw new Error(`GET ${key}: HTTP ${res.status} ${res.body}`)
-      const metadata = Object.fromEntries(
-        Object.entries(res.headers)
-          .filter(([k]) => k.startsWith('x-amz-meta-'))
-          .map(([k, v]) => [k.slice('x-amz-meta-'.length), v]),
-      )
-      return { body: res.body, metadata }
+    get: (key) => getObject(rw, `${PREFIX}/${key}`),
+    /**
+     * The pull request scope (support/scope-table.js): a bucket of its own.
+     * The pull request build's one credential (the \`pr\` user) reads the
+     * main bucket and writes only its own, as an IAM policy confines it;
+     * the scope's options name the bucket and that credential's profile.
+     */
+    async pullRequestScope() {
+      const pr = { port: server.port, key: server.keys.pr, bucket: PR_BUCKET }
+      return {
+        mainOptions: options(false, { profile: PROFILES.pr }),
+        scopeOptions: { bucket: PR_BUCKET, profile: PROFILES.pr },
+        credentialOnMain: options(false, { profile: PROFILES.pr }),
+        secrets: [],
+        get: (name) => getObject(pr, `${PREFIX}/${name}`),
+        put: (name, buffer, metadata) => putObject(pr, `${PREFIX}/${name}`, buffer, metadata),
+        stop: async () => {},
+      }
     },
     stop: () => server.stop(),
   }

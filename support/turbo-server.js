@@ -193,6 +193,33 @@ async function turboKit({ signatureKey } = {}) {
     }),
     /** A cache server has no container or bucket to name. */
     missingContainer: null,
+    /**
+     * The pull request scope (support/scope-table.js): a server of its own
+     * (its own storage and token), as pull request builds would reach it;
+     * main is read through the read-only server and its token.
+     */
+    async pullRequestScope() {
+      const prToken = newToken('turbo-pr')
+      const server = await startTurboServer({ tokens: [prToken], signatureKey: key ?? newToken('sig') })
+      const scoped = { apiUrl: server.apiUrl, token: prToken }
+      return {
+        mainOptions: options(ro, readOnlyToken),
+        scopeOptions: { apiUrl: server.apiUrl, token: prToken },
+        credentialOnMain: options(rw, prToken),
+        secrets: [prToken],
+        async get(name) {
+          const res = await artifactRequest(scoped, 'GET', name)
+          if (res.status === 404) return null
+          if (res.status !== 200) throw new Error(`GET ${name}: HTTP ${res.status} ${res.body}`)
+          return { body: res.body, metadata: decodeTag(res.headers.get('x-artifact-tag')) }
+        },
+        async put(name, buffer, metadata) {
+          const res = await artifactRequest(scoped, 'PUT', name, { body: buffer, tag: encodeTag(metadata) ?? 'planted-without-metadata' })
+          if (res.status !== 200) throw new Error(`PUT ${name}: HTTP ${res.status} ${res.body}`)
+        },
+        stop: () => server.stop(),
+      }
+    },
     /** Secrets the kit's remotes use, which no message may show. */
     secrets: [token, readOnlyToken],
     /**

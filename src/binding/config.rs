@@ -126,6 +126,9 @@ pub struct ResolvedConfig {
     /// Why this build does not upload (a pull request, a branch not
     /// allowed); absent when it may (or remote writes are off).
     pub upload_refused: Option<super::results::Notice>,
+    /// The pull request scope this build reads after the main scope, when
+    /// it has one.
+    pub pull_request_scope: Option<PullRequestScopeConfig>,
     /// Whether a put stores only the files changed since the fetch that missed.
     pub incremental_caching: bool,
     /// Whether the local store is skipped (lage's `--skip-local-cache`).
@@ -134,6 +137,21 @@ pub struct ResolvedConfig {
     pub env_file: Option<String>,
     /// Problems that are not errors, such as an unknown provider.
     pub warnings: Vec<super::results::Notice>,
+}
+
+/// The pull request scope as shown by `loadConfig`.
+#[napi(object)]
+pub struct PullRequestScopeConfig {
+    /// The pull request's number.
+    pub number: f64,
+    /// Where the number was read (`GITHUB_REF=refs/pull/12/merge`).
+    pub from: String,
+    /// Whether this build uploads there: the pull request's own CI build
+    /// with remote writes on (it then never uploads to the main scope).
+    pub writes: bool,
+    /// Where the scope's entries are (`bucket 'cache-pr' prefix 'ci'`);
+    /// they are named `pr-<number>-<hash>`.
+    pub place: String,
 }
 
 impl From<&Config> for ResolvedConfig {
@@ -183,6 +201,15 @@ impl From<&Config> for ResolvedConfig {
                 .refusal
                 .clone()
                 .map(|r| crate::notice::Notice::UploadNotTrusted(r).into()),
+            pull_request_scope: c
+                .pull_request_scope
+                .as_ref()
+                .map(|p| PullRequestScopeConfig {
+                    number: p.number as f64,
+                    from: p.from.clone(),
+                    writes: p.writes && c.write_remote_cache,
+                    place: p.remote.place(),
+                }),
             incremental_caching: c.incremental_caching,
             skip_local_cache: c.skip_local_cache,
             env_file: c.env_file.as_deref().map(path),

@@ -52,6 +52,19 @@ pub enum ScopeRemote {
 }
 
 impl ScopeRemote {
+    /// Where the scope's blobs are: `container 'c' at <endpoint>`,
+    /// `bucket 'b' prefix 'p'`, `server <apiUrl>` (no secret).
+    pub fn place(&self) -> String {
+        match self {
+            ScopeRemote::AzureBlob(o) => {
+                format!("container '{}' at {}", o.container, o.connection.endpoint)
+            }
+            ScopeRemote::S3(o) if o.prefix.is_empty() => format!("bucket '{}'", o.bucket),
+            ScopeRemote::S3(o) => format!("bucket '{}' prefix '{}'", o.bucket, o.prefix),
+            ScopeRemote::Turborepo(o) => format!("server {}", o.api_url),
+        }
+    }
+
     /// Where the scope is, when that is where the main scope is too (the
     /// same container, bucket and prefix, or server and team): then the
     /// storage cannot keep a pull request's credential out of main's
@@ -62,28 +75,21 @@ impl ScopeRemote {
         s3: Option<&S3Options>,
         turborepo: Option<&TurborepoOptions>,
     ) -> Option<String> {
-        match (self, azure, s3, turborepo) {
-            (ScopeRemote::AzureBlob(pr), Some(main), _, _) => (pr.connection.location
-                == main.connection.location
-                && pr.container == main.container)
-                .then(|| format!("container '{}' at {}", pr.container, pr.connection.endpoint)),
-            (ScopeRemote::S3(pr), _, Some(main), _) => (pr.endpoint == main.endpoint
-                && pr.bucket == main.bucket
-                && pr.prefix == main.prefix)
-                .then(|| {
-                    let prefix = if pr.prefix.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" prefix '{}'", pr.prefix)
-                    };
-                    format!("bucket '{}'{prefix}", pr.bucket)
-                }),
-            (ScopeRemote::Turborepo(pr), _, _, Some(main)) => (pr.api_url == main.api_url
-                && pr.team_id == main.team_id
-                && pr.team_slug == main.team_slug)
-                .then(|| format!("server {}", pr.api_url)),
-            _ => None,
-        }
+        let same = match (self, azure, s3, turborepo) {
+            (ScopeRemote::AzureBlob(pr), Some(main), _, _) => {
+                pr.connection.location == main.connection.location && pr.container == main.container
+            }
+            (ScopeRemote::S3(pr), _, Some(main), _) => {
+                pr.endpoint == main.endpoint && pr.bucket == main.bucket && pr.prefix == main.prefix
+            }
+            (ScopeRemote::Turborepo(pr), _, _, Some(main)) => {
+                pr.api_url == main.api_url
+                    && pr.team_id == main.team_id
+                    && pr.team_slug == main.team_slug
+            }
+            _ => false,
+        };
+        same.then(|| self.place())
     }
 }
 
