@@ -87,6 +87,82 @@ test('CI with the exported variables uploads; a developer with only a .env and a
   }
 })
 
+// docs/pull-request-scope.md: a pull request's second push restores what its
+// first push built from the pull request's scope, everything else from
+// main's; main's builds never read the scope.
+test("a pull request's second push gets its first push's targets from its scope; main never reads them", async () => {
+  const azurite = await startAzurite()
+  try {
+    const service = blobClient(azurite.connectionString)
+    await service.getContainerClient('main').create()
+    await service.getContainerClient('pull-requests').create()
+    const names = async (container) => {
+      const all = []
+      for await (const b of service.getContainerClient(container).listBlobsFlat()) all.push(b.name)
+      return all.sort()
+    }
+    const { generateBlobSASQueryParameters, ContainerSASPermissions, StorageSharedKeyCredential } = require('@azure/storage-blob')
+    const { ACCOUNT, KEY } = require('../support/azurite')
+    const prSas = generateBlobSASQueryParameters(
+      { containerName: 'pull-requests', permissions: ContainerSASPermissions.parse('racwl'), expiresOn: new Date(Date.now() + 3600e3) },
+      new StorageSharedKeyCredential(ACCOUNT, KEY),
+    ).toString()
+    const repo = makeLageRepo({ logLevel: 'verbose' })
+    const scopeOptions = JSON.stringify({ connectionString: `BlobEndpoint=${azurite.endpoint};SharedAccessSignature=${prSas}`, container: 'pull-requests' })
+    const main = {
+      BACKFILL_CACHE_PROVIDER: 'azure-blob',
+      BACKFILL_CACHE_PROVIDER_OPTIONS: JSON.stringify({ connectionString: azurite.connectionString, container: 'main' }),
+      BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS: scopeOptions,
+      LAGE_WRITE_REMOTE_CACHE: 'true',
+      // GitLab's variables: GitHub's would switch lage's reporter.
+      GITLAB_CI: 'true',
+      CI_COMMIT_BRANCH: 'main',
+    }
+    const pullRequest = {
+      ...main,
+      BACKFILL_CACHE_PROVIDER_OPTIONS: JSON.stringify({ connectionString: readOnlySas(azurite.endpoint).connectionString, container: 'main' }),
+      CI_COMMIT_BRANCH: '',
+      CI_MERGE_REQUEST_IID: '7',
+      CI_MERGE_REQUEST_SOURCE_BRANCH_NAME: 'feature',
+    }
+    assertGreen(repo.lage(['--verbose'], main), { success: 5, skipped: 0 })
+    const mainBlobs = await names('main')
+    assert.equal(mainBlobs.length, 5)
+    const fresh = () => (wipeOutputs(repo), wipeStore(repo))
+
+    // The first push changes d: d builds and goes to the scope only.
+    fs.appendFileSync(path.join(repo.dir('d'), 'src', 'index.js'), '// pull request 7\n')
+    fresh()
+    const first = repo.lage(['--verbose'], pullRequest)
+    assertGreen(first, { success: 1, skipped: 4 })
+    assert.equal(lines(first, / from the remote cache \(main scope\): 4 files restored/).length, 4, first.output)
+    assert.equal(lines(first, /, uploaded \d+ bytes to pull request 7's scope, in /).length, 1, first.output)
+    assert.equal(lines(first, /warn/i).filter((l) => /backfill-native/.test(l)).length, 0, first.output)
+    const scoped = await names('pull-requests')
+    assert.equal(scoped.length, 1)
+    assert.match(scoped[0], /^pr-7-[0-9a-f]+$/)
+    assert.deepEqual(await names('main'), mainBlobs, 'nothing reached the main scope')
+
+    // The second push changes e: only e builds; d comes from the scope.
+    fs.appendFileSync(path.join(repo.dir('e'), 'src', 'index.js'), '// pull request 7, second push\n')
+    fresh()
+    const second = repo.lage(['--verbose'], pullRequest)
+    assertGreen(second, { success: 1, skipped: 4 })
+    assert.equal(lines(second, / from the remote cache \(pull request 7's scope\): 4 files restored/).length, 1, second.output)
+    assert.equal(lines(second, / from the remote cache \(main scope\): 4 files restored/).length, 3, second.output)
+    const built = outputs(repo)
+
+    // Main's build of the same sources reads no scope: d and e build.
+    fresh()
+    const trusted = repo.lage(['--verbose'], main)
+    assertGreen(trusted, { success: 2, skipped: 3 })
+    assert.equal(lines(trusted, /pull request/).length, 0, trusted.output)
+    assert.deepEqual(outputs(repo), built)
+  } finally {
+    await azurite.stop()
+  }
+})
+
 test('a remote that is down leaves the build green with one warning', () => {
   const repo = makeLageRepo()
   const run = repo.lage([], {
