@@ -146,6 +146,9 @@ async function main(argv) {
       gitignore: flags.gitignore,
     })
 
+  /** Where a hit came from, as lage's log says it: a pull request's scope is named. */
+  const from = (got) => `the ${got.source} cache${got.scope === 'pull-request' ? ` (pull request ${got.pullRequest}'s scope)` : ''}`
+
   switch (command) {
     case 'run': {
       const c = cache()
@@ -153,7 +156,7 @@ async function main(argv) {
       const got = await withProgress(`fetching ${hash}`, c.fetch(hash))
       warn(got.warnings)
       if (got.hit) {
-        print({ hash, hit: true, source: got.source, filesRestored: got.filesRestored, durationMs: got.durationMs }, `backfill-native: hit for ${hash} from the ${got.source} cache (${got.filesRestored} files restored, ${got.filesUnchanged} unchanged, ${ms(got.durationMs)}); skipped: ${run.join(' ')}`)
+        print({ hash, hit: true, source: got.source, scope: got.scope, pullRequest: got.pullRequest, filesRestored: got.filesRestored, durationMs: got.durationMs }, `backfill-native: hit for ${hash} from ${from(got)} (${got.filesRestored} files restored, ${got.filesUnchanged} unchanged, ${ms(got.durationMs)}); skipped: ${run.join(' ')}`)
         return 0
       }
       if (!flags.json) console.error(`backfill-native: miss for ${hash}; running: ${run.join(' ')}`)
@@ -186,7 +189,7 @@ async function main(argv) {
       expect(1)
       const got = await withProgress(`fetching ${positional[0]}`, cache().fetch(positional[0]))
       warn(got.warnings)
-      print(got, got.hit ? `hit from the ${got.source} cache: ${got.filesRestored} files restored, ${got.filesUnchanged} unchanged, ${ms(got.durationMs)}` : `miss${got.skipped ? ` (${got.skipped.message})` : ''}`)
+      print(got, got.hit ? `hit from ${from(got)}: ${got.filesRestored} files restored, ${got.filesUnchanged} unchanged, ${ms(got.durationMs)}` : `miss${got.skipped ? ` (${got.skipped.message})` : ''}`)
       return got.hit ? 0 : 3
     }
     case 'put': {
