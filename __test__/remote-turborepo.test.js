@@ -77,7 +77,7 @@ test('CI uploads the archive with its tag; a fresh machine restores it byte-iden
   const artifact = await kit.get(key)
   assert.equal(artifact.body.length, put.uploadBytes, 'the artifact is the whole archive')
   assert.equal(artifact.body.subarray(257, 262).toString(), 'ustar', 'the artifact is a tar')
-  assert.match(artifact.tag, /^bfn1:[0-9a-f]{64}$/, 'the digest travels in the tag')
+  assert.match(artifact.tag, /^bfn3:[0-9a-f]{64}$/, 'the digest travels in the tag')
   assert.deepEqual(stored(key), { artifact: true, tag: true })
 
   const dev = makeRepo(['a'])
@@ -189,7 +189,7 @@ test('a wrong token: each fetch a miss, one warning naming the 401, never the to
 test('signing: the MAC travels in the tag; a wrong key, an unsigned and a tampered artifact are refused', async () => {
   const [signed, unsigned, tampered] = [hash('signed'), hash('unsigned'), hash('tampered')]
   const want = await seed(signed, OUTPUTS, { signingKey: 'k1' })
-  assert.match((await kit.get(signed)).tag, /^bfn2:[0-9a-f]{64}:[0-9a-f]{64}$/)
+  assert.match((await kit.get(signed)).tag, /^bfn3:[0-9a-f]{64}:[0-9a-f]{64}$/)
   await seed(unsigned, OUTPUTS)
   const withKey = (key) => cache(makeRepo(['a']).dirs.a, { extra: { signingKey: key } })
   const wrong = await withKey('k2').fetch(signed)

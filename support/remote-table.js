@@ -135,7 +135,7 @@ function remoteTable(name, start, { skip = false } = {}) {
       const stored = await kit.get(key)
       assert.ok(stored, 'one entry under the hash')
       assert.equal(stored.body.length, put.uploadBytes)
-      assert.match(stored.metadata.backfillnative_blake3 ?? '', /^[0-9a-f]{64}$/, 'the digest travels as metadata')
+      assert.match(stored.metadata.backfillnative_entry ?? '', /^[0-9a-f]{64}$/, 'the digest travels as metadata')
 
       const dev = makeRepo(['a'])
       const c = cache(dev.dirs.a)
@@ -146,6 +146,30 @@ function remoteTable(name, start, { skip = false } = {}) {
       const second = await c.fetch(key)
       assert.equal(second.source, 'local', 'the remote hit filled the local store')
       assert.deepEqual(snapshot(path.join(dev.dirs.a, 'lib')), want)
+    })
+
+    // An upload reads each content once, as it sends it (its signature comes
+    // from the manifest): a content damaged in the local store is found only
+    // after its bytes went out, and the upload must then leave nothing.
+    test('a content damaged in the local store fails its upload midway: nothing becomes visible remotely', async () => {
+      const [first, second] = [hash('damaged-src'), hash('damaged')]
+      const repo = makeRepo(['a'])
+      const big = Buffer.alloc(3 << 20, 7)
+      writeTree(repo.dirs.a, { 'lib/big.bin': big, 'lib/small.js': 'small' })
+      const cacheFolder = path.join(repo.root, 'store')
+      const stored = await cache(repo.dirs.a, { cacheFolder }).put(first, ['lib/**'])
+      assert.equal(stored.stored, true)
+      // Same size, other bytes: only reading it tells.
+      const contents = path.join(cacheFolder, 'v1', 'content')
+      const victim = fs.readdirSync(contents).flatMap((d) => fs.readdirSync(path.join(contents, d)).map((f) => path.join(contents, d, f))).find((f) => fs.statSync(f).size === big.length)
+      fs.chmodSync(victim, 0o644)
+      const damaged = Buffer.from(big)
+      damaged[damaged.length - 1] = 8
+      fs.writeFileSync(victim, damaged)
+      const put = await cache(repo.dirs.a, { cacheFolder, write: true }).put(second, ['lib/**'])
+      assert.equal(put.uploaded, false)
+      assert.equal(put.uploadSkipped?.code, 'UPLOAD_LOCAL_ENTRY_UNREADABLE', JSON.stringify(put))
+      assert.equal(await kit.get(second), null, 'a partial upload became visible')
     })
 
     test('with remote writes off nothing is uploaded', async () => {
@@ -260,7 +284,7 @@ function remoteTable(name, start, { skip = false } = {}) {
       assert.equal(fs.existsSync(path.join(other.dirs.a, 'lib')), false)
 
       const want = await seed(signed, OUTPUTS, { signingKey: 'k1' })
-      assert.ok((await kit.get(signed)).metadata.backfillnative_mac2, 'the signature travels as metadata')
+      assert.ok((await kit.get(signed)).metadata.backfillnative_mac3, 'the signature travels as metadata')
       await seed(unsigned, OUTPUTS)
       const withKey = (key) => cache(makeRepo(['a']).dirs.a, { extra: { signingKey: key } })
       const wrong = await withKey('k2').fetch(signed)
@@ -289,9 +313,8 @@ function remoteTable(name, start, { skip = false } = {}) {
       assert.deepEqual([got.hit, got.warnings.map((w) => w.code)], [false, ['REMOTE_ENTRY_BAD_SIGNATURE']])
       assert.match(got.warnings[0].message, /signature does not match the configured signing key and its hash \(signed with another key, or copied from another entry\)/)
       assert.equal(fs.existsSync(path.join(repo.dirs.a, 'lib')), false)
-      // An older version's signature (of the bytes alone) is refused, and says why.
-      const { backfillnative_mac2: mac, ...rest } = stored.metadata
-      await kit.put(older, stored.body, { ...rest, backfillnative_mac: mac })
+      // The oldest versions' signature (of the bytes alone) is refused, and says why.
+      await kit.put(older, stored.body, { backfillnative_blake3: '0'.repeat(64), backfillnative_mac: stored.metadata.backfillnative_mac3 })
       const old = await cache(makeRepo(['a']).dirs.a, { extra: { signingKey: 'k1' } }).fetch(older)
       assert.deepEqual([old.hit, old.warnings.map((w) => w.code)], [false, ['REMOTE_ENTRY_BAD_SIGNATURE']])
       assert.match(old.warnings[0].message, /it is signed the older way \(backfillnative_mac\), which does not cover its hash/)

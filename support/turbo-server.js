@@ -30,6 +30,7 @@ const TEAM = 'team_backfill_native'
 /** The tag prefixes backfill-native writes (src/remote/turborepo.rs): unsigned, and signed. */
 const TAG_VERSION = 'bfn1'
 const SIGNED_TAG_VERSION = 'bfn2'
+const ENTRY_TAG_VERSION = 'bfn3'
 
 /** Waits until `port` answers HTTP (the server listens once its plugins are loaded). */
 async function waitForServer(port, child, deadline = Date.now() + 30000) {
@@ -110,11 +111,15 @@ async function startTurboServer({ storage = tempDir('bfn-turbo-'), tokens, readO
 }
 
 /**
- * The tag backfill-native writes for `metadata` ({ backfillnative_blake3,
- * backfillnative_mac2 }); an older signature (backfillnative_mac) is
- * written as older versions wrote it.
+ * The tag backfill-native writes for `metadata` ({ backfillnative_entry,
+ * backfillnative_mac3 }); an earlier version's metadata
+ * ({ backfillnative_blake3, backfillnative_mac2 or the oldest
+ * backfillnative_mac }) as earlier versions wrote it.
  */
 function encodeTag(metadata = {}) {
+  if (metadata.backfillnative_entry !== undefined) {
+    return [ENTRY_TAG_VERSION, metadata.backfillnative_entry, ...(metadata.backfillnative_mac3 !== undefined ? [metadata.backfillnative_mac3] : [])].join(':')
+  }
   const digest = metadata.backfillnative_blake3
   if (digest === undefined) return null
   if (metadata.backfillnative_mac2 !== undefined) return [SIGNED_TAG_VERSION, digest, metadata.backfillnative_mac2].join(':')
@@ -125,6 +130,7 @@ function encodeTag(metadata = {}) {
 /** The metadata an artifact's tag carries, as src/remote/turborepo.rs reads it (well-formed tags only). */
 function decodeTag(tag) {
   const [version, digest, mac] = (tag ?? '').split(':')
+  if (version === ENTRY_TAG_VERSION && digest) return { backfillnative_entry: digest, ...(mac && { backfillnative_mac3: mac }) }
   if (version === SIGNED_TAG_VERSION && digest && mac) return { backfillnative_blake3: digest, backfillnative_mac2: mac }
   if (version !== TAG_VERSION || !digest) return {}
   return { backfillnative_blake3: digest, ...(mac && { backfillnative_mac: mac }) }

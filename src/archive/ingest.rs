@@ -15,8 +15,8 @@ use tar::EntryType;
 
 use crate::error::CacheError;
 use crate::store::{
-    case_conflict, is_safe_relative, layout_conflict, EntryWriter, FileRecord, LinkRecord, Staged,
-    MODE_MASK,
+    case_conflict, entry_digest, is_safe_relative, layout_conflict, EntryWriter, FileRecord,
+    LinkRecord, Staged, MODE_MASK,
 };
 
 /// Why an archive was not ingested.
@@ -65,8 +65,12 @@ impl<R: Read> Read for EndOfStream<R> {
 /// exist together on any system (no name that is two things, nothing below
 /// a file or a link, no names differing only in case). The end-of-archive
 /// marker must be there. The files and links are added to `entry`; nothing
-/// enters the store until the caller commits it.
-pub fn ingest_archive(writer: &mut EntryWriter<'_>, reader: impl Read) -> Result<(), IngestError> {
+/// enters the store until the caller commits it. Returns the entry's
+/// digest ([`entry_digest`]: what it restores), for the signature check.
+pub fn ingest_archive(
+    writer: &mut EntryWriter<'_>,
+    reader: impl Read,
+) -> Result<[u8; 32], IngestError> {
     let refuse = |why: String| Err(IngestError::Refused(why));
     let mut files: BTreeMap<String, (FileRecord, Staged)> = BTreeMap::new();
     let mut links: BTreeMap<String, LinkRecord> = BTreeMap::new();
@@ -207,13 +211,15 @@ pub fn ingest_archive(writer: &mut EntryWriter<'_>, reader: impl Read) -> Result
              (macOS, Windows) cannot hold apart"
         ));
     }
+    // Every file's time is in its header; 0 stands for one that is not.
+    let digest = entry_digest(&records, &links, 0);
     for (file, content) in records.into_iter().zip(staged) {
         writer.add_staged(file, content);
     }
     for link in links {
         writer.add_link(link);
     }
-    Ok(())
+    Ok(digest)
 }
 
 /// A tar entry name as a package-relative path, or `None` if it could leave

@@ -5,11 +5,13 @@
 //!
 //! `GET` streams the artifact (404: a miss), `PUT` uploads it with a bearer
 //! token, and `HEAD` of a name no entry has warms the connection up. The
-//! blob metadata (digest, and MAC with a signing key) travels in the
-//! artifact's tag header, `x-artifact-tag`, as [`TAG_VERSION`]`:<digest>`
-//! or [`SIGNED_TAG_VERSION`]`:<digest>:<mac>` (lower-case hex, 64 digits
-//! each; `bfn1:<digest>:<mac>`, the older signature, reads as such and is
-//! refused with a signing key, see `signature.rs`); a server that
+//! blob metadata (the entry digest, and its MAC with a signing key) travels
+//! in the artifact's tag header, `x-artifact-tag`, as
+//! [`ENTRY_TAG_VERSION`]`:<digest>[:<mac>]` (lower-case hex, 64 digits
+//! each). Tags of earlier versions are still read: `bfn1:<digest>` and
+//! `bfn2:<digest>:<mac>` (of the blob's bytes), and `bfn1:<digest>:<mac>`,
+//! the oldest signature, which is refused with a signing key (see
+//! `signature.rs`); a server that
 //! drops the tag gives no metadata, so a build with a signing key refuses
 //! its artifacts (`transfer/download.rs` checks as for Azure).
 //!
@@ -39,7 +41,7 @@ use super::download_stream::{self, Part};
 use super::http::{Http, HttpAnswer, HttpError};
 use super::limits::{Deadline, Limits, DEFAULT_MAX_SIZE};
 use super::runtime::{runtime, runtime_or_failure};
-use super::signature::{DIGEST_KEY, MAC_KEY, OLD_MAC_KEY};
+use super::signature::{DIGEST_KEY, ENTRY_KEY, ENTRY_MAC_KEY, MAC_KEY, OLD_MAC_KEY};
 use super::{
     ArchiveWriter, Connected, FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure, TransferError,
 };
@@ -51,6 +53,10 @@ pub const TAG_VERSION: &str = "bfn1";
 /// The version prefix of a signed artifact's tag (the signature covers the
 /// artifact's hash, see `signature.rs`).
 pub const SIGNED_TAG_VERSION: &str = "bfn2";
+
+/// The tag of this version: the entry digest, and with a signing key its
+/// MAC (`bfn3:<digest>[:<mac>]`).
+pub const ENTRY_TAG_VERSION: &str = "bfn3";
 /// The header carrying the artifact's tag.
 const TAG_HEADER: &str = "x-artifact-tag";
 /// Uploads are handed to the HTTP client in chunks of this size...
@@ -390,16 +396,19 @@ fn cause(e: &reqwest::Error) -> String {
     redact_text(&text)
 }
 
-/// The tag of an artifact with `metadata`: `bfn1:<digest>` or
-/// `bfn2:<digest>:<mac>`.
+/// The tag of an artifact with `metadata`: `bfn3:<digest>[:<mac>]` for
+/// this version's; an earlier version's `bfn1:<digest>` or
+/// `bfn2:<digest>:<mac>` (tests make those).
 pub fn encode_tag(metadata: &HashMap<String, String>) -> String {
-    let mut tag = if metadata.contains_key(MAC_KEY) {
-        SIGNED_TAG_VERSION
+    let (version, keys) = if metadata.contains_key(ENTRY_KEY) {
+        (ENTRY_TAG_VERSION, [ENTRY_KEY, ENTRY_MAC_KEY])
+    } else if metadata.contains_key(MAC_KEY) {
+        (SIGNED_TAG_VERSION, [DIGEST_KEY, MAC_KEY])
     } else {
-        TAG_VERSION
-    }
-    .to_string();
-    for key in [DIGEST_KEY, MAC_KEY] {
+        (TAG_VERSION, [DIGEST_KEY, MAC_KEY])
+    };
+    let mut tag = version.to_string();
+    for key in keys {
         if let Some(value) = metadata.get(key) {
             tag.push(':');
             tag.push_str(value);
@@ -433,6 +442,13 @@ pub fn tag_metadata(tag: Option<&HeaderValue>) -> HashMap<String, String> {
         [SIGNED_TAG_VERSION, digest, mac] if hex(digest) && hex(mac) => {
             metadata.insert(DIGEST_KEY.to_string(), digest.to_string());
             metadata.insert(MAC_KEY.to_string(), mac.to_string());
+        }
+        [ENTRY_TAG_VERSION, digest] if hex(digest) => {
+            metadata.insert(ENTRY_KEY.to_string(), digest.to_string());
+        }
+        [ENTRY_TAG_VERSION, digest, mac] if hex(digest) && hex(mac) => {
+            metadata.insert(ENTRY_KEY.to_string(), digest.to_string());
+            metadata.insert(ENTRY_MAC_KEY.to_string(), mac.to_string());
         }
         _ => {
             metadata.insert(DIGEST_KEY.to_string(), "an unreadable tag".to_string());
@@ -549,6 +565,17 @@ mod tests {
         let back = tag_metadata(Some(&HeaderValue::from_str(&old).unwrap()));
         assert_eq!(back.get(OLD_MAC_KEY), Some(&mac));
         assert_eq!(back.get(MAC_KEY), None);
+        // This version's: the entry digest and its MAC.
+        let mut entry = HashMap::new();
+        entry.insert(ENTRY_KEY.to_string(), digest.clone());
+        assert_eq!(encode_tag(&entry), format!("bfn3:{digest}"));
+        entry.insert(ENTRY_MAC_KEY.to_string(), mac.clone());
+        let tag = encode_tag(&entry);
+        assert_eq!(tag, format!("bfn3:{digest}:{mac}"));
+        assert_eq!(
+            tag_metadata(Some(&HeaderValue::from_str(&tag).unwrap())),
+            entry
+        );
     }
 
     #[test]
@@ -563,6 +590,8 @@ mod tests {
             "bfn2:aaaa",
             &format!("bfn2:{}", "a".repeat(64)),
             "bfn3:x",
+            &format!("bfn3:{}:x", "a".repeat(64)),
+            "bfn4:x",
             &format!("bfn1:{}:{}:x", "a".repeat(64), "b".repeat(64)),
             &format!("bfn1:{}", "A".repeat(64)),
         ] {

@@ -30,9 +30,9 @@ use std::path::Path;
 
 pub use content::{ContentReader, IngestFailure, Ingested, Staged};
 pub use entry::{
-    case_conflict, is_safe_relative, layout_conflict, EntryWriter, FileRecord, LinkRecord,
-    Manifest, ManifestError, PutReport, RestoreOptions, RestoreReport, Restored, MANIFEST_VERSION,
-    MODE_MASK,
+    case_conflict, entry_digest, is_safe_relative, layout_conflict, EntryWriter, FileRecord,
+    LinkRecord, Manifest, ManifestError, PutReport, RestoreOptions, RestoreReport, Restored,
+    MANIFEST_VERSION, MODE_MASK,
 };
 pub use eviction::{EvictPolicy, EvictReport, EvictionRecord, StoreStats};
 pub(crate) use io_pool::on_io_pool;

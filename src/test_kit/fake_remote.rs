@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::cache_key::CacheKey;
-use crate::remote::signature::DIGEST_KEY;
+use crate::remote::signature::{DIGEST_KEY, ENTRY_KEY};
 use crate::remote::{ArchiveWriter, FailureKind, Lookup, Remote, RemoteBlob, RemoteFailure};
 
 /// What the fake remote does wrong.
@@ -150,7 +150,14 @@ impl Remote for FakeRemote {
             return Ok(Lookup::TooLarge(bytes.len() as u64));
         }
         if fault == Fault::TamperedMetadata {
-            metadata.insert(DIGEST_KEY.into(), "0".repeat(64));
+            // Whichever digest the blob carries (this version's or an
+            // earlier one's).
+            let key = if metadata.contains_key(ENTRY_KEY) {
+                ENTRY_KEY
+            } else {
+                DIGEST_KEY
+            };
+            metadata.insert(key.into(), "0".repeat(64));
         }
         let fail_after = match fault {
             Fault::CutAfter(n) => Some((n, io::ErrorKind::ConnectionReset, "connection reset")),

@@ -8,7 +8,7 @@ use super::Signed;
 use crate::archive::{ingest_archive, IngestError};
 use crate::cache_key::CacheKey;
 use crate::error::Result;
-use crate::remote::signature::Signer;
+use crate::remote::signature::{self, Signer};
 use crate::remote::{FailureKind, Lookup, Remote, RemoteFailure, SizeLimited};
 use crate::store::LocalStore;
 
@@ -73,24 +73,28 @@ pub fn download(
     // The store's entry writer holds its lock until the commit; dropped on
     // any refusal or failure below, it leaves the store as it was.
     let mut entry = store.begin_entry(key)?;
-    let mut signer = Signer::new(signing_key, name.as_str());
+    // A blob of this version is checked by what it restores, known once it
+    // is ingested; one of an earlier version by its bytes, hashed as they
+    // stream.
+    let by_entry = signature::is_entry_signed(&blob.metadata);
+    let mut signer = (!by_entry).then(|| Signer::new(signing_key, name.as_str()));
     // The size was checked before the download (when known), but the blob
     // may have been replaced since: the download stops at maxSize.
     let mut reader = Signed {
         inner: SizeLimited::new(blob.body, max_size),
-        signer: &mut signer,
+        signer: signer.as_mut(),
     };
-    match ingest_archive(&mut entry, &mut reader) {
-        Ok(()) => {}
+    let digest = match ingest_archive(&mut entry, &mut reader) {
+        Ok(digest) => digest,
         Err(IngestError::Stream(_) | IngestError::Refused(_)) if reader.inner.exceeded() => {
             return Ok(stopped)
         }
         Err(IngestError::Local(e)) => return Err(e),
         Err(IngestError::Refused(why)) => return Ok(Downloaded::Refused(why)),
         Err(IngestError::Stream(e)) => return Ok(cut(e)),
-    }
-    // Read what follows the tar's end marker too, so the digest covers the
-    // whole blob.
+    };
+    // Read what follows the tar's end marker too (so an earlier version's
+    // digest covers the whole blob, and the stream ends cleanly).
     if let Err(e) = io::copy(&mut reader, &mut io::sink()) {
         return Ok(if reader.inner.exceeded() {
             stopped
@@ -98,7 +102,11 @@ pub fn download(
             cut(e)
         });
     }
-    if let Err(why) = signer.verify(&blob.metadata) {
+    let verdict = match &signer {
+        Some(signer) => signer.verify(&blob.metadata),
+        None => signature::verify_entry(&blob.metadata, signing_key, name.as_str(), &digest),
+    };
+    if let Err(why) = verdict {
         return Ok(Downloaded::BadSignature(why));
     }
     entry.commit()?;

@@ -4,7 +4,8 @@
 //!
 //! - `download.rs`: open → size limit → ingest into the store → signature →
 //!   commit. A refused or failed download leaves the store as it was.
-//! - `upload.rs`: the entry's size → archive → sign → upload.
+//! - `upload.rs`: the entry's size and signature (from its manifest) →
+//!   archive, streamed to the remote.
 //!
 //! Outcomes are values saying what happened; what to tell the user, and
 //! whether a failure counts toward switching the remote off, is the
@@ -16,40 +17,26 @@ mod upload;
 pub use download::{download, Downloaded};
 pub use upload::{upload, Uploaded};
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 #[cfg(test)]
 mod tests;
 
 use crate::remote::signature::Signer;
 
-/// Feeds what is read to the signer.
+/// Feeds what is read to the signer, when there is one (a blob of an
+/// earlier version, checked by its bytes).
 struct Signed<'a, R> {
     inner: R,
-    signer: &'a mut Signer,
+    signer: Option<&'a mut Signer>,
 }
 
 impl<R: Read> Read for Signed<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.signer.update(&buf[..n]);
+        if let Some(s) = &mut self.signer {
+            s.update(&buf[..n]);
+        }
         Ok(n)
-    }
-}
-
-/// Feeds what is written to the signer.
-struct SigningWriter<'a, W: ?Sized> {
-    inner: &'a mut W,
-    signer: &'a mut Signer,
-}
-
-impl<W: Write + ?Sized> Write for SigningWriter<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.signer.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }

@@ -1,14 +1,13 @@
 //! An upload: the stored entry of a key, written as the tar archive the
-//! remote keeps, signed as it streams, within `maxSize`.
+//! remote keeps, signed from its manifest, within `maxSize`.
 
 use std::collections::HashMap;
 use std::io;
 
-use super::SigningWriter;
 use crate::archive::{archive_size, archive_time, write_archive};
 use crate::cache_key::CacheKey;
 use crate::error::{CacheError, Result};
-use crate::remote::signature::Signer;
+use crate::remote::signature;
 use crate::remote::{Remote, RemoteFailure, TransferError};
 use crate::store::LocalStore;
 
@@ -73,51 +72,27 @@ pub fn upload(
         }
     }
     // The digest and signature go with the request's headers (S3, cache
-    // servers), so they are computed first, from the same archive: a second
-    // read of contents the page cache most likely still holds.
-    // One time for both passes, so they write the same bytes.
+    // servers): they are of what the entry restores, known from its
+    // manifest, so the archive is read once, as it is sent. Its time is
+    // the one the archive gives files without a recorded time.
     let made_at = archive_time();
-    let mut signer = Signer::new(signing_key, name.as_str());
-    let signed = write_archive(
-        store,
-        &manifest,
-        made_at,
-        &mut SigningWriter {
-            inner: &mut io::sink(),
-            signer: &mut signer,
-        },
-    );
-    if let Err(e) = signed {
-        return Ok(Uploaded::LocalUnreadable(e.to_string()));
-    }
-    let metadata: HashMap<String, String> = signer
-        .metadata()
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+    let digest = manifest.entry_digest(made_at);
+    let metadata: HashMap<String, String> =
+        signature::entry_metadata(signing_key, name.as_str(), &digest)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
     let mut local_error = None;
     let result = remote.upload(name, size, &metadata, &mut |out| {
-        let mut again = Signer::new(signing_key, name.as_str());
-        let mut w = SigningWriter {
-            inner: out,
-            signer: &mut again,
-        };
-        if let Err(e) = write_archive(store, &manifest, made_at, &mut w) {
+        // Contents are verified as they are read: a damaged store content
+        // fails the upload before its end, and nothing becomes visible.
+        write_archive(store, &manifest, made_at, out).inspect_err(|e| {
             // Only the remote's writer fails with a TransferError; any other
             // error is the local store's, not the remote's fault.
             if !e.get_ref().is_some_and(|inner| inner.is::<TransferError>()) {
                 local_error = Some(e.to_string());
             }
-            return Err(e);
-        }
-        // The entry cannot change under the shared lock; were the two
-        // archives to differ anyway, the upload is not committed.
-        if again.metadata() != signer.metadata() {
-            let why = "the archive changed between its signing and its upload".to_string();
-            local_error = Some(why.clone());
-            return Err(io::Error::other(why));
-        }
-        Ok(())
+        })
     });
     Ok(match (result, local_error) {
         (Ok(bytes), _) => Uploaded::Done(bytes),

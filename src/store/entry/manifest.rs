@@ -94,7 +94,44 @@ struct FormatOnly {
     version: Option<u32>,
 }
 
+/// The digest of what an entry restores, independent of how it was
+/// packed: every file's path, mode, size, content digest and time (`made_at`
+/// where none is recorded, as the archive writes it), and every link's path
+/// and target, in path order. A remote archive's signature covers it, so a
+/// put signs without reading its contents and a download checks exactly
+/// what it will restore (anything else in a tar is never restored).
+pub fn entry_digest(files: &[FileRecord], links: &[LinkRecord], made_at: u64) -> [u8; 32] {
+    let mut h = blake3::Hasher::new_derive_key("backfill-native entry digest v1");
+    let text = |h: &mut blake3::Hasher, s: &str| {
+        h.update(&(s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    };
+    let mut files: Vec<&FileRecord> = files.iter().collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut links: Vec<&LinkRecord> = links.iter().collect();
+    links.sort_by(|a, b| a.path.cmp(&b.path));
+    h.update(&(files.len() as u64).to_le_bytes());
+    for f in files {
+        text(&mut h, &f.path);
+        h.update(&f.mode.to_le_bytes());
+        h.update(&f.size.to_le_bytes());
+        text(&mut h, &f.digest);
+        h.update(&f.mtime.unwrap_or(made_at).to_le_bytes());
+    }
+    h.update(&(links.len() as u64).to_le_bytes());
+    for l in links {
+        text(&mut h, &l.path);
+        text(&mut h, &l.target);
+    }
+    *h.finalize().as_bytes()
+}
+
 impl Manifest {
+    /// [`entry_digest`] of this manifest's files and links.
+    pub fn entry_digest(&self, made_at: u64) -> [u8; 32] {
+        entry_digest(&self.files, &self.links, made_at)
+    }
+
     /// Total bytes of the files.
     pub fn bytes(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()

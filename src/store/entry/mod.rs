@@ -8,8 +8,8 @@ mod restore;
 mod writer;
 
 pub use manifest::{
-    case_conflict, is_digest, is_safe_relative, layout_conflict, FileRecord, LinkRecord, Manifest,
-    ManifestError, MANIFEST_VERSION, MODE_MASK,
+    case_conflict, entry_digest, is_digest, is_safe_relative, layout_conflict, FileRecord,
+    LinkRecord, Manifest, ManifestError, MANIFEST_VERSION, MODE_MASK,
 };
 pub use put::{put, PutReport};
 #[cfg(test)]
