@@ -26,6 +26,25 @@
 //               outputs deleted, everything restored from the server, which
 //               a first cold build of each filled; the time of each target
 //               (lage's JSON reporter; turbo's run summary, --summarize)
+//   - pr:       (lage-native only; not in the default set: BENCH_SCENARIOS=pr)
+//               what the pull request scope buys, with Azurite as the
+//               remote: main's container filled by a cold build that
+//               uploads; a pull request's first push changes one package of
+//               the middle level that has dependents, its second push one
+//               more of that level (the one whose dependents overlap the
+//               first's least); each push on a fresh machine (empty local
+//               cache, outputs deleted) as GitHub Actions builds pull
+//               request <n>, reading main with a read-only SAS. "with its
+//               scope" sets BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS (a
+//               second container), so the first push uploads what it
+//               rebuilt and the second push hits it; "without" does not,
+//               so the second push rebuilds what the first did. Each round
+//               starts from the sources as generated, and each pull request
+//               has a number no earlier one had (its scope is empty). It
+//               prints, for each push, the targets rebuilt, restored from
+//               main and from the scope (the provider's verbose hit lines,
+//               lage-native at --log-level verbose) and the wall; each push
+//               is checked against a cold build of the same sources
 // and, as a bound, "lage-floor": lage-native's repo with a provider that
 // answers every fetch "hit" at once and touches nothing
 // (scripts/bench-e2e-floor.js), in the present scenarios: lage's own cost
@@ -49,8 +68,9 @@
 //   BENCH_DIR is then ignored), BENCH_SYNC=0 (no `sync`
 //   before each run: earlier writes are written back during the runs),
 //   BENCH_TURBO=0 (skip turbo in the local scenarios),
-//   BENCH_SCENARIOS (cold,restored,present1,present,remote,server: which
-//   scenarios run; BENCH_SCENARIOS=server runs only the cache-server restore),
+//   BENCH_SCENARIOS (cold,restored,present1,present,remote,server by
+//   default, or pr too: which scenarios run; BENCH_SCENARIOS=server runs
+//   only the cache-server restore, BENCH_SCENARIOS=pr only the pull request's),
 //   BENCH_KEEP=1 (keep the work folder).
 // Quick run: BENCH_PACKAGES=8 BENCH_FILES=400 BENCH_MB=8 BENCH_ROUNDS=2 npm run bench:e2e
 'use strict'
@@ -62,7 +82,7 @@ const crypto = require('node:crypto')
 const { spawnSync, execFileSync } = require('node:child_process')
 
 const { cleanEnv, scrubCacheEnv } = require('../support/env')
-const { startAzurite, blobClient } = require('../support/azurite')
+const { startAzurite, blobClient, readOnlySas, ACCOUNT, KEY } = require('../support/azurite')
 const { plan, writeRepo, totals } = require('./bench-e2e-repo')
 
 scrubCacheEnv()
@@ -84,12 +104,15 @@ const FILES = num('BENCH_FILES', 3000)
 const MB = num('BENCH_MB', 60, { int: false })
 const CONCURRENCY = num('BENCH_CONCURRENCY', 2)
 const ROUNDS = num('BENCH_ROUNDS', 4)
-const ALL_SCENARIOS = ['cold', 'restored', 'present1', 'present', 'remote', 'server']
-const SELECTED = (process.env.BENCH_SCENARIOS || ALL_SCENARIOS.join(',')).split(',').map((x) => x.trim()).filter(Boolean)
+const ALL_SCENARIOS = ['cold', 'restored', 'present1', 'present', 'remote', 'server', 'pr']
+// The pull request scenario runs only when asked (BENCH_SCENARIOS=pr).
+const DEFAULT_SCENARIOS = ALL_SCENARIOS.filter((x) => x !== 'pr')
+const SELECTED = (process.env.BENCH_SCENARIOS || DEFAULT_SCENARIOS.join(',')).split(',').map((x) => x.trim()).filter(Boolean)
 for (const x of SELECTED) if (!ALL_SCENARIOS.includes(x)) throw new Error(`BENCH_SCENARIOS: unknown scenario ${x} (${ALL_SCENARIOS.join(', ')})`)
 const RUNS = Object.fromEntries(ALL_SCENARIOS.map((x) => [x, SELECTED.includes(x)]))
-// The scenarios of lage-js and the floor: every one but the cache server's.
-const LOCAL = SELECTED.some((x) => x !== 'server')
+// The scenarios of lage-js and the floor: every one but the cache server's
+// and the pull request's (lage-native alone).
+const LOCAL = SELECTED.some((x) => x !== 'server' && x !== 'pr')
 const WITH_TURBO = (process.env.BENCH_TURBO !== '0' && LOCAL) || RUNS.server
 // BENCH_FS: a folder made on the file system asked for (an image for xfs
 // and btrfs), removed at the end.
@@ -131,6 +154,8 @@ const TURBO_JSON = JSON.stringify({ $schema: 'https://turborepo.com/schema.json'
 
 const npmVersion = () => execFileSync('npm', ['--version'], { encoding: 'utf8' }).trim()
 
+const gitIn = (dir, ...args) => execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: cleanEnv({ GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' }) })
+
 function makeVariant(root, name, pkgs) {
   const dir = path.join(root, name)
   const isTurbo = name === 'turbo'
@@ -146,7 +171,7 @@ function makeVariant(root, name, pkgs) {
     // clone, with the addon just built, linked in place of an install).
     fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'backfill-native'))
   }
-  const git = (...args) => execFileSync('git', args, { cwd: dir, env: cleanEnv({ GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' }) })
+  const git = (...args) => gitIn(dir, ...args)
   git('init', '-q')
   git('add', '-A')
   git('commit', '-qm', 'init')
@@ -253,7 +278,7 @@ function run(v, env = {}, { summarize = false, engineTimes = false } = {}) {
     disk = { dirtyKiB: before.dirtyKiB, mib: ((after.sectors - before.sectors) * 512) / 1048576, writes: after.writes - before.writes, busyMs: after.busyMs - before.busyMs, syncMs, syncMib: ((synced.sectors - after.sectors) * 512) / 1048576 }
   }
   if (r.status !== 0) throw new Error(`${v.name} build failed (${r.status}):\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`)
-  return { ms, split: v.isTurbo ? null : lageSplit(r.stdout, started, ms), perTarget: v.isTurbo ? (summarize ? turboTargets(v) : null) : lageTargets(r.stdout), engine: engineTimes ? engineTargets(r.stdout) : null, disk, stderr: r.stderr }
+  return { ms, split: v.isTurbo ? null : lageSplit(r.stdout, started, ms), perTarget: v.isTurbo ? (summarize ? turboTargets(v) : null) : lageTargets(r.stdout), engine: engineTimes ? engineTargets(r.stdout) : null, hits: engineTimes ? hits(r.stdout) : null, warnings: engineTimes ? providerWarnings(r.stdout) : null, disk, stderr: r.stderr }
 }
 
 /** The events of lage's JSON reporter in one run's stdout (its JSON lines). */
@@ -274,12 +299,28 @@ function reporterEvents(stdout) {
  * lage's JSON reporter.
  */
 function engineTargets(stdout) {
-  const out = {}
+  return Object.fromEntries(hits(stdout).map((h) => [h.target, h.ms]))
+}
+
+/**
+ * The provider's verbose hit lines in one lage run: each target's source
+ * (`local`, `remote`) and, for a build with a pull request scope, the
+ * scope named in parentheses (`main scope`, `pull request <n>'s scope`).
+ */
+function hits(stdout) {
+  const out = []
   for (const e of reporterEvents(stdout)) {
-    const m = /^backfill-native: hit for \S+ from the \w+ cache: .* in (\d+) ms$/.exec(e.msg || '')
-    if (m && e.data && e.data.target) out[e.data.target.id] = Number(m[1])
+    const m = /^backfill-native: hit for \S+ from the (\w+) cache(?: \(([^)]*)\))?: .* in (\d+) ms$/.exec(e.msg || '')
+    if (m && e.data && e.data.target) out.push({ target: e.data.target.id, source: m[1], scope: m[2] || null, ms: Number(m[3]) })
   }
   return out
+}
+
+/** The provider's warnings in one lage run (lage's warn level, 20). */
+function providerWarnings(stdout) {
+  return reporterEvents(stdout)
+    .filter((e) => e.level === 20 && /^backfill-native: /.test(e.msg || ''))
+    .map((e) => e.msg)
 }
 
 /** Each target's time (ms) in one lage run, by target id (`pkg#build`), from its JSON reporter's lines. */
@@ -393,6 +434,192 @@ const cell = (scenario, name) => {
 }
 const splitMed = (scenario, name, key) => median((samples[`${scenario}/${name}`] || []).map((s) => s.split && s.split[key]).filter((x) => Number.isFinite(x)))
 
+// ---------------------------------------------------------------- pull requests
+
+// The pull request scenario (BENCH_SCENARIOS=pr), lage-native only, with
+// Azurite as the remote: main's container filled by a cold build of the
+// repo as generated; a pull request changes one package (its first push),
+// then one more (its second push), each push on a fresh machine (empty
+// local cache, outputs deleted), built as GitHub Actions builds pull
+// request <n> (the variables support/scope-table.js uses). "with its scope"
+// sets BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS (a second container), so
+// the first push uploads what it rebuilt and the second hits it; "without"
+// does not, so a pull request build reads main and uploads nothing.
+
+/** GitHub Actions' variables of pull request `n`'s build. */
+const pullRequestVars = (n) => ({ GITHUB_ACTIONS: 'true', GITHUB_EVENT_NAME: 'pull_request', GITHUB_REF: `refs/pull/${n}/merge`, GITHUB_HEAD_REF: 'feature' })
+
+/** The packages depending on `name`, directly or not, and `name` itself: the targets a change to it rebuilds. */
+function affected(pkgs, name) {
+  const out = new Set([name])
+  for (let grew = true; grew; ) {
+    grew = false
+    for (const p of pkgs) if (!out.has(p.name) && p.deps.some((d) => out.has(d))) (out.add(p.name), (grew = true))
+  }
+  return out
+}
+
+/**
+ * The two packages the pull request changes: the first package of the
+ * middle level that has dependents, then, of that level's other packages
+ * with dependents, the one whose affected targets overlap the first's
+ * least (the first such), so that the second push leaves most of what the
+ * first rebuilt unaffected.
+ */
+function pullRequestChanges(pkgs) {
+  const levels = Math.max(...pkgs.map((p) => p.level)) + 1
+  const middle = Math.floor((levels - 1) / 2)
+  const candidates = pkgs.filter((p) => p.level === middle && affected(pkgs, p.name).size > 1)
+  if (candidates.length < 2) throw new Error(`the pr scenario needs two packages with dependents in one level: BENCH_PACKAGES=${PACKAGES} is too few`)
+  const first = candidates[0]
+  const a = affected(pkgs, first.name)
+  const overlap = (p) => [...affected(pkgs, p.name)].filter((x) => a.has(x)).length
+  const second = candidates.slice(1).reduce((best, p) => (overlap(p) < overlap(best) ? p : best))
+  return [first, second]
+}
+
+/**
+ * A pull request's change to package `name`, committed: a line in its
+ * source (src/index.js) and one byte more in its first output file
+ * (bench.json, what its build writes), so that its outputs differ from
+ * main's and a restore of main's entry for it would be seen.
+ */
+function changePackage(v, name) {
+  const dir = path.join(v.dir, 'packages', name)
+  fs.appendFileSync(path.join(dir, 'src', 'index.js'), `export const edited = ${JSON.stringify(name)}\n`)
+  const specFile = path.join(dir, 'bench.json')
+  const spec = JSON.parse(fs.readFileSync(specFile, 'utf8'))
+  spec.own[0][1] += 1
+  fs.writeFileSync(specFile, JSON.stringify(spec))
+  gitIn(v.dir, 'commit', '-qam', `change ${name}`)
+}
+
+/**
+ * Sets up the scenario: the containers, main's (filled by a cold build of
+ * the unchanged repo that uploads) and the pull request scope's, and the
+ * digests of a cold build of each push's sources. Answers `round(i)`,
+ * which runs both pull requests of one round, and `report()`.
+ */
+async function pullRequestScenario(native, pkgs, azurite, expected) {
+  const [first, second] = pullRequestChanges(pkgs)
+  const a = affected(pkgs, first.name)
+  const b = affected(pkgs, second.name)
+  const both = new Set([...a, ...b])
+  const base = gitIn(native.dir, 'rev-parse', 'HEAD').trim()
+  const resetSources = () => gitIn(native.dir, 'reset', '-q', '--hard', base)
+  const fresh = () => (deleteCaches(native), deleteOutputs(native, pkgs))
+  const service = blobClient(azurite.connectionString)
+  const MAIN = 'prmain'
+  const SCOPE = 'prscope'
+  await service.getContainerClient(MAIN).create()
+  await service.getContainerClient(SCOPE).create()
+  const blobs = async (container, prefix) => {
+    let n = 0
+    for await (const _ of service.getContainerClient(container).listBlobsFlat({ prefix })) n++
+    return n
+  }
+
+  // Main's build, trusted: uploads with the account key.
+  fresh()
+  let before = builds(native)
+  run(native, { BACKFILL_CACHE_PROVIDER: 'azure-blob', BACKFILL_CACHE_PROVIDER_OPTIONS: JSON.stringify({ connectionString: azurite.connectionString, container: MAIN }), CI: 'true', LAGE_WRITE_REMOTE_CACHE: 'true' })
+  if (builds(native) - before !== pkgs.length) throw new Error(`pr: main's cold build ran ${builds(native) - before} build scripts, expected ${pkgs.length}`)
+  if (outputsDigest(native, pkgs) !== expected()) throw new Error("pr: main's cold build's outputs differ from the first cold build's")
+  const mainBlobs = await blobs(MAIN)
+  if (mainBlobs !== pkgs.length) throw new Error(`pr: main's container holds ${mainBlobs} blobs, expected ${pkgs.length}`)
+
+  // What a cold build of each push's sources makes (local cache only).
+  const reference = {}
+  for (const [push, names] of [['first', [first.name]], ['second', [first.name, second.name]]]) {
+    resetSources()
+    for (const name of names) changePackage(native, name)
+    fresh()
+    before = builds(native)
+    run(native)
+    if (builds(native) - before !== pkgs.length) throw new Error(`pr: the cold build of the ${push} push's sources ran ${builds(native) - before} build scripts, expected ${pkgs.length}`)
+    reference[push] = outputsDigest(native, pkgs)
+  }
+  resetSources()
+  fresh()
+  emptyTrash(native)
+
+  // A pull request build reads main with a read-only SAS of the account,
+  // and its scope with a SAS of that container alone, as support/azurite.js
+  // sets them up for the scope tests.
+  const { generateBlobSASQueryParameters, ContainerSASPermissions, StorageSharedKeyCredential } = require('@azure/storage-blob')
+  const scopeSas = generateBlobSASQueryParameters(
+    { containerName: SCOPE, permissions: ContainerSASPermissions.parse('racwl'), expiresOn: new Date(Date.now() + 24 * 3600e3) },
+    new StorageSharedKeyCredential(ACCOUNT, KEY),
+  ).toString()
+  const mainRead = { BACKFILL_CACHE_PROVIDER: 'azure-blob', BACKFILL_CACHE_PROVIDER_OPTIONS: JSON.stringify({ connectionString: readOnlySas(azurite.endpoint).connectionString, container: MAIN }) }
+  const scopeOption = { BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS: JSON.stringify({ connectionString: `BlobEndpoint=${azurite.endpoint};SharedAccessSignature=${scopeSas}`, container: SCOPE }) }
+  const ways = [
+    { name: 'pr-with-scope', label: 'with its scope', env: scopeOption, uploads: true },
+    { name: 'pr-without-scope', label: 'without', env: {}, uploads: false },
+  ]
+  let number = 100
+
+  /** One push of pull request `n` on a fresh machine, measured and checked. */
+  async function push(way, n, which, want) {
+    fresh()
+    settle()
+    const before = builds(native)
+    const r = run(native, { ...mainRead, ...way.env, ...pullRequestVars(n), CI: 'true', LAGE_WRITE_REMOTE_CACHE: 'true' }, { engineTimes: true })
+    const what = `${way.name} ${which} push (pull request ${n})`
+    const rebuilt = builds(native) - before
+    const fromMain = r.hits.filter((h) => h.source === 'remote' && (h.scope === null || h.scope === 'main scope')).length
+    const fromScope = r.hits.filter((h) => h.source === 'remote' && h.scope === `pull request ${n}'s scope`).length
+    const got = { rebuilt, fromMain, fromScope, other: r.hits.length - fromMain - fromScope }
+    const wanted = { rebuilt: want.rebuilt, fromMain: pkgs.length - want.rebuilt - want.fromScope, fromScope: want.fromScope, other: 0 }
+    if (JSON.stringify(got) !== JSON.stringify(wanted)) throw new Error(`${what}: ${JSON.stringify(got)}, expected ${JSON.stringify(wanted)}`)
+    // Without its scope, a pull request build says once that it uploads
+    // nothing (the behaviour before the scope); with it, nothing is said.
+    const unexpected = r.warnings.filter((w) => way.uploads || !/pull request builds never upload/.test(w))
+    if (unexpected.length) throw new Error(`${what}: the provider warned:\n${unexpected.join('\n')}`)
+    if (outputsDigest(native, pkgs) !== reference[which]) throw new Error(`${what}: the outputs differ from a cold build's of the same sources`)
+    emptyTrash(native)
+    record(`pr-${which}`, way, { ...r, counts: got })
+  }
+
+  async function round(i) {
+    // Each pull request from the repo as generated, under a number no
+    // earlier run used: its scope holds nothing yet.
+    for (const way of i % 2 ? [...ways].reverse() : ways) {
+      const n = ++number
+      resetSources()
+      changePackage(native, first.name)
+      await push(way, n, 'first', { rebuilt: a.size, fromScope: 0 })
+      const uploaded = await blobs(SCOPE, `pr-${n}-`)
+      if (uploaded !== (way.uploads ? a.size : 0)) throw new Error(`${way.name}: pull request ${n}'s first push put ${uploaded} blobs in its scope, expected ${way.uploads ? a.size : 0}`)
+      changePackage(native, second.name)
+      await push(way, n, 'second', way.uploads ? { rebuilt: b.size, fromScope: [...a].filter((x) => !b.has(x)).length } : { rebuilt: both.size, fromScope: 0 })
+      if ((await blobs(MAIN)) !== mainBlobs) throw new Error(`${way.name}: pull request ${n} changed main's container`)
+    }
+    resetSources()
+    fresh()
+    emptyTrash(native)
+  }
+
+  function report() {
+    const describe = (p) => `${p.name} (level ${p.level}, ${affected(pkgs, p.name).size} targets affected: ${[...affected(pkgs, p.name)].sort().join(', ')})`
+    console.log(`\npull request scope: main's container filled by a cold build of the repo as generated (${pkgs.length} targets); a pull request's first push changes ${describe(first)}, its second push also ${describe(second)}; each push on a fresh machine (empty local cache, outputs deleted), lage-native at --log-level verbose, reading main with a read-only SAS; "with its scope": BACKFILL_NATIVE_PR_CACHE_PROVIDER_OPTIONS set (a second container), "without": not set; a new pull request number for each pull request, ${ROUNDS} rounds\n`)
+    console.log('| push | pull request build | targets rebuilt | restored from main | restored from its scope | wall (median, min-max) |')
+    console.log('| --- | --- | ---: | ---: | ---: | ---: |')
+    for (const which of ['first', 'second']) {
+      for (const way of ways) {
+        const xs = samples[`pr-${which}/${way.name}`] || []
+        const c = xs[xs.length - 1].counts
+        console.log(`| ${which} | ${way.label} | ${c.rebuilt} | ${c.fromMain} | ${c.fromScope} | ${cell(`pr-${which}`, way.name)} |`)
+      }
+    }
+    const ratio = (which) => med(`pr-${which}`, 'pr-without-scope') / med(`pr-${which}`, 'pr-with-scope')
+    console.log(`\nsecond push, without / with its scope: ${ratio('second').toFixed(2)}x; first push, without / with: ${ratio('first').toFixed(2)}x (with its scope, the first push also uploads what it rebuilt)`)
+    console.log("\nEvery push ran the build scripts counted above and no other (builds.log), restored the others as counted (the provider's verbose hit lines), and left outputs byte for byte (and mode) those of a cold build of the same sources; the first push with its scope put one blob per rebuilt target in the scope (pr-<n>-<hash>), and no push changed main's container.")
+  }
+
+  return { round, report }
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -421,7 +648,7 @@ async function main() {
     const floor = { ...native, name: 'lage-floor' }
 
     const remoteEnv = {}
-    if (RUNS.remote) azurite = await startAzurite()
+    if (RUNS.remote || RUNS.pr) azurite = await startAzurite()
     for (const v of RUNS.remote ? lages : []) {
       const container = v.name.replace(/[^a-z]/g, '')
       await blobClient(azurite.connectionString).getContainerClient(container).create()
@@ -490,6 +717,8 @@ async function main() {
       console.log(`cache server: turborepo-remote-cache ${require('turborepo-remote-cache/package.json').version} at ${turboServer.apiUrl}, local storage, filled by a cold build of lage-native and of turbo (${stored()} files stored)`)
     }
 
+    const pullRequests = RUNS.pr ? await pullRequestScenario(native, pkgs, azurite, () => (expected ||= outputsDigest(native, pkgs))) : null
+
     for (let round = 0; round < ROUNDS; round++) {
       // A different order each round, so drifting load hits each alike.
       const order = variants.map((_, i) => variants[(i + round) % variants.length])
@@ -509,11 +738,18 @@ async function main() {
       // lage-native and turbo in turns, each from an empty local cache.
       const pair = serverPair.map((_, i) => serverPair[(i + round) % serverPair.length])
       if (RUNS.server) for (const v of pair) step('server', v, () => (deleteCaches(v), deleteOutputs(v, pkgs)), 0, serverEnv[v.name], { summarize: v.isTurbo, engineTimes: !v.isTurbo })
+      // The pull request's pushes, last: they leave the sources as generated.
+      if (RUNS.pr) await pullRequests.round(round)
       const last = (s, v) => (samples[`${s}/${v.name}`] || []).slice(-1)[0]
-      console.log(`round ${round + 1}: ${[...variants, ...(LOCAL ? [floor] : [])].map((v) => `${v.name} ${SCENARIOS.map((s) => (last(s, v) ? `${s} ${(last(s, v).ms / 1000).toFixed(2)}` : null)).filter(Boolean).join(' ')}`).join(' | ')}`)
+      const prWays = RUNS.pr ? [{ name: 'pr-with-scope' }, { name: 'pr-without-scope' }] : []
+      const prLine = (v) => `${v.name} ${['first', 'second'].map((w) => `${w} push ${(last(`pr-${w}`, v).ms / 1000).toFixed(2)}`).join(' ')}`
+      const times = (v) => SCENARIOS.map((s) => (last(s, v) ? `${s} ${(last(s, v).ms / 1000).toFixed(2)}` : null)).filter(Boolean)
+      const lines = [...variants, ...(LOCAL ? [floor] : [])].filter((v) => times(v).length).map((v) => `${v.name} ${times(v).join(' ')}`)
+      console.log(`round ${round + 1}: ${[...lines, ...prWays.map(prLine)].join(' | ')}`)
     }
     if (LOCAL) report([...variants, floor])
     if (RUNS.server) reportServer(pkgs)
+    if (RUNS.pr) pullRequests.report()
   } finally {
     if (azurite) await azurite.stop()
     if (turboServer) await turboServer.stop()
@@ -536,7 +772,7 @@ const LABEL = {
 
 function report(variants) {
   // The cache server's scenario has a report of its own (reportServer).
-  const SCENARIOS = ALL_SCENARIOS.filter((x) => RUNS[x] && x !== 'server')
+  const SCENARIOS = ALL_SCENARIOS.filter((x) => RUNS[x] && x !== 'server' && x !== 'pr')
   const names = variants.map((v) => v.name)
   const label = LABEL
   console.log(`\nmedian wall time of \`lage build\` / \`turbo run build\` (min-max), ${ROUNDS} rounds\n`)
