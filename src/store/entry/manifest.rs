@@ -522,4 +522,65 @@ mod tests {
             None
         );
     }
+
+    /// The entry digest a remote signature covers: every restored detail
+    /// changes it, the order of the records does not, and a file without a
+    /// recorded time counts as the archive's time.
+    #[test]
+    fn the_entry_digest_covers_everything_restored_and_nothing_else() {
+        let f = |path: &str, mode: u32, size: u64, d: char, mtime: Option<u64>| FileRecord {
+            path: path.into(),
+            mode,
+            size,
+            digest: d.to_string().repeat(64),
+            mtime,
+        };
+        let l = |path: &str, target: &str| LinkRecord {
+            path: path.into(),
+            target: target.into(),
+        };
+        let base = || {
+            (
+                vec![
+                    f("lib/a.js", 0o644, 3, 'a', Some(5)),
+                    f("lib/b.js", 0o755, 4, 'b', None),
+                ],
+                vec![l("lib/c.js", "a.js")],
+            )
+        };
+        let (files, links) = base();
+        let d = entry_digest(&files, &links, 9);
+        let mut reversed = files.clone();
+        reversed.reverse();
+        assert_eq!(entry_digest(&reversed, &links, 9), d);
+        let mut filled = files.clone();
+        filled[1].mtime = Some(9);
+        assert_eq!(
+            entry_digest(&filled, &links, 0),
+            d,
+            "no time recorded: the archive's"
+        );
+        let changes: Vec<Box<dyn Fn(&mut Vec<FileRecord>, &mut Vec<LinkRecord>)>> = vec![
+            Box::new(|f, _| f[0].path = "lib/z.js".into()),
+            Box::new(|f, _| f[0].mode = 0o600),
+            Box::new(|f, _| f[0].size = 2),
+            Box::new(|f, _| f[0].digest = "c".repeat(64)),
+            Box::new(|f, _| f[0].mtime = Some(6)),
+            Box::new(|f, _| {
+                f.pop();
+            }),
+            Box::new(|_, l| l[0].target = "b.js".into()),
+            Box::new(|_, l| l[0].path = "lib/d.js".into()),
+            Box::new(|_, l| l.clear()),
+        ];
+        for (i, change) in changes.iter().enumerate() {
+            let (mut files, mut links) = base();
+            change(&mut files, &mut links);
+            assert_ne!(
+                entry_digest(&files, &links, 9),
+                d,
+                "change {i} went unnoticed"
+            );
+        }
+    }
 }
