@@ -560,7 +560,8 @@ mod tests {
             d,
             "no time recorded: the archive's"
         );
-        let changes: Vec<Box<dyn Fn(&mut Vec<FileRecord>, &mut Vec<LinkRecord>)>> = vec![
+        type Change = Box<dyn Fn(&mut Vec<FileRecord>, &mut Vec<LinkRecord>)>;
+        let changes: Vec<Change> = vec![
             Box::new(|f, _| f[0].path = "lib/z.js".into()),
             Box::new(|f, _| f[0].mode = 0o600),
             Box::new(|f, _| f[0].size = 2),
