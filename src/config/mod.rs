@@ -41,10 +41,7 @@ pub use azure_connection::{
 pub use env_file::EnvFile;
 pub use eviction::{describe_size, Eviction, DEFAULT_LOCK_WAIT};
 pub use provider_options::{AzureBlobOptions, AZURE_BLOB_FIELDS};
-pub use pull_request_scope::{
-    PullRequestScope, ScopeRemote, NUMBER_VAR as PULL_REQUEST_VAR,
-    OPTIONS_VAR as PULL_REQUEST_OPTIONS_VAR,
-};
+pub use pull_request_scope::{PullRequestScope, ScopeRemote};
 pub use redact::{redact_text, secret_kind, Secret, SECRET_FIX};
 pub use s3_options::{S3Options, DEFAULT_REGION as S3_DEFAULT_REGION, S3_FIELDS};
 pub use turborepo_options::{TurborepoOptions, DEFAULT_API_URL, TURBOREPO_FIELDS};

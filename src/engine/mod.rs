@@ -87,10 +87,7 @@ impl Engine {
         let layer = |c: crate::remote::Connected, scope: RemoteScope, write: bool| RemoteLayer {
             shared: c.shared,
             scope,
-            name_prefix: match scope {
-                RemoteScope::Main => String::new(),
-                RemoteScope::PullRequest(n) => format!("pr-{n}-"),
-            },
+            name_prefix: String::new(),
             max_size: c.max_size,
             signing_key: c.signing_key,
             write,
@@ -108,6 +105,7 @@ impl Engine {
                     RemoteScope::PullRequest(scope.number),
                     config.write_remote_cache && scope.writes,
                 );
+                l.name_prefix = scope.name_prefix();
                 // The pull request's own build writes its scope; the branch
                 // rule is the main scope's.
                 l.refusal = None;
