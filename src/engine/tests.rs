@@ -767,40 +767,29 @@ fn a_pull_request_writes_its_own_scope_and_only_it_reads_it() {
 #[test]
 fn the_main_scope_is_read_first_and_a_developer_only_reads_a_scope() {
     let (main, prs) = (FakeRemote::new(), FakeRemote::new());
-    let trusted = scoped_machine(Scopes {
-        main: &main,
-        pull_request: None,
-        ci_pull_request: false,
-        signing_key: None,
-    });
+    // Pull request 4's scope (or none), in its CI build or a developer's.
+    let build = |scope: bool, ci_pull_request: bool| {
+        scoped_machine(Scopes {
+            main: &main,
+            pull_request: scope.then_some((&prs, 4)),
+            ci_pull_request,
+            signing_key: None,
+        })
+    };
+    let trusted = build(false, false);
     write(&trusted.pkg, "lib/a.js", b"main", 0o644);
     assert!(trusted.engine.put("k", None).unwrap().uploaded);
-    let pr = scoped_machine(Scopes {
-        main: &main,
-        pull_request: Some((&prs, 4)),
-        ci_pull_request: true,
-        signing_key: None,
-    });
+    let pr = build(true, true);
     write(&pr.pkg, "lib/a.js", b"pull request", 0o644);
     assert!(pr.engine.put("k", None).unwrap().uploaded);
 
-    let rerun = scoped_machine(Scopes {
-        main: &main,
-        pull_request: Some((&prs, 4)),
-        ci_pull_request: true,
-        signing_key: None,
-    });
+    let rerun = build(true, true);
     let got = rerun.engine.fetch("k").unwrap();
     assert_eq!(got.source, Some(Source::Remote(RemoteScope::Main)));
     assert_eq!(std::fs::read(rerun.pkg.join("lib/a.js")).unwrap(), b"main");
     assert_eq!(rerun.engine.stats().pull_request_hits, 0);
 
-    let developer = scoped_machine(Scopes {
-        main: &main,
-        pull_request: Some((&prs, 4)),
-        ci_pull_request: false,
-        signing_key: None,
-    });
+    let developer = build(true, false);
     write(&developer.pkg, "lib/b.js", b"local", 0o644);
     let before = prs.requests();
     let put = developer.engine.put("j", None).unwrap();
