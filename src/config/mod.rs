@@ -320,7 +320,6 @@ impl Config {
                 // The main options' warnings were given already.
                 let mut again = Vec::new();
                 remote_options(Some((json, origin.clone())), &mut again)
-                    .map(|r| r.expect("a remote provider"))
             },
             &mut warnings,
         )?;

@@ -152,7 +152,7 @@ pub(super) fn resolve(
     provider: Provider,
     main: Option<&Value>,
     build: Option<&Build>,
-    parse: impl FnOnce(Value, &Origin) -> Result<ScopeRemote>,
+    parse: impl FnOnce(Value, &Origin) -> Result<Option<ScopeRemote>>,
     warnings: &mut Vec<Notice>,
 ) -> Result<Option<PullRequestScope>> {
     let Some((options, origin)) = inputs.options else {
@@ -221,6 +221,10 @@ pub(super) fn resolve(
         },
         other => other,
     })?;
+    // A provider without a remote has no scope (checked above too).
+    let Some(remote) = remote else {
+        return Ok(None);
+    };
     Ok(Some(PullRequestScope {
         number,
         from,
