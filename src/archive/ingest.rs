@@ -126,7 +126,10 @@ pub fn ingest_archive(
             EntryType::Regular | EntryType::Continuous => {
                 let mode = entry.header().mode().map_err(IngestError::Stream)? & MODE_MASK;
                 let mtime = entry.header().mtime().ok();
-                let staged = writer.stage(&mut entry).map_err(|e| match e {
+                // The header's size only sizes the read buffer: the entry's
+                // reader yields no more than it, and the stream is bounded.
+                let claimed = entry.size();
+                let staged = writer.stage(&mut entry, claimed).map_err(|e| match e {
                     crate::store::IngestFailure::Read(e) => IngestError::Stream(e),
                     crate::store::IngestFailure::Local(e) => IngestError::Local(e),
                 })?;

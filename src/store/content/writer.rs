@@ -210,7 +210,7 @@ pub fn ingest(
     store: &LocalStore,
     reader: &mut impl Read,
 ) -> std::result::Result<Ingested, IngestFailure> {
-    let staged = stage(store, reader)?;
+    let staged = stage(store, reader, u64::MAX)?;
     let ingested = Ingested {
         digest: staged.digest.clone(),
         size: staged.size,
@@ -242,25 +242,34 @@ impl Staged {
 /// Writes everything `reader` yields to a temp file in the store's temp
 /// folder, under a digest only known at the end. The file is closed once
 /// written, so an archive of many files holds no descriptor per file.
+/// `size_hint` is the size the source claims (`u64::MAX` when unknown): a
+/// small one is read in one piece, into a buffer of that size.
 pub fn stage(
     store: &LocalStore,
     reader: &mut impl Read,
+    size_hint: u64,
 ) -> std::result::Result<Staged, IngestFailure> {
     let dir = store.layout().tmp();
-    fs::create_dir_all(&dir)
-        .at("create the cache folder", &dir)
-        .map_err(IngestFailure::Local)?;
     let mut builder = tempfile::Builder::new();
     builder.prefix("content-");
     if let Some(p) = platform::store_file_permissions() {
         builder.permissions(p);
     }
-    let tmp = builder
-        .tempfile_in(&dir)
-        .at("create a temp file in", &dir)
-        .map_err(IngestFailure::Local)?;
+    // The temp folder exists but for the first content of a store: it is
+    // made when missing, not checked for each content.
+    let tmp = match builder.tempfile_in(&dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(&dir)
+                .at("create the cache folder", &dir)
+                .map_err(IngestFailure::Local)?;
+            builder.tempfile_in(&dir)
+        }
+        made => made,
+    }
+    .at("create a temp file in", &dir)
+    .map_err(IngestFailure::Local)?;
     let mut reader = ContentReader::new(reader);
-    copy(&mut reader, tmp.as_file(), u64::MAX).map_err(|e| match e {
+    copy(&mut reader, tmp.as_file(), size_hint).map_err(|e| match e {
         CopyError::Read(e) => IngestFailure::Read(e),
         CopyError::Write(e) => {
             IngestFailure::Local(CacheError::io("write to the cache", tmp.path(), e))

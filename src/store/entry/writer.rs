@@ -45,8 +45,13 @@ impl<'s> EntryWriter<'s> {
 
     /// Writes everything `reader` yields to the store's temp folder as one
     /// content; it enters the store only if it is added and committed.
-    pub fn stage(&self, reader: &mut impl Read) -> std::result::Result<Staged, IngestFailure> {
-        content_writer::stage(self.store, reader)
+    /// `size_hint`: the size the source claims, `u64::MAX` when unknown.
+    pub fn stage(
+        &self,
+        reader: &mut impl Read,
+        size_hint: u64,
+    ) -> std::result::Result<Staged, IngestFailure> {
+        content_writer::stage(self.store, reader, size_hint)
     }
 
     /// Adds a file whose content is already in the store.
