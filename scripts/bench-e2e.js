@@ -747,7 +747,7 @@ async function main() {
       const lines = [...variants, ...(LOCAL ? [floor] : [])].filter((v) => times(v).length).map((v) => `${v.name} ${times(v).join(' ')}`)
       console.log(`round ${round + 1}: ${[...lines, ...prWays.map(prLine)].join(' | ')}`)
     }
-    if (LOCAL) report([...variants, floor])
+    if (LOCAL) report([...variants, floor], totals(pkgs))
     if (RUNS.server) reportServer(pkgs)
     if (RUNS.pr) pullRequests.report()
   } finally {
@@ -770,7 +770,7 @@ const LABEL = {
   remote: 'restore from Azurite, empty local cache',
 }
 
-function report(variants) {
+function report(variants, outputs) {
   // The cache server's scenario has a report of its own (reportServer).
   const SCENARIOS = ALL_SCENARIOS.filter((x) => RUNS[x] && x !== 'server' && x !== 'pr')
   const names = variants.map((v) => v.name)
@@ -839,12 +839,43 @@ function report(variants) {
       }
     }
   }
+  if (CLONES) reportClones(outputs)
   console.log(`\nlage's floor (a provider that answers "hit" at once and touches nothing): ${sec(floorWall)}, of which before targets ${splitMed('present', 'lage-floor', 'beforeTargets').toFixed(0)} ms, first target per worker ${splitMed('present', 'lage-floor', 'firstTarget').toFixed(0)} ms, other targets ${splitMed('present', 'lage-floor', 'otherTarget').toFixed(0)} ms each.`)
   console.log(`The best ratio any provider could reach against lage-js: all restored ${(med('restored', 'lage-js') / floorWall).toFixed(2)}x, all present (again) ${(med('present', 'lage-js') / floorWall).toFixed(2)}x, first present ${(med('present1', 'lage-js') / floorWall).toFixed(2)}x, from Azurite ${(med('remote', 'lage-js') / floorWall).toFixed(2)}x.`)
   console.log(`A worker's first target above the floor (lage-native minus lage-floor): present again ${(splitMed('present', 'lage-native', 'firstTarget') - splitMed('present', 'lage-floor', 'firstTarget')).toFixed(0)} ms, first present ${(splitMed('present1', 'lage-native', 'firstTarget') - splitMed('present1', 'lage-floor', 'firstTarget')).toFixed(0)} ms.`)
   console.log(`Per-target time above the floor (lage-native minus lage-floor, other targets): restored ${(splitMed('restored', 'lage-native', 'otherTarget') - splitMed('present', 'lage-floor', 'otherTarget')).toFixed(1)} ms, present again ${(splitMed('present', 'lage-native', 'otherTarget') - splitMed('present', 'lage-floor', 'otherTarget')).toFixed(1)} ms.`)
   if (names.includes('turbo')) {
     console.log(`\nturbo reference: all restored ${(med('restored', 'lage-native') / med('restored', 'turbo')).toFixed(2)}x faster than lage-native, all present ${(med('present', 'lage-native') / med('present', 'turbo')).toFixed(2)}x`)
+  }
+}
+
+// On a file system that clones (BENCH_FS=xfs or btrfs): the goals of
+// restoring by clone, from this run. A restore from Azurite writes its
+// download into the store once and clones the outputs out: the device's
+// bytes (written during the run, and by the sync after it) against the
+// outputs'. The all-restored build against lage's floor (the free provider,
+// all present).
+const CLONES = ['xfs', 'btrfs'].includes(process.env.BENCH_FS)
+function reportClones(outputs) {
+  const rows = []
+  if (RUNS.restored && RUNS.present) {
+    rows.push(['all restored: lage-native / lage-floor (wall)', med('restored', 'lage-native') / med('present', 'lage-floor'), 1.1, 'x'])
+  }
+  if (RUNS.remote && DEVICE_STAT) {
+    for (const n of ['lage-native', 'lage-js']) {
+      const xs = (samples[`remote/${n}`] || []).map((x) => x.disk).filter(Boolean)
+      if (!xs.length) continue
+      const written = median(xs.map((x) => x.mib + x.syncMib))
+      rows.push([`restore from Azurite, ${n}: MiB written to the device / outputs' MiB (${(outputs.bytes / 1048576).toFixed(1)})`, written / (outputs.bytes / 1048576), n === 'lage-native' ? 1.1 : null, 'x'])
+    }
+  }
+  if (!rows.length) return
+  console.log(`\nrestoring by clone, on ${process.env.BENCH_FS}\n`)
+  console.log('| | measured | goal | |')
+  console.log('| --- | ---: | ---: | --- |')
+  for (const [what, value, goal, unit] of rows) {
+    const verdict = goal === null ? '(for reference)' : value <= goal ? 'met' : 'NOT MET'
+    console.log(`| ${what} | ${value.toFixed(2)}${unit} | ${goal === null ? '–' : `<= ${goal}${unit}`} | ${verdict} |`)
   }
 }
 
